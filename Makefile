@@ -1,0 +1,173 @@
+# vineyard: one non-recursive Makefile.
+#   make            build the daemon, the library, the CLI and the tests
+#   make run        install packages, build, start vineyardd in the foreground
+#   make test       install packages, build, run every test
+#   make check      run every test (no package installation)
+#   make asan       every test under AddressSanitizer + UBSan
+#   make bench      benchmarks (tests/bench/)
+#   make fuzz       build and briefly run the libFuzzer targets (clang)
+#   make install    PREFIX=/usr/local DESTDIR=
+# V=1 shows commands; DEVELOPER=1 adds -Werror; SANITIZE=address,undefined.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Debian's interpreter has numpy/pandas/pytest from apt; a pyenv one may not.
+PYTHON ?= /usr/bin/python3
+BUILD ?= build
+RUN_DIR ?= /tmp/vineyard-run
+RUN_SOCKET ?= $(RUN_DIR)/vineyard.sock
+
+VERSION = 0.1.0
+SOVERSION = 0
+
+CC ?= cc
+PKGS = libcbor
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wno-unused-parameter
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient -MMD -MP
+ifdef DEVELOPER
+ALL_CFLAGS += -Werror
+endif
+ifdef SANITIZE
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LIBS_CBOR = $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
+LIBS = $(LIBS_CBOR) -lpthread
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+# The core, shared by vineyardd and the unit tests; no socket, no FUSE.
+CORE_SRC = src/log.c src/xmalloc.c src/cborio.c src/proto.c src/fdpass.c \
+	src/arena.c src/slab.c src/idtab.c src/names.c src/meta.c src/store.c
+DAEMON_SRC = src/loop.c src/server.c src/main.c
+# libvineyard compiles the wire contract from src/ itself.
+LIB_SRC = client/client.c client/blob.c client/object.c client/names.c src/idtab.c \
+	src/cborio.c src/proto.c src/fdpass.c src/meta.c
+CLI_SRC = client/cli.c
+UNIT_SRC = $(wildcard tests/unit/t_*.c)
+
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+VYCORE = $(BUILD)/libvycore.a
+DAEMON = $(BUILD)/vineyardd
+CLI = $(BUILD)/vineyardctl
+LIBSO = $(BUILD)/libvineyard.so.$(SOVERSION)
+LIBA = $(BUILD)/libvineyard.a
+PCFILE = $(BUILD)/vineyard.pc
+
+all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Library objects: hidden by default, exported through the version script.
+$(BUILD)/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC lib  $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -fvisibility=hidden -DVY_BUILDING_LIB -c -o $@ $<
+
+$(VYCORE): $(CORE_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(DAEMON): $(DAEMON_OBJ) $(VYCORE)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(VYCORE) $(LIBS)
+
+$(LIBSO): $(LIB_OBJ) client/libvineyard.map
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libvineyard.so.$(SOVERSION) \
+		-Wl,--version-script=client/libvineyard.map -o $@ $(LIB_OBJ) $(LIBS)
+	$(Q)ln -sf libvineyard.so.$(SOVERSION) $(BUILD)/libvineyard.so
+
+$(LIBA): $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(PCFILE): Makefile
+	@mkdir -p $(BUILD)
+	$(Q)printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: vineyard\nDescription: client library of the vineyard shared-memory object store\nVersion: %s\nRequires.private: libcbor\nLibs: -L$${libdir} -lvineyard\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(VERSION)' > $@
+
+$(CLI): $(CLI_OBJ) $(LIBA)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LIBS)
+
+$(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(LIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- packages ----
+DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
+	fuse3 bats python3 python3-numpy python3-pandas python3-pytest \
+	mandoc redis-server clang libclang-rt-14-dev valgrind
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# ---- running ----
+run: deps all
+	@mkdir -p $(RUN_DIR)
+	@echo "vineyardd on $(RUN_SOCKET); in another terminal:"
+	@echo "  export VINEYARD_IPC_SOCKET=$(RUN_SOCKET) PATH=$(CURDIR)/$(BUILD):\$$PATH"
+	$(DAEMON) --foreground --socket $(RUN_SOCKET)
+
+# ---- tests ----
+test: deps
+	$(MAKE) check
+
+check: all
+	@PYTHON=$(PYTHON) BUILD=$(BUILD) scripts/run-tests.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SANITIZE=address,undefined check
+
+bench: all
+	@PYTHON=$(PYTHON) BUILD=$(BUILD) tests/bench/run.sh
+
+man-lint:
+	@for m in man/*.[1-8]; do mandoc -Tlint -Wwarning $$m || exit 1; done; echo "man pages ok"
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(DAEMON) $(DESTDIR)$(SBINDIR)/vineyardd
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/vineyardctl
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libvineyard.so.$(SOVERSION)
+	ln -sf libvineyard.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvineyard.so
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libvineyard.a
+	install -m 644 client/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
+	install -m 644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
+	for m in man/*.[1-8]; do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all deps run test check asan bench man-lint install clean fuzz

@@ -1,0 +1,519 @@
+/*
+ * blob: writing blobs and mapping the ones a get returns. Large blobs are
+ * filled with pwrite where the bytes already exist: on machines where page
+ * faults are slow, the kernel's copy into the memfd avoids one fault per
+ * page that a writable mapping would take. Small blobs (up to
+ * PROTO_SMALL_MAX) never leave this process until sealed: they travel inline
+ * and the daemon packs them into shared segments.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "client_int.h"
+#include "banned.h"
+
+void
+vy__writer_free(struct vy_writer *w)
+{
+	if (w->fd >= 0) {
+		if (w->map)
+			munmap(w->map, w->len);
+		close(w->fd);
+	} else {
+		free(w->map);
+	}
+	free(w);
+}
+
+static struct vy_writer *
+writer_small(size_t len)
+{
+	struct vy_writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->len = len;
+	w->fd = -1;
+	w->map = calloc(1, len ? len : 1);
+	if (!w->map) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* One BLOB_CREATE for the large ones among lens; fills ws[]. */
+static int
+create_many(struct vy_client *c, const size_t *lens, size_t n,
+	    struct vy_writer **ws)
+{
+	struct vy_reply rep;
+	struct cr r;
+	size_t i, k = 0, big = 0, cnt;
+	int rc;
+
+	memset(ws, 0, n * sizeof(*ws));
+	for (i = 0; i < n; i++) {
+		if (lens[i] > PROTO_SMALL_MAX) {
+			big++;
+			continue;
+		}
+		ws[i] = writer_small(lens[i]);
+		if (!ws[i]) {
+			rc = vy__fail(c, -ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	if (!big)
+		return 0;
+	vy__req(c);
+	cw_array(&c->req, 1);
+	cw_array(&c->req, big);
+	for (i = 0; i < n; i++)
+		if (lens[i] > PROTO_SMALL_MAX)
+			cw_uint(&c->req, lens[i]);
+	rc = vy__rt(c, MSG_BLOB_CREATE, 0, &rep);
+	if (rc)
+		goto fail;
+	cr_init(&r, rep.body, rep.len);
+	if (cr_array(&r, &cnt) || cnt != 1 || cr_array(&r, &cnt) ||
+	    cnt != big || rep.nfds != (int)big) {
+		vy__close_fds(c, 0);
+		c->broken = 1;
+		rc = vy__fail(c, -EPROTO, "malformed blob-create reply");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		struct vy_writer *w;
+
+		if (lens[i] <= PROTO_SMALL_MAX)
+			continue;
+		w = calloc(1, sizeof(*w));
+		if (!w || cr_uint(&r, &w->id)) {
+			/* The daemon drops them when we disconnect, or: */
+			free(w);
+			vy__close_fds(c, (int)k);
+			rc = vy__fail(c, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		w->len = lens[i];
+		w->fd = c->rfds[k];
+		c->rfds[k++] = -1;
+		ws[i] = w;
+	}
+	c->nrfds = 0;
+	return 0;
+fail:
+	for (i = 0; i < n; i++)
+		if (ws[i]) {
+			vy__writer_free(ws[i]);
+			ws[i] = NULL;
+		}
+	return rc;
+}
+
+VY_API int
+vy_blob_create_many(struct vy_client *c, const size_t *lens, size_t n,
+		    struct vy_writer **ws)
+{
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	if (n > PROTO_MAX_BATCH)
+		rc = vy__fail(c, -EINVAL, "at most %u blobs at once",
+			      PROTO_MAX_BATCH);
+	else
+		rc = create_many(c, lens, n, ws);
+	vy__leave(c);
+	return rc;
+}
+
+VY_API int
+vy_blob_create(struct vy_client *c, size_t len, struct vy_writer **w)
+{
+	*w = NULL;
+	return vy_blob_create_many(c, &len, 1, w);
+}
+
+VY_API void *
+vy_writer_data(struct vy_writer *w)
+{
+	if (w->fd >= 0 && !w->map) {
+		void *p = mmap(NULL, w->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       w->fd, 0);
+
+		if (p == MAP_FAILED)
+			return NULL;
+		w->map = p;
+	}
+	return w->map;
+}
+
+VY_API size_t
+vy_writer_size(const struct vy_writer *w)
+{
+	return w->len;
+}
+
+VY_API int
+vy_writer_write(struct vy_writer *w, size_t off, const void *p, size_t len)
+{
+	const char *src = p;
+
+	if (off > w->len || len > w->len - off)
+		return -EINVAL;
+	if (w->fd < 0 || w->map) {
+		memcpy((char *)vy_writer_data(w) + off, p, len);
+		return 0;
+	}
+	while (len) {
+		size_t chunk = len > (1u << 30) ? (1u << 30) : len;
+		ssize_t n = pwrite(w->fd, src, chunk, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		src += n;
+		off += (size_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
+{
+	struct vy_reply rep;
+	struct cr r;
+	size_t i, k = 0, cnt;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (ws[i]->fd < 0)
+			k++;
+	if (!k)
+		return 0;
+	vy__req(c);
+	cw_array(&c->req, 1);
+	cw_array(&c->req, k);
+	for (i = 0; i < n; i++)
+		if (ws[i]->fd < 0)
+			cw_bytes(&c->req, ws[i]->map, ws[i]->len);
+	rc = vy__rt(c, MSG_BLOB_PUT, 0, &rep);
+	if (rc)
+		return rc;
+	cr_init(&r, rep.body, rep.len);
+	if (cr_array(&r, &cnt) || cnt != 1 || cr_array(&r, &cnt) || cnt != k)
+		goto bad;
+	for (i = 0; i < n; i++)
+		if (ws[i]->fd < 0 && cr_uint(&r, &ws[i]->id))
+			goto bad;
+	return 0;
+bad:
+	c->broken = 1;
+	return vy__fail(c, -EPROTO, "malformed blob-put reply");
+}
+
+/* Seals the large writers in one request. Unmaps first: the kernel refuses
+ * to seal a memfd that still has a writable mapping. */
+int
+vy__seal_big(struct vy_client *c, struct vy_writer **ws, size_t n)
+{
+	struct vy_reply rep;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (ws[i]->fd >= 0) {
+			k++;
+			if (ws[i]->map) {
+				munmap(ws[i]->map, ws[i]->len);
+				ws[i]->map = NULL;
+			}
+		}
+	if (!k)
+		return 0;
+	vy__req(c);
+	cw_array(&c->req, 1);
+	cw_array(&c->req, k);
+	for (i = 0; i < n; i++)
+		if (ws[i]->fd >= 0)
+			cw_uint(&c->req, ws[i]->id);
+	return vy__rt(c, MSG_BLOB_SEAL, 0, &rep);
+}
+
+void
+vy__abort_big(struct vy_client *c, struct vy_writer *w)
+{
+	struct vy_reply rep;
+
+	if (w->fd < 0 || c->broken)
+		return;
+	vy__req(c);
+	cw_array(&c->req, 1);
+	cw_array(&c->req, 1);
+	cw_uint(&c->req, w->id);
+	vy__rt(c, MSG_BLOB_ABORT, 0, &rep);
+}
+
+VY_API int
+vy_blob_seal(struct vy_client *c, struct vy_writer *w, vy_id *id)
+{
+	int rc = vy__enter(c);
+
+	if (rc) {
+		vy__writer_free(w);
+		return rc;
+	}
+	rc = w->fd < 0 ? vy__put_small(c, &w, 1) : vy__seal_big(c, &w, 1);
+	if (rc == 0 && id)
+		*id = w->id;
+	if (rc && w->fd >= 0) {
+		char saved[sizeof(c->err)];
+
+		memcpy(saved, c->err, sizeof(saved));
+		vy__abort_big(c, w);
+		memcpy(c->err, saved, sizeof(saved));
+	}
+	vy__leave(c);
+	vy__writer_free(w);
+	return rc;
+}
+
+VY_API void
+vy_blob_abort(struct vy_client *c, struct vy_writer *w)
+{
+	if (!w)
+		return;
+	if (vy__enter(c) == 0) {
+		vy__abort_big(c, w);
+		vy__leave(c);
+	}
+	vy__writer_free(w);
+}
+
+VY_API int
+vy_put_blob(struct vy_client *c, const void *data, size_t len, vy_id *id)
+{
+	struct vy_writer *w;
+	int rc;
+
+	if (len <= PROTO_SMALL_MAX) {
+		struct vy_writer tmp = { 0, len, -1, (void *)(uintptr_t)data };
+		struct vy_writer *tp = &tmp;
+
+		rc = vy__enter(c);
+		if (rc)
+			return rc;
+		rc = vy__put_small(c, &tp, 1);
+		if (rc == 0)
+			*id = tmp.id;
+		vy__leave(c);
+		return rc;
+	}
+	rc = vy_blob_create(c, len, &w);
+	if (rc)
+		return rc;
+	rc = vy_writer_write(w, 0, data, len);
+	if (rc) {
+		vy_blob_abort(c, w);
+		return vy__fail(c, rc, "writing the blob: %s", strerror(-rc));
+	}
+	return vy_blob_seal(c, w, id);
+}
+
+VY_API int
+vy_writer_write_fd(struct vy_writer *w, size_t off, int fd, size_t len)
+{
+	size_t done = 0;
+	char *buf;
+
+	if (off > w->len || len > w->len - off)
+		return -EINVAL;
+	if (w->fd >= 0 && !w->map) {
+		off_t pos = (off_t)off;
+
+		/* sendfile writes at the output's file offset. */
+		if (lseek(w->fd, pos, SEEK_SET) < 0)
+			return -errno;
+		while (done < len) {
+			ssize_t n = sendfile(w->fd, fd, NULL, len - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				return -ENODATA;
+			if (n < 0)
+				break; /* input sendfile cannot read: copy */
+			done += (size_t)n;
+		}
+		if (done == len)
+			return 0;
+	}
+	buf = malloc(1u << 20);
+	if (!buf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t want = len - done > (1u << 20) ? (1u << 20) : len - done;
+		ssize_t n = read(fd, buf, want);
+		int rc;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? -errno : -ENODATA;
+		}
+		rc = vy_writer_write(w, off + done, buf, (size_t)n);
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+		done += (size_t)n;
+	}
+	free(buf);
+	return 0;
+}
+
+VY_API int
+vy_put_blob_fd(struct vy_client *c, int fd, size_t len, vy_id *id)
+{
+	struct vy_writer *w;
+	int rc = vy_blob_create(c, len, &w);
+
+	if (rc)
+		return rc;
+	rc = vy_writer_write_fd(w, 0, fd, len);
+	if (rc) {
+		vy_blob_abort(c, w);
+		if (rc == -ENODATA)
+			return vy__fail(c, -EIO, "input ended before %zu bytes "
+					"(did the file shrink?)", len);
+		return vy__fail(c, rc, "reading the input: %s", strerror(-rc));
+	}
+	return vy_blob_seal(c, w, id);
+}
+
+/* ---- mappings of blobs got from the store ---- */
+
+int
+vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
+	     int fd, uint64_t seg, uint64_t off, const void **data)
+{
+	struct vy_mapping *m = idtab_get(&c->maps, id);
+
+	if (kind == BLOB_KIND_SEGMENT) {
+		if (seg >= c->nsegs) {
+			size_t k = seg + 8;
+			void **v;
+
+			if (seg > (1u << 24))
+				return -EPROTO;
+			v = realloc(c->segs, k * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			memset(v + c->nsegs, 0, (k - c->nsegs) * sizeof(*v));
+			c->segs = v;
+			c->nsegs = k;
+		}
+		if (!c->segs[seg]) {
+			void *p;
+
+			if (fd < 0)
+				return -EPROTO;
+			p = mmap(NULL, PROTO_SEG_SIZE, PROT_READ, MAP_SHARED,
+				 fd, 0);
+			if (p == MAP_FAILED)
+				return -errno;
+			c->segs[seg] = p;
+		}
+		if (off > PROTO_SEG_SIZE || len > PROTO_SEG_SIZE - off)
+			return -EPROTO;
+		*data = (const char *)c->segs[seg] + off;
+	} else if (m) {
+		*data = m->addr;
+	} else {
+		void *p;
+
+		if (fd < 0 || len == 0)
+			return -EPROTO;
+		p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		*data = p;
+		m = calloc(1, sizeof(*m));
+		if (!m || idtab_put(&c->maps, m)) {
+			free(m);
+			munmap(p, len);
+			return -ENOMEM;
+		}
+		m->id = id;
+		m->addr = p;
+		m->len = len;
+		m->refs = 1;
+		return 0;
+	}
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		if (!m || idtab_put(&c->maps, m)) {
+			free(m);
+			return -ENOMEM;
+		}
+		m->id = id;
+		m->len = len;
+	}
+	m->refs++;
+	return 0;
+}
+
+void
+vy__unmap_blobs(struct vy_client *c, const uint64_t *ids, size_t n)
+{
+	struct vy_reply rep;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct vy_mapping *m = idtab_get(&c->maps, ids[i]);
+
+		if (!m || --m->refs)
+			continue;
+		if (m->addr)
+			munmap(m->addr, m->len);
+		idtab_del(&c->maps, ids[i]);
+		free(m);
+	}
+	if (!n || c->broken)
+		return;
+	vy__req(c);
+	cw_array(&c->req, 1);
+	cw_array(&c->req, n);
+	for (i = 0; i < n; i++)
+		cw_uint(&c->req, ids[i]);
+	vy__rt(c, MSG_RELEASE, PROTO_F_NOREPLY, &rep);
+}
+
+void
+vy__unmap_all(struct vy_client *c)
+{
+	struct vy_mapping *m;
+	size_t pos = 0, i;
+
+	while ((m = idtab_next(&c->maps, &pos))) {
+		if (m->addr)
+			munmap(m->addr, m->len);
+		free(m);
+	}
+	idtab_release(&c->maps);
+	for (i = 0; i < c->nsegs; i++)
+		if (c->segs[i])
+			munmap(c->segs[i], PROTO_SEG_SIZE);
+	free(c->segs);
+	c->segs = NULL;
+	c->nsegs = 0;
+}

@@ -1,0 +1,370 @@
+/*
+ * client: connecting, the request/reply round trip, and error text. A round
+ * trip writes one frame and reads exactly one reply frame plus the
+ * descriptors it announces; anything unexpected marks the connection
+ * broken, because the byte stream can no longer be trusted.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client_int.h"
+#include "fdpass.h"
+#include "meta.h"
+#include "banned.h"
+
+int
+vy__fail(struct vy_client *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+VY_API const char *
+vy_default_socket(void)
+{
+	const char *env = getenv("VINEYARD_IPC_SOCKET");
+
+	return env && *env ? env : VY_DEFAULT_SOCKET;
+}
+
+VY_API const char *
+vy_socket_path(const struct vy_client *c)
+{
+	return c->path;
+}
+
+VY_API const char *
+vy_errmsg(const struct vy_client *c)
+{
+	return c ? c->err : "no client";
+}
+
+VY_API void
+vy_id_format(vy_id id, char out[VY_ID_STRLEN])
+{
+	meta_id_format(id, out);
+}
+
+VY_API int
+vy_id_parse(const char *s, vy_id *id)
+{
+	return meta_id_parse(s, id);
+}
+
+VY_API int
+vy_id_is_blob(vy_id id)
+{
+	return meta_id_is_blob(id);
+}
+
+int
+vy__enter(struct vy_client *c)
+{
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	c->err[0] = 0;
+	if (getpid() != c->pid) {
+		pthread_mutex_unlock(&c->lock);
+		return vy__fail(c, -ECHILD, "this connection was opened by "
+				"process %d; after fork() connect again in the "
+				"child", (int)c->pid);
+	}
+	if (c->broken) {
+		pthread_mutex_unlock(&c->lock);
+		return vy__fail(c, -EPIPE, "the connection to vineyardd at %s "
+				"is closed or out of step; connect again",
+				c->path);
+	}
+	return 0;
+}
+
+void
+vy__leave(struct vy_client *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+vy__req(struct vy_client *c)
+{
+	static const uint8_t zero[PROTO_HDR_LEN];
+
+	cw_reset(&c->req);
+	cw_raw(&c->req, zero, sizeof(zero));
+}
+
+void
+vy__close_fds(struct vy_client *c, int from)
+{
+	int i;
+
+	for (i = from; i < c->nrfds; i++)
+		if (c->rfds[i] >= 0)
+			close(c->rfds[i]);
+	if (from < c->nrfds)
+		c->nrfds = from;
+}
+
+static int
+broken(struct vy_client *c, int rc)
+{
+	c->broken = 1;
+	vy__close_fds(c, 0);
+	if (rc == 0 || rc == -ECONNRESET || rc == -EPIPE)
+		return vy__fail(c, -ECONNRESET, "vineyardd at %s closed the "
+				"connection (did it stop?)", c->path);
+	return vy__fail(c, rc, "talking to vineyardd at %s: %s", c->path,
+			strerror(-rc));
+}
+
+/* Reads exactly len bytes, collecting descriptors into c->rfds. */
+static int
+read_full(struct vy_client *c, uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = fdpass_recv(c->fd, buf, len, c->rfds, c->rfdcap,
+					&c->nrfds);
+
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : (int)n;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+want_fds(struct vy_client *c, int n)
+{
+	if (n > c->rfdcap) {
+		int *v = realloc(c->rfds, (size_t)n * sizeof(int));
+
+		if (!v)
+			return -ENOMEM;
+		c->rfds = v;
+		c->rfdcap = n;
+	}
+	return 0;
+}
+
+int
+vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
+       struct vy_reply *rep)
+{
+	struct proto_hdr h;
+	uint8_t hb[PROTO_HDR_LEN];
+	struct iovec iov;
+	int rc, nfds = 0;
+
+	if (cw_finish(&c->req))
+		return vy__fail(c, -ENOMEM, "out of memory building a request");
+	if (c->req.len - PROTO_HDR_LEN > PROTO_MAX_BODY)
+		return vy__fail(c, -EMSGSIZE, "request larger than %u bytes",
+				PROTO_MAX_BODY);
+	h.magic = PROTO_MAGIC;
+	h.version = PROTO_VERSION;
+	h.type = type;
+	h.len = (uint32_t)(c->req.len - PROTO_HDR_LEN);
+	h.status = flags;
+	proto_hdr_pack(&h, c->req.buf);
+	iov.iov_base = c->req.buf;
+	iov.iov_len = c->req.len;
+	rc = fdpass_send_all(c->fd, &iov, 1, NULL, 0);
+	if (rc)
+		return broken(c, rc);
+	if (flags & PROTO_F_NOREPLY)
+		return 0;
+
+	c->nrfds = 0;
+	/* Room for what arrives on the header's first byte. */
+	if (want_fds(c, FDPASS_MAX) < 0)
+		return vy__fail(c, -ENOMEM, "out of memory");
+	rc = read_full(c, hb, sizeof(hb));
+	if (rc)
+		return broken(c, rc);
+	rc = proto_hdr_unpack(hb, &h);
+	if (rc || h.type != type) {
+		if (h.magic == PROTO_MAGIC && h.version != PROTO_VERSION) {
+			c->broken = 1;
+			return vy__fail(c, -EPROTO, "vineyardd speaks protocol "
+					"version %u, this library %u; use "
+					"matching versions", h.version,
+					PROTO_VERSION);
+		}
+		return broken(c, -EPROTO);
+	}
+	if (h.len > c->rcap) {
+		uint8_t *b = realloc(c->rbuf, h.len);
+
+		if (!b)
+			return broken(c, -ENOMEM);
+		c->rbuf = b;
+		c->rcap = h.len;
+	}
+	rc = read_full(c, c->rbuf, h.len);
+	if (rc)
+		return broken(c, rc);
+	if ((int32_t)h.status < 0) {
+		struct cr r;
+		const char *msg;
+		size_t ml;
+
+		vy__close_fds(c, 0);
+		cr_init(&r, c->rbuf, h.len);
+		if (cr_str(&r, &msg, &ml) == 0)
+			vy__fail(c, (int32_t)h.status, "%.*s", (int)ml, msg);
+		else
+			vy__fail(c, (int32_t)h.status, "%s",
+				 strerror(-(int32_t)h.status));
+		if (h.type == 0)
+			c->broken = 1;
+		return (int32_t)h.status;
+	}
+	nfds = (int)h.status;
+	if (nfds > (int)PROTO_MAX_BATCH)
+		return broken(c, -EPROTO);
+	if (want_fds(c, nfds) < 0)
+		return broken(c, -ENOMEM);
+	rc = fdpass_recv_carriers(c->fd, c->rfds, nfds, &c->nrfds);
+	if (rc || c->nrfds != nfds)
+		return broken(c, rc ? rc : -EPROTO);
+	rep->body = c->rbuf;
+	rep->len = h.len;
+	rep->nfds = nfds;
+	return 0;
+}
+
+static int
+hello(struct vy_client *c)
+{
+	struct vy_reply rep;
+	struct cr r;
+	uint64_t ver, pid, limit;
+	size_t n;
+	int rc;
+
+	vy__req(c);
+	cw_array(&c->req, 3);
+	cw_uint(&c->req, PROTO_VERSION);
+	cw_uint(&c->req, (uint64_t)getpid());
+	cw_str(&c->req, "libvineyard " VY_VERSION);
+	rc = vy__rt(c, MSG_HELLO, 0, &rep);
+	if (rc)
+		return rc;
+	cr_init(&r, rep.body, rep.len);
+	if (cr_array(&r, &n) || n < 3 || cr_uint(&r, &ver) ||
+	    cr_uint(&r, &pid) || cr_uint(&r, &limit))
+		return broken(c, -EPROTO);
+	c->limit = limit;
+	return 0;
+}
+
+VY_API int
+vy_connect_err(const char *path, struct vy_client **out, char *err,
+	       size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct vy_client *c;
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		path = vy_default_socket();
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	c->pid = getpid();
+	pthread_mutex_init(&c->lock, NULL);
+	cw_init(&c->req);
+	idtab_init(&c->maps);
+	c->path = strdup(path);
+	if (!c->path) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		rc = vy__fail(c, -ENAMETOOLONG, "socket path %s is too long",
+			      path);
+		goto fail;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		rc = vy__fail(c, -errno, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			rc = vy__fail(c, -ENOENT, "no vineyardd socket at %s; "
+				      "start vineyardd or point at it with "
+				      "--socket or VINEYARD_IPC_SOCKET", path);
+		else if (e == ECONNREFUSED)
+			rc = vy__fail(c, -ECONNREFUSED, "no vineyardd "
+				      "answering at %s (stale socket file?)",
+				      path);
+		else
+			rc = vy__fail(c, -e, "cannot connect to %s: %s", path,
+				      strerror(e));
+		goto fail;
+	}
+	rc = hello(c);
+	if (rc)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	if (err && errlen)
+		snprintf(err, errlen, "%s", c->err[0] ? c->err :
+			 strerror(-rc));
+	if (c->fd >= 0)
+		close(c->fd);
+	cw_release(&c->req);
+	idtab_release(&c->maps);
+	free(c->rbuf);
+	free(c->rfds);
+	free(c->path);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+}
+
+VY_API int
+vy_connect(const char *path, struct vy_client **out)
+{
+	return vy_connect_err(path, out, NULL, 0);
+}
+
+VY_API void
+vy_close(struct vy_client *c)
+{
+	if (!c)
+		return;
+	/* In a fork child, unmap nothing the parent shares; just let go. */
+	if (getpid() == c->pid)
+		vy__unmap_all(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	cw_release(&c->req);
+	idtab_release(&c->maps);
+	free(c->rbuf);
+	free(c->rfds);
+	free(c->path);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

@@ -1,0 +1,92 @@
+/*
+ * client_int.h: what the files of libvineyard share and users never see:
+ * the connection struct, the round trip, and the table of mapped blobs.
+ * Every function here expects c->lock held (the public entry points take
+ * it); none prints or exits.
+ */
+#ifndef VY_CLIENT_INT_H
+#define VY_CLIENT_INT_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "cborio.h"
+#include "idtab.h"
+#include "proto.h"
+#include "vineyard.h"
+
+#define VY_API __attribute__((visibility("default")))
+
+/* A blob this client has mapped; refs counts gets not yet released. */
+struct vy_mapping {
+	uint64_t id;      /* first: idtab key */
+	void *addr;       /* memfd blobs: our mapping; segment blobs: NULL */
+	size_t len;
+	uint32_t refs;
+};
+
+struct vy_client {
+	int fd;
+	pid_t pid;          /* who connected: use in a fork child is refused */
+	int broken;         /* stream out of step: every call fails */
+	pthread_mutex_t lock;
+	char *path;
+	char err[512];
+	struct cw req;      /* request being built */
+	uint8_t *rbuf;      /* reply body */
+	size_t rcap;
+	int *rfds;          /* descriptors that came with the reply */
+	int nrfds;
+	int rfdcap;
+	struct idtab maps;  /* struct vy_mapping, by blob id */
+	void **segs;        /* read-only mappings of slab segments */
+	size_t nsegs;
+	uint64_t limit;     /* the daemon's --size */
+};
+
+struct vy_reply {
+	const uint8_t *body;
+	size_t len;
+	int nfds; /* in c->rfds */
+};
+
+/* Sets c->err and returns rc. */
+int vy__fail(struct vy_client *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Clears c->err, checks fork and stream state; 0 or -errno. Takes lock. */
+int vy__enter(struct vy_client *c);
+void vy__leave(struct vy_client *c);
+/* Starts a request body in c->req (after room for the header). */
+void vy__req(struct vy_client *c);
+/* Sends c->req as type and reads the reply. A negative status from the
+ * daemon is returned with its text in c->err. NOREPLY requests return 0
+ * at once. Descriptors received are the caller's to close. */
+int vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
+	   struct vy_reply *rep);
+/* Closes every descriptor of the last reply from index i on. */
+void vy__close_fds(struct vy_client *c, int from);
+
+/* A blob being written (blob.c). */
+struct vy_writer {
+	vy_id id;     /* 0 for a small blob until sealed */
+	size_t len;
+	int fd;       /* large: writable memfd; small: -1 */
+	void *map;    /* large: writable mapping or NULL; small: buffer */
+};
+void vy__writer_free(struct vy_writer *w);
+/* Sends the small writers among ws inline, setting their ids. */
+int vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n);
+/* Unmaps and seals the large writers among ws in one request. */
+int vy__seal_big(struct vy_client *c, struct vy_writer **ws, size_t n);
+/* Drops a large unsealed blob at the daemon (best effort). */
+void vy__abort_big(struct vy_client *c, struct vy_writer *w);
+
+/* Blob mappings (blob.c). */
+/* Maps the blob described in a GET reply and counts a reference. */
+int vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
+		 int fd, uint64_t seg, uint64_t off, const void **data);
+/* Drops one reference per id locally and tells the daemon (no reply). */
+void vy__unmap_blobs(struct vy_client *c, const uint64_t *ids, size_t n);
+void vy__unmap_all(struct vy_client *c);
+
+#endif

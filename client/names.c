@@ -1,0 +1,367 @@
+/*
+ * names: the name calls, and the other small requests that return a value
+ * or a listing: delete, persist, list, meta.json and status.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_int.h"
+#include "meta.h"
+#include "banned.h"
+
+static int
+malformed(struct vy_client *c, const char *what)
+{
+	c->broken = 1;
+	return vy__fail(c, -EPROTO, "malformed %s reply", what);
+}
+
+static int
+check_name(struct vy_client *c, const char *name)
+{
+	if (!name)
+		return vy__fail(c, -EINVAL, "no name given");
+	if (strlen(name) > 255)
+		return vy__fail(c, -EINVAL, "invalid name: a name is at most "
+				"255 bytes");
+	return 0;
+}
+
+VY_API int
+vy_name_put(struct vy_client *c, const char *name, vy_id id)
+{
+	struct vy_reply rep;
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	if (!(rc = check_name(c, name))) {
+		vy__req(c);
+		cw_array(&c->req, 2);
+		cw_str(&c->req, name);
+		cw_uint(&c->req, id);
+		rc = vy__rt(c, MSG_NAME_PUT, 0, &rep);
+	}
+	vy__leave(c);
+	return rc;
+}
+
+VY_API int
+vy_name_get(struct vy_client *c, const char *name, int timeout_ms, vy_id *id)
+{
+	struct vy_reply rep;
+	struct cr r;
+	size_t n;
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	if (!(rc = check_name(c, name))) {
+		vy__req(c);
+		cw_array(&c->req, 2);
+		cw_str(&c->req, name);
+		cw_uint(&c->req, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
+		rc = vy__rt(c, MSG_NAME_GET, 0, &rep);
+		if (rc == 0) {
+			cr_init(&r, rep.body, rep.len);
+			if (cr_array(&r, &n) || n != 1 || cr_uint(&r, id))
+				rc = malformed(c, "name-get");
+		}
+	}
+	vy__leave(c);
+	return rc;
+}
+
+VY_API int
+vy_name_drop(struct vy_client *c, const char *name)
+{
+	struct vy_reply rep;
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	if (!(rc = check_name(c, name))) {
+		vy__req(c);
+		cw_array(&c->req, 1);
+		cw_str(&c->req, name);
+		rc = vy__rt(c, MSG_NAME_DROP, 0, &rep);
+	}
+	vy__leave(c);
+	return rc;
+}
+
+/* Copies the reply body: callbacks may call back into the library. */
+static int
+copy_body(struct vy_client *c, const struct vy_reply *rep, uint8_t **out)
+{
+	*out = malloc(rep->len ? rep->len : 1);
+	if (!*out)
+		return vy__fail(c, -ENOMEM, "out of memory");
+	memcpy(*out, rep->body, rep->len);
+	return 0;
+}
+
+VY_API int
+vy_name_list(struct vy_client *c, const char *glob,
+	     int (*fn)(void *ctx, const char *name, vy_id id), void *ctx)
+{
+	struct vy_reply rep;
+	uint8_t *body = NULL;
+	struct cr r;
+	size_t n, i, k;
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	vy__req(c);
+	cw_array(&c->req, 1);
+	if (glob)
+		cw_str(&c->req, glob);
+	else
+		cw_null(&c->req);
+	rc = vy__rt(c, MSG_NAME_LIST, 0, &rep);
+	if (rc == 0)
+		rc = copy_body(c, &rep, &body);
+	if (rc == 0) {
+		cr_init(&r, body, rep.len);
+		if (cr_array(&r, &n) || n != 1 || cr_array(&r, &n))
+			rc = malformed(c, "name-list");
+	}
+	vy__leave(c);
+	for (i = 0; rc == 0 && i < n; i++) {
+		const char *s;
+		size_t l;
+		uint64_t id;
+		char name[256];
+
+		if (cr_array(&r, &k) || k != 2 || cr_str(&r, &s, &l) ||
+		    l > 255 || cr_uint(&r, &id)) {
+			rc = -EPROTO;
+			break;
+		}
+		memcpy(name, s, l);
+		name[l] = 0;
+		rc = fn(ctx, name, id);
+	}
+	free(body);
+	return rc;
+}
+
+VY_API int
+vy_delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
+	  size_t *count)
+{
+	struct vy_reply rep;
+	struct cr r;
+	uint64_t cnt;
+	size_t i, k;
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	vy__req(c);
+	cw_array(&c->req, 2);
+	cw_array(&c->req, n);
+	for (i = 0; i < n; i++)
+		cw_uint(&c->req, ids[i]);
+	cw_uint(&c->req, flags);
+	rc = vy__rt(c, MSG_DELETE, 0, &rep);
+	if (rc == 0) {
+		cr_init(&r, rep.body, rep.len);
+		if (cr_array(&r, &k) || k != 1 || cr_uint(&r, &cnt))
+			rc = malformed(c, "delete");
+		else if (count)
+			*count = (size_t)cnt;
+	}
+	vy__leave(c);
+	return rc;
+}
+
+VY_API int
+vy_persist(struct vy_client *c, vy_id id)
+{
+	struct vy_reply rep;
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	vy__req(c);
+	cw_array(&c->req, 1);
+	cw_uint(&c->req, id);
+	rc = vy__rt(c, MSG_PERSIST, 0, &rep);
+	vy__leave(c);
+	return rc;
+}
+
+/* One LIST page; entries go to fn. *last gets the last id, *more whether
+ * the daemon has more. */
+static int
+list_page(struct vy_client *c, const char *glob, uint64_t after,
+	  int (*fn)(void *ctx, const struct vy_list_entry *e), void *ctx,
+	  uint64_t *last, int *more)
+{
+	struct vy_reply rep;
+	uint8_t *body = NULL;
+	char **names = NULL;
+	char *typebuf = NULL;
+	struct cr r;
+	size_t n, i, k, j, nn;
+	int rc;
+
+	vy__req(c);
+	cw_array(&c->req, 3);
+	if (glob)
+		cw_str(&c->req, glob);
+	else
+		cw_null(&c->req);
+	cw_uint(&c->req, after);
+	cw_uint(&c->req, 10000);
+	rc = vy__rt(c, MSG_LIST, 0, &rep);
+	if (rc == 0)
+		rc = copy_body(c, &rep, &body);
+	if (rc)
+		return rc;
+	cr_init(&r, body, rep.len);
+	if (cr_array(&r, &n) || n != 2 || cr_array(&r, &n)) {
+		free(body);
+		return malformed(c, "list");
+	}
+	/* Callbacks run unlocked: they may use the client. */
+	vy__leave(c);
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct vy_list_entry e;
+		const char *t;
+		size_t tl;
+		uint64_t flags, nb;
+
+		memset(&e, 0, sizeof(e));
+		if (cr_array(&r, &k) || k != 5 || cr_uint(&r, &e.id) ||
+		    cr_str(&r, &t, &tl) || cr_uint(&r, &nb) ||
+		    cr_uint(&r, &flags) || cr_array(&r, &nn)) {
+			rc = -EPROTO;
+			break;
+		}
+		free(typebuf);
+		typebuf = strndup(t, tl);
+		free(names);
+		names = calloc(nn ? nn : 1, sizeof(*names));
+		if (!typebuf || !names) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (j = 0; j < nn; j++) {
+			const char *s;
+			size_t sl;
+
+			if (cr_str(&r, &s, &sl)) {
+				rc = -EPROTO;
+				break;
+			}
+			names[j] = strndup(s, sl);
+		}
+		if (rc)
+			break;
+		e.typename = typebuf;
+		e.nbytes = nb;
+		e.is_blob = (flags & LIST_F_BLOB) != 0;
+		e.persisted = (flags & LIST_F_PERSISTED) != 0;
+		e.names = (const char *const *)names;
+		e.nnames = nn;
+		*last = e.id;
+		rc = fn(ctx, &e);
+		for (j = 0; j < nn; j++)
+			free(names[j]);
+	}
+	if (rc == 0 && cr_bool(&r, more))
+		rc = -EPROTO;
+	free(names);
+	free(typebuf);
+	free(body);
+	pthread_mutex_lock(&c->lock);
+	return rc;
+}
+
+VY_API int
+vy_list(struct vy_client *c, const char *glob,
+	int (*fn)(void *ctx, const struct vy_list_entry *e), void *ctx)
+{
+	uint64_t after = 0;
+	int more = 1, rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	while (rc == 0 && more)
+		rc = list_page(c, glob, after, fn, ctx, &after, &more);
+	vy__leave(c);
+	return rc;
+}
+
+static int
+text_reply(struct vy_client *c, uint16_t type, vy_id id, char **out)
+{
+	struct vy_reply rep;
+	struct cw w;
+	struct cr r;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	vy__req(c);
+	if (type == MSG_META) {
+		cw_array(&c->req, 1);
+		cw_uint(&c->req, id);
+	} else {
+		cw_array(&c->req, 0);
+	}
+	rc = vy__rt(c, type, 0, &rep);
+	if (rc)
+		return rc;
+	cr_init(&r, rep.body, rep.len);
+	cw_init(&w);
+	if (type == MSG_META) {
+		const char *s;
+		size_t l;
+
+		if (cr_array(&r, &n) || n != 1 || cr_str(&r, &s, &l))
+			return malformed(c, "meta");
+		cw_raw(&w, s, l);
+	} else {
+		if (meta_json_value(&w, &r, 0, 0)) {
+			cw_release(&w);
+			return malformed(c, "status");
+		}
+		cw_raw(&w, "\n", 1);
+	}
+	cw_raw(&w, "", 1);
+	if (cw_finish(&w)) {
+		cw_release(&w);
+		return vy__fail(c, -ENOMEM, "out of memory");
+	}
+	*out = (char *)w.buf;
+	return 0;
+}
+
+VY_API int
+vy_meta_json(struct vy_client *c, vy_id id, char **json)
+{
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	rc = text_reply(c, MSG_META, id, json);
+	vy__leave(c);
+	return rc;
+}
+
+VY_API int
+vy_status_json(struct vy_client *c, char **json)
+{
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	rc = text_reply(c, MSG_STATUS, 0, json);
+	vy__leave(c);
+	return rc;
+}

@@ -1,0 +1,224 @@
+/*
+ * vineyard.h: the client library of the vineyard shared-memory object store.
+ *
+ * A client connects to vineyardd over a UNIX socket, puts blobs (immutable
+ * runs of bytes) and objects (a typename, fields and named members), and gets
+ * them back zero-copy: a blob's bytes are a read-only mapping of the
+ * daemon's memory, valid until the object is released.
+ *
+ * Errors: every int-returning call gives 0 or a negative errno:
+ *   -ENOENT     no such object or name (or no daemon at the socket path)
+ *   -ECONNREFUSED  a socket file but no daemon answering
+ *   -EBUSY      object is a member of another, or a blob is still mapped
+ *               writable at seal
+ *   -EPERM      a blob being written by another client
+ *   -ENOSPC     the daemon's memory limit (--size) is reached
+ *   -EINVAL     invalid argument, name or metadata
+ *   -EBADMSG    malformed metadata
+ *   -ETIMEDOUT  a name did not appear in time
+ *   -EPROTO     protocol error (or mismatched versions)
+ *   -EPIPE, -ECONNRESET  the daemon went away
+ *   -ECHILD     the client was used in a child after fork(); reconnect
+ *   -ENOMEM     out of memory in this process
+ * and vy_errmsg() says more, in a sentence. The library never prints,
+ * exits or aborts. A client may be shared by threads: calls serialise.
+ *
+ * Link with `pkg-config --cflags --libs vineyard`.
+ */
+#ifndef VINEYARD_H
+#define VINEYARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VY_VERSION "0.1.0"
+#define VY_DEFAULT_SOCKET "/var/run/vineyard.sock"
+#define VY_ID_STRLEN 18 /* "o" + 16 hex digits + NUL */
+
+typedef uint64_t vy_id;
+
+struct vy_client; /* a connection */
+struct vy_writer; /* a blob being written */
+struct vy_meta;   /* metadata of an object being built */
+struct vy_object; /* an object got from the store */
+
+/* ---- connections ---- */
+
+/* Connects to socket, or $VINEYARD_IPC_SOCKET, or VY_DEFAULT_SOCKET when
+ * socket is NULL. On success *out is a new client; on error *out is NULL
+ * and, when out_err is not NULL, a sentence is copied there. */
+int vy_connect(const char *socket, struct vy_client **out);
+int vy_connect_err(const char *socket, struct vy_client **out, char *err,
+		   size_t errlen);
+/* Releases every object still held, then closes. NULL is a no-op. */
+void vy_close(struct vy_client *c);
+/* The last error on c, as a sentence; "" when none. */
+const char *vy_errmsg(const struct vy_client *c);
+/* The socket path vy_connect(NULL) would use. */
+const char *vy_default_socket(void);
+/* The path c is connected to. */
+const char *vy_socket_path(const struct vy_client *c);
+
+/* ---- ids ---- */
+
+void vy_id_format(vy_id id, char out[VY_ID_STRLEN]);
+/* 0 when s is exactly "o" + 16 hex digits, else -EINVAL. */
+int vy_id_parse(const char *s, vy_id *id);
+int vy_id_is_blob(vy_id id);
+
+/* ---- blobs ---- */
+
+/* Copies len bytes into a new sealed blob; *id is its id. The fastest way to
+ * store bytes that already exist: one copy, no page faults in this process. */
+int vy_put_blob(struct vy_client *c, const void *data, size_t len, vy_id *id);
+/* Same, reading len bytes from fd at its current offset (files, pipes). */
+int vy_put_blob_fd(struct vy_client *c, int fd, size_t len, vy_id *id);
+
+/* Starts a blob of len bytes to fill in place, then seal. */
+int vy_blob_create(struct vy_client *c, size_t len, struct vy_writer **w);
+/* Creates n writers in one round trip. On error none is left. */
+int vy_blob_create_many(struct vy_client *c, const size_t *lens, size_t n,
+			struct vy_writer **ws);
+/* A writable pointer to the whole blob (mapped on first call), or NULL with
+ * errno set. Page faults on first touch cost time on some machines;
+ * vy_writer_write avoids them. */
+void *vy_writer_data(struct vy_writer *w);
+size_t vy_writer_size(const struct vy_writer *w);
+/* Copies len bytes to offset off of the blob. */
+int vy_writer_write(struct vy_writer *w, size_t off, const void *p,
+		    size_t len);
+/* Copies len bytes read from fd (at its current offset) to offset off of
+ * the blob, in the kernel where it can (sendfile). -ENODATA when fd ends
+ * first. */
+int vy_writer_write_fd(struct vy_writer *w, size_t off, int fd, size_t len);
+/* Seals and consumes w (also on error, when the blob is dropped). */
+int vy_blob_seal(struct vy_client *c, struct vy_writer *w, vy_id *id);
+/* Drops an unsealed blob and consumes w. NULL is a no-op. */
+void vy_blob_abort(struct vy_client *c, struct vy_writer *w);
+
+/* ---- building objects ---- */
+
+/* Metadata of a new object. NULL when out of memory. */
+struct vy_meta *vy_meta_new(const char *typename);
+/* Frees m and any nested children; writers added stay the caller's until
+ * vy_put_object consumes them. NULL is a no-op. */
+void vy_meta_free(struct vy_meta *m);
+/* Fields: key is 1-255 bytes; setting a key twice is -EEXIST. */
+int vy_meta_set_int(struct vy_meta *m, const char *key, int64_t v);
+int vy_meta_set_double(struct vy_meta *m, const char *key, double v);
+int vy_meta_set_bool(struct vy_meta *m, const char *key, int v);
+int vy_meta_set_null(struct vy_meta *m, const char *key);
+int vy_meta_set_string(struct vy_meta *m, const char *key, const char *v);
+int vy_meta_set_int_array(struct vy_meta *m, const char *key,
+			  const int64_t *v, size_t n);
+int vy_meta_set_string_array(struct vy_meta *m, const char *key,
+			     const char *const *v, size_t n);
+/* A field whose value is the CBOR item in cbor[0..len) (checked at put). */
+int vy_meta_set_cbor(struct vy_meta *m, const char *key, const void *cbor,
+		     size_t len);
+/* Members: an existing object, a blob being written (sealed by the put),
+ * or a new nested object (m takes ownership of child). Member names are
+ * 1-255 bytes without '/', not "data", "meta.json" or "typename". */
+int vy_meta_add_member(struct vy_meta *m, const char *name, vy_id id);
+int vy_meta_add_member_writer(struct vy_meta *m, const char *name,
+			      struct vy_writer *w);
+int vy_meta_add_member_meta(struct vy_meta *m, const char *name,
+			    struct vy_meta *child);
+/* Creates the object (and nested ones) in one round trip, plus one for
+ * writers of small blobs. Binds name if not NULL; persists if persist.
+ * Consumes every writer added to m or its children, on success or error;
+ * m itself stays the caller's. */
+int vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
+		  int persist, vy_id *id);
+
+/* ---- getting objects ---- */
+
+/* Gets id and everything it references, blobs mapped read-only. The
+ * mappings stay valid, even if the object is deleted, until
+ * vy_object_release(*out). */
+int vy_get(struct vy_client *c, vy_id id, struct vy_object **out);
+/* By name; waits up to timeout_ms for the name to appear (0: no wait). */
+int vy_get_by_name(struct vy_client *c, const char *name, int timeout_ms,
+		   struct vy_object **out);
+/* Metadata only: no blob is mapped (vy_object_data gives NULL). */
+int vy_get_meta(struct vy_client *c, vy_id id, struct vy_object **out);
+/* Unmaps and unpins the tree; o must be a root a vy_get* returned. */
+void vy_object_release(struct vy_client *c, struct vy_object *o);
+
+vy_id vy_object_id(const struct vy_object *o);
+const char *vy_object_typename(const struct vy_object *o);
+int vy_object_is_blob(const struct vy_object *o);
+/* Blob: its length. Object: sum of its members' sizes. */
+uint64_t vy_object_nbytes(const struct vy_object *o);
+/* Blob bytes (read-only, zero-copy) or NULL for an object. */
+const void *vy_object_data(const struct vy_object *o);
+size_t vy_object_nmembers(const struct vy_object *o);
+const char *vy_object_member_name(const struct vy_object *o, size_t i);
+/* Members are borrowed from the tree: valid until the root is released. */
+struct vy_object *vy_object_member(const struct vy_object *o, size_t i);
+struct vy_object *vy_object_member_by_name(const struct vy_object *o,
+					   const char *name);
+/* Field access: 0, -ENOENT (no such key) or -EINVAL (other type). Strings
+ * point into o (valid until release) and are NUL-terminated copies. */
+int vy_object_field_int(const struct vy_object *o, const char *key,
+			int64_t *v);
+int vy_object_field_double(const struct vy_object *o, const char *key,
+			   double *v);
+int vy_object_field_bool(const struct vy_object *o, const char *key, int *v);
+int vy_object_field_string(struct vy_object *o, const char *key,
+			   const char **v);
+/* Copies up to cap integers; *n gets the array's length. */
+int vy_object_field_int_array(const struct vy_object *o, const char *key,
+			      int64_t *v, size_t cap, size_t *n);
+/* The fields as a JSON object, malloc'd (free it). NULL on ENOMEM. */
+char *vy_object_fields_json(const struct vy_object *o);
+
+/* ---- names ---- */
+
+/* Binds name to id; an existing name is re-pointed. */
+int vy_name_put(struct vy_client *c, const char *name, vy_id id);
+/* Resolves name, waiting up to timeout_ms for it (0: no wait). */
+int vy_name_get(struct vy_client *c, const char *name, int timeout_ms,
+		vy_id *id);
+int vy_name_drop(struct vy_client *c, const char *name);
+/* Calls fn for every name matching glob (NULL: all), sorted. */
+int vy_name_list(struct vy_client *c, const char *glob,
+		 int (*fn)(void *ctx, const char *name, vy_id id), void *ctx);
+
+/* ---- the rest ---- */
+
+#define VY_DELETE_SHALLOW 0x1u /* keep members left unreferenced */
+/* Deletes ids; unless VY_DELETE_SHALLOW, members no longer referenced and
+ * unnamed go too. *count (may be NULL) gets how many objects went. */
+int vy_delete(struct vy_client *c, const vy_id *ids, size_t n,
+	      unsigned flags, size_t *count);
+/* Makes id and all it references survive a daemon restart. */
+int vy_persist(struct vy_client *c, vy_id id);
+
+struct vy_list_entry {
+	vy_id id;
+	const char *typename;
+	uint64_t nbytes;
+	int is_blob;
+	int persisted;
+	const char *const *names; /* nnames, sorted */
+	size_t nnames;
+};
+/* Calls fn for every object whose typename matches glob (NULL: all), in
+ * id order. Entries are valid during the call only. */
+int vy_list(struct vy_client *c, const char *glob,
+	    int (*fn)(void *ctx, const struct vy_list_entry *e), void *ctx);
+/* meta.json of id as the daemon renders it (malloc'd; free it). */
+int vy_meta_json(struct vy_client *c, vy_id id, char **json);
+/* The daemon's figures as a JSON object (malloc'd; free it). */
+int vy_status_json(struct vy_client *c, char **json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * arena: memfds with reserved pages. Reservation uses fallocate, or, in the
+ * "advise" huge-page mode, a transient daemon mapping with MADV_HUGEPAGE and
+ * MADV_POPULATE_WRITE (fallocate alone ignores madvise policy).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "log.h"
+#include "banned.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define HUGE_MIN (2u << 20)
+
+static enum arena_huge arena_mode = ARENA_HUGE_OFF;
+
+void
+arena_init(int want_huge)
+{
+	char buf[128] = "";
+	FILE *f;
+
+	arena_mode = ARENA_HUGE_OFF;
+	if (!want_huge)
+		return;
+	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re");
+	if (!f)
+		return;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	/* The active choice is the bracketed word. */
+	if (strstr(buf, "[advise]"))
+		arena_mode = ARENA_HUGE_ADVISE;
+	else if (strstr(buf, "[always]") || strstr(buf, "[within_size]") ||
+		 strstr(buf, "[force]"))
+		arena_mode = ARENA_HUGE_KERNEL;
+}
+
+enum arena_huge
+arena_huge(void)
+{
+	return arena_mode;
+}
+
+const char *
+arena_huge_name(void)
+{
+	switch (arena_mode) {
+	case ARENA_HUGE_ADVISE: return "advise";
+	case ARENA_HUGE_KERNEL: return "kernel";
+	default: return "off";
+	}
+}
+
+size_t
+arena_footprint(size_t len)
+{
+	return (len + 4095) & ~(size_t)4095;
+}
+
+/* Populates through a short-lived mapping so the pages come huge. */
+static int
+arena_populate_huge(int fd, size_t len)
+{
+	void *p;
+	int rc = 0;
+
+	if (ftruncate(fd, (off_t)len) < 0)
+		return -errno;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (madvise(p, len, MADV_HUGEPAGE) < 0)
+		log_debug("arena: madvise hugepage: %s", strerror(errno));
+	if (madvise(p, len, MADV_POPULATE_WRITE) < 0)
+		rc = errno == EINVAL ? 1 : -ENOSPC; /* 1: kernel lacks it */
+	munmap(p, len);
+	return rc;
+}
+
+int
+arena_memfd(const char *name, size_t len, int *fd)
+{
+	int rc, f;
+
+	if (len == 0)
+		return -EINVAL;
+	f = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (f < 0)
+		return errno == EMFILE || errno == ENFILE ? -EMFILE : -errno;
+	rc = 1;
+	if (arena_mode == ARENA_HUGE_ADVISE && len >= HUGE_MIN)
+		rc = arena_populate_huge(f, len);
+	if (rc > 0) {
+		rc = posix_fallocate(f, 0, (off_t)len);
+		if (rc == ENOSPC || rc == ENOMEM)
+			rc = -ENOSPC;
+		else if (rc)
+			rc = -rc;
+	}
+	if (rc < 0) {
+		close(f);
+		return rc;
+	}
+	*fd = f;
+	return 0;
+}
+
+int
+arena_seal(int fd)
+{
+	if (fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+arena_reopen_ro(int fd)
+{
+	char path[64];
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	return f < 0 ? -errno : f;
+}

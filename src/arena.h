@@ -1,0 +1,41 @@
+/*
+ * arena: memfd-backed shared memory for blobs. Creates a memfd of an exact
+ * length with its pages reserved up front (so a full memory limit is a clean
+ * -ENOSPC, never a SIGBUS at first touch), seals it, and makes the read-only
+ * descriptors handed to readers. Knows bytes and descriptors, never objects,
+ * and does not account: the store checks its limit before calling here.
+ *
+ * Huge pages: fresh 4 KiB pages fault slowly on these machines, so blobs of
+ * 2 MiB and more use transparent huge pages when the kernel's shmem policy
+ * allows it (see arena_init).
+ */
+#ifndef VY_ARENA_H
+#define VY_ARENA_H
+
+#include <stddef.h>
+
+enum arena_huge {
+	ARENA_HUGE_OFF,    /* 4 KiB pages only */
+	ARENA_HUGE_ADVISE, /* shmem_enabled=advise: madvise a daemon mapping */
+	ARENA_HUGE_KERNEL, /* shmem_enabled=always|within_size|force */
+};
+
+/* Reads the kernel's shmem THP policy; want_huge 0 forces 4 KiB pages. */
+void arena_init(int want_huge);
+enum arena_huge arena_huge(void);
+/* "off", "advise" or "kernel", for logs and status. */
+const char *arena_huge_name(void);
+
+/* A sealable memfd of len bytes (len > 0) with its pages reserved. On
+ * success *fd is the caller's; returns 0, -ENOSPC when memory runs out, or
+ * another -errno. */
+int arena_memfd(const char *name, size_t len, int *fd);
+/* Makes fd immutable for every holder. -EBUSY while any writable shared
+ * mapping of it exists. */
+int arena_seal(int fd);
+/* A new read-only open file of the same memory; or -errno. */
+int arena_reopen_ro(int fd);
+/* Bytes of memory a blob of len bytes really holds. */
+size_t arena_footprint(size_t len);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * vineyardd: parses options, sets up logging, the store and the socket
+ * server, detaches unless told to stay in the foreground, and runs the loop
+ * until SIGINT or SIGTERM. No store logic lives here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "server.h"
+#include "store.h"
+#include "banned.h"
+
+#define DEFAULT_SOCKET "/var/run/vineyard.sock"
+
+struct opts {
+	const char *socket;
+	uint64_t size;
+	mode_t socket_mode;
+	int foreground;
+	int huge;
+	const char *log_file;
+	const char *pidfile;
+	enum log_level level;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: vineyardd [options]\n"
+"\n"
+"Keeps immutable objects in shared memory and serves them to clients over\n"
+"a UNIX socket.\n"
+"\n"
+"options:\n"
+"  -s, --socket PATH      listen on PATH (default: $VINEYARD_IPC_SOCKET, else\n"
+"                         " DEFAULT_SOCKET ")\n"
+"      --socket-mode MODE permissions of the socket file, octal (default 0660)\n"
+"  -m, --size SIZE        memory limit for blobs, e.g. 512M, 4G (default: half\n"
+"                         of physical memory)\n"
+"      --huge-pages WHEN  auto: use transparent huge pages for blobs of 2 MiB\n"
+"                         and more when the kernel's shmem policy allows;\n"
+"                         off: never (default auto)\n"
+"  -f, --foreground       stay in the foreground (default: detach once ready)\n"
+"      --pidfile PATH     write the daemon's pid to PATH\n"
+"      --log-file PATH    log to PATH, or to syslog with \"syslog\" (default:\n"
+"                         stderr in the foreground, syslog when detached)\n"
+"      --log-level LEVEL  error, warn, info or debug (default info)\n"
+"  -v, --verbose          same as --log-level debug\n"
+"  -q, --quiet            same as --log-level warn\n"
+"  -h, --help             show this help\n"
+"  -V, --version          show the version\n"
+"\n"
+"Clients find the daemon with --socket or VINEYARD_IPC_SOCKET. SIGINT and\n"
+"SIGTERM stop it cleanly. See vineyardd(8).\n");
+}
+
+/* "512M", "4G", "1.5GiB", "1048576": bytes, or 0 when malformed. */
+static uint64_t
+parse_size(const char *s)
+{
+	char *end;
+	double v;
+	uint64_t mult = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v <= 0)
+		return 0;
+	switch (*end) {
+	case 'k': case 'K': mult = 1ull << 10; end++; break;
+	case 'm': case 'M': mult = 1ull << 20; end++; break;
+	case 'g': case 'G': mult = 1ull << 30; end++; break;
+	case 't': case 'T': mult = 1ull << 40; end++; break;
+	}
+	if (mult > 1 && *end == 'i')
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v * (double)mult >= 18e18 || v * (double)mult < 1)
+		return 0;
+	return (uint64_t)(v * (double)mult);
+}
+
+static uint64_t
+default_size(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || psz <= 0)
+		return 1ull << 30;
+	return (uint64_t)pages * (uint64_t)psz / 2;
+}
+
+static void
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "size", required_argument, NULL, 'm' },
+		{ "huge-pages", required_argument, NULL, 'H' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "pidfile", required_argument, NULL, 'P' },
+		{ "log-file", required_argument, NULL, 'L' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env = getenv("VINEYARD_IPC_SOCKET");
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->socket = env && *env ? env : DEFAULT_SOCKET;
+	o->socket_mode = 0660;
+	o->huge = 1;
+	o->level = LOG_LVL_INFO;
+	while ((c = getopt_long(argc, argv, "s:m:fvqhV", longopts, NULL)) != -1) {
+		char *end;
+		long mode;
+
+		switch (c) {
+		case 's':
+			if (!*optarg)
+				goto bad_socket;
+			o->socket = optarg;
+			break;
+		case 'M':
+			mode = strtol(optarg, &end, 8);
+			if (*end || end == optarg || mode < 0 || mode > 0777) {
+				fprintf(stderr, "vineyardd: --socket-mode %s: "
+					"expected an octal mode such as 0660\n",
+					optarg);
+				exit(2);
+			}
+			o->socket_mode = (mode_t)mode;
+			break;
+		case 'm':
+			o->size = parse_size(optarg);
+			if (!o->size) {
+				fprintf(stderr, "vineyardd: --size %s: expected "
+					"a positive size such as 512M or 4G\n",
+					optarg);
+				exit(2);
+			}
+			break;
+		case 'H':
+			if (strcmp(optarg, "auto") == 0)
+				o->huge = 1;
+			else if (strcmp(optarg, "off") == 0)
+				o->huge = 0;
+			else {
+				fprintf(stderr, "vineyardd: --huge-pages %s: "
+					"expected auto or off\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'f': o->foreground = 1; break;
+		case 'P': o->pidfile = optarg; break;
+		case 'L': o->log_file = optarg; break;
+		case 'l':
+			if (strcmp(optarg, "error") == 0)
+				o->level = LOG_LVL_ERROR;
+			else if (strcmp(optarg, "warn") == 0)
+				o->level = LOG_LVL_WARN;
+			else if (strcmp(optarg, "info") == 0)
+				o->level = LOG_LVL_INFO;
+			else if (strcmp(optarg, "debug") == 0)
+				o->level = LOG_LVL_DEBUG;
+			else {
+				fprintf(stderr, "vineyardd: --log-level %s: "
+					"expected error, warn, info or debug\n",
+					optarg);
+				exit(2);
+			}
+			break;
+		case 'v': o->level = LOG_LVL_DEBUG; break;
+		case 'q': o->level = LOG_LVL_WARN; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("vineyardd 0.1.0 (protocol 1)\n"); exit(0);
+		default:
+			fprintf(stderr, "Try 'vineyardd --help'.\n");
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vineyardd: unexpected argument '%s'\n"
+			"Try 'vineyardd --help'.\n", argv[optind]);
+		exit(2);
+	}
+	if (!o->size)
+		o->size = default_size();
+	return;
+bad_socket:
+	fprintf(stderr, "vineyardd: --socket needs a path\n");
+	exit(2);
+}
+
+/* Detaches; the parent exits once the child reports readiness on the pipe
+ * (one byte) or failure (EOF), so "vineyardd && vineyardctl ..." works. */
+static int
+detach(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fatal("pipe");
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0) {
+		char b;
+
+		close(p[1]);
+		_exit(read(p[0], &b, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		fatal("setsid");
+	return p[1];
+}
+
+struct sigctx {
+	int fd;
+	struct loop *loop;
+};
+
+static void
+on_signal(void *ctx, uint32_t events)
+{
+	struct sigctx *sc = ctx;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(sc->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			continue;
+		log_info("signal %u: shutting down", si.ssi_signo);
+		loop_stop(sc->loop);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct store_cfg scfg;
+	struct server_cfg vcfg;
+	struct store *store;
+	struct server *server;
+	struct loop *loop;
+	struct sigctx sc;
+	struct rlimit rl;
+	sigset_t mask;
+	struct opts o;
+	char err[512];
+	int lfd, lockfd, ready = -1, rc;
+
+	parse_opts(argc, argv, &o);
+	if (log_init("vineyardd", o.level, o.log_file ? o.log_file :
+		     o.foreground ? NULL : "syslog") < 0) {
+		fprintf(stderr, "vineyardd: cannot open log file %s: %s\n",
+			o.log_file, strerror(errno));
+		return 1;
+	}
+	/* One descriptor per large blob: take all the kernel allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Block before any thread starts so only the signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	rc = server_listen(o.socket, o.socket_mode, &lfd, &lockfd, err,
+			   sizeof(err));
+	if (rc) {
+		fprintf(stderr, "vineyardd: %s\n", err);
+		return 1;
+	}
+	if (!o.foreground) {
+		ready = detach();
+		if (ftruncate(lockfd, 0) == 0) {
+			char pid[32];
+			int k = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+			if (pwrite(lockfd, pid, (size_t)k, 0) < 0) {
+				/* informative only */
+			}
+		}
+	}
+	if (o.pidfile) {
+		FILE *f = fopen(o.pidfile, "we");
+
+		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
+			fprintf(stderr, "vineyardd: cannot write pid file %s: "
+				"%s\n", o.pidfile, strerror(errno));
+			unlink(o.socket);
+			return 1;
+		}
+	}
+
+	memset(&scfg, 0, sizeof(scfg));
+	scfg.limit = o.size;
+	scfg.huge_pages = o.huge;
+	store = store_new(&scfg);
+	loop = loop_new();
+	if (!loop)
+		fatal("epoll");
+	memset(&vcfg, 0, sizeof(vcfg));
+	vcfg.socket_path = o.socket;
+	vcfg.socket_mode = o.socket_mode;
+	server = server_new(store, loop, &vcfg, lfd);
+
+	sc.loop = loop;
+	sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sc.fd < 0 || !loop_add(loop, sc.fd, EPOLLIN, on_signal, &sc))
+		fatal("signalfd");
+
+	{
+		struct store_status st;
+
+		store_status(store, &st);
+		log_info("listening on %s, limit %" PRIu64 " MiB, huge pages %s",
+			 o.socket, st.limit >> 20, st.huge);
+	}
+	if (ready >= 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (write(ready, "", 1) != 1)
+			log_warn("readiness pipe");
+		close(ready);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			if (!o.log_file || strcmp(o.log_file, "syslog") == 0)
+				dup2(devnull, 2);
+			close(devnull);
+		}
+		if (chdir("/") < 0)
+			log_warn("chdir /");
+	}
+
+	rc = loop_run(loop, server_timeout, server_tick, server);
+	if (rc)
+		log_warnx("event loop: %s", strerror(-rc));
+	server_free(server);
+	store_free(store);
+	loop_free(loop);
+	close(sc.fd);
+	if (o.pidfile)
+		unlink(o.pidfile);
+	close(lockfd);
+	log_info("stopped");
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * object: one entry of the store, a blob or a composite object. A blob's
+ * bytes live in its own memfd (len > PROTO_SMALL_MAX) or in a slab segment;
+ * a composite object carries its stored metadata document (meta.h).
+ * Plain data: store.c owns every object and changes them under the store
+ * lock; this header only fixes the layout and the flag meanings.
+ */
+#ifndef VY_OBJECT_H
+#define VY_OBJECT_H
+
+#include <stdint.h>
+
+#define OBJ_BLOB 0x01u      /* a blob (id has META_BLOB_BIT) */
+#define OBJ_SMALL 0x02u     /* blob packed in a slab segment */
+#define OBJ_SEALED 0x04u    /* immutable and visible to readers */
+#define OBJ_PERSISTED 0x08u /* has a durable copy in the data dir */
+#define OBJ_DELETED 0x10u   /* gone from the table; waits for its pins */
+#define OBJ_LAZY 0x20u      /* restored from disk, bytes not loaded yet */
+
+struct name;
+struct store_owner;
+
+struct object {
+	uint64_t id;        /* first: idtab keys on it */
+	uint32_t flags;     /* OBJ_* */
+	uint32_t refs;      /* composite objects that have this as a member */
+	uint32_t pins;      /* reader pins: clients' gets and open files */
+	uint32_t metalen;   /* composite: bytes of meta */
+	uint64_t nbytes;    /* blob: its length; composite: sum of members */
+	struct name *names; /* names bound here, linked by names.c */
+	struct store_owner *owner; /* unsealed blob: its creator */
+	union {
+		struct {
+			int fd;     /* read-write until sealed, then -1 */
+			int rofd;   /* read-only, from seal on */
+		} big;
+		struct {
+			uint32_t seg; /* slab segment */
+			uint32_t off; /* byte offset in the segment */
+		} small;
+		uint8_t *meta;      /* composite: stored document, metalen bytes */
+	} u;
+};
+
+#endif

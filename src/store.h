@@ -1,0 +1,178 @@
+/*
+ * store: the facade both fronts (the socket server and the FUSE view) call.
+ * Every operation on blobs, objects and names, with its invariants, under the
+ * one store lock. Knows nothing of sockets or FUSE.
+ *
+ * Errors are 0 or -errno. A failing call leaves a sentence for the user in
+ * store_errmsg() (per thread), e.g. "object o00..01 is a member of 1 other
+ * object; delete that first".
+ *
+ * Readers pin what they map: every blob handed out by store_get() (unless
+ * metadata only) or store_blob_open() stays in memory, even after a delete,
+ * until its owner releases it or the owner goes away. Memory of deleted but
+ * pinned blobs still counts against the limit until then.
+ *
+ * Callbacks (get, list, watch) run with the store lock held: they must not
+ * call back into the store, block, or keep the pointers they are given.
+ */
+#ifndef VY_STORE_H
+#define VY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cborio.h"
+
+struct store;
+struct store_owner;
+
+struct store_cfg {
+	uint64_t limit;       /* bytes of blob memory; 0 = no limit */
+	int huge_pages;       /* use transparent huge pages if the kernel lets */
+	const char *data_dir; /* persisted objects live here; NULL = none */
+};
+
+struct store *store_new(const struct store_cfg *cfg);
+void store_free(struct store *s);
+const char *store_errmsg(void);
+
+/* Owners: a client connection, or the FUSE view. Pins and unsealed blobs
+ * belong to one; store_owner_free() releases them all. */
+struct store_owner *store_owner_new(struct store *s, const char *label);
+void store_owner_free(struct store *s, struct store_owner *o);
+
+/* ---- blobs ---- */
+
+/* A writable blob of len bytes, its pages reserved. *fd is the store's
+ * read-write descriptor: send it, do not close it. Until sealed only the
+ * owner sees the blob. -ENOSPC when the limit or memory is exhausted. */
+int store_blob_create(struct store *s, struct store_owner *o, size_t len,
+		      uint64_t *id, int *fd);
+/* Makes the owner's blob immutable and visible. -EBUSY if the owner still
+ * has it mapped writable. */
+int store_blob_seal(struct store *s, struct store_owner *o, uint64_t id);
+int store_blob_abort(struct store *s, struct store_owner *o, uint64_t id);
+/* A sealed blob of len <= PROTO_SMALL_MAX bytes copied from p. */
+int store_blob_put_small(struct store *s, const void *p, size_t len,
+			 uint64_t *id);
+
+/* ---- objects ---- */
+
+/* Creates the objects of a put tree (meta.h). First seals the owner's blobs
+ * in seal[] (they may be members), then binds name if given and persists if
+ * asked. Everything is checked before anything changes. *id is the root. */
+int store_obj_put(struct store *s, struct store_owner *o, const void *tree,
+		  size_t len, const uint64_t *seal, size_t nseal,
+		  const char *name, size_t namelen, int persist, uint64_t *id);
+
+struct store_blobref {
+	uint64_t id;
+	uint64_t len;
+	int kind;           /* BLOB_KIND_MEMFD or BLOB_KIND_SEGMENT */
+	int fd;             /* MEMFD: read-only descriptor (the store's) */
+	uint32_t seg, off;  /* SEGMENT: where */
+	int seg_fd;         /* SEGMENT: read-only descriptor of the segment */
+	const uint8_t *ptr; /* SEGMENT: the bytes, in daemon memory */
+};
+
+typedef int (*store_obj_fn)(void *ctx, uint64_t id, const uint8_t *meta,
+			    size_t metalen, uint64_t nbytes);
+typedef int (*store_blob_fn)(void *ctx, const struct store_blobref *b);
+
+/* Walks the object id and everything it references, each once: composite
+ * objects to on_obj (root first), blobs to on_blob. Pins every blob for o
+ * unless flags has GET_F_META. A callback's nonzero return stops the walk
+ * and is returned (pins taken so far are kept; release them). */
+int store_get(struct store *s, struct store_owner *o, uint64_t id,
+	      unsigned flags, store_obj_fn on_obj, store_blob_fn on_blob,
+	      void *ctx);
+/* Drops one pin per id that o holds; unknown ids are ignored. */
+void store_release(struct store *s, struct store_owner *o,
+		   const uint64_t *ids, size_t n);
+/* Pins one sealed blob for o and describes it. */
+int store_blob_open(struct store *s, struct store_owner *o, uint64_t id,
+		    struct store_blobref *b);
+
+/* Deletes objects. Refused (-EBUSY) for an object that is a member of
+ * another. Unless DELETE_F_SHALLOW, members left unreferenced and unnamed
+ * go too. *count gets how many objects went. */
+int store_delete(struct store *s, const uint64_t *ids, size_t n,
+		 unsigned flags, size_t *count);
+/* Writes a persisted copy of id and all it references. */
+int store_persist(struct store *s, uint64_t id);
+
+/* What the fronts show about one sealed object. */
+struct store_info {
+	uint64_t id;
+	uint64_t nbytes;
+	uint32_t flags;     /* OBJ_* */
+	uint32_t nmembers;
+	uint32_t nnames;
+	char typename[256];
+};
+int store_info(struct store *s, uint64_t id, struct store_info *out);
+/* Appends meta.json of id to out. */
+int store_meta_json(struct store *s, uint64_t id, struct cw *out);
+/* Calls fn for each member of id, in stored order. */
+int store_members(struct store *s, uint64_t id,
+		  int (*fn)(void *ctx, const char *name, size_t len,
+			    uint64_t member),
+		  void *ctx);
+
+/* Objects whose typename matches glob (fnmatch, NULL = all) with id > after,
+ * in id order, at most limit (0 = all). *more says whether some were cut. */
+typedef int (*store_list_fn)(void *ctx, const struct store_info *info,
+			     const char *const *names, size_t nnames);
+int store_list(struct store *s, const char *glob, uint64_t after,
+	       size_t limit, store_list_fn fn, void *ctx, int *more);
+/* Every sealed object id, sorted, in a malloc'd array. */
+int store_ids(struct store *s, uint64_t **ids, size_t *n);
+
+/* ---- names ---- */
+
+int store_name_put(struct store *s, const char *name, size_t len,
+		   uint64_t id);
+int store_name_get(struct store *s, const char *name, size_t len,
+		   uint64_t *id);
+int store_name_drop(struct store *s, const char *name, size_t len);
+/* Names matching glob (NULL = all), sorted. */
+int store_name_list(struct store *s, const char *glob,
+		    int (*fn)(void *ctx, const char *name, uint64_t id),
+		    void *ctx);
+
+/* ---- change notification ---- */
+
+enum store_event {
+	STORE_EV_ADD,       /* object id became visible */
+	STORE_EV_DEL,       /* object id went away */
+	STORE_EV_NAME_SET,  /* name now points at id */
+	STORE_EV_NAME_DROP, /* name went away (id: what it pointed at) */
+};
+typedef void (*store_watch_fn)(void *ctx, enum store_event ev, uint64_t id,
+			       const char *name);
+/* Up to 4 watchers; each called with the lock held. */
+void store_watch(struct store *s, store_watch_fn fn, void *ctx);
+
+/* ---- figures ---- */
+
+struct store_status {
+	uint64_t objects;    /* sealed, visible, blobs included */
+	uint64_t blobs;      /* of which blobs */
+	uint64_t unsealed;   /* blobs being written */
+	uint64_t zombies;    /* deleted, still mapped by a reader */
+	uint64_t names;
+	uint64_t owners;
+	uint64_t payload;    /* bytes of blob data, sealed and unsealed */
+	uint64_t used;       /* bytes of memory held for blobs */
+	uint64_t limit;
+	uint64_t segments;   /* bytes of slab segments (part of used) */
+	const char *huge;    /* huge-page mode */
+	/* persistence */
+	uint64_t persisted;  /* persisted objects */
+	uint64_t disk_bytes; /* bytes of their files */
+	uint64_t disk_raw;   /* bytes before compression */
+	uint64_t damaged;    /* files skipped at start-up */
+};
+void store_status(struct store *s, struct store_status *st);
+
+#endif
