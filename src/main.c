@@ -354,8 +354,7 @@ main(int argc, char **argv)
 		if (devnull >= 0) {
 			dup2(devnull, 0);
 			dup2(devnull, 1);
-			if (!o.log_file || strcmp(o.log_file, "syslog") == 0)
-				dup2(devnull, 2);
+			dup2(devnull, 2); /* the log has its own descriptor */
 			close(devnull);
 		}
 		if (chdir("/") < 0)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# vineyardd: start-up, the socket, signals, options.
+
+load helper
+
+@test "daemon starts, answers status, and stops cleanly on SIGTERM" {
+	start_daemon --size 64M
+	run vyctl --json status
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"limit_bytes": 67108864'* ]]
+	[ -S "$SOCK" ]
+	stop_daemon
+	[ ! -e "$SOCK" ]
+}
+
+@test "SIGINT also stops it cleanly and removes the socket" {
+	start_daemon
+	kill -INT "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	DAEMON_PID=
+	[ ! -e "$SOCK" ]
+}
+
+@test "a second daemon on the same socket is refused and the first goes on" {
+	start_daemon
+	run "$VINEYARDD" --foreground --socket "$SOCK"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"another vineyardd (pid $DAEMON_PID) is already serving $SOCK"* ]]
+	run vyctl status
+	[ "$status" -eq 0 ]
+}
+
+@test "a stale socket file left by a killed daemon is taken over" {
+	start_daemon
+	kill_daemon
+	[ -S "$SOCK" ]
+	run vyctl status
+	[ "$status" -eq 4 ]
+	start_daemon
+	run vyctl status
+	[ "$status" -eq 0 ]
+}
+
+@test "a socket path that cannot be created names the path, the reason and --socket" {
+	run "$VINEYARDD" --foreground --socket /nonexistent-dir/v.sock
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"/nonexistent-dir/v.sock"* ]]
+	[[ "$output" == *"No such file or directory"* ]]
+	[[ "$output" == *"--socket PATH"* ]]
+}
+
+@test "the default socket path gives the permission message to an unprivileged user" {
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	[ "$(id -u)" -eq 0 ] || skip "needs root to switch user"
+	command -v setpriv >/dev/null || skip "no setpriv"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups env -u VINEYARD_IPC_SOCKET "$VINEYARDD" --foreground
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot create socket /var/run/vineyard.sock"* ]]
+	[[ "$output" == *"Permission denied"* ]]
+	[[ "$output" == *"--socket PATH"* ]]
+}
+
+@test "without --foreground it detaches once ready and writes its pid file" {
+	run "$VINEYARDD" --socket "$SOCK" --pidfile "$T/pid" --log-file "$T/daemon.log"
+	[ "$status" -eq 0 ]
+	DAEMON_PID=$(cat "$T/pid")
+	kill -0 "$DAEMON_PID"
+	run vyctl status
+	[ "$status" -eq 0 ]
+	kill -TERM "$DAEMON_PID"
+	for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$DAEMON_PID" 2>/dev/null
+	[ ! -e "$T/pid" ]
+	DAEMON_PID=
+}
+
+@test "bad options get a clear message and exit 2" {
+	run "$VINEYARDD" --size banana
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--size banana"* ]]
+	run "$VINEYARDD" --size 0
+	[ "$status" -eq 2 ]
+	run "$VINEYARDD" --no-such-option
+	[ "$status" -eq 2 ]
+	run "$VINEYARDD" stray
+	[ "$status" -eq 2 ]
+	run "$VINEYARDD" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--socket PATH"* ]]
+	[[ "$output" == *"--size SIZE"* ]]
+}
+
+@test "--size accepts suffixes" {
+	start_daemon --size 1.5G
+	[ "$(status_field limit_bytes)" -eq 1610612736 ]
+}
+
+@test "the socket file gets --socket-mode" {
+	start_daemon --socket-mode 0600
+	[ "$(stat -c %a "$SOCK")" = 600 ]
+}
