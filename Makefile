@@ -26,7 +26,7 @@ VERSION = 0.1.0
 SOVERSION = 0
 
 CC ?= cc
-PKGS = libcbor
+PKGS = libcbor liblz4
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wno-unused-parameter
@@ -40,7 +40,10 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-p
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LIBS_CBOR = $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
+LIBS_LZ4 = $(shell pkg-config --libs liblz4 2>/dev/null || echo -llz4)
 LIBS = $(LIBS_CBOR) -lpthread
+# The core (daemon and unit tests) also needs lz4; the client library does not.
+CORE_LIBS = $(LIBS_CBOR) $(LIBS_LZ4) -lpthread
 
 ifeq ($(V),1)
 Q =
@@ -50,7 +53,8 @@ endif
 
 # The core, shared by vineyardd and the unit tests; no socket, no FUSE.
 CORE_SRC = src/log.c src/xmalloc.c src/cborio.c src/proto.c src/fdpass.c \
-	src/arena.c src/slab.c src/idtab.c src/names.c src/meta.c src/store.c
+	src/arena.c src/slab.c src/idtab.c src/names.c src/meta.c src/store.c \
+	src/diskfmt.c src/persist.c
 DAEMON_SRC = src/loop.c src/server.c src/main.c
 # libvineyard compiles the wire contract from src/ itself.
 LIB_SRC = client/client.c client/blob.c client/object.c client/names.c src/idtab.c \
@@ -89,7 +93,7 @@ $(VYCORE): $(CORE_OBJ)
 
 $(DAEMON): $(DAEMON_OBJ) $(VYCORE)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(VYCORE) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(VYCORE) $(CORE_LIBS)
 
 $(LIBSO): $(LIB_OBJ) client/libvineyard.map
 	@$(if $(Q),echo "  LINK    $@")
@@ -112,7 +116,7 @@ $(CLI): $(CLI_OBJ) $(LIBA)
 $(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(CORE_LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

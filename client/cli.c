@@ -634,22 +634,24 @@ cmd_rm(int argc, char **argv)
 	return EX_OK;
 }
 
+/* persist and unpersist: argv[0] says which. */
 static int
 cmd_persist(int argc, char **argv)
 {
+	int un = strcmp(argv[0], "unpersist") == 0;
 	struct vy_client *c;
 	vy_id id;
 	int i, rc = 0;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s persist ID|NAME...\n", prog);
+		fprintf(stderr, "usage: %s %s ID|NAME...\n", prog, argv[0]);
 		return EX_USAGE;
 	}
 	c = connect_or_die();
 	for (i = 1; i < argc && rc == 0; i++) {
 		rc = resolve(c, argv[i], 0, &id);
 		if (rc == 0)
-			rc = vy_persist(c, id);
+			rc = un ? vy_unpersist(c, id) : vy_persist(c, id);
 		if (rc)
 			rc = fail(c, rc, argv[i]);
 	}
@@ -768,10 +770,22 @@ cmd_status(int argc, char **argv)
 		printf("mount:      %s%s%s%s\n", mnt, strcmp(mode, "-") ?
 		       " (" : "", strcmp(mode, "-") ? mode : "",
 		       strcmp(mode, "-") ? ")" : "");
-		printf("persisted:  %" PRIu64 " objects, %" PRIu64 " bytes on "
-		       "disk, %" PRIu64 " damaged files skipped\n",
-		       jnum(json, "persisted_objects"),
-		       jnum(json, "disk_bytes"), jnum(json, "damaged_files"));
+		{
+			uint64_t disk = jnum(json, "disk_bytes");
+			uint64_t raw = jnum(json, "disk_raw_bytes");
+			char dbuf[32], rbuf[32], dir[512];
+
+			human(disk, dbuf, sizeof(dbuf));
+			human(raw, rbuf, sizeof(rbuf));
+			jstr(json, "data_dir", dir, sizeof(dir));
+			printf("persisted:  %" PRIu64 " objects, %s on disk "
+			       "(%s before compression, ratio %.2f), %"
+			       PRIu64 " damaged files skipped\n",
+			       jnum(json, "persisted_objects"), dbuf, rbuf,
+			       disk ? (double)raw / (double)disk : 1.0,
+			       jnum(json, "damaged_files"));
+			printf("data dir:   %s\n", dir);
+		}
 	}
 	free(json);
 	vy_close(c);
@@ -792,7 +806,9 @@ static const struct cmd cmds[] = {
 	{ "rm", cmd_rm, "[--shallow] ID|NAME...",
 	  "delete objects (and members left unreferenced, unless --shallow)" },
 	{ "persist", cmd_persist, "ID|NAME...",
-	  "keep objects across daemon restarts" },
+	  "keep objects across daemon restarts (returns once on disk)" },
+	{ "unpersist", cmd_persist, "ID|NAME...",
+	  "drop objects' persisted copies; they stay in memory" },
 	{ "wait", cmd_wait, "NAME [--timeout SECONDS]",
 	  "wait for a name to appear; prints its id" },
 	{ "status", cmd_status, "", "show the daemon's figures" },

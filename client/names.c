@@ -178,8 +178,8 @@ vy_delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
 	return rc;
 }
 
-VY_API int
-vy_persist(struct vy_client *c, vy_id id)
+static int
+persist_rt(struct vy_client *c, uint16_t type, vy_id id)
 {
 	struct vy_reply rep;
 	int rc = vy__enter(c);
@@ -189,9 +189,21 @@ vy_persist(struct vy_client *c, vy_id id)
 	vy__req(c);
 	cw_array(&c->req, 1);
 	cw_uint(&c->req, id);
-	rc = vy__rt(c, MSG_PERSIST, 0, &rep);
+	rc = vy__rt(c, type, 0, &rep);
 	vy__leave(c);
 	return rc;
+}
+
+VY_API int
+vy_persist(struct vy_client *c, vy_id id)
+{
+	return persist_rt(c, MSG_PERSIST, id);
+}
+
+VY_API int
+vy_unpersist(struct vy_client *c, vy_id id)
+{
+	return persist_rt(c, MSG_UNPERSIST, id);
 }
 
 /* One LIST page; entries go to fn. *last gets the last id, *more whether

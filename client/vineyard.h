@@ -196,8 +196,15 @@ int vy_name_list(struct vy_client *c, const char *glob,
  * unnamed go too. *count (may be NULL) gets how many objects went. */
 int vy_delete(struct vy_client *c, const vy_id *ids, size_t n,
 	      unsigned flags, size_t *count);
-/* Makes id and all it references survive a daemon restart. */
+/* Makes id and all it references survive a daemon restart: returns once
+ * the copy in the daemon's data directory is durable. -ENOTSUP when the
+ * daemon has none; -ENOSPC or -EIO when the disk fails (the object stays
+ * in memory, not persisted). */
 int vy_persist(struct vy_client *c, vy_id id);
+/* Drops id's persisted copy (and its members' copies that nothing else
+ * persisted needs); the object stays in memory. 0 when it was not
+ * persisted; -EBUSY when it is a member of a persisted object. */
+int vy_unpersist(struct vy_client *c, vy_id id);
 
 struct vy_list_entry {
 	vy_id id;

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "persist.h"
 #include "server.h"
 #include "store.h"
 #include "banned.h"
@@ -34,6 +35,7 @@ struct opts {
 	int huge;
 	const char *log_file;
 	const char *pidfile;
+	const char *data_dir;   /* NULL: the default; "" = none */
 	enum log_level level;
 };
 
@@ -52,6 +54,10 @@ usage(FILE *f)
 "      --socket-mode MODE permissions of the socket file, octal (default 0660)\n"
 "  -m, --size SIZE        memory limit for blobs, e.g. 512M, 4G (default: half\n"
 "                         of physical memory)\n"
+"  -d, --data-dir DIR     keep persisted objects in DIR, created if missing\n"
+"                         (default: /var/lib/vineyard for root, else\n"
+"                         $XDG_STATE_HOME/vineyard or ~/.local/state/vineyard);\n"
+"                         --data-dir none turns persistence off\n"
 "      --huge-pages WHEN  auto: use transparent huge pages for blobs of 2 MiB\n"
 "                         and more when the kernel's shmem policy allows;\n"
 "                         off: never (default auto)\n"
@@ -114,6 +120,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "size", required_argument, NULL, 'm' },
 		{ "huge-pages", required_argument, NULL, 'H' },
+		{ "data-dir", required_argument, NULL, 'd' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "log-file", required_argument, NULL, 'L' },
@@ -132,7 +139,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->socket_mode = 0660;
 	o->huge = 1;
 	o->level = LOG_LVL_INFO;
-	while ((c = getopt_long(argc, argv, "s:m:fvqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:d:fvqhV", longopts, NULL)) !=
+	       -1) {
 		char *end;
 		long mode;
 
@@ -171,6 +179,14 @@ parse_opts(int argc, char **argv, struct opts *o)
 					"expected auto or off\n", optarg);
 				exit(2);
 			}
+			break;
+		case 'd':
+			if (!*optarg) {
+				fprintf(stderr, "vineyardd: --data-dir needs a "
+					"directory (or none)\n");
+				exit(2);
+			}
+			o->data_dir = strcmp(optarg, "none") ? optarg : "";
 			break;
 		case 'f': o->foreground = 1; break;
 		case 'P': o->pidfile = optarg; break;
@@ -211,6 +227,33 @@ parse_opts(int argc, char **argv, struct opts *o)
 bad_socket:
 	fprintf(stderr, "vineyardd: --socket needs a path\n");
 	exit(2);
+}
+
+/* The data directory when none is given: /var/lib/vineyard for root, the
+ * XDG state directory otherwise. A malloc'd path. */
+static char *
+default_data_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *p;
+	size_t n;
+
+	if (geteuid() == 0)
+		return strdup("/var/lib/vineyard");
+	if (xdg && *xdg == '/') {
+		n = strlen(xdg) + sizeof("/vineyard");
+		p = malloc(n);
+		if (p)
+			snprintf(p, n, "%s/vineyard", xdg);
+		return p;
+	}
+	if (!home || !*home)
+		home = "/tmp";
+	n = strlen(home) + sizeof("/.local/state/vineyard");
+	p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/.local/state/vineyard", home);
+	return p;
 }
 
 /* Detaches; the parent exits once the child reports readiness on the pipe
@@ -263,6 +306,8 @@ main(int argc, char **argv)
 {
 	struct store_cfg scfg;
 	struct server_cfg vcfg;
+	struct persist *disk = NULL;
+	char *data_dir = NULL;
 	struct store *store;
 	struct server *server;
 	struct loop *loop;
@@ -299,6 +344,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "vineyardd: %s\n", err);
 		return 1;
 	}
+	/* The data directory is checked and locked before detaching, so
+	 * its errors reach the terminal. */
+	if (!o.data_dir || *o.data_dir) {
+		data_dir = o.data_dir ? strdup(o.data_dir) : default_data_dir();
+		if (!data_dir)
+			fatal("out of memory");
+		if (persist_open(data_dir, &disk, err, sizeof(err))) {
+			fprintf(stderr, "vineyardd: %s\n", err);
+			unlink(o.socket);
+			return 1;
+		}
+	}
 	if (!o.foreground) {
 		ready = detach();
 		if (ftruncate(lockfd, 0) == 0) {
@@ -324,6 +381,8 @@ main(int argc, char **argv)
 	memset(&scfg, 0, sizeof(scfg));
 	scfg.limit = o.size;
 	scfg.huge_pages = o.huge;
+	scfg.data_dir = data_dir;
+	scfg.persist = disk;
 	store = store_new(&scfg);
 	loop = loop_new();
 	if (!loop)
@@ -331,6 +390,7 @@ main(int argc, char **argv)
 	memset(&vcfg, 0, sizeof(vcfg));
 	vcfg.socket_path = o.socket;
 	vcfg.socket_mode = o.socket_mode;
+	vcfg.data_dir = data_dir;
 	server = server_new(store, loop, &vcfg, lfd);
 
 	sc.loop = loop;
@@ -342,8 +402,9 @@ main(int argc, char **argv)
 		struct store_status st;
 
 		store_status(store, &st);
-		log_info("listening on %s, limit %" PRIu64 " MiB, huge pages %s",
-			 o.socket, st.limit >> 20, st.huge);
+		log_info("listening on %s, limit %" PRIu64 " MiB, huge pages %s, "
+			 "data dir %s", o.socket, st.limit >> 20, st.huge,
+			 data_dir ? data_dir : "none");
 	}
 	if (ready >= 0) {
 		int devnull = open("/dev/null", O_RDWR);
@@ -371,6 +432,7 @@ main(int argc, char **argv)
 	if (o.pidfile)
 		unlink(o.pidfile);
 	close(lockfd);
+	free(data_dir);
 	log_info("stopped");
 	return rc ? 1 : 0;
 }

@@ -16,6 +16,7 @@
 #define OBJ_PERSISTED 0x08u /* has a durable copy in the data dir */
 #define OBJ_DELETED 0x10u   /* gone from the table; waits for its pins */
 #define OBJ_LAZY 0x20u      /* restored from disk, bytes not loaded yet */
+#define OBJ_LOADING 0x40u   /* lazy, and a thread is reading its bytes */
 
 struct name;
 struct store_owner;
@@ -32,7 +33,7 @@ struct object {
 	union {
 		struct {
 			int fd;     /* read-write until sealed, then -1 */
-			int rofd;   /* read-only, from seal on */
+			int rofd;   /* read-only, from seal on; -1 while lazy */
 		} big;
 		struct {
 			uint32_t seg; /* slab segment */

@@ -63,6 +63,7 @@ proto_type_name(unsigned type)
 	case MSG_DELETE: return "delete";
 	case MSG_LIST: return "list";
 	case MSG_PERSIST: return "persist";
+	case MSG_UNPERSIST: return "unpersist";
 	case MSG_META: return "meta";
 	case MSG_NAME_PUT: return "name-put";
 	case MSG_NAME_GET: return "name-get";

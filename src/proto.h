@@ -55,6 +55,7 @@ enum proto_type {
 	MSG_LIST = 203,     /* [glob|null, after id, limit] -> [[entry...], more] */
 	MSG_PERSIST = 204,  /* [id] -> [] */
 	MSG_META = 205,     /* [id] -> [json text]: meta.json as the mount shows */
+	MSG_UNPERSIST = 206, /* [id] -> [] (drops the persisted copy) */
 
 	/* names: 300s */
 	MSG_NAME_PUT = 300,  /* [name, id] -> [] */

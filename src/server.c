@@ -5,6 +5,11 @@
  * queue, with its descriptors dup'ed (the store may close its own before the
  * queue drains). While a connection has queued output or a parked name wait,
  * its further requests stay buffered, which keeps replies in order.
+ *
+ * Disk work (persistence) parks a connection on a store ticket: a reply
+ * that must wait until something is durable is built and held, a get that
+ * needs blobs read back from disk is re-run, when the ticket completes
+ * (the store's eventfd wakes the loop).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +66,12 @@ struct conn {
 	uint64_t wait_deadline; /* loop_now_ms() */
 	uint32_t events;        /* what the loop watches for */
 	char wait_name[256];
+	/* persistence: parked on a store ticket (disk work) */
+	uint64_t ticket;        /* 0 = not parked */
+	uint16_t tk_type;       /* the request's type */
+	uint8_t *tk_held;       /* reply to send when done, or NULL: re-run */
+	size_t tk_len;          /* bytes of tk_held or tk_body */
+	uint8_t *tk_body;       /* the request to re-run */
 	struct conn *prev, *next;
 };
 
@@ -75,6 +86,7 @@ struct server {
 	size_t nconns;
 	size_t nwaiting;
 	int names_changed;      /* set by the store watcher */
+	struct loop_watch *dwatch; /* the store's done eventfd */
 	time_t started;
 	/* scratch for replies */
 	struct cw out, objs, blobs;
@@ -243,7 +255,7 @@ update_events(struct conn *c)
 {
 	uint32_t ev = EPOLLRDHUP;
 
-	if (!c->waiting && !c->out)
+	if (!c->waiting && !c->ticket && !c->out)
 		ev |= EPOLLIN;
 	if (c->out)
 		ev |= EPOLLOUT;
@@ -321,11 +333,9 @@ add_fd(struct server *sv, int fd)
 	sv->fds[sv->nfds++] = fd;
 }
 
-/* Finishes the reply in sv->out with status (0 or -errno) and sends it. */
-static int
-reply_send(struct conn *c, uint16_t type, int status)
+static void
+reply_pack(struct server *sv, uint16_t type, int status)
 {
-	struct server *sv = c->sv;
 	struct proto_hdr h;
 
 	if (sv->out.oom)
@@ -336,8 +346,51 @@ reply_send(struct conn *c, uint16_t type, int status)
 	h.len = (uint32_t)(sv->out.len - PROTO_HDR_LEN);
 	h.status = status < 0 ? (uint32_t)status : (uint32_t)sv->nfds;
 	proto_hdr_pack(&h, sv->out.buf);
+}
+
+/* Finishes the reply in sv->out with status (0 or -errno) and sends it. */
+static int
+reply_send(struct conn *c, uint16_t type, int status)
+{
+	struct server *sv = c->sv;
+
+	reply_pack(sv, type, status);
 	return conn_send(c, sv->out.buf, sv->out.len, sv->fds,
 			 status < 0 ? 0 : (int)sv->nfds);
+}
+
+/* persistence: parks c on ticket t; the reply in sv->out (no fds) goes
+ * when t completes, or, with rerun, the request body is handled again. */
+static void
+park_ticket(struct conn *c, uint64_t t, uint16_t type, const uint8_t *body,
+	    size_t len, int rerun)
+{
+	struct server *sv = c->sv;
+
+	c->ticket = t;
+	c->tk_type = type;
+	if (rerun) {
+		c->tk_body = xmemdup(body, len ? len : 1);
+		c->tk_len = len;
+	} else {
+		reply_pack(sv, type, 0);
+		c->tk_held = xmemdup(sv->out.buf, sv->out.len);
+		c->tk_len = sv->out.len;
+	}
+	update_events(c);
+}
+
+/* Sends the success reply in sv->out now, or once the disk work that the
+ * last store call queued is durable. */
+static int
+reply_durable(struct conn *c, uint16_t type)
+{
+	uint64_t t = store_ticket();
+
+	if (!t)
+		return reply_send(c, type, 0);
+	park_ticket(c, t, type, NULL, 0, 0);
+	return 0;
 }
 
 static int
@@ -577,7 +630,7 @@ do_obj_put(struct conn *c, struct cr *r)
 	struct server *sv = c->sv;
 	char name[256];
 	const void *tree;
-	uint64_t *seal = NULL, id;
+	uint64_t *seal = NULL, id, tk;
 	size_t n, treelen, namelen = 0, nseal = 0;
 	int persist, hasname, rc;
 
@@ -593,6 +646,7 @@ do_obj_put(struct conn *c, struct cr *r)
 	}
 	rc = store_obj_put(sv->store, c->owner, tree, treelen, seal, nseal,
 			   hasname ? name : NULL, namelen, persist, &id);
+	tk = store_ticket();
 	free(seal);
 	if (rc)
 		return reply_store_error(c, MSG_OBJ_PUT, rc);
@@ -601,6 +655,10 @@ do_obj_put(struct conn *c, struct cr *r)
 	reply_begin(sv);
 	cw_array(&sv->out, 1);
 	cw_uint(&sv->out, id);
+	if (tk) {
+		park_ticket(c, tk, MSG_OBJ_PUT, NULL, 0, 0);
+		return 0;
+	}
 	return reply_send(c, MSG_OBJ_PUT, 0);
 }
 
@@ -725,6 +783,15 @@ do_get(struct conn *c, struct cr *r, const uint8_t *body, size_t blen,
 		if (rc)
 			return reply_store_error(c, MSG_GET, rc);
 	}
+	if (!(flags & GET_F_META)) {
+		/* persistence: blobs restored lazily are read back on the
+		 * store's loader thread first, never here. */
+		store_prefetch(sv->store, id);
+		if (store_ticket()) {
+			park_ticket(c, store_ticket(), MSG_GET, body, blen, 1);
+			return 0;
+		}
+	}
 	reply_begin(sv);
 	cw_reset(&sv->objs);
 	cw_reset(&sv->blobs);
@@ -747,7 +814,7 @@ static int
 do_delete(struct conn *c, struct cr *r)
 {
 	struct server *sv = c->sv;
-	uint64_t *ids, flags;
+	uint64_t *ids, flags, tk;
 	size_t n, count;
 	int rc;
 
@@ -758,12 +825,17 @@ do_delete(struct conn *c, struct cr *r)
 		return BAD(c, MSG_DELETE, "delete");
 	}
 	rc = store_delete(sv->store, ids, n, (unsigned)flags, &count);
+	tk = store_ticket();
 	free(ids);
 	if (rc)
 		return reply_store_error(c, MSG_DELETE, rc);
 	reply_begin(sv);
 	cw_array(&sv->out, 1);
 	cw_uint(&sv->out, count);
+	if (tk) {
+		park_ticket(c, tk, MSG_DELETE, NULL, 0, 0);
+		return 0;
+	}
 	return reply_send(c, MSG_DELETE, 0);
 }
 
@@ -824,21 +896,34 @@ do_list(struct conn *c, struct cr *r)
 	return reply_send(c, MSG_LIST, 0);
 }
 
+/* persist and unpersist: the reply waits until the change is durable. */
 static int
-do_persist(struct conn *c, struct cr *r)
+do_persist(struct conn *c, uint16_t type, struct cr *r, const uint8_t *body,
+	   size_t blen)
 {
 	uint64_t id;
 	size_t n;
 	int rc;
 
 	if (cr_array(r, &n) || n != 1 || cr_uint(r, &id))
-		return BAD(c, MSG_PERSIST, "persist");
-	rc = store_persist(c->sv->store, id);
+		return BAD(c, type, "persist");
+	if (type == MSG_UNPERSIST) {
+		/* Bytes still on disk only must come into memory before
+		 * their file goes; that happens on the loader thread. */
+		store_prefetch(c->sv->store, id);
+		if (store_ticket()) {
+			park_ticket(c, store_ticket(), type, body, blen, 1);
+			return 0;
+		}
+		rc = store_unpersist(c->sv->store, id);
+	} else {
+		rc = store_persist(c->sv->store, id);
+	}
 	if (rc)
-		return reply_store_error(c, MSG_PERSIST, rc);
+		return reply_store_error(c, type, rc);
 	reply_begin(c->sv);
 	cw_array(&c->sv->out, 0);
-	return reply_send(c, MSG_PERSIST, 0);
+	return reply_durable(c, type);
 }
 
 static int
@@ -868,7 +953,7 @@ do_name(struct conn *c, uint16_t type, struct cr *r, const uint8_t *body,
 	struct server *sv = c->sv;
 	char name[256];
 	size_t n, nl;
-	uint64_t id = 0, wait_ms = 0;
+	uint64_t id = 0, wait_ms = 0, tk = 0;
 	int rc;
 
 	if (cr_array(r, &n) || n < 1 || read_opt_str(r, name, sizeof(name),
@@ -885,6 +970,7 @@ do_name(struct conn *c, uint16_t type, struct cr *r, const uint8_t *body,
 	switch (type) {
 	case MSG_NAME_PUT:
 		rc = store_name_put(sv->store, name, nl, id);
+		tk = store_ticket();
 		if (rc == 0)
 			sv->names_changed = 1;
 		break;
@@ -904,6 +990,7 @@ do_name(struct conn *c, uint16_t type, struct cr *r, const uint8_t *body,
 		break;
 	default:
 		rc = store_name_drop(sv->store, name, nl);
+		tk = store_ticket();
 	}
 	if (rc)
 		return reply_store_error(c, type, rc);
@@ -913,6 +1000,10 @@ do_name(struct conn *c, uint16_t type, struct cr *r, const uint8_t *body,
 		cw_uint(&sv->out, id);
 	} else {
 		cw_array(&sv->out, 0);
+	}
+	if (tk) { /* persistence: a persisted object's names changed */
+		park_ticket(c, tk, type, NULL, 0, 0);
+		return 0;
 	}
 	return reply_send(c, type, 0);
 }
@@ -973,7 +1064,8 @@ handle(struct conn *c, uint16_t type, uint32_t flags, const uint8_t *body,
 	case MSG_GET: return do_get(c, &r, body, len, final);
 	case MSG_DELETE: return do_delete(c, &r);
 	case MSG_LIST: return do_list(c, &r);
-	case MSG_PERSIST: return do_persist(c, &r);
+	case MSG_PERSIST:
+	case MSG_UNPERSIST: return do_persist(c, type, &r, body, len);
 	case MSG_META: return do_meta(c, &r);
 	case MSG_NAME_PUT:
 	case MSG_NAME_GET:
@@ -991,7 +1083,8 @@ conn_process(struct conn *c)
 {
 	size_t pos = 0;
 
-	while (!c->waiting && !c->out && c->inlen - pos >= PROTO_HDR_LEN) {
+	while (!c->waiting && !c->ticket && !c->out &&
+	       c->inlen - pos >= PROTO_HDR_LEN) {
 		struct proto_hdr h;
 		int rc = proto_hdr_unpack(c->in + pos, &h);
 
@@ -1103,6 +1196,9 @@ conn_close(struct conn *c)
 		sv->nwaiting--;
 		free(c->wait_body);
 	}
+	/* A ticket still pending completes later, for nobody. */
+	free(c->tk_held);
+	free(c->tk_body);
 	while (c->out) {
 		struct chunk *k = c->out;
 
@@ -1175,6 +1271,62 @@ on_store_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
 		sv->names_changed = 1;
 }
 
+/* persistence: disk jobs finished; answer the connections parked on them
+ * and let their queued requests run. */
+static void
+done_event(void *ctx, uint32_t events)
+{
+	struct server *sv = ctx;
+	uint64_t t;
+	char msg[320];
+	int rc;
+
+	(void)events;
+	while (store_done_next(sv->store, &t, &rc, msg, sizeof(msg))) {
+		struct conn *c;
+		uint8_t *held, *body;
+		size_t len;
+		uint16_t type;
+
+		for (c = sv->conns.next; c != &sv->conns; c = c->next)
+			if (c->ticket == t)
+				break;
+		if (c == &sv->conns)
+			continue; /* the client went away */
+		held = c->tk_held;
+		body = c->tk_body;
+		len = c->tk_len;
+		type = c->tk_type;
+		c->ticket = 0;
+		c->tk_held = c->tk_body = NULL;
+		update_events(c);
+		if (rc) {
+			free(held);
+			free(body);
+			if (reply_error(c, type, rc, msg) < 0) {
+				conn_close(c);
+				continue;
+			}
+		} else if (held) {
+			rc = conn_send(c, held, len, NULL, 0);
+			free(held);
+			if (rc < 0) {
+				conn_close(c);
+				continue;
+			}
+		} else {
+			rc = handle(c, type, 0, body, len, 0);
+			free(body);
+			if (rc < 0) {
+				conn_close(c);
+				continue;
+			}
+		}
+		/* Requests that queued up behind it go now. */
+		conn_process(c);
+	}
+}
+
 struct server *
 server_new(struct store *s, struct loop *l, const struct server_cfg *cfg,
 	   int lfd)
@@ -1194,6 +1346,12 @@ server_new(struct store *s, struct loop *l, const struct server_cfg *cfg,
 	sv->lwatch = loop_add(l, lfd, EPOLLIN, accept_event, sv);
 	if (!sv->lwatch)
 		fatal("server: watch listening socket");
+	if (store_done_fd(s) >= 0) {
+		sv->dwatch = loop_add(l, store_done_fd(s), EPOLLIN, done_event,
+				      sv);
+		if (!sv->dwatch)
+			fatal("server: watch the store's disk jobs");
+	}
 	store_watch(s, on_store_event, sv);
 	return sv;
 }
@@ -1206,6 +1364,7 @@ server_free(struct server *sv)
 	while (sv->conns.next != &sv->conns)
 		conn_close(sv->conns.next);
 	loop_del(sv->loop, sv->lwatch);
+	loop_del(sv->loop, sv->dwatch);
 	close(sv->lfd);
 	unlink(sv->socket_path);
 	cw_release(&sv->out);

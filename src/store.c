@@ -4,6 +4,11 @@
  * deleted blobs that a reader still maps in `zombies` until their last pin
  * goes. Composite objects count references on their members, so a member
  * cannot be deleted from under its parent.
+ *
+ * Persistence (the block at the end, and hooks marked "persistence"): the
+ * data directory's files are written by one writer thread and blobs read
+ * back by one loader thread, never with the lock held during I/O; see the
+ * comment above store_persist_start.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -13,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -22,6 +30,7 @@
 #include "meta.h"
 #include "names.h"
 #include "object.h"
+#include "persist.h"
 #include "proto.h"
 #include "slab.h"
 #include "store.h"
@@ -45,6 +54,39 @@ struct watcher {
 	void *ctx;
 };
 
+/* ---- persistence: bookkeeping ---- */
+
+/* One per persisted object, keyed by its id. Invariant: when an object has
+ * one, every member has one (persisting takes the whole closure). */
+struct pobj {
+	uint64_t id;        /* first: idtab key */
+	uint32_t prefs;     /* member entries of persisted composites naming it */
+	uint8_t explicit_;  /* persisted by request, not only as a member */
+	uint8_t anchored;   /* its anchor file exists */
+	uint8_t pending;    /* its persist job has not finished */
+	uint64_t content;   /* bytes of its content file (0 while pending) */
+	uint64_t anchor;    /* bytes of its anchor file */
+	uint64_t raw;       /* content bytes before compression */
+};
+
+/* Work for the writer (persist, anchors, rm, quar: in that order) or the
+ * loader (loads). One store call queues at most one job. */
+struct pjob {
+	struct pjob *next;
+	uint64_t ticket;
+	uint64_t persist;   /* object to persist, 0 = none */
+	uint64_t *anchors;  /* objects whose anchor file to rewrite or drop */
+	size_t nanchors;
+	uint64_t *rm;       /* objects whose files go */
+	size_t nrm;
+	uint64_t *quar;     /* objects whose files move to damaged/ */
+	size_t nquar;
+	uint64_t *loads;    /* lazy blobs to read back */
+	size_t nloads;
+	int rc;             /* result, 0 or -errno */
+	char msg[320];
+};
+
 struct store {
 	pthread_mutex_t lock;
 	struct idtab objs;     /* sealed objects */
@@ -61,9 +103,30 @@ struct store {
 	uint64_t nowners;
 	struct watcher watch[4];
 	int nwatch;
+	/* persistence; store lock unless said otherwise */
+	struct persist *disk;  /* the data directory; NULL = none */
+	struct idtab pobjs;    /* struct pobj */
+	uint64_t npersisted;   /* pobjs not pending */
+	uint64_t disk_bytes;   /* bytes of files of persisted objects */
+	uint64_t disk_raw;     /* their content before compression */
+	uint64_t damaged;      /* files found damaged (moved aside) */
+	uint64_t seq;          /* next anchor sequence number */
+	uint64_t tickets;      /* last ticket handed out */
+	struct pjob *wq, **wq_tail;     /* writer queue */
+	struct pjob *lq, **lq_tail;     /* loader queue */
+	struct pjob *done, **done_tail; /* finished, for store_done_next */
+	pthread_cond_t wq_cond, lq_cond, done_cond;
+	pthread_cond_t load_cond;       /* an OBJ_LOADING blob finished */
+	pthread_t writer, loader;
+	int threads;           /* the two threads run */
+	int stopping;
+	volatile int cancel;   /* read by the writer without the lock */
+	int efd;               /* eventfd: a job finished; -1 = none */
 };
 
 static __thread char store_err[320];
+/* The ticket of the job this thread's last store call queued; 0 = none. */
+static __thread uint64_t store_tick;
 
 static void
 tab_put(struct idtab *t, void *p)
@@ -94,6 +157,7 @@ lock(struct store *s)
 {
 	pthread_mutex_lock(&s->lock);
 	store_err[0] = 0;
+	store_tick = 0;
 }
 
 static void
@@ -109,6 +173,101 @@ notify(struct store *s, enum store_event ev, uint64_t id, const char *name)
 
 	for (i = 0; i < s->nwatch; i++)
 		s->watch[i].fn(s->watch[i].ctx, ev, id, name);
+}
+
+/* ---- persistence: small helpers the hooks use ---- */
+
+static int store_restore(struct store *s);
+static void threads_start(struct store *s);
+static void threads_stop(struct store *s);
+static int load_blob(struct store *s, uint64_t id);
+static void lazy_ids(struct store *s, struct object *root, uint64_t **ids,
+		     size_t *n);
+
+static struct pobj *
+pobj_of(struct store *s, uint64_t id)
+{
+	return s->disk ? idtab_get(&s->pobjs, id) : NULL;
+}
+
+static void
+ids_add(uint64_t **v, size_t *n, uint64_t id)
+{
+	/* Capacity doubles at powers of two. */
+	if (*n == 0 || (*n & (*n - 1)) == 0)
+		*v = xreallocarray(*v, *n ? *n * 2 : 4, sizeof(**v));
+	(*v)[(*n)++] = id;
+}
+
+static struct pjob *
+job_get(struct pjob **jp)
+{
+	if (!*jp)
+		*jp = xcalloc(1, sizeof(**jp));
+	return *jp;
+}
+
+static void
+job_free(struct pjob *j)
+{
+	if (!j)
+		return;
+	free(j->anchors);
+	free(j->rm);
+	free(j->quar);
+	free(j->loads);
+	free(j);
+}
+
+/* Queues j for the writer (or the loader) and makes it this thread's
+ * ticket. Caller holds the store lock. NULL is a no-op. */
+static void
+job_submit(struct store *s, struct pjob *j, int loader)
+{
+	if (!j)
+		return;
+	j->ticket = ++s->tickets;
+	if (loader) {
+		*s->lq_tail = j;
+		s->lq_tail = &j->next;
+		pthread_cond_signal(&s->lq_cond);
+	} else {
+		*s->wq_tail = j;
+		s->wq_tail = &j->next;
+		pthread_cond_signal(&s->wq_cond);
+	}
+	store_tick = j->ticket;
+}
+
+/* Forgets that p's object is persisted and queues removal (or, for damage,
+ * quarantine) of its files. Members' prefs are the caller's. */
+static void
+pobj_drop(struct store *s, struct pobj *p, struct pjob **jp, int quarantine)
+{
+	struct pjob *j = job_get(jp);
+
+	idtab_del(&s->pobjs, p->id);
+	s->disk_bytes -= p->content + p->anchor;
+	s->disk_raw -= p->raw;
+	if (!p->pending)
+		s->npersisted--;
+	if (quarantine)
+		ids_add(&j->quar, &j->nquar, p->id);
+	else
+		ids_add(&j->rm, &j->nrm, p->id);
+	free(p);
+}
+
+/* The names of o changed: its anchor file carries them. */
+static void
+anchor_dirty(struct store *s, struct object *o, struct pjob **jp)
+{
+	struct pjob *j;
+
+	if (!o || !pobj_of(s, o->id))
+		return;
+	j = job_get(jp);
+	ids_add(&j->anchors, &j->nanchors, o->id);
 }
 
 static uint64_t
@@ -181,6 +340,28 @@ store_new(const struct store_cfg *cfg)
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
 		s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 	arena_init(cfg->huge_pages);
+	/* persistence */
+	idtab_init(&s->pobjs);
+	s->wq_tail = &s->wq;
+	s->lq_tail = &s->lq;
+	s->done_tail = &s->done;
+	s->efd = -1;
+	s->seq = 1;
+	s->disk = cfg->persist;
+	if (!s->disk && cfg->data_dir) {
+		char err[512];
+
+		if (persist_open(cfg->data_dir, &s->disk, err, sizeof(err)))
+			fatalx("%s", err);
+	}
+	if (s->disk) {
+		persist_note_pid(s->disk);
+		store_restore(s);
+		s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (s->efd < 0)
+			fatal("eventfd");
+		threads_start(s);
+	}
 	return s;
 }
 
@@ -188,7 +369,9 @@ store_new(const struct store_cfg *cfg)
 static void
 obj_destroy(struct store *s, struct object *o)
 {
-	if (o->flags & OBJ_BLOB) {
+	if (o->flags & OBJ_LAZY) {
+		/* persistence: restored, never read back: no memory held */
+	} else if (o->flags & OBJ_BLOB) {
 		s->payload -= o->nbytes;
 		if (o->flags & OBJ_SMALL) {
 			slab_free(&s->slab, o->u.small.seg, o->u.small.off,
@@ -214,6 +397,7 @@ store_free(struct store *s)
 
 	if (!s)
 		return;
+	threads_stop(s); /* persistence: before anything they use goes */
 	while (s->owners.next != &s->owners)
 		store_owner_free(s, s->owners.next);
 	pos = 0;
@@ -227,6 +411,20 @@ store_free(struct store *s)
 	idtab_release(&s->zombies);
 	names_release(&s->names);
 	slab_release(&s->slab);
+	/* persistence */
+	pos = 0;
+	while ((o = idtab_next(&s->pobjs, &pos)))
+		free(o);
+	idtab_release(&s->pobjs);
+	while (s->done) {
+		struct pjob *j = s->done;
+
+		s->done = j->next;
+		job_free(j);
+	}
+	if (s->efd >= 0)
+		close(s->efd);
+	persist_close(s->disk);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -529,6 +727,7 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 {
 	struct meta_tree t;
 	struct object *o;
+	struct pjob *job = NULL;
 	uint64_t *ids = NULL;
 	struct cw w;
 	size_t i, k;
@@ -545,7 +744,7 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 			return fail(-EINVAL, "invalid name: %s", why);
 		}
 	}
-	if (persist) {
+	if (persist && !s->disk) {
 		meta_tree_release(&t);
 		return fail(-ENOTSUP, "this daemon has no data directory; "
 			    "persistence is not available");
@@ -610,7 +809,12 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 		o = idtab_get(&s->objs, *id);
 		nm = names_bind(&s->names, name, namelen, o, &old);
 		notify(s, STORE_EV_NAME_SET, o->id, nm->str);
+		if (old != o)
+			anchor_dirty(s, old, &job); /* persistence */
 	}
+	if (persist) /* persistence */
+		job_get(&job)->persist = *id;
+	job_submit(s, job, 0);
 out:
 	unlock(s);
 	if (w.oom)
@@ -675,6 +879,23 @@ store_get(struct store *s, struct store_owner *ow, uint64_t id,
 		rc = -ENOENT;
 		goto out;
 	}
+	/* persistence: read lazily restored blobs back first. The server
+	 * has done it on the loader thread already (store_prefetch), so
+	 * this only blocks other callers. */
+	if (!(flags & GET_F_META) && s->disk) {
+		uint64_t *lazy = NULL;
+		size_t nlazy = 0, i;
+
+		lazy_ids(s, o, &lazy, &nlazy);
+		for (i = 0; i < nlazy && rc == 0; i++)
+			rc = load_blob(s, lazy[i]);
+		free(lazy);
+		/* load_blob let go of the lock: look again. */
+		if (rc == 0 && nlazy && !(o = lookup(s, id)))
+			rc = -ENOENT;
+		if (rc)
+			goto out;
+	}
 	/* Iterative walk: chains of objects can be arbitrarily long. */
 	stack = xreallocarray(NULL, 16, sizeof(*stack));
 	cap = 16;
@@ -682,6 +903,11 @@ store_get(struct store *s, struct store_owner *ow, uint64_t id,
 	tab_put(&seen, o);
 	while (depth > 0 && rc == 0) {
 		o = stack[--depth];
+		if ((o->flags & OBJ_LAZY) && !(flags & GET_F_META)) {
+			rc = fail(-EAGAIN, "a blob of this object is being "
+				  "read back from disk; try again");
+			break;
+		}
 		if (o->flags & OBJ_BLOB) {
 			struct store_blobref b;
 
@@ -740,7 +966,14 @@ store_blob_open(struct store *s, struct store_owner *ow, uint64_t id,
 
 	lock(s);
 	o = lookup(s, id);
-	if (!o)
+	if (o && (o->flags & OBJ_LAZY)) {
+		/* persistence: blocks while the bytes are read back */
+		rc = load_blob(s, id);
+		o = rc ? NULL : lookup(s, id);
+	}
+	if (rc)
+		;
+	else if (!o)
 		rc = -ENOENT;
 	else if (!(o->flags & OBJ_BLOB))
 		rc = fail(-EISDIR, "object is not a blob");
@@ -756,7 +989,8 @@ store_blob_open(struct store *s, struct store_owner *ow, uint64_t id,
  * deep, members left unreferenced and unnamed follow; a worklist instead of
  * recursion, because member chains can be arbitrarily long. */
 static void
-obj_delete(struct store *s, struct object *root, int deep, size_t *count)
+obj_delete(struct store *s, struct object *root, int deep, size_t *count,
+	   struct pjob **jp, int quarantine)
 {
 	struct object **work = xmalloc(sizeof(*work));
 	size_t nwork = 1, cap = 1;
@@ -764,6 +998,8 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count)
 	work[0] = root;
 	while (nwork > 0) {
 		struct object *o = work[--nwork];
+		struct pobj *po = pobj_of(s, o->id);
+		int was_persisted = po != NULL;
 		struct meta_view v;
 		struct cr r;
 		size_t i, nmem = 0;
@@ -772,6 +1008,10 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count)
 		names_drop_object(&s->names, o);
 		notify(s, STORE_EV_DEL, o->id, NULL);
 		(*count)++;
+		if (po) { /* persistence: its files go too */
+			pobj_drop(s, po, jp, quarantine);
+			o->flags &= ~OBJ_PERSISTED;
+		}
 		if (o->flags & OBJ_BLOB) {
 			s->nblobs--;
 		} else {
@@ -791,6 +1031,18 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count)
 			if (!m)
 				continue;
 			m->refs--;
+			if (was_persisted) {
+				/* persistence: a member no persisted object
+				 * holds any more needs its own anchor, unless
+				 * it goes too (checked when the job runs). */
+				struct pobj *pm = pobj_of(s, mid);
+
+				if (pm && --pm->prefs == 0) {
+					struct pjob *j = job_get(jp);
+
+					ids_add(&j->anchors, &j->nanchors, mid);
+				}
+			}
 			if (!deep || m->refs || m->names)
 				continue;
 			if (nwork == cap) {
@@ -814,6 +1066,7 @@ int
 store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
 	     size_t *count)
 {
+	struct pjob *job = NULL;
 	size_t i;
 	int rc = 0;
 
@@ -839,21 +1092,10 @@ store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
 
 		/* An earlier deep delete in this batch may have taken it. */
 		if (o)
-			obj_delete(s, o, !(flags & DELETE_F_SHALLOW), count);
+			obj_delete(s, o, !(flags & DELETE_F_SHALLOW), count,
+				   &job, 0);
 	}
-	unlock(s);
-	return rc;
-}
-
-int
-store_persist(struct store *s, uint64_t id)
-{
-	int rc;
-
-	lock(s);
-	rc = lookup(s, id) ? fail(-ENOTSUP, "this daemon has no data "
-				  "directory; persistence is not available")
-			   : -ENOENT;
+	job_submit(s, job, 0); /* persistence */
 	unlock(s);
 	return rc;
 }
@@ -1091,8 +1333,15 @@ store_name_put(struct store *s, const char *name, size_t len, uint64_t id)
 	if (!o) {
 		rc = -ENOENT;
 	} else {
+		struct pjob *job = NULL;
+
 		n = names_bind(&s->names, name, len, o, &old);
 		notify(s, STORE_EV_NAME_SET, id, n->str);
+		/* persistence: anchors carry names */
+		anchor_dirty(s, o, &job);
+		if (old != o)
+			anchor_dirty(s, old, &job);
+		job_submit(s, job, 0);
 	}
 	unlock(s);
 	return rc;
@@ -1124,12 +1373,15 @@ store_name_drop(struct store *s, const char *name, size_t len)
 	lock(s);
 	n = names_get(&s->names, name, len);
 	if (n) {
-		uint64_t id = n->obj->id;
+		struct object *o = n->obj;
+		struct pjob *job = NULL;
 		char *copy = xmemdup(n->str, n->len + 1u);
 
 		names_drop(&s->names, n);
-		notify(s, STORE_EV_NAME_DROP, id, copy);
+		notify(s, STORE_EV_NAME_DROP, o->id, copy);
 		free(copy);
+		anchor_dirty(s, o, &job); /* persistence */
+		job_submit(s, job, 0);
 	} else {
 		rc = fail(-ENOENT, "no name '%.*s'", (int)(len > 255 ? 255 :
 							   len), name);
@@ -1194,5 +1446,1482 @@ store_status(struct store *s, struct store_status *st)
 	st->limit = s->limit == UINT64_MAX ? 0 : s->limit;
 	st->segments = slab_bytes(&s->slab);
 	st->huge = arena_huge_name();
+	st->persisted = s->npersisted;
+	st->disk_bytes = s->disk_bytes;
+	st->disk_raw = s->disk_raw;
+	st->damaged = s->damaged;
 	unlock(s);
+}
+
+/* ==== persistence ====
+ *
+ * What is on disk (persist.h, diskfmt.h): a content file per persisted
+ * object (.blob or .obj) and an anchor file per top-level one: persisted by
+ * request, named, or held by no persisted composite. At start-up the
+ * objects reachable from anchors come back; content files no anchor
+ * reaches are leftovers of a persist that a crash cut short.
+ *
+ * A persist job (writer thread) marks the closure's new objects persisted
+ * at once but "pending" (so a concurrent persist, delete or unpersist sees
+ * them and queues its own disk work behind), pins them, then without the
+ * lock writes their content files (temp, fsync, rename, fsync dir), then
+ * the anchors, and only then reports success. On failure it removes what
+ * it wrote and forgets the pending marks. Deletes, unpersists and name
+ * changes update memory at once and queue removals and anchor rewrites;
+ * the writer runs jobs in order, so disk follows memory. Callers wait for
+ * durability through tickets.
+ *
+ * Restored blobs above PROTO_SMALL_MAX stay on disk (OBJ_LAZY) until first
+ * use; load_blob reads one back without holding the lock while it
+ * decompresses. A blob found damaged then is dropped with every object that
+ * references it, its files moved to damaged/.
+ */
+
+#define PERSIST_LEVEL 1 /* LZ4 acceleration: the fastest, as `lz4 -1` */
+
+static void
+jfail(struct pjob *j, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->rc)
+		return;
+	j->rc = rc;
+	va_start(ap, fmt);
+	vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Visits root and what it references, each once; fn returns 1 to go into
+ * an object's members. Caller holds the lock. */
+static void
+walk(struct store *s, struct object *root,
+     int (*fn)(struct store *s, struct object *o, void *ctx), void *ctx)
+{
+	struct object **stack = xmalloc(16 * sizeof(*stack)), *o;
+	size_t depth = 0, cap = 16;
+	struct idtab seen;
+
+	idtab_init(&seen);
+	stack[depth++] = root;
+	tab_put(&seen, root);
+	while (depth > 0) {
+		struct meta_view v;
+		struct cr r;
+		size_t i, n;
+
+		o = stack[--depth];
+		if (!fn(s, o, ctx) || (o->flags & OBJ_BLOB))
+			continue;
+		if (meta_view_parse(o->u.meta, o->metalen, &v))
+			fatalx("store: stored metadata is corrupt");
+		cr_init(&r, v.members, v.memberslen);
+		cr_map(&r, &n);
+		for (i = 0; i < n; i++) {
+			const char *nm;
+			size_t nl;
+			uint64_t mid;
+			struct object *m;
+
+			meta_member_next(&r, &nm, &nl, &mid);
+			m = idtab_get(&s->objs, mid);
+			if (!m || idtab_get(&seen, mid))
+				continue;
+			tab_put(&seen, m);
+			if (depth == cap) {
+				cap *= 2;
+				stack = xreallocarray(stack, cap, sizeof(*stack));
+			}
+			stack[depth++] = m;
+		}
+	}
+	idtab_release(&seen);
+	free(stack);
+}
+
+struct idlist {
+	uint64_t *ids;
+	size_t n;
+};
+
+static int
+lazy_one(struct store *s, struct object *o, void *ctx)
+{
+	struct idlist *l = ctx;
+
+	(void)s;
+	if (o->flags & OBJ_LAZY)
+		ids_add(&l->ids, &l->n, o->id);
+	return 1;
+}
+
+static void
+lazy_ids(struct store *s, struct object *root, uint64_t **ids, size_t *n)
+{
+	struct idlist l = { NULL, 0 };
+
+	walk(s, root, lazy_one, &l);
+	*ids = l.ids;
+	*n = l.n;
+}
+
+/* Every composite that references bad, directly or not, goes with it:
+ * none of them could be read whole. Their files move to damaged/. */
+static void
+drop_damaged(struct store *s, struct object *bad)
+{
+	struct object **set = xmalloc(sizeof(*set)), *o;
+	struct pjob *job = NULL;
+	struct idtab in;
+	size_t n = 1, left, i, count = 0, pos;
+	int changed = 1;
+	char idbuf[META_ID_LEN];
+
+	idtab_init(&in);
+	set[0] = bad;
+	tab_put(&in, bad);
+	while (changed) {
+		changed = 0;
+		pos = 0;
+		while ((o = idtab_next(&s->objs, &pos))) {
+			struct meta_view v;
+			struct cr r;
+			size_t k, nm;
+
+			if ((o->flags & OBJ_BLOB) || idtab_get(&in, o->id))
+				continue;
+			meta_view_parse(o->u.meta, o->metalen, &v);
+			cr_init(&r, v.members, v.memberslen);
+			cr_map(&r, &nm);
+			for (k = 0; k < nm; k++) {
+				const char *name;
+				size_t nl;
+				uint64_t mid;
+
+				meta_member_next(&r, &name, &nl, &mid);
+				if (idtab_get(&in, mid))
+					break;
+			}
+			if (k == nm)
+				continue;
+			set = xreallocarray(set, n + 1, sizeof(*set));
+			set[n++] = o;
+			tab_put(&in, o);
+			changed = 1;
+		}
+	}
+	idtab_release(&in);
+	/* Parents first: each goes once nothing references it. */
+	for (left = n; left > 0;) {
+		size_t before = left;
+
+		for (i = 0; i < n; i++)
+			if (set[i] && set[i]->refs == 0) {
+				obj_delete(s, set[i], 0, &count, &job, 1);
+				set[i] = NULL;
+				left--;
+			}
+		if (left == before)
+			break; /* cannot happen: set is closed upwards */
+	}
+	free(set);
+	job_submit(s, job, 0);
+	meta_id_format(bad->id, idbuf);
+	if (count > 1)
+		log_warnx("store: dropped %zu objects that reference damaged "
+			  "blob %s", count - 1, idbuf);
+}
+
+/* Reads lazy blob id back into memory. Caller holds the lock; it is let
+ * go while the file is read and decompressed (the blob is marked
+ * OBJ_LOADING and pinned meanwhile; other loaders of it wait). */
+static int
+load_blob(struct store *s, uint64_t id)
+{
+	struct object *o;
+	const char *why = NULL;
+	char idbuf[META_ID_LEN], msg[320] = "", name[40];
+	uint8_t *buf = NULL;
+	void *map = NULL;
+	size_t fp = 0;
+	uint64_t len;
+	int fd = -1, ro = -1, rc = 0;
+
+	meta_id_format(id, idbuf);
+	for (;;) {
+		o = idtab_get(&s->objs, id);
+		if (!o)
+			return fail(-ENOENT, "no object %s", idbuf);
+		if (!(o->flags & OBJ_LAZY))
+			return 0;
+		if (!(o->flags & OBJ_LOADING))
+			break;
+		pthread_cond_wait(&s->load_cond, &s->lock);
+	}
+	len = o->nbytes;
+	if (len <= PROTO_SMALL_MAX) {
+		buf = xmalloc(len ? len : 1);
+	} else {
+		fp = arena_footprint(len);
+		if (fp < len || used_bytes(s) + fp > s->limit ||
+		    used_bytes(s) + fp < fp) {
+			char w[32], u[32], l[32];
+
+			human(len, w, sizeof(w));
+			human(used_bytes(s), u, sizeof(u));
+			human(s->limit, l, sizeof(l));
+			return fail(-ENOSPC, "no space to read persisted blob %s "
+				    "(%s) back into memory: %s of %s in use "
+				    "(vineyardd --size)", idbuf, w, u, l);
+		}
+		snprintf(name, sizeof(name), "vineyard-%016" PRIx64, id);
+		rc = arena_memfd(name, (size_t)len, &fd);
+		if (rc)
+			return fail(rc, "cannot reserve memory to read "
+				    "persisted blob %s back: %s", idbuf,
+				    strerror(-rc));
+		s->big_bytes += fp;
+	}
+	o->flags |= OBJ_LOADING;
+	o->pins++;
+	pthread_mutex_unlock(&s->lock);
+
+	if (fd >= 0) {
+		map = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			rc = -errno;
+			snprintf(msg, sizeof(msg), "mmap: %s", strerror(errno));
+		}
+	}
+	if (rc == 0) {
+		rc = persist_load_blob(s->disk, id, map ? map : buf, len, &why);
+		if (rc)
+			snprintf(msg, sizeof(msg), "%s", persist_errmsg());
+	}
+	if (map)
+		munmap(map, (size_t)len);
+	if (rc == 0 && fd >= 0) {
+		rc = arena_seal(fd);
+		if (rc == 0 && (ro = arena_reopen_ro(fd)) < 0)
+			rc = ro;
+		if (rc)
+			snprintf(msg, sizeof(msg), "sealing: %s", strerror(-rc));
+	}
+
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0 && buf) {
+		uint32_t seg, off;
+		uint64_t big = s->big_bytes;
+
+		s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
+			(size_t)(big > s->limit ? 0 :
+				 (s->limit - big) / SLAB_SEG_SIZE);
+		rc = slab_alloc(&s->slab, (size_t)len, &seg, &off);
+		if (rc == 0) {
+			if (len)
+				memcpy(slab_ptr(&s->slab, seg, off), buf,
+				       (size_t)len);
+			o->flags |= OBJ_SMALL;
+			o->u.small.seg = seg;
+			o->u.small.off = off;
+		} else {
+			snprintf(msg, sizeof(msg), "no space in memory for it "
+				 "(vineyardd --size)");
+		}
+	} else if (rc == 0) {
+		close(fd);
+		o->u.big.fd = -1;
+		o->u.big.rofd = ro;
+	}
+	if (rc == 0) {
+		o->flags &= ~OBJ_LAZY;
+		s->payload += len;
+	} else if (fd >= 0) {
+		close(fd);
+		s->big_bytes -= fp;
+	}
+	o->flags &= ~OBJ_LOADING;
+	pthread_cond_broadcast(&s->load_cond);
+	free(buf);
+	if (rc == -EBADMSG) {
+		s->damaged++;
+		log_warnx("store: persisted blob %s: %s", idbuf, msg);
+		if (!(o->flags & OBJ_DELETED))
+			drop_damaged(s, o);
+		rc = fail(-EBADMSG, "%s; the object was dropped", msg);
+	} else if (rc) {
+		rc = fail(rc, "cannot read persisted blob %s back: %s", idbuf,
+			  msg);
+	}
+	obj_unpin(s, o, 1);
+	return rc;
+}
+
+/* ---- the writer ---- */
+
+struct pitem {
+	struct object *o;
+	uint64_t id;
+	int rofd;           /* big blob */
+	const void *src;    /* small blob: its bytes in the segment */
+	size_t len;         /* blob bytes, or document bytes */
+	uint8_t *doc;       /* composite: a copy of its document */
+	struct persist_file f;
+	int state;          /* 1 written, 2 synced, 3 committed */
+};
+
+struct collect {
+	struct pitem *v;
+	size_t n;
+};
+
+/* Adds o to the job if it is not persisted yet; objects that are have
+ * their whole closure persisted already. */
+static int
+collect_one(struct store *s, struct object *o, void *ctx)
+{
+	struct collect *c = ctx;
+	struct pitem *it;
+	struct pobj *p;
+
+	if (pobj_of(s, o->id))
+		return 0;
+	c->v = xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+	it = &c->v[c->n++];
+	memset(it, 0, sizeof(*it));
+	it->o = o;
+	it->id = o->id;
+	it->rofd = -1;
+	it->f.fd = -1;
+	if (o->flags & OBJ_SMALL) {
+		it->src = slab_ptr(&s->slab, o->u.small.seg, o->u.small.off);
+		it->len = (size_t)o->nbytes;
+	} else if (o->flags & OBJ_BLOB) {
+		it->rofd = o->u.big.rofd;
+		it->len = (size_t)o->nbytes;
+	} else {
+		it->doc = xmemdup(o->u.meta, o->metalen);
+		it->len = o->metalen;
+	}
+	o->pins++;
+	p = xcalloc(1, sizeof(*p));
+	p->id = o->id;
+	p->pending = 1;
+	tab_put(&s->pobjs, p);
+	return 1;
+}
+
+/* Calls fn for each member entry of composite document doc. */
+static void
+each_member(const uint8_t *doc, size_t len, void (*fn)(void *ctx, uint64_t),
+	    void *ctx)
+{
+	struct meta_view v;
+	struct cr r;
+	size_t i, n;
+
+	if (meta_view_parse(doc, len, &v))
+		fatalx("store: stored metadata is corrupt");
+	cr_init(&r, v.members, v.memberslen);
+	cr_map(&r, &n);
+	for (i = 0; i < n; i++) {
+		const char *nm;
+		size_t nl;
+		uint64_t mid;
+
+		meta_member_next(&r, &nm, &nl, &mid);
+		fn(ctx, mid);
+	}
+}
+
+static void
+prefs_inc(void *ctx, uint64_t id)
+{
+	struct pobj *p = pobj_of(ctx, id);
+
+	if (!p)
+		fatalx("store: persisted object without persisted member");
+	p->prefs++;
+}
+
+static void
+prefs_dec(void *ctx, uint64_t id)
+{
+	struct pobj *p = pobj_of(ctx, id);
+
+	if (p && p->prefs)
+		p->prefs--;
+}
+
+static int
+write_item(struct store *s, struct pitem *it)
+{
+	struct cw w;
+	void *map;
+	int rc;
+
+	if (it->doc) {
+		cw_init(&w);
+		diskfmt_object_file(&w, it->id, it->doc, it->len);
+		if (w.oom)
+			fatalx("out of memory encoding a record");
+		rc = persist_write_record(s->disk, DISKFMT_OBJECT, it->id,
+					  w.buf, w.len, &it->f);
+		cw_release(&w);
+	} else if (it->rofd >= 0) {
+		map = mmap(NULL, it->len, PROT_READ, MAP_SHARED, it->rofd, 0);
+		if (map == MAP_FAILED)
+			return -errno;
+		madvise(map, it->len, MADV_SEQUENTIAL);
+		rc = persist_write_blob(s->disk, it->id, map, it->len,
+					PERSIST_LEVEL, &s->cancel, &it->f);
+		munmap(map, it->len);
+	} else {
+		rc = persist_write_blob(s->disk, it->id, it->src, it->len,
+					PERSIST_LEVEL, &s->cancel, &it->f);
+	}
+	if (rc == 0)
+		it->state = 1;
+	return rc;
+}
+
+/* Rewrites (or removes) the anchor files of ids from what memory says
+ * now. Returns 0 or -errno (j says why). */
+static int
+write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
+{
+	struct aitem {
+		uint64_t id;    /* first: idtab key */
+		int remove;
+		int done;
+		struct cw w;
+		struct persist_file f;
+	} **v = NULL;
+	struct idtab seen;
+	size_t nv = 0, i;
+	int rc = 0;
+
+	idtab_init(&seen);
+	lock(s);
+	for (i = 0; i < n; i++) {
+		struct object *o = idtab_get(&s->objs, ids[i]);
+		struct pobj *p = pobj_of(s, ids[i]);
+		struct aitem *a;
+
+		if (!o || !p || idtab_get(&seen, ids[i]))
+			continue;
+		if (!p->explicit_ && p->prefs && !o->names && !p->anchored)
+			continue;
+		a = xcalloc(1, sizeof(*a));
+		a->id = ids[i];
+		a->f.fd = -1;
+		tab_put(&seen, a);
+		v = xreallocarray(v, nv + 1, sizeof(*v));
+		v[nv++] = a;
+		if (p->explicit_ || !p->prefs || o->names) {
+			const char **names;
+			size_t nn;
+
+			names = names_of(o, &nn);
+			cw_init(&a->w);
+			diskfmt_anchor_file(&a->w, a->id, s->seq++,
+					    p->explicit_, names, nn);
+			free(names);
+			if (a->w.oom)
+				fatalx("out of memory encoding a record");
+		} else {
+			a->remove = 1;
+		}
+	}
+	unlock(s);
+	idtab_release(&seen);
+	for (i = 0; i < nv && rc == 0; i++) {
+		struct aitem *a = v[i];
+
+		if (a->remove) {
+			rc = persist_remove(s->disk, DISKFMT_ANCHOR, a->id);
+		} else {
+			rc = persist_write_record(s->disk, DISKFMT_ANCHOR,
+						  a->id, a->w.buf, a->w.len,
+						  &a->f);
+			if (rc == 0)
+				rc = persist_sync(s->disk, &a->f);
+			if (rc == 0)
+				rc = persist_commit(s->disk, &a->f);
+		}
+		if (rc == 0)
+			a->done = 1;
+	}
+	if (rc == 0 && nv)
+		rc = persist_sync_dir(s->disk);
+	if (rc)
+		jfail(j, rc, "cannot write to the data directory: %s",
+		      persist_errmsg());
+	lock(s);
+	for (i = 0; i < nv; i++) {
+		struct aitem *a = v[i];
+		struct pobj *p = pobj_of(s, a->id);
+
+		if (p && a->done) {
+			s->disk_bytes -= p->anchor;
+			p->anchor = a->remove ? 0 : a->f.len;
+			p->anchored = !a->remove;
+			s->disk_bytes += p->anchor;
+		}
+		persist_discard(s->disk, &a->f);
+		cw_release(&a->w);
+		free(a);
+	}
+	unlock(s);
+	free(v);
+	return rc;
+}
+
+static void
+run_persist(struct store *s, struct pjob *j)
+{
+	struct collect c = { NULL, 0 };
+	struct object *o;
+	uint64_t *anchors = NULL;
+	size_t na = 0, i;
+	char idbuf[META_ID_LEN];
+	int rc = 0;
+
+	meta_id_format(j->persist, idbuf);
+	lock(s);
+	o = idtab_get(&s->objs, j->persist);
+	if (!o) {
+		unlock(s);
+		jfail(j, -ENOENT, "object %s was deleted before it could be "
+		      "persisted", idbuf);
+		return;
+	}
+	walk(s, o, collect_one, &c);
+	for (i = 0; i < c.n; i++)
+		if (c.v[i].doc)
+			each_member(c.v[i].doc, c.v[i].len, prefs_inc, s);
+	pobj_of(s, j->persist)->explicit_ = 1;
+	unlock(s);
+
+	/* Content files: all written, then all synced (the first fsync
+	 * usually flushes the rest), then renamed, then one directory
+	 * fsync makes the renames durable. */
+	for (i = 0; i < c.n && rc == 0; i++)
+		rc = write_item(s, &c.v[i]);
+	for (i = 0; i < c.n && rc == 0; i++)
+		if ((rc = persist_sync(s->disk, &c.v[i].f)) == 0)
+			c.v[i].state = 2;
+	for (i = 0; i < c.n && rc == 0; i++)
+		if ((rc = persist_commit(s->disk, &c.v[i].f)) == 0)
+			c.v[i].state = 3;
+	if (rc == 0 && c.n)
+		rc = persist_sync_dir(s->disk);
+	if (rc) {
+		jfail(j, rc, "cannot persist %s: %s; it stays in memory, not "
+		      "persisted", idbuf, rc == -ECANCELED ?
+		      "the daemon is stopping" : persist_errmsg());
+	} else {
+		/* Then the anchors: the commit point. */
+		ids_add(&anchors, &na, j->persist);
+		for (i = 0; i < c.n; i++)
+			ids_add(&anchors, &na, c.v[i].id);
+		rc = write_anchors(s, j, anchors, na);
+		free(anchors);
+		if (rc)
+			snprintf(j->msg, sizeof(j->msg), "cannot persist %s: "
+				 "%s; it stays in memory, not persisted",
+				 idbuf, persist_errmsg());
+	}
+
+	lock(s);
+	if (rc) {
+		/* Undo: forget the pending marks, then the files. */
+		for (i = 0; i < c.n; i++)
+			if (c.v[i].doc && pobj_of(s, c.v[i].id))
+				each_member(c.v[i].doc, c.v[i].len, prefs_dec,
+					    s);
+		for (i = 0; i < c.n; i++) {
+			struct pobj *p = pobj_of(s, c.v[i].id);
+
+			if (p && p->pending) {
+				idtab_del(&s->pobjs, p->id);
+				s->disk_bytes -= p->anchor;
+				free(p);
+			}
+		}
+	} else {
+		for (i = 0; i < c.n; i++) {
+			struct pobj *p = pobj_of(s, c.v[i].id);
+
+			/* Gone when deleted or unpersisted meanwhile: that
+			 * queued the removal of its files. */
+			if (!p)
+				continue;
+			p->pending = 0;
+			p->content = c.v[i].f.len;
+			p->raw = c.v[i].len;
+			s->disk_bytes += p->content;
+			s->disk_raw += p->raw;
+			s->npersisted++;
+			c.v[i].o->flags |= OBJ_PERSISTED;
+		}
+	}
+	for (i = 0; i < c.n; i++)
+		obj_unpin(s, c.v[i].o, 1);
+	unlock(s);
+
+	for (i = 0; i < c.n; i++) {
+		if (rc) {
+			if (c.v[i].state == 3)
+				persist_remove(s->disk, c.v[i].doc ?
+					       DISKFMT_OBJECT : DISKFMT_BLOB,
+					       c.v[i].id);
+			persist_remove(s->disk, DISKFMT_ANCHOR, c.v[i].id);
+			persist_discard(s->disk, &c.v[i].f);
+		}
+		free(c.v[i].doc);
+	}
+	if (rc && c.n)
+		persist_sync_dir(s->disk);
+	free(c.v);
+}
+
+/* Removes (or moves to damaged/) every file of ids: anchors first, so a
+ * crash half-way leaves content no anchor reaches, which start-up drops. */
+static void
+remove_files(struct store *s, struct pjob *j, const uint64_t *ids, size_t n,
+	     int quarantine)
+{
+	size_t i;
+	int rc = 0, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			uint8_t kind = pass == 0 ? DISKFMT_ANCHOR :
+				       meta_id_is_blob(ids[i]) ? DISKFMT_BLOB :
+				       DISKFMT_OBJECT;
+
+			if (quarantine)
+				persist_quarantine(s->disk, kind, ids[i],
+						   "its blob is damaged");
+			else if ((rc = persist_remove(s->disk, kind, ids[i])))
+				jfail(j, rc, "%s", persist_errmsg());
+		}
+		if ((rc = persist_sync_dir(s->disk)))
+			jfail(j, rc, "%s", persist_errmsg());
+	}
+}
+
+static void
+job_done(struct store *s, struct pjob *j)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->lock);
+	j->next = NULL;
+	*s->done_tail = j;
+	s->done_tail = &j->next;
+	pthread_cond_broadcast(&s->done_cond);
+	pthread_mutex_unlock(&s->lock);
+	if (write(s->efd, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow in practice */
+	}
+}
+
+/* Takes the next job of a queue, or NULL when stopping. */
+static struct pjob *
+job_next(struct store *s, struct pjob **q, struct pjob ***tail,
+	 pthread_cond_t *cond)
+{
+	struct pjob *j;
+
+	pthread_mutex_lock(&s->lock);
+	while (!*q && !s->stopping)
+		pthread_cond_wait(cond, &s->lock);
+	j = s->stopping ? NULL : *q;
+	if (j) {
+		*q = j->next;
+		if (!*q)
+			*tail = q;
+		j->next = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return j;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *s = arg;
+	struct pjob *j;
+
+	while ((j = job_next(s, &s->wq, &s->wq_tail, &s->wq_cond))) {
+		if (j->persist)
+			run_persist(s, j);
+		if (j->nanchors)
+			write_anchors(s, j, j->anchors, j->nanchors);
+		if (j->nrm)
+			remove_files(s, j, j->rm, j->nrm, 0);
+		if (j->nquar)
+			remove_files(s, j, j->quar, j->nquar, 1);
+		job_done(s, j);
+	}
+	return NULL;
+}
+
+static void *
+loader_main(void *arg)
+{
+	struct store *s = arg;
+	struct pjob *j;
+	size_t i;
+
+	while ((j = job_next(s, &s->lq, &s->lq_tail, &s->lq_cond))) {
+		lock(s);
+		for (i = 0; i < j->nloads; i++) {
+			int rc = load_blob(s, j->loads[i]);
+
+			/* A blob deleted meanwhile: the caller's retry
+			 * says so better. */
+			if (rc && rc != -ENOENT)
+				jfail(j, rc, "%s", store_errmsg());
+		}
+		unlock(s);
+		job_done(s, j);
+	}
+	return NULL;
+}
+
+static void
+threads_start(struct store *s)
+{
+	pthread_cond_init(&s->wq_cond, NULL);
+	pthread_cond_init(&s->lq_cond, NULL);
+	pthread_cond_init(&s->done_cond, NULL);
+	pthread_cond_init(&s->load_cond, NULL);
+	if (pthread_create(&s->writer, NULL, writer_main, s) ||
+	    pthread_create(&s->loader, NULL, loader_main, s))
+		fatalx("store: cannot start the disk threads");
+	s->threads = 1;
+}
+
+static void
+threads_stop(struct store *s)
+{
+	struct pjob *q[2];
+	int i;
+
+	if (!s->threads)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	s->cancel = 1;
+	pthread_cond_broadcast(&s->wq_cond);
+	pthread_cond_broadcast(&s->lq_cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->writer, NULL);
+	pthread_join(s->loader, NULL);
+	s->threads = 0;
+	/* Jobs never started hold nothing. */
+	q[0] = s->wq;
+	q[1] = s->lq;
+	for (i = 0; i < 2; i++)
+		while (q[i]) {
+			struct pjob *j = q[i];
+
+			q[i] = j->next;
+			job_free(j);
+		}
+	s->wq = s->lq = NULL;
+	pthread_cond_destroy(&s->wq_cond);
+	pthread_cond_destroy(&s->lq_cond);
+	pthread_cond_destroy(&s->done_cond);
+	pthread_cond_destroy(&s->load_cond);
+}
+
+/* ---- the calls ---- */
+
+int
+store_persist(struct store *s, uint64_t id)
+{
+	int rc = 0;
+
+	lock(s);
+	if (!lookup(s, id)) {
+		rc = -ENOENT;
+	} else if (!s->disk) {
+		rc = fail(-ENOTSUP, "this daemon has no data directory; "
+			  "persistence is not available");
+	} else {
+		struct pjob *job = NULL;
+
+		job_get(&job)->persist = id;
+		job_submit(s, job, 0);
+	}
+	unlock(s);
+	return rc;
+}
+
+int
+store_unpersist(struct store *s, uint64_t id)
+{
+	struct object **work = NULL, *o;
+	struct pjob *job = NULL;
+	struct pobj *p;
+	size_t nwork = 0, i;
+	uint64_t *lazy = NULL;
+	size_t nlazy = 0;
+	char idbuf[META_ID_LEN];
+	int rc = 0;
+
+	meta_id_format(id, idbuf);
+	lock(s);
+	o = lookup(s, id);
+	if (!o) {
+		rc = -ENOENT;
+		goto out;
+	}
+	p = pobj_of(s, id);
+	if (!p)
+		goto out; /* not persisted: nothing to do */
+	if (p->prefs) {
+		rc = fail(-EBUSY, "object %s is a member of %u persisted "
+			  "object%s; unpersist %s first", idbuf, p->prefs,
+			  p->prefs == 1 ? "" : "s",
+			  p->prefs == 1 ? "that" : "those");
+		goto out;
+	}
+	/* Its bytes must be in memory before its file goes (the server
+	 * prefetched them; other callers wait here). */
+	lazy_ids(s, o, &lazy, &nlazy);
+	for (i = 0; i < nlazy && rc == 0; i++)
+		rc = load_blob(s, lazy[i]);
+	free(lazy);
+	if (rc)
+		goto out;
+	o = lookup(s, id);
+	p = o ? pobj_of(s, id) : NULL;
+	if (!o || !p || p->prefs) {
+		rc = fail(-EAGAIN, "object %s changed meanwhile; try again",
+			  idbuf);
+		goto out;
+	}
+	/* Members no other persisted object holds, and that were not
+	 * persisted by request, stop being persisted too. */
+	work = xmalloc(sizeof(*work));
+	work[nwork++] = o;
+	while (nwork > 0) {
+		struct object *x = work[--nwork];
+		struct pobj *px = pobj_of(s, x->id);
+		struct meta_view v;
+		struct cr r;
+		size_t n = 0;
+
+		if (!px)
+			continue;
+		if (!(x->flags & OBJ_BLOB)) {
+			meta_view_parse(x->u.meta, x->metalen, &v);
+			cr_init(&r, v.members, v.memberslen);
+			cr_map(&r, &n);
+		}
+		for (i = 0; i < n; i++) {
+			const char *nm;
+			size_t nl;
+			uint64_t mid;
+			struct pobj *pm;
+
+			meta_member_next(&r, &nm, &nl, &mid);
+			pm = pobj_of(s, mid);
+			if (!pm || !pm->prefs || --pm->prefs)
+				continue;
+			if (pm->explicit_) {
+				struct pjob *j = job_get(&job);
+
+				ids_add(&j->anchors, &j->nanchors, mid);
+			} else {
+				work = xreallocarray(work, nwork + 1,
+						     sizeof(*work));
+				work[nwork++] = idtab_get(&s->objs, mid);
+			}
+		}
+		x->flags &= ~OBJ_PERSISTED;
+		pobj_drop(s, px, &job, 0);
+	}
+	free(work);
+	job_submit(s, job, 0);
+out:
+	unlock(s);
+	return rc;
+}
+
+int
+store_prefetch(struct store *s, uint64_t id)
+{
+	struct object *o;
+	struct pjob *job;
+	uint64_t *ids;
+	size_t n;
+
+	lock(s);
+	o = s->disk ? idtab_get(&s->objs, id) : NULL;
+	if (o) {
+		lazy_ids(s, o, &ids, &n);
+		if (n) {
+			job = xcalloc(1, sizeof(*job));
+			job->loads = ids;
+			job->nloads = n;
+			job_submit(s, job, 1);
+		}
+	}
+	unlock(s);
+	return 0;
+}
+
+uint64_t
+store_ticket(void)
+{
+	return store_tick;
+}
+
+int
+store_done_fd(struct store *s)
+{
+	return s->efd;
+}
+
+int
+store_done_next(struct store *s, uint64_t *ticket, int *rc, char *msg,
+		size_t len)
+{
+	struct pjob *j;
+	uint64_t v;
+
+	if (s->efd < 0)
+		return 0;
+	if (read(s->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing new, but the list may still hold jobs */
+	}
+	pthread_mutex_lock(&s->lock);
+	j = s->done;
+	if (j) {
+		s->done = j->next;
+		if (!s->done)
+			s->done_tail = &s->done;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!j)
+		return 0;
+	*ticket = j->ticket;
+	*rc = j->rc;
+	snprintf(msg, len, "%s", j->rc ? j->msg : "");
+	job_free(j);
+	return 1;
+}
+
+int
+store_wait(struct store *s, uint64_t ticket)
+{
+	struct pjob **pp, *j = NULL;
+	int rc;
+
+	if (!ticket)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		for (pp = &s->done; *pp; pp = &(*pp)->next)
+			if ((*pp)->ticket == ticket)
+				break;
+		if (*pp)
+			break;
+		pthread_cond_wait(&s->done_cond, &s->lock);
+	}
+	j = *pp;
+	*pp = j->next;
+	/* Re-find the tail: j may have been the last. */
+	s->done_tail = &s->done;
+	while (*s->done_tail)
+		s->done_tail = &(*s->done_tail)->next;
+	pthread_mutex_unlock(&s->lock);
+	rc = j->rc;
+	if (rc)
+		fail(rc, "%s", j->msg);
+	job_free(j);
+	return rc;
+}
+
+/* ---- start-up: restoring the data directory ---- */
+
+struct rent {
+	uint64_t id;          /* first: idtab key */
+	uint8_t content;      /* its .blob or .obj passed the checks */
+	uint8_t anchor;       /* its .anchor passed them */
+	uint8_t state;        /* graph check: 0 new, 1 on the path, 2 good,
+			       * 3 bad (a member missing, damaged or a cycle) */
+	uint8_t keep;         /* reachable from an anchor */
+	uint8_t explicit_;
+	uint64_t content_len; /* file bytes */
+	uint64_t anchor_len;
+	uint64_t raw;         /* blob bytes, or document bytes */
+	uint8_t *small;       /* small blob: its bytes, already decoded */
+	uint8_t *doc;         /* composite: its document */
+	uint64_t *members;    /* composite: member ids, one per entry */
+	size_t nmembers;
+	uint64_t seq;         /* anchor */
+	char **names;
+	size_t nnames;
+};
+
+struct restore {
+	struct store *s;
+	struct idtab t;       /* struct rent */
+	struct rent **order;  /* good rents, members before parents */
+	size_t norder;
+	uint64_t damaged;     /* files moved aside */
+	uint64_t removed;     /* leftover files of unfinished persists */
+};
+
+static struct rent *
+rent_get(struct restore *r, uint64_t id)
+{
+	struct rent *x = idtab_get(&r->t, id);
+
+	if (!x) {
+		x = xcalloc(1, sizeof(*x));
+		x->id = id;
+		tab_put(&r->t, x);
+	}
+	return x;
+}
+
+static const char *
+restore_blob(struct restore *r, const struct persist_entry *e)
+{
+	const struct diskfmt_hdr *h = &e->hdr;
+	struct rent *x;
+	const char *why;
+	uint8_t *b = NULL;
+
+	if (!meta_id_is_blob(h->id))
+		return "a blob file named after an object id";
+	if (h->raw_len > SIZE_MAX / 2)
+		return "blob too large for this machine";
+	if (e->body && h->raw_len <= PROTO_SMALL_MAX) {
+		/* Small: decoded now, checksum included. */
+		b = xmalloc(h->raw_len ? (size_t)h->raw_len : 1);
+		if (diskfmt_blob_decode_mem(e->body, (size_t)h->body_len, b,
+					    h->raw_len, &why)) {
+			free(b);
+			return why;
+		}
+	}
+	x = rent_get(r, h->id);
+	x->content = 1;
+	x->content_len = e->file_len;
+	x->raw = h->raw_len;
+	x->small = b;
+	return NULL;
+}
+
+static const char *
+restore_object(struct restore *r, const struct persist_entry *e)
+{
+	const struct diskfmt_hdr *h = &e->hdr;
+	struct meta_view v;
+	struct rent *x;
+	const char *why;
+	const void *doc;
+	struct cr c;
+	size_t dl, n, i;
+	uint64_t *members;
+
+	if (meta_id_is_blob(h->id))
+		return "an object file named after a blob id";
+	if (diskfmt_object_parse(h, e->body, &doc, &dl, &why))
+		return why;
+	if (dl > META_MAX_LEN || meta_view_parse(doc, dl, &v))
+		return "malformed metadata document";
+	cr_init(&c, v.members, v.memberslen);
+	if (cr_map(&c, &n))
+		return "malformed member list";
+	members = xcalloc(n ? n : 1, sizeof(*members));
+	for (i = 0; i < n; i++) {
+		const char *nm;
+		size_t nl;
+
+		if (meta_member_next(&c, &nm, &nl, &members[i]) ||
+		    members[i] == 0 || members[i] == h->id) {
+			free(members);
+			return "malformed member list";
+		}
+	}
+	x = rent_get(r, h->id);
+	x->content = 1;
+	x->content_len = e->file_len;
+	x->raw = dl;
+	x->doc = xmemdup(doc, dl);
+	x->members = members;
+	x->nmembers = n;
+	return NULL;
+}
+
+static const char *
+restore_anchor(struct restore *r, const struct persist_entry *e)
+{
+	struct diskfmt_anchor a;
+	struct rent *x;
+	const char *why;
+	size_t i;
+
+	if (diskfmt_anchor_parse(&e->hdr, e->body, &a, &why))
+		return why;
+	x = rent_get(r, e->hdr.id);
+	x->names = xcalloc(a.nnames ? a.nnames : 1, sizeof(*x->names));
+	for (i = 0; i < a.nnames; i++) {
+		const char *nm;
+		size_t len;
+
+		diskfmt_anchor_name(&a, &nm, &len);
+		if (names_check(nm, len, &why)) {
+			while (i-- > 0)
+				free(x->names[i]);
+			free(x->names);
+			x->names = NULL;
+			return "an invalid name in the anchor";
+		}
+		x->names[i] = xmalloc(len + 1);
+		memcpy(x->names[i], nm, len);
+		x->names[i][len] = 0;
+	}
+	x->nnames = a.nnames;
+	x->anchor = 1;
+	x->anchor_len = e->file_len;
+	x->seq = a.seq;
+	x->explicit_ = a.explicit_ != 0;
+	return NULL;
+}
+
+static const char *
+restore_file(void *ctx, const struct persist_entry *e)
+{
+	struct restore *r = ctx;
+
+	switch (e->hdr.kind) {
+	case DISKFMT_BLOB: return restore_blob(r, e);
+	case DISKFMT_OBJECT: return restore_object(r, e);
+	default: return restore_anchor(r, e);
+	}
+}
+
+static void
+restore_aside(struct restore *r, struct rent *x, const char *why)
+{
+	if (x->content) {
+		persist_quarantine(r->s->disk, meta_id_is_blob(x->id) ?
+				   DISKFMT_BLOB : DISKFMT_OBJECT, x->id, why);
+		r->damaged++;
+	}
+	if (x->anchor) {
+		persist_quarantine(r->s->disk, DISKFMT_ANCHOR, x->id, why);
+		r->damaged++;
+	}
+	x->content = x->anchor = 0;
+}
+
+static void
+order_add(struct restore *r, struct rent *x)
+{
+	x->state = 2;
+	r->order = xreallocarray(r->order, r->norder + 1, sizeof(*r->order));
+	r->order[r->norder++] = x;
+}
+
+/* Marks root and what it needs good (every member present and good, no
+ * cycle) or bad, depth first without recursion: files can describe
+ * arbitrarily long chains, and cycles no writer of ours produces. */
+static void
+restore_check(struct restore *r, struct rent *root)
+{
+	struct frame {
+		struct rent *x;
+		size_t next;
+	} *st = xmalloc(sizeof(*st));
+	size_t depth = 0, cap = 1;
+	int bad = 0;
+
+	st[depth++] = (struct frame){ root, 0 };
+	root->state = 1;
+	while (depth > 0) {
+		struct frame *f = &st[depth - 1];
+		struct rent *x = f->x, *m;
+
+		if (bad) {
+			/* Whatever is on the path contains the bad one. */
+			x->state = 3;
+			depth--;
+			continue;
+		}
+		if (f->next == x->nmembers) {
+			order_add(r, x);
+			depth--;
+			continue;
+		}
+		m = idtab_get(&r->t, x->members[f->next++]);
+		if (!m || !m->content || m->state == 1 || m->state == 3) {
+			bad = 1;
+			continue;
+		}
+		if (m->state == 2)
+			continue;
+		if (depth == cap) {
+			cap *= 2;
+			st = xreallocarray(st, cap, sizeof(*st));
+		}
+		m->state = 1;
+		st[depth++] = (struct frame){ m, 0 };
+	}
+	free(st);
+}
+
+static void
+restore_keep(struct restore *r, struct rent *root)
+{
+	struct rent **st = xmalloc(sizeof(*st));
+	size_t depth = 0, cap = 1, i;
+
+	root->keep = 1;
+	st[depth++] = root;
+	while (depth > 0) {
+		struct rent *x = st[--depth];
+
+		for (i = 0; i < x->nmembers; i++) {
+			struct rent *m = idtab_get(&r->t, x->members[i]);
+
+			if (m->keep)
+				continue;
+			m->keep = 1;
+			if (depth == cap) {
+				cap *= 2;
+				st = xreallocarray(st, cap, sizeof(*st));
+			}
+			st[depth++] = m;
+		}
+	}
+	free(st);
+}
+
+struct rname {
+	uint64_t seq;
+	struct object *o;
+	const char *name;
+};
+
+static int
+rname_cmp(const void *a, const void *b)
+{
+	const struct rname *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Makes the store objects, members before parents. */
+static void
+restore_build(struct restore *r, uint64_t *nlazy)
+{
+	struct store *s = r->s;
+	size_t i, k;
+
+	for (i = 0; i < r->norder; i++) {
+		struct rent *x = r->order[i];
+		struct object *o;
+		struct pobj *p;
+
+		if (!x->keep)
+			continue;
+		o = xcalloc(1, sizeof(*o));
+		o->id = x->id;
+		o->flags = OBJ_SEALED | OBJ_PERSISTED;
+		if (meta_id_is_blob(x->id)) {
+			uint32_t seg, off;
+
+			o->flags |= OBJ_BLOB;
+			o->nbytes = x->raw;
+			if (x->small && slab_alloc(&s->slab, (size_t)x->raw,
+						   &seg, &off) == 0) {
+				if (x->raw)
+					memcpy(slab_ptr(&s->slab, seg, off),
+					       x->small, (size_t)x->raw);
+				o->flags |= OBJ_SMALL;
+				o->u.small.seg = seg;
+				o->u.small.off = off;
+				s->payload += x->raw;
+			} else {
+				o->flags |= OBJ_LAZY;
+				o->u.big.fd = o->u.big.rofd = -1;
+				(*nlazy)++;
+			}
+			s->nblobs++;
+		} else {
+			o->u.meta = x->doc;
+			o->metalen = (uint32_t)x->raw;
+			x->doc = NULL;
+			for (k = 0; k < x->nmembers; k++) {
+				struct object *m = idtab_get(&s->objs,
+							     x->members[k]);
+
+				m->refs++;
+				o->nbytes += m->nbytes;
+				((struct pobj *)idtab_get(&s->pobjs,
+							  m->id))->prefs++;
+			}
+		}
+		tab_put(&s->objs, o);
+		p = xcalloc(1, sizeof(*p));
+		p->id = x->id;
+		p->explicit_ = x->explicit_;
+		p->anchored = x->anchor;
+		p->content = x->content_len;
+		p->anchor = x->anchor_len;
+		p->raw = x->raw;
+		tab_put(&s->pobjs, p);
+		s->disk_bytes += p->content + p->anchor;
+		s->disk_raw += p->raw;
+		s->npersisted++;
+	}
+}
+
+/* Binds the names anchors carry; where two claim one name (a crash
+ * between rewriting both), the later write wins. */
+static uint64_t
+restore_names(struct restore *r)
+{
+	struct rname *v = NULL;
+	struct rent *x;
+	size_t n = 0, pos = 0, i;
+	uint64_t maxseq = 0;
+
+	while ((x = idtab_next(&r->t, &pos))) {
+		if (x->seq > maxseq)
+			maxseq = x->seq;
+		if (!x->keep || !x->anchor)
+			continue;
+		for (i = 0; i < x->nnames; i++) {
+			v = xreallocarray(v, n + 1, sizeof(*v));
+			v[n].seq = x->seq;
+			v[n].o = idtab_get(&r->s->objs, x->id);
+			v[n].name = x->names[i];
+			n++;
+		}
+	}
+	qsort(v, n, sizeof(*v), rname_cmp);
+	for (i = 0; i < n; i++) {
+		struct object *old;
+
+		names_bind(&r->s->names, v[i].name, strlen(v[i].name), v[i].o,
+			   &old);
+	}
+	free(v);
+	r->s->seq = maxseq + 1;
+	return n;
+}
+
+static int
+store_restore(struct store *s)
+{
+	struct persist_scan_stats st;
+	struct restore r;
+	struct rent *x;
+	struct timespec t0, t1;
+	size_t pos, i;
+	uint64_t nlazy = 0, orphans = 0;
+	uint64_t big = s->big_bytes;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&r, 0, sizeof(r));
+	r.s = s;
+	idtab_init(&r.t);
+	rc = persist_scan(s->disk, restore_file, &r, &st);
+	if (rc)
+		fatalx("%s", persist_errmsg());
+	r.damaged = st.damaged;
+	/* An anchor whose object's file is gone or damaged. */
+	pos = 0;
+	while ((x = idtab_next(&r.t, &pos)))
+		if (x->anchor && !x->content)
+			restore_aside(&r, x, "the object's own file is missing "
+				      "or damaged");
+	/* Blobs are whole by themselves; composites need all members. */
+	pos = 0;
+	while ((x = idtab_next(&r.t, &pos)))
+		if (x->content && meta_id_is_blob(x->id))
+			order_add(&r, x);
+	pos = 0;
+	while ((x = idtab_next(&r.t, &pos)))
+		if (x->content && x->state == 0)
+			restore_check(&r, x);
+	pos = 0;
+	while ((x = idtab_next(&r.t, &pos)))
+		if (x->state == 3)
+			restore_aside(&r, x, "a member is missing or damaged; "
+				      "not restored half");
+	/* What anchors reach comes back. */
+	for (i = 0; i < r.norder; i++)
+		if (r.order[i]->anchor && !r.order[i]->keep)
+			restore_keep(&r, r.order[i]);
+	/* The rest was written by a persist a crash cut short. When files
+	 * were damaged, an anchor may be what is missing: keep them aside
+	 * rather than remove them. */
+	for (i = 0; i < r.norder; i++) {
+		x = r.order[i];
+		if (x->keep)
+			continue;
+		orphans++;
+		if (r.damaged) {
+			restore_aside(&r, x, "no persisted object refers to "
+				      "it and other files are damaged");
+		} else {
+			persist_remove(s->disk, meta_id_is_blob(x->id) ?
+				       DISKFMT_BLOB : DISKFMT_OBJECT, x->id);
+			persist_remove(s->disk, DISKFMT_ANCHOR, x->id);
+			r.removed++;
+		}
+	}
+	if (r.removed) {
+		persist_sync_dir(s->disk);
+		log_info("persist: removed %" PRIu64 " file%s of an "
+			 "unfinished persist", r.removed,
+			 r.removed == 1 ? "" : "s");
+	}
+	s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
+		(size_t)(big > s->limit ? 0 : (s->limit - big) /
+			 SLAB_SEG_SIZE);
+	restore_build(&r, &nlazy);
+	i = restore_names(&r);
+	s->damaged = r.damaged;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("persist: restored %" PRIu64 " objects (%" PRIu64 " blobs, %"
+		 PRIu64 " read back on first use) and %zu names from %s in %.0f "
+		 "ms", s->npersisted, s->nblobs, nlazy, i,
+		 persist_dir(s->disk), (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (r.damaged)
+		log_warnx("persist: %" PRIu64 " damaged file%s skipped; see %s/"
+			  "damaged", r.damaged, r.damaged == 1 ? "" : "s",
+			  persist_dir(s->disk));
+	(void)orphans;
+	pos = 0;
+	while ((x = idtab_next(&r.t, &pos))) {
+		for (i = 0; i < x->nnames; i++)
+			free(x->names[i]);
+		free(x->names);
+		free(x->small);
+		free(x->doc);
+		free(x->members);
+		free(x);
+	}
+	idtab_release(&r.t);
+	free(r.order);
+	return 0;
 }

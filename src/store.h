@@ -14,6 +14,12 @@
  *
  * Callbacks (get, list, watch) run with the store lock held: they must not
  * call back into the store, block, or keep the pointers they are given.
+ *
+ * Persistence: with a data directory, calls that change what must be on
+ * disk (store_persist, store_unpersist, and store_obj_put, store_delete,
+ * store_name_put, store_name_drop when persisted objects are involved)
+ * change memory at once and queue the disk work; store_ticket() then says
+ * which ticket to wait for before telling a client it is durable.
  */
 #ifndef VY_STORE_H
 #define VY_STORE_H
@@ -25,13 +31,20 @@
 
 struct store;
 struct store_owner;
+struct persist;
 
 struct store_cfg {
 	uint64_t limit;       /* bytes of blob memory; 0 = no limit */
 	int huge_pages;       /* use transparent huge pages if the kernel lets */
 	const char *data_dir; /* persisted objects live here; NULL = none */
+	struct persist *persist; /* or an open one (persist_open), which the
+				  * store then owns; wins over data_dir */
 };
 
+/* With a data directory, restores what it holds (damaged files are moved
+ * aside and counted, never fatal) and starts the disk threads; a data_dir
+ * that cannot be opened is fatal (open it first with persist_open for a
+ * friendlier error). */
 struct store *store_new(const struct store_cfg *cfg);
 void store_free(struct store *s);
 const char *store_errmsg(void);
@@ -60,7 +73,8 @@ int store_blob_put_small(struct store *s, const void *p, size_t len,
 
 /* Creates the objects of a put tree (meta.h). First seals the owner's blobs
  * in seal[] (they may be members), then binds name if given and persists if
- * asked. Everything is checked before anything changes. *id is the root. */
+ * asked. Everything is checked before anything changes. *id is the root.
+ * The persist itself completes later, as for store_persist (ticket). */
 int store_obj_put(struct store *s, struct store_owner *o, const void *tree,
 		  size_t len, const uint64_t *seal, size_t nseal,
 		  const char *name, size_t namelen, int persist, uint64_t *id);
@@ -82,14 +96,17 @@ typedef int (*store_blob_fn)(void *ctx, const struct store_blobref *b);
 /* Walks the object id and everything it references, each once: composite
  * objects to on_obj (root first), blobs to on_blob. Pins every blob for o
  * unless flags has GET_F_META. A callback's nonzero return stops the walk
- * and is returned (pins taken so far are kept; release them). */
+ * and is returned (pins taken so far are kept; release them). Restored
+ * blobs not yet read back are read first, blocking: the event loop calls
+ * store_prefetch before, so it never waits here. */
 int store_get(struct store *s, struct store_owner *o, uint64_t id,
 	      unsigned flags, store_obj_fn on_obj, store_blob_fn on_blob,
 	      void *ctx);
 /* Drops one pin per id that o holds; unknown ids are ignored. */
 void store_release(struct store *s, struct store_owner *o,
 		   const uint64_t *ids, size_t n);
-/* Pins one sealed blob for o and describes it. */
+/* Pins one sealed blob for o and describes it. May block while a restored
+ * blob is read back from disk: not for the event loop's thread. */
 int store_blob_open(struct store *s, struct store_owner *o, uint64_t id,
 		    struct store_blobref *b);
 
@@ -98,8 +115,38 @@ int store_blob_open(struct store *s, struct store_owner *o, uint64_t id,
  * go too. *count gets how many objects went. */
 int store_delete(struct store *s, const uint64_t *ids, size_t n,
 		 unsigned flags, size_t *count);
-/* Writes a persisted copy of id and all it references. */
+
+/* ---- persistence ---- */
+
+/* Writes a persisted copy of id and all it references (lz4 files in the
+ * data directory) and marks id persisted by request. Queued: 0 means the
+ * job is on its way and store_ticket() completes when it is durable (or
+ * failed: -ENOSPC, -EIO... with a sentence; the object stays in memory).
+ * -ENOTSUP without a data directory. */
 int store_persist(struct store *s, uint64_t id);
+/* Drops id's persisted copy, and those of members no other persisted
+ * object holds and that were not persisted by request. 0 also when id was
+ * not persisted. -EBUSY when id is a member of a persisted object. Reads
+ * lazily restored blobs back first (blocking; the server prefetches). */
+int store_unpersist(struct store *s, uint64_t id);
+/* Starts reading the restored blobs id references back into memory on the
+ * store's loader thread; store_ticket() is set when it did, and the ticket
+ * completes when they are in (or failed; then retrying the get says why).
+ * Always 0. */
+int store_prefetch(struct store *s, uint64_t id);
+
+/* Tickets. store_ticket() is the ticket of the disk job that this thread's
+ * last store call queued, 0 when it queued none. Jobs finish in order per
+ * thread (writer, loader); store_done_fd() becomes readable when any has,
+ * and store_done_next() then hands out each finished ticket once, with its
+ * result and sentence (1; 0 when none is left). store_wait() instead
+ * blocks until one ticket finishes and returns its result (store_errmsg()
+ * says why); a store has one consumer of tickets, the server or a test. */
+uint64_t store_ticket(void);
+int store_done_fd(struct store *s); /* -1 without a data directory */
+int store_done_next(struct store *s, uint64_t *ticket, int *rc, char *msg,
+		    size_t len);
+int store_wait(struct store *s, uint64_t ticket);
 
 /* What the fronts show about one sealed object. */
 struct store_info {
@@ -171,7 +218,7 @@ struct store_status {
 	uint64_t persisted;  /* persisted objects */
 	uint64_t disk_bytes; /* bytes of their files */
 	uint64_t disk_raw;   /* bytes before compression */
-	uint64_t damaged;    /* files skipped at start-up */
+	uint64_t damaged;    /* files found damaged and moved aside */
 };
 void store_status(struct store *s, struct store_status *st);
 

@@ -61,7 +61,7 @@ load helper
 }
 
 @test "without --foreground it detaches once ready and writes its pid file" {
-	run "$VINEYARDD" --socket "$SOCK" --pidfile "$T/pid" --log-file "$T/daemon.log"
+	run "$VINEYARDD" --socket "$SOCK" --pidfile "$T/pid" --log-file "$T/daemon.log" --data-dir "$T/data"
 	[ "$status" -eq 0 ]
 	DAEMON_PID=$(cat "$T/pid")
 	kill -0 "$DAEMON_PID"

@@ -46,9 +46,14 @@ unmount_all() {
 }
 
 # Starts vineyardd in the foreground on $SOCK with extra options; waits
-# until it answers. Its log is $T/daemon.log.
+# until it answers. Its log is $T/daemon.log. Unless the options say
+# otherwise, its data directory is $T/data (never the user's default).
 start_daemon() {
-	"$VINEYARDD" --foreground --socket "$SOCK" "$@" >>"$T/daemon.log" 2>&1 &
+	local dd=(--data-dir "$T/data") a
+	for a in "$@"; do
+		case "$a" in --data-dir|--data-dir=*|-d) dd=() ;; esac
+	done
+	"$VINEYARDD" --foreground --socket "$SOCK" "${dd[@]}" "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_daemon
 }

@@ -1,0 +1,125 @@
+/*
+ * diskfmt: the on-disk format of persisted objects, as bytes; no files, no
+ * store. Encodes and decodes the three kinds of file in a data directory
+ * (vineyard-format(5) is the reference; keep the two in step):
+ *
+ *   blob    a 48-byte header, then one LZ4 frame of the blob's bytes
+ *           (content size and content checksum on, independent blocks
+ *           of 64 KiB to 4 MiB by blob size; incompressible blocks are
+ *           stored raw by LZ4 itself)
+ *   object  a header, then CBOR [id, document]: a composite object's
+ *           stored metadata document (meta.h)
+ *   anchor  a header, then CBOR {"seq", "explicit", "names"}: marks a
+ *           top-level persisted object and carries its names
+ *
+ * The header is an LZ4 skippable frame, so `lz4 -dc` of a blob file gives
+ * the blob back with stock tools. Every header carries a format version and
+ * an XXH32 of itself; records carry an XXH32 of their body; blob frames
+ * carry LZ4's content checksum. Decoders trust nothing: every length is
+ * checked against the bytes present and a maximum before it is used.
+ * The only file that includes <lz4frame.h>.
+ */
+#ifndef VY_DISKFMT_H
+#define VY_DISKFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cborio.h"
+
+#define DISKFMT_VERSION 1
+#define DISKFMT_HDR_LEN 48
+#define DISKFMT_SKIP_MAGIC 0x184D2A56u /* LZ4 skippable frame, nibble 6 */
+#define DISKFMT_BLOCK (4u << 20)       /* largest LZ4 block of blob frames */
+/* Largest record body (object document + envelope). */
+#define DISKFMT_MAX_RECORD ((16u << 20) + 4096u)
+/* LZ4 cannot shrink data by more than ~255:1; a header claiming more
+ * content than this for its body is damaged, whatever it says. */
+#define DISKFMT_MAX_RATIO 256u
+#define DISKFMT_MAX_RAW (1ull << 48)
+#define DISKFMT_MAX_NAMES 4096u /* names of one object in an anchor */
+
+enum diskfmt_kind {
+	DISKFMT_BLOB = 1,
+	DISKFMT_OBJECT = 2,
+	DISKFMT_ANCHOR = 3,
+};
+
+struct diskfmt_hdr {
+	uint8_t version;     /* DISKFMT_VERSION */
+	uint8_t kind;        /* enum diskfmt_kind */
+	uint16_t flags;      /* 0; reserved */
+	uint64_t id;
+	uint64_t raw_len;    /* blob: content bytes; record: body bytes */
+	uint64_t body_len;   /* bytes after the header */
+	uint32_t body_check; /* record: XXH32 of the body; blob: 0 */
+};
+
+/* XXH32 with seed 0, the checksum LZ4 frames use. */
+uint32_t diskfmt_xxh32(const void *p, size_t len);
+
+/* Writes h into out[DISKFMT_HDR_LEN], with its own checksum. */
+void diskfmt_hdr_pack(const struct diskfmt_hdr *h, uint8_t *out);
+/* Checks and reads a header from the first len bytes of a file of
+ * file_len bytes. Returns 0; -EPROTONOSUPPORT for another format version
+ * (h->version says which); -EBADMSG for anything damaged or truncated.
+ * why gets a short reason either way (a static string). */
+int diskfmt_hdr_parse(const void *p, size_t len, uint64_t file_len,
+		      struct diskfmt_hdr *h, const char **why);
+
+/* ---- blobs ---- */
+
+/* Receives encoded bytes; returns 0 or -errno (which stops the encoder). */
+typedef int (*diskfmt_out_fn)(void *ctx, const void *p, size_t len);
+/* Supplies up to cap body bytes into buf; returns how many (0 at the end
+ * of the body) or -errno. */
+typedef ssize_t (*diskfmt_in_fn)(void *ctx, void *buf, size_t cap);
+
+/* Encodes len bytes at src as a blob body (one LZ4 frame at the given
+ * compression level, 1 = fastest), handing it to out in pieces of at most
+ * a block. *body_len gets the body's length. Returns 0, -ENOMEM, -EIO
+ * (LZ4 failed) or out's error. */
+int diskfmt_blob_encode(const void *src, size_t len, int level,
+			diskfmt_out_fn out, void *ctx, uint64_t *body_len);
+/* Decodes a blob body of exactly body_len bytes, read through in, into
+ * dst, which must hold exactly raw_len bytes (the header's). Checks the
+ * frame's content size, its content checksum and that nothing follows the
+ * frame. Returns 0, -EBADMSG (why set) or in's error. */
+int diskfmt_blob_decode(diskfmt_in_fn in, void *ctx, uint64_t body_len,
+			void *dst, uint64_t raw_len, const char **why);
+/* The same over a body in memory. */
+int diskfmt_blob_decode_mem(const void *body, size_t body_len, void *dst,
+			    uint64_t raw_len, const char **why);
+
+/* ---- records ---- */
+
+/* Appends a whole object file (header and body) for a composite object. */
+void diskfmt_object_file(struct cw *w, uint64_t id, const void *doc,
+			 size_t doclen);
+/* Checks a record body (after diskfmt_hdr_parse said DISKFMT_OBJECT) and
+ * points *doc into it. The document's own structure is meta.c's job.
+ * Returns 0 or -EBADMSG. */
+int diskfmt_object_parse(const struct diskfmt_hdr *h, const void *body,
+			 const void **doc, size_t *doclen, const char **why);
+
+struct diskfmt_anchor {
+	uint64_t seq;       /* later writes win when names conflict */
+	int explicit_;      /* persisted by request, not only as a member */
+	size_t nnames;
+	struct cr names;    /* at the first name; see diskfmt_anchor_name */
+};
+
+/* Appends a whole anchor file for id. names[i] are NUL-terminated. */
+void diskfmt_anchor_file(struct cw *w, uint64_t id, uint64_t seq,
+			 int explicit_, const char *const *names,
+			 size_t nnames);
+/* Checks an anchor body whole (every name 1-255 bytes without NUL). */
+int diskfmt_anchor_parse(const struct diskfmt_hdr *h, const void *body,
+			 struct diskfmt_anchor *a, const char **why);
+/* The next of a->nnames names, pointing into the body; call it nnames
+ * times after a successful parse. */
+void diskfmt_anchor_name(struct diskfmt_anchor *a, const char **s,
+			 size_t *len);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * persist: the data directory, as files. Lays it out, writes files
+ * atomically (temp file, fsync, rename, then one fsync of the directory
+ * for a batch), scans it at start-up (removing temp files a crash left and
+ * moving damaged files aside), loads blob bytes back, and removes files of
+ * objects that went. Knows files and bytes, never the store: diskfmt.c says
+ * what is in a file, store.c decides what to write and when.
+ *
+ *   DIR/format        "vineyard data directory" and the format number
+ *   DIR/lock          flock'ed by the daemon using DIR; holds its pid
+ *   DIR/objects/      o<16 hex>.blob, o<16 hex>.obj, o<16 hex>.anchor
+ *   DIR/damaged/      files that failed their checks, kept for inspection
+ *
+ * Errors are 0 or -errno with a sentence in persist_errmsg() (per thread).
+ * Not locked: callers serialise writes (one writer thread); loads may run
+ * beside them, because files only ever appear whole (rename).
+ */
+#ifndef VY_PERSIST_H
+#define VY_PERSIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diskfmt.h"
+
+struct persist;
+
+/* Opens DIR for one daemon: creates what is missing (mode 0700), checks
+ * the format and that DIR is writable, and takes the lock. On failure
+ * returns -errno and writes a sentence for the user into err. */
+int persist_open(const char *dir, struct persist **out, char *err,
+		 size_t errlen);
+/* Releases the lock. NULL is a no-op. */
+void persist_close(struct persist *p);
+const char *persist_dir(const struct persist *p);
+/* Records the calling process's pid in the lock file (after a fork). */
+void persist_note_pid(struct persist *p);
+const char *persist_errmsg(void);
+
+/* ---- writing ---- */
+
+/* A file being written: invisible under a temp name until committed. */
+struct persist_file {
+	int fd;            /* open until persist_sync */
+	uint8_t kind;      /* DISKFMT_* */
+	uint64_t id;
+	uint64_t len;      /* bytes of the file */
+	char tmp[80];      /* its name in objects/ meanwhile */
+};
+
+/* Writes a blob file for id from len bytes at src (LZ4 at level). Stops
+ * with -ECANCELED when *cancel becomes nonzero. On error nothing is left
+ * on disk. */
+int persist_write_blob(struct persist *p, uint64_t id, const void *src,
+		       size_t len, int level, const volatile int *cancel,
+		       struct persist_file *f);
+/* Writes a whole record file (diskfmt_object_file, diskfmt_anchor_file). */
+int persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
+			 const void *buf, size_t len, struct persist_file *f);
+/* Flushes f to disk and closes it. */
+int persist_sync(struct persist *p, struct persist_file *f);
+/* Gives f its final name, replacing any older file of the same object. */
+int persist_commit(struct persist *p, struct persist_file *f);
+/* Drops an uncommitted file. */
+void persist_discard(struct persist *p, struct persist_file *f);
+/* Makes renames and removals in objects/ durable. */
+int persist_sync_dir(struct persist *p);
+/* Removes a committed file; 0 when it was not there. */
+int persist_remove(struct persist *p, uint8_t kind, uint64_t id);
+/* Moves a file into damaged/ and logs why. */
+void persist_quarantine(struct persist *p, uint8_t kind, uint64_t id,
+			const char *why);
+
+/* ---- reading ---- */
+
+/* Files up to this size are read whole by the scan. */
+#define PERSIST_READ_WHOLE (64u << 10)
+
+struct persist_entry {
+	struct diskfmt_hdr hdr;  /* checked: kind and id match the name */
+	uint64_t file_len;
+	const uint8_t *body;     /* record, or small blob: the whole body;
+				  * big blob: NULL (see persist_load_blob) */
+};
+
+struct persist_scan_stats {
+	uint64_t files;     /* accepted */
+	uint64_t temps;     /* temp files removed */
+	uint64_t damaged;   /* moved to damaged/ */
+	uint64_t newer;     /* of which written by a newer format */
+	uint64_t strays;    /* names that are not ours, left alone */
+};
+
+/* Calls fn for each file of objects/ that passes the format's checks; fn
+ * returns NULL to accept it or a reason to have it moved to damaged/.
+ * The entry is valid during the call only. */
+typedef const char *(*persist_scan_fn)(void *ctx,
+				       const struct persist_entry *e);
+int persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
+		 struct persist_scan_stats *st);
+
+/* Reads and decodes blob id into dst (exactly len bytes, the header's).
+ * -EBADMSG when the file is damaged (why says how), -ENOENT when it is
+ * gone, or another -errno for I/O errors. */
+int persist_load_blob(struct persist *p, uint64_t id, void *dst,
+		      uint64_t len, const char **why);
+
+/* The file name of an object's file of a kind: o<hex>.blob etc. */
+void persist_name(uint8_t kind, uint64_t id, char *out, size_t len);
+
+#endif
