@@ -2130,17 +2130,19 @@ job_done(struct store *s, struct pjob *j)
 	}
 }
 
-/* Takes the next job of a queue, or NULL when stopping. */
+/* Takes the next job of a queue, or NULL when stopping. With drain, the
+ * jobs queued before the stop still run (the writer's: removals and
+ * anchors are quick, and persists see s->cancel and give up). */
 static struct pjob *
 job_next(struct store *s, struct pjob **q, struct pjob ***tail,
-	 pthread_cond_t *cond)
+	 pthread_cond_t *cond, int drain)
 {
 	struct pjob *j;
 
 	pthread_mutex_lock(&s->lock);
 	while (!*q && !s->stopping)
 		pthread_cond_wait(cond, &s->lock);
-	j = s->stopping ? NULL : *q;
+	j = s->stopping && !drain ? NULL : *q;
 	if (j) {
 		*q = j->next;
 		if (!*q)
@@ -2157,7 +2159,7 @@ writer_main(void *arg)
 	struct store *s = arg;
 	struct pjob *j;
 
-	while ((j = job_next(s, &s->wq, &s->wq_tail, &s->wq_cond))) {
+	while ((j = job_next(s, &s->wq, &s->wq_tail, &s->wq_cond, 1))) {
 		if (j->persist)
 			run_persist(s, j);
 		if (j->nanchors)
@@ -2178,7 +2180,7 @@ loader_main(void *arg)
 	struct pjob *j;
 	size_t i;
 
-	while ((j = job_next(s, &s->lq, &s->lq_tail, &s->lq_cond))) {
+	while ((j = job_next(s, &s->lq, &s->lq_tail, &s->lq_cond, 0))) {
 		lock(s);
 		for (i = 0; i < j->nloads; i++) {
 			int rc = load_blob(s, j->loads[i]);
@@ -2814,7 +2816,8 @@ restore_names(struct restore *r)
 			n++;
 		}
 	}
-	qsort(v, n, sizeof(*v), rname_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), rname_cmp);
 	for (i = 0; i < n; i++) {
 		struct object *old;
 
