@@ -61,12 +61,15 @@ LIB_SRC = client/client.c client/blob.c client/object.c client/names.c src/idtab
 	src/cborio.c src/proto.c src/fdpass.c src/meta.c
 CLI_SRC = client/cli.c
 UNIT_SRC = $(wildcard tests/unit/t_*.c)
+# Test and benchmark clients over the public API (tests/tools/*.c).
+TOOL_SRC = $(wildcard tests/tools/*.c)
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 
 VYCORE = $(BUILD)/libvycore.a
 DAEMON = $(BUILD)/vineyardd
@@ -75,7 +78,7 @@ LIBSO = $(BUILD)/libvineyard.so.$(SOVERSION)
 LIBA = $(BUILD)/libvineyard.a
 PCFILE = $(BUILD)/vineyard.pc
 
-all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN)
+all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN) $(TOOL_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -117,6 +120,11 @@ $(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(CORE_LIBS)
+
+$(BUILD)/tests/vy_%: tests/tools/vy_%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -251,8 +251,11 @@ pobj_drop(struct store *s, struct pobj *p, struct pjob **jp, int quarantine)
 	s->disk_raw -= p->raw;
 	if (!p->pending)
 		s->npersisted--;
-	if (quarantine)
+	if (quarantine) {
+		/* Counted now; the files move when the writer gets there. */
+		s->damaged += 1u + (p->anchored != 0);
 		ids_add(&j->quar, &j->nquar, p->id);
+	}
 	else
 		ids_add(&j->rm, &j->nrm, p->id);
 	free(p);
@@ -1746,7 +1749,6 @@ load_blob(struct store *s, uint64_t id)
 	pthread_cond_broadcast(&s->load_cond);
 	free(buf);
 	if (rc == -EBADMSG) {
-		s->damaged++;
 		log_warnx("store: persisted blob %s: %s", idbuf, msg);
 		if (!(o->flags & OBJ_DELETED))
 			drop_damaged(s, o);
