@@ -164,6 +164,43 @@ bench: all
 man-lint:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Wwarning $$m || exit 1; done; echo "man pages ok"
 
+# ---- fuzzing (clang's libFuzzer) ----
+# Each tests/fuzz/fuzz_NAME.c is a target built into build-fuzz/ with the
+# core, seeded from tests/fuzz/corpus/NAME/ and run FUZZ_TIME seconds.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 20
+FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_CORE = $(CORE_SRC:%.c=build-fuzz/%.o)
+
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CORE) \
+		$(CORE_LIBS)
+
+.SECONDARY: $(FUZZ_CORE)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
+		echo "== $$f ($(FUZZ_TIME) s)"; \
+		if $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/$$n- build-fuzz/corpus/$$n \
+			tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then \
+			grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' \
+				build-fuzz/$$n.log; \
+		else \
+			tail -40 build-fuzz/$$n.log; exit 1; \
+		fi; \
+	done
+
 # ---- install ----
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \

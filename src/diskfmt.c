@@ -287,7 +287,8 @@ diskfmt_blob_decode(diskfmt_in_fn in, void *ctx, uint64_t body_len,
 	int rc = 0, started = 0;
 
 	*why = NULL;
-	bufcap = body_len < IN_CHUNK ? (size_t)body_len + 1 : IN_CHUNK;
+	bufcap = body_len < IN_CHUNK ? (size_t)body_len + LZ4F_HEADER_SIZE_MAX :
+		 IN_CHUNK;
 	buf = malloc(bufcap);
 	if (!buf)
 		return -ENOMEM;
@@ -296,37 +297,45 @@ diskfmt_blob_decode(diskfmt_in_fn in, void *ctx, uint64_t body_len,
 		return -ENOMEM;
 	}
 	while (ret != 0) {
-		size_t scap, dcap;
+		size_t scap, dcap, need = started ? 1 : LZ4F_HEADER_SIZE_MAX;
+		uint64_t left = body_len - taken;
 
-		if (pos == have) {
-			ssize_t k;
-			size_t want = body_len - taken > bufcap ? bufcap :
-				      (size_t)(body_len - taken);
-
-			if (want == 0) {
-				*why = "frame ends early";
-				rc = -EBADMSG;
-				goto out;
-			}
-			k = in(ctx, buf, want);
-			if (k < 0) {
-				rc = (int)k;
-				goto out;
-			}
-			if (k == 0) {
-				*why = "file shorter than its header says";
-				rc = -EBADMSG;
-				goto out;
-			}
-			taken += (uint64_t)k;
-			have = (size_t)k;
+		/* The frame header must be whole for LZ4F_getFrameInfo;
+		 * after that any bytes will do. in() may return less than
+		 * asked, so gather. */
+		if (need > (have - pos) + left)
+			need = (size_t)((have - pos) + left);
+		if (have - pos < need || (pos == have && left)) {
+			memmove(buf, buf + pos, have - pos);
+			have -= pos;
 			pos = 0;
+			while ((have < need || have == 0) && left) {
+				size_t want = bufcap - have < left ?
+					      bufcap - have : (size_t)left;
+				ssize_t k = in(ctx, buf + have, want);
+
+				if (k < 0) {
+					rc = (int)k;
+					goto out;
+				}
+				if (k == 0) {
+					*why = "file shorter than its header "
+					       "says";
+					rc = -EBADMSG;
+					goto out;
+				}
+				have += (size_t)k;
+				taken += (uint64_t)k;
+				left -= (uint64_t)k;
+			}
+		}
+		if (pos == have) {
+			*why = "frame ends early";
+			rc = -EBADMSG;
+			goto out;
 		}
 		scap = have - pos;
 		if (!started) {
-			/* Needs the whole frame header in one go; a header
-			 * split across reads only happens for tiny bodies,
-			 * which arrive whole. */
 			ret = LZ4F_getFrameInfo(d, &fi, buf + pos, &scap);
 			if (LZ4F_isError(ret)) {
 				*why = "bad LZ4 frame header";

@@ -337,6 +337,61 @@ test_blob_lying_lengths(void)
 	free(dst);
 }
 
+struct dribble {
+	const uint8_t *p;
+	size_t left, step;
+};
+
+/* A reader that hands out step bytes at a time at most. */
+static ssize_t
+dribble_in(void *ctx, void *buf, size_t cap)
+{
+	struct dribble *d = ctx;
+	size_t k = cap < d->step ? cap : d->step;
+
+	if (k > d->left)
+		k = d->left;
+	memcpy(buf, d->p, k);
+	d->p += k;
+	d->left -= k;
+	return (ssize_t)k;
+}
+
+static void
+test_blob_short_reads(void)
+{
+	static const size_t steps[] = { 1, 2, 3, 7, 19, 4096 };
+	size_t len = 200000, flen, i, k;
+	uint8_t *src = malloc(len), *f, *dst = malloc(len);
+	const char *why;
+
+	for (k = 0; k < len; k++)
+		src[k] = k % 3 ? (uint8_t)(k >> 9) : (uint8_t)rnd();
+	f = blob_file(src, len, &flen);
+	/* The frame header split across reads, blocks split anywhere. */
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct dribble d = { f + DISKFMT_HDR_LEN,
+				     flen - DISKFMT_HDR_LEN, steps[i] };
+
+		memset(dst, 0, len);
+		CHECK_EQ(diskfmt_blob_decode(dribble_in, &d,
+					     flen - DISKFMT_HDR_LEN, dst, len,
+					     &why), 0);
+		CHECK(memcmp(dst, src, len) == 0);
+	}
+	/* A reader that ends early. */
+	{
+		struct dribble d = { f + DISKFMT_HDR_LEN, 100, 7 };
+
+		CHECK_EQ(diskfmt_blob_decode(dribble_in, &d,
+					     flen - DISKFMT_HDR_LEN, dst, len,
+					     &why), -EBADMSG);
+	}
+	free(f);
+	free(src);
+	free(dst);
+}
+
 static void
 test_encode_error(void)
 {
@@ -554,5 +609,6 @@ test_anchor_record(void)
 TEST_MAIN(RUN(test_xxh32); RUN(test_header); RUN(test_huge_lengths);
 	  RUN(test_blob_roundtrip); RUN(test_blob_random_size);
 	  RUN(test_blob_damage); RUN(test_blob_lying_lengths);
+	  RUN(test_blob_short_reads);
 	  RUN(test_encode_error); RUN(test_object_record);
 	  RUN(test_anchor_record))
