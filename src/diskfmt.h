@@ -10,7 +10,8 @@
  *   object  a header, then CBOR [id, document]: a composite object's
  *           stored metadata document (meta.h)
  *   anchor  a header, then CBOR {"seq", "explicit", "names"}: marks a
- *           top-level persisted object and carries its names
+ *           top-level persisted object and carries its names (a content
+ *           file with the ROOT flag marks one by itself)
  *
  * The header is an LZ4 skippable frame, so `lz4 -dc` of a blob file gives
  * the blob back with stock tools. Every header carries a format version and
@@ -40,6 +41,11 @@
 #define DISKFMT_MAX_RAW (1ull << 48)
 #define DISKFMT_MAX_NAMES 4096u /* names of one object in an anchor */
 
+/* Header flags. ROOT: a content file written for an object persisted by
+ * request, which makes the object top-level by itself (no anchor needed
+ * unless it has names). */
+#define DISKFMT_F_ROOT 0x1u
+
 enum diskfmt_kind {
 	DISKFMT_BLOB = 1,
 	DISKFMT_OBJECT = 2,
@@ -49,7 +55,7 @@ enum diskfmt_kind {
 struct diskfmt_hdr {
 	uint8_t version;     /* DISKFMT_VERSION */
 	uint8_t kind;        /* enum diskfmt_kind */
-	uint16_t flags;      /* 0; reserved */
+	uint16_t flags;      /* DISKFMT_F_*; 0 for anchors */
 	uint64_t id;
 	uint64_t raw_len;    /* blob: content bytes; record: body bytes */
 	uint64_t body_len;   /* bytes after the header */
@@ -70,33 +76,41 @@ int diskfmt_hdr_parse(const void *p, size_t len, uint64_t file_len,
 
 /* ---- blobs ---- */
 
-/* Receives encoded bytes; returns 0 or -errno (which stops the encoder). */
+/* Takes bytes the coder produced; returns 0 or -errno, which stops it. */
 typedef int (*diskfmt_out_fn)(void *ctx, const void *p, size_t len);
-/* Supplies up to cap body bytes into buf; returns how many (0 at the end
- * of the body) or -errno. */
+/* Supplies up to cap bytes into buf; returns how many (0 at the end) or
+ * -errno. */
 typedef ssize_t (*diskfmt_in_fn)(void *ctx, void *buf, size_t cap);
 
-/* Encodes len bytes at src as a blob body (one LZ4 frame at the given
- * compression level, 1 = fastest), handing it to out in pieces of at most
- * a block. *body_len gets the body's length. Returns 0, -ENOMEM, -EIO
- * (LZ4 failed) or out's error. */
-int diskfmt_blob_encode(const void *src, size_t len, int level,
-			diskfmt_out_fn out, void *ctx, uint64_t *body_len);
-/* Decodes a blob body of exactly body_len bytes, read through in, into
- * dst, which must hold exactly raw_len bytes (the header's). Checks the
+/* Encodes len bytes, read through in, as a blob body: one LZ4 frame at
+ * the given compression level (1 = fastest), handed to out in pieces of
+ * at most a block. *body_len gets its length. Returns 0, -ENOMEM, -EIO
+ * (LZ4 failed, or in ended early) or in's or out's error. */
+int diskfmt_blob_encode(diskfmt_in_fn in, void *ictx, uint64_t len,
+			int level, diskfmt_out_fn out, void *octx,
+			uint64_t *body_len);
+/* The same from len bytes at src. */
+int diskfmt_blob_encode_mem(const void *src, size_t len, int level,
+			    diskfmt_out_fn out, void *ctx, uint64_t *body_len);
+/* Decodes a blob body of exactly body_len bytes, read through in, handing
+ * exactly raw_len bytes (the header's) to out in pieces. Checks the
  * frame's content size, its content checksum and that nothing follows the
- * frame. Returns 0, -EBADMSG (why set) or in's error. */
-int diskfmt_blob_decode(diskfmt_in_fn in, void *ctx, uint64_t body_len,
-			void *dst, uint64_t raw_len, const char **why);
-/* The same over a body in memory. */
+ * frame; the checksum is known only at the end, so on any error the bytes
+ * out has had must be thrown away. Returns 0, -EBADMSG (why set), -ENOMEM
+ * or in's or out's error. */
+int diskfmt_blob_decode(diskfmt_in_fn in, void *ictx, uint64_t body_len,
+			uint64_t raw_len, diskfmt_out_fn out, void *octx,
+			const char **why);
+/* The same from a body in memory into dst (raw_len bytes). */
 int diskfmt_blob_decode_mem(const void *body, size_t body_len, void *dst,
 			    uint64_t raw_len, const char **why);
 
 /* ---- records ---- */
 
-/* Appends a whole object file (header and body) for a composite object. */
-void diskfmt_object_file(struct cw *w, uint64_t id, const void *doc,
-			 size_t doclen);
+/* Appends a whole object file (header and body) for a composite object;
+ * flags: DISKFMT_F_ROOT or 0. */
+void diskfmt_object_file(struct cw *w, uint64_t id, uint16_t flags,
+			 const void *doc, size_t doclen);
 /* Checks a record body (after diskfmt_hdr_parse said DISKFMT_OBJECT) and
  * points *doc into it. The document's own structure is meta.c's job.
  * Returns 0 or -EBADMSG. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,11 +369,32 @@ blob_out(void *ctx, const void *buf, size_t len)
 	return write_all(o->fd, buf, len);
 }
 
-int
-persist_write_blob(struct persist *p, uint64_t id, const void *src,
-		   size_t len, int level, const volatile int *cancel,
-		   struct persist_file *f)
+struct fd_in {
+	int fd;
+	off_t off;
+};
+
+static ssize_t
+fd_in(void *ctx, void *buf, size_t cap)
 {
+	struct fd_in *fi = ctx;
+	ssize_t n;
+
+	do
+		n = pread(fi->fd, buf, cap, fi->off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	fi->off += n;
+	return n;
+}
+
+int
+persist_write_blob(struct persist *p, uint64_t id, uint16_t flags, int srcfd,
+		   const void *src, size_t len, int level,
+		   const volatile int *cancel, struct persist_file *f)
+{
+	struct fd_in fi = { srcfd, 0 };
 	uint8_t hdr[DISKFMT_HDR_LEN] = { 0 };
 	struct diskfmt_hdr h;
 	struct blob_out o;
@@ -386,11 +408,16 @@ persist_write_blob(struct persist *p, uint64_t id, const void *src,
 	/* The header follows the body: its length is known only then. */
 	rc = write_all(f->fd, hdr, sizeof(hdr));
 	if (rc == 0)
-		rc = diskfmt_blob_encode(src, len, level, blob_out, &o, &body);
+		rc = srcfd >= 0 ?
+		     diskfmt_blob_encode(fd_in, &fi, len, level, blob_out, &o,
+					 &body) :
+		     diskfmt_blob_encode_mem(src, len, level, blob_out, &o,
+					     &body);
 	if (rc == 0) {
 		memset(&h, 0, sizeof(h));
 		h.version = DISKFMT_VERSION;
 		h.kind = DISKFMT_BLOB;
+		h.flags = flags;
 		h.id = id;
 		h.raw_len = len;
 		h.body_len = body;
@@ -425,8 +452,9 @@ persist_sync(struct persist *p, struct persist_file *f)
 	if (fsync(f->fd) < 0)
 		return write_error(p, f, -errno);
 	/* Clean now: the store keeps the bytes in memory, so the page
-	 * cache copy would only double the footprint. */
-	posix_fadvise(f->fd, 0, 0, POSIX_FADV_DONTNEED);
+	 * cache copy would only double the footprint. The first page (the
+	 * header, and all of a small file) stays for a quick restart. */
+	posix_fadvise(f->fd, 4096, 0, POSIX_FADV_DONTNEED);
 	close(f->fd);
 	f->fd = -1;
 	return 0;
@@ -616,11 +644,69 @@ scan_one(struct persist *p, const char *name, uint8_t kind, uint64_t id,
 	return NULL;
 }
 
+/* Scanning reads one header per file; on a cold page cache that is one
+ * disk read each, so a pool of threads keeps many in flight (the store's
+ * callback still runs on the caller's thread, in readdir order). */
+#define SCAN_THREADS 16
+#define SCAN_BATCH 4096
+
+struct scan_item {
+	char name[32];      /* ours are "o" + 16 hex + ".anchor" */
+	uint8_t kind;
+	uint64_t id;
+	struct persist_entry e;
+	uint8_t *body;
+	const char *why;
+	int newer;
+};
+
+struct scan_batch {
+	struct persist *p;
+	struct scan_item *v;
+	size_t n;
+	size_t next;        /* next item to take; atomic */
+};
+
+static void *
+scan_worker(void *arg)
+{
+	struct scan_batch *b = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n) {
+		struct scan_item *it = &b->v[i];
+
+		it->why = scan_one(b->p, it->name, it->kind, it->id, &it->e,
+				   &it->body, &it->newer);
+	}
+	return NULL;
+}
+
+static void
+scan_batch(struct scan_batch *b)
+{
+	pthread_t t[SCAN_THREADS];
+	size_t k, nt = b->n / 64 + 1;
+
+	if (nt > SCAN_THREADS)
+		nt = SCAN_THREADS;
+	b->next = 0;
+	for (k = 1; k < nt; k++)
+		if (pthread_create(&t[k], NULL, scan_worker, b))
+			break;
+	nt = k;
+	scan_worker(b);
+	for (k = 1; k < nt; k++)
+		pthread_join(t[k], NULL);
+}
+
 int
 persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 	     struct persist_scan_stats *st)
 {
+	struct scan_item *v = NULL;
 	struct dirent *de;
+	size_t n = 0, cap = 0, i, j;
 	DIR *d;
 	int fd = fcntl(p->ofd, F_DUPFD_CLOEXEC, 3);
 
@@ -631,13 +717,12 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 		return fail(-errno, "reading %s/objects: %s", p->dir,
 			    strerror(errno));
 	}
+	/* All names first: the directory changes below (temp files go,
+	 * damaged files move). */
 	rewinddir(d);
 	while ((de = readdir(d))) {
-		struct persist_entry e;
-		const char *why;
-		uint8_t *body, kind;
+		uint8_t kind;
 		uint64_t id;
-		int newer = 0;
 
 		if (de->d_name[0] == '.' && (!de->d_name[1] ||
 		    (de->d_name[1] == '.' && !de->d_name[2])))
@@ -648,25 +733,46 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 				st->temps++;
 			continue;
 		}
-		if (!parse_name(de->d_name, &kind, &id)) {
+		if (strlen(de->d_name) >= sizeof(v->name) ||
+		    !parse_name(de->d_name, &kind, &id)) {
 			log_warnx("persist: %s/objects/%s: not a vineyard "
 				  "file name; left alone", p->dir, de->d_name);
 			st->strays++;
 			continue;
 		}
-		why = scan_one(p, de->d_name, kind, id, &e, &body, &newer);
-		if (!why)
-			why = fn(ctx, &e);
-		free(body);
-		if (why) {
-			quarantine_name(p, de->d_name, why);
-			st->damaged++;
-			st->newer += newer;
-		} else {
-			st->files++;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			v = xreallocarray(v, cap, sizeof(*v));
 		}
+		memset(&v[n], 0, sizeof(v[n]));
+		snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+		v[n].kind = kind;
+		v[n].id = id;
+		n++;
 	}
 	closedir(d);
+	for (i = 0; i < n; i += SCAN_BATCH) {
+		struct scan_batch b = { p, v + i, n - i < SCAN_BATCH ? n - i :
+					SCAN_BATCH, 0 };
+
+		scan_batch(&b);
+		for (j = 0; j < b.n; j++) {
+			struct scan_item *it = &b.v[j];
+			const char *why = it->why;
+
+			if (!why)
+				why = fn(ctx, &it->e);
+			free(it->body);
+			if (why) {
+				quarantine_name(p, it->name, why);
+				st->damaged++;
+				st->newer += it->newer;
+			} else {
+				st->files++;
+			}
+		}
+	}
+	free(v);
 	if (st->temps) {
 		log_info("persist: removed %" PRIu64 " temp file%s left by an "
 			 "interrupted write", st->temps,
@@ -692,10 +798,43 @@ file_in(void *ctx, void *buf, size_t cap)
 	return n;
 }
 
-int
-persist_load_blob(struct persist *p, uint64_t id, void *dst, uint64_t len,
-		  const char **why)
+struct load_out {
+	int fd;        /* write here at off, or */
+	uint8_t *p;    /* copy here */
+	off_t off;
+};
+
+static int
+load_out(void *ctx, const void *buf, size_t len)
 {
+	struct load_out *o = ctx;
+	const uint8_t *b = buf;
+
+	if (o->fd < 0) {
+		memcpy(o->p + o->off, buf, len);
+		o->off += (off_t)len;
+		return 0;
+	}
+	while (len) {
+		ssize_t n = pwrite(o->fd, b, len, o->off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		b += n;
+		len -= (size_t)n;
+		o->off += n;
+	}
+	return 0;
+}
+
+int
+persist_load_blob(struct persist *p, uint64_t id, int dstfd, void *dst,
+		  uint64_t len, const char **why)
+{
+	struct load_out lo = { dstfd, dst, 0 };
 	uint8_t hdr[DISKFMT_HDR_LEN];
 	struct diskfmt_hdr h;
 	struct file_in fi;
@@ -725,8 +864,8 @@ persist_load_blob(struct persist *p, uint64_t id, void *dst, uint64_t len,
 	}
 	if (rc == 0) {
 		fi.off = DISKFMT_HDR_LEN;
-		rc = diskfmt_blob_decode(file_in, &fi, h.body_len, dst, len,
-					 why);
+		rc = diskfmt_blob_decode(file_in, &fi, h.body_len, len,
+					 load_out, &lo, why);
 	}
 	if (rc == -EBADMSG || rc == -EPROTONOSUPPORT)
 		rc = fail(-EBADMSG, "%s/objects/%s is damaged: %s", p->dir,
@@ -735,7 +874,7 @@ persist_load_blob(struct persist *p, uint64_t id, void *dst, uint64_t len,
 		rc = fail(rc, "reading %s/objects/%s: %s", p->dir, name,
 			  strerror(-rc));
 	/* The bytes now live in the store's memory. */
-	posix_fadvise(fi.fd, 0, 0, POSIX_FADV_DONTNEED);
+	posix_fadvise(fi.fd, 4096, 0, POSIX_FADV_DONTNEED);
 out:
 	close(fi.fd);
 	return rc;

@@ -48,12 +48,13 @@ struct persist_file {
 	char tmp[80];      /* its name in objects/ meanwhile */
 };
 
-/* Writes a blob file for id from len bytes at src (LZ4 at level). Stops
- * with -ECANCELED when *cancel becomes nonzero. On error nothing is left
- * on disk. */
-int persist_write_blob(struct persist *p, uint64_t id, const void *src,
-		       size_t len, int level, const volatile int *cancel,
-		       struct persist_file *f);
+/* Writes a blob file for id (header flags DISKFMT_F_*) from len bytes
+ * read from srcfd (at offset 0), or when srcfd < 0 at src; LZ4 at level.
+ * Stops with -ECANCELED when *cancel becomes nonzero. On error nothing is
+ * left on disk. */
+int persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
+		       int srcfd, const void *src, size_t len, int level,
+		       const volatile int *cancel, struct persist_file *f);
 /* Writes a whole record file (diskfmt_object_file, diskfmt_anchor_file). */
 int persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 			 const void *buf, size_t len, struct persist_file *f);
@@ -73,8 +74,9 @@ void persist_quarantine(struct persist *p, uint8_t kind, uint64_t id,
 
 /* ---- reading ---- */
 
-/* Files up to this size are read whole by the scan. */
-#define PERSIST_READ_WHOLE (64u << 10)
+/* Blob files up to this size are read whole by the scan (small blobs,
+ * which come back into memory at once); records always are. */
+#define PERSIST_READ_WHOLE (8u << 10)
 
 struct persist_entry {
 	struct diskfmt_hdr hdr;  /* checked: kind and id match the name */
@@ -99,10 +101,11 @@ typedef const char *(*persist_scan_fn)(void *ctx,
 int persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 		 struct persist_scan_stats *st);
 
-/* Reads and decodes blob id into dst (exactly len bytes, the header's).
- * -EBADMSG when the file is damaged (why says how), -ENOENT when it is
- * gone, or another -errno for I/O errors. */
-int persist_load_blob(struct persist *p, uint64_t id, void *dst,
+/* Reads and decodes blob id (exactly len bytes, the header's) into dstfd
+ * from offset 0, or when dstfd < 0 into dst. -EBADMSG when the file is
+ * damaged (why says how; what was written is garbage then), -ENOENT when
+ * it is gone, or another -errno for I/O errors. */
+int persist_load_blob(struct persist *p, uint64_t id, int dstfd, void *dst,
 		      uint64_t len, const char **why);
 
 /* The file name of an object's file of a kind: o<hex>.blob etc. */

@@ -63,6 +63,7 @@ struct pobj {
 	uint32_t prefs;     /* member entries of persisted composites naming it */
 	uint8_t explicit_;  /* persisted by request, not only as a member */
 	uint8_t anchored;   /* its anchor file exists */
+	uint8_t rootfile;   /* its content file has DISKFMT_F_ROOT */
 	uint8_t pending;    /* its persist job has not finished */
 	uint64_t content;   /* bytes of its content file (0 while pending) */
 	uint64_t anchor;    /* bytes of its anchor file */
@@ -1459,10 +1460,12 @@ store_status(struct store *s, struct store_status *st)
 /* ==== persistence ====
  *
  * What is on disk (persist.h, diskfmt.h): a content file per persisted
- * object (.blob or .obj) and an anchor file per top-level one: persisted by
- * request, named, or held by no persisted composite. At start-up the
- * objects reachable from anchors come back; content files no anchor
- * reaches are leftovers of a persist that a crash cut short.
+ * object (.blob or .obj); the one persisted by request has the ROOT flag
+ * and is written last. An anchor file carries names, and marks top-level
+ * objects that have no ROOT file: persisted by request after being
+ * persisted as a member, or left alone when their parent went. At start-up
+ * the objects reachable from roots and anchors come back; content files
+ * nothing reaches are leftovers of a persist that a crash cut short.
  *
  * A persist job (writer thread) marks the closure's new objects persisted
  * at once but "pending" (so a concurrent persist, delete or unpersist sees
@@ -1645,7 +1648,6 @@ load_blob(struct store *s, uint64_t id)
 	const char *why = NULL;
 	char idbuf[META_ID_LEN], msg[320] = "", name[40];
 	uint8_t *buf = NULL;
-	void *map = NULL;
 	size_t fp = 0;
 	uint64_t len;
 	int fd = -1, ro = -1, rc = 0;
@@ -1689,22 +1691,11 @@ load_blob(struct store *s, uint64_t id)
 	o->pins++;
 	pthread_mutex_unlock(&s->lock);
 
-	if (fd >= 0) {
-		map = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
-			   MAP_SHARED, fd, 0);
-		if (map == MAP_FAILED) {
-			map = NULL;
-			rc = -errno;
-			snprintf(msg, sizeof(msg), "mmap: %s", strerror(errno));
-		}
-	}
-	if (rc == 0) {
-		rc = persist_load_blob(s->disk, id, map ? map : buf, len, &why);
-		if (rc)
-			snprintf(msg, sizeof(msg), "%s", persist_errmsg());
-	}
-	if (map)
-		munmap(map, (size_t)len);
+	/* Written with pwrite: the memfd's pages are reserved already, and
+	 * copying in beats faulting a mapping in page by page. */
+	rc = persist_load_blob(s->disk, id, fd, buf, len, &why);
+	if (rc)
+		snprintf(msg, sizeof(msg), "%s", persist_errmsg());
 	if (rc == 0 && fd >= 0) {
 		rc = arena_seal(fd);
 		if (rc == 0 && (ro = arena_reopen_ro(fd)) < 0)
@@ -1770,6 +1761,7 @@ struct pitem {
 	const void *src;    /* small blob: its bytes in the segment */
 	size_t len;         /* blob bytes, or document bytes */
 	uint8_t *doc;       /* composite: a copy of its document */
+	uint16_t flags;     /* DISKFMT_F_ROOT for the object persisted */
 	struct persist_file f;
 	int state;          /* 1 written, 2 synced, 3 committed */
 };
@@ -1777,6 +1769,7 @@ struct pitem {
 struct collect {
 	struct pitem *v;
 	size_t n;
+	uint64_t target;    /* the object persisted by request */
 };
 
 /* Adds o to the job if it is not persisted yet; objects that are have
@@ -1807,10 +1800,14 @@ collect_one(struct store *s, struct object *o, void *ctx)
 		it->doc = xmemdup(o->u.meta, o->metalen);
 		it->len = o->metalen;
 	}
+	if (o->id == c->target) {
+		it->flags = DISKFMT_F_ROOT;
+	}
 	o->pins++;
 	p = xcalloc(1, sizeof(*p));
 	p->id = o->id;
 	p->pending = 1;
+	p->rootfile = o->id == c->target;
 	tab_put(&s->pobjs, p);
 	return 1;
 }
@@ -1861,28 +1858,22 @@ static int
 write_item(struct store *s, struct pitem *it)
 {
 	struct cw w;
-	void *map;
 	int rc;
 
 	if (it->doc) {
 		cw_init(&w);
-		diskfmt_object_file(&w, it->id, it->doc, it->len);
+		diskfmt_object_file(&w, it->id, it->flags, it->doc, it->len);
 		if (w.oom)
 			fatalx("out of memory encoding a record");
 		rc = persist_write_record(s->disk, DISKFMT_OBJECT, it->id,
 					  w.buf, w.len, &it->f);
 		cw_release(&w);
-	} else if (it->rofd >= 0) {
-		map = mmap(NULL, it->len, PROT_READ, MAP_SHARED, it->rofd, 0);
-		if (map == MAP_FAILED)
-			return -errno;
-		madvise(map, it->len, MADV_SEQUENTIAL);
-		rc = persist_write_blob(s->disk, it->id, map, it->len,
-					PERSIST_LEVEL, &s->cancel, &it->f);
-		munmap(map, it->len);
 	} else {
-		rc = persist_write_blob(s->disk, it->id, it->src, it->len,
-					PERSIST_LEVEL, &s->cancel, &it->f);
+		/* A big blob is read from its memfd (pread beats a mapping
+		 * here), a small one from its segment. */
+		rc = persist_write_blob(s->disk, it->id, it->flags, it->rofd,
+					it->src, it->len, PERSIST_LEVEL,
+					&s->cancel, &it->f);
 	}
 	if (rc == 0)
 		it->state = 1;
@@ -1911,10 +1902,15 @@ write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
 		struct object *o = idtab_get(&s->objs, ids[i]);
 		struct pobj *p = pobj_of(s, ids[i]);
 		struct aitem *a;
+		int want;
 
 		if (!o || !p || idtab_get(&seen, ids[i]))
 			continue;
-		if (!p->explicit_ && p->prefs && !o->names && !p->anchored)
+		/* Top-level objects need an anchor unless their content
+		 * file says so itself; names always live in anchors. */
+		want = o->names || (!p->rootfile && (p->explicit_ ||
+						     !p->prefs));
+		if (!want && !p->anchored)
 			continue;
 		a = xcalloc(1, sizeof(*a));
 		a->id = ids[i];
@@ -1922,7 +1918,7 @@ write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
 		tab_put(&seen, a);
 		v = xreallocarray(v, nv + 1, sizeof(*v));
 		v[nv++] = a;
-		if (p->explicit_ || !p->prefs || o->names) {
+		if (want) {
 			const char **names;
 			size_t nn;
 
@@ -1984,12 +1980,12 @@ write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
 static void
 run_persist(struct store *s, struct pjob *j)
 {
-	struct collect c = { NULL, 0 };
+	struct collect c = { NULL, 0, j->persist };
 	struct object *o;
 	uint64_t *anchors = NULL;
 	size_t na = 0, i;
 	char idbuf[META_ID_LEN];
-	int rc = 0;
+	int rc = 0, pass;
 
 	meta_id_format(j->persist, idbuf);
 	lock(s);
@@ -2015,11 +2011,22 @@ run_persist(struct store *s, struct pjob *j)
 	for (i = 0; i < c.n && rc == 0; i++)
 		if ((rc = persist_sync(s->disk, &c.v[i].f)) == 0)
 			c.v[i].state = 2;
-	for (i = 0; i < c.n && rc == 0; i++)
-		if ((rc = persist_commit(s->disk, &c.v[i].f)) == 0)
-			c.v[i].state = 3;
-	if (rc == 0 && c.n)
-		rc = persist_sync_dir(s->disk);
+	/* Members' names first, durable, then the object's own: its file
+	 * says "top-level", so it must never be there without them. */
+	for (pass = 0; pass < 2; pass++) {
+		size_t done = 0;
+
+		for (i = 0; i < c.n && rc == 0; i++) {
+			if (!c.v[i].flags != !pass)
+				continue;
+			if ((rc = persist_commit(s->disk, &c.v[i].f)) == 0) {
+				c.v[i].state = 3;
+				done++;
+			}
+		}
+		if (rc == 0 && done)
+			rc = persist_sync_dir(s->disk);
+	}
 	if (rc) {
 		jfail(j, rc, "cannot persist %s: %s; it stays in memory, not "
 		      "persisted", idbuf, rc == -ECANCELED ?
@@ -2463,7 +2470,8 @@ struct rent {
 	uint8_t anchor;       /* its .anchor passed them */
 	uint8_t state;        /* graph check: 0 new, 1 on the path, 2 good,
 			       * 3 bad (a member missing, damaged or a cycle) */
-	uint8_t keep;         /* reachable from an anchor */
+	uint8_t keep;         /* reachable from an anchor or a root file */
+	uint8_t root;         /* its content file has DISKFMT_F_ROOT */
 	uint8_t explicit_;
 	uint64_t content_len; /* file bytes */
 	uint64_t anchor_len;
@@ -2522,6 +2530,7 @@ restore_blob(struct restore *r, const struct persist_entry *e)
 	}
 	x = rent_get(r, h->id);
 	x->content = 1;
+	x->root = (h->flags & DISKFMT_F_ROOT) != 0;
 	x->content_len = e->file_len;
 	x->raw = h->raw_len;
 	x->small = b;
@@ -2562,6 +2571,7 @@ restore_object(struct restore *r, const struct persist_entry *e)
 	}
 	x = rent_get(r, h->id);
 	x->content = 1;
+	x->root = (h->flags & DISKFMT_F_ROOT) != 0;
 	x->content_len = e->file_len;
 	x->raw = dl;
 	x->doc = xmemdup(doc, dl);
@@ -2783,7 +2793,8 @@ restore_build(struct restore *r, uint64_t *nlazy)
 		tab_put(&s->objs, o);
 		p = xcalloc(1, sizeof(*p));
 		p->id = x->id;
-		p->explicit_ = x->explicit_;
+		p->explicit_ = x->explicit_ || x->root;
+		p->rootfile = x->root;
 		p->anchored = x->anchor;
 		p->content = x->content_len;
 		p->anchor = x->anchor_len;
@@ -2871,9 +2882,10 @@ store_restore(struct store *s)
 		if (x->state == 3)
 			restore_aside(&r, x, "a member is missing or damaged; "
 				      "not restored half");
-	/* What anchors reach comes back. */
+	/* What anchors and root files reach comes back. */
 	for (i = 0; i < r.norder; i++)
-		if (r.order[i]->anchor && !r.order[i]->keep)
+		if ((r.order[i]->anchor || r.order[i]->root) &&
+		    !r.order[i]->keep)
 			restore_keep(&r, r.order[i]);
 	/* The rest was written by a persist a crash cut short. When files
 	 * were damaged, an anchor may be what is missing: keep them aside

@@ -13,8 +13,9 @@
  *   persist-time FILE     puts FILE as one blob, then prints the seconds
  *                         vy_persist took (compress, write, fsync)
  *   answer-time TIMEOUT VINEYARDD ARGS...
- *                         starts the daemon and prints the milliseconds
- *                         until it first answers a status request
+ *                         starts the daemon, prints the milliseconds until
+ *                         it first answers a status request, and exits
+ *                         when the daemon does
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -268,8 +269,11 @@ cmd_answer_time(int argc, char **argv)
 		if (vy_connect(NULL, &c) == 0) {
 			if (vy_status_json(c, &json) == 0) {
 				printf("%.1f\n", (now() - t0) * 1e3);
+				fflush(stdout);
 				free(json);
 				vy_close(c);
+				/* Reap the daemon when it is told to stop. */
+				waitpid(pid, &st, 0);
 				return 0;
 			}
 			vy_close(c);

@@ -57,7 +57,7 @@ blob_file(const void *src, size_t len, size_t *flen)
 
 	memset(&h, 0, sizeof(h));
 	CHECK_EQ(buf_out(&b, hdr, sizeof(hdr)), 0);
-	CHECK_EQ(diskfmt_blob_encode(src, len, 1, buf_out, &b, &body), 0);
+	CHECK_EQ(diskfmt_blob_encode_mem(src, len, 1, buf_out, &b, &body), 0);
 	CHECK_EQ(body + DISKFMT_HDR_LEN, b.len);
 	h.version = DISKFMT_VERSION;
 	h.kind = DISKFMT_BLOB;
@@ -167,10 +167,20 @@ test_header(void)
 	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why),
 		 -EBADMSG);
 	h.kind = DISKFMT_OBJECT;
-	h.flags = 1;
+	h.flags = 2;
 	diskfmt_hdr_pack(&h, b);
 	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why),
 		 -EBADMSG);
+	/* ROOT is known, but not for anchors. */
+	h.flags = DISKFMT_F_ROOT;
+	diskfmt_hdr_pack(&h, b);
+	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why), 0);
+	CHECK_EQ(g.flags, DISKFMT_F_ROOT);
+	h.kind = DISKFMT_ANCHOR;
+	diskfmt_hdr_pack(&h, b);
+	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why),
+		 -EBADMSG);
+	h.kind = DISKFMT_OBJECT;
 	h.flags = 0;
 	h.id = 0;
 	diskfmt_hdr_pack(&h, b);
@@ -357,13 +367,41 @@ dribble_in(void *ctx, void *buf, size_t cap)
 	return (ssize_t)k;
 }
 
+struct sink {
+	uint8_t *p;
+	size_t left;
+};
+
+static int
+sink_out(void *ctx, const void *p, size_t len)
+{
+	struct sink *k = ctx;
+
+	CHECK(len <= k->left);
+	if (len > k->left)
+		return -EINVAL;
+	memcpy(k->p, p, len);
+	k->p += len;
+	k->left -= len;
+	return 0;
+}
+
+static int
+decode_to(struct dribble *d, uint64_t body_len, uint8_t *dst, size_t len)
+{
+	struct sink k = { dst, len };
+	const char *why;
+
+	return diskfmt_blob_decode(dribble_in, d, body_len, len, sink_out, &k,
+				   &why);
+}
+
 static void
 test_blob_short_reads(void)
 {
 	static const size_t steps[] = { 1, 2, 3, 7, 19, 4096 };
 	size_t len = 200000, flen, i, k;
 	uint8_t *src = malloc(len), *f, *dst = malloc(len);
-	const char *why;
 
 	for (k = 0; k < len; k++)
 		src[k] = k % 3 ? (uint8_t)(k >> 9) : (uint8_t)rnd();
@@ -374,18 +412,15 @@ test_blob_short_reads(void)
 				     flen - DISKFMT_HDR_LEN, steps[i] };
 
 		memset(dst, 0, len);
-		CHECK_EQ(diskfmt_blob_decode(dribble_in, &d,
-					     flen - DISKFMT_HDR_LEN, dst, len,
-					     &why), 0);
+		CHECK_EQ(decode_to(&d, flen - DISKFMT_HDR_LEN, dst, len), 0);
 		CHECK(memcmp(dst, src, len) == 0);
 	}
 	/* A reader that ends early. */
 	{
 		struct dribble d = { f + DISKFMT_HDR_LEN, 100, 7 };
 
-		CHECK_EQ(diskfmt_blob_decode(dribble_in, &d,
-					     flen - DISKFMT_HDR_LEN, dst, len,
-					     &why), -EBADMSG);
+		CHECK_EQ(decode_to(&d, flen - DISKFMT_HDR_LEN, dst, len),
+			 -EBADMSG);
 	}
 	free(f);
 	free(src);
@@ -401,7 +436,8 @@ test_encode_error(void)
 
 	memset(src, 'x', sizeof(src));
 	/* The writer's error stops the encoder and comes back. */
-	CHECK_EQ(diskfmt_blob_encode(src, sizeof(src), 1, buf_out, &b, &body),
+	CHECK_EQ(diskfmt_blob_encode_mem(src, sizeof(src), 1, buf_out, &b,
+					 &body),
 		 -ENOSPC);
 	free(b.p);
 }
@@ -425,7 +461,7 @@ test_object_record(void)
 	cw_map(&doc, 1);
 	cw_str(&doc, "buffer_");
 	cw_uint(&doc, 0x8000000000000abcull);
-	diskfmt_object_file(&w, 42, doc.buf, doc.len);
+	diskfmt_object_file(&w, 42, 0, doc.buf, doc.len);
 	CHECK_EQ(cw_finish(&w), 0);
 	CHECK_EQ(diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why), 0);
 	CHECK_EQ(h.kind, DISKFMT_OBJECT);
@@ -457,7 +493,7 @@ test_object_record(void)
 	}
 	/* A record whose id differs from its header's. */
 	cw_reset(&w);
-	diskfmt_object_file(&w, 42, doc.buf, doc.len);
+	diskfmt_object_file(&w, 42, 0, doc.buf, doc.len);
 	w.buf[DISKFMT_HDR_LEN + 2] = 43; /* [2-array, uint8 tag, 42] */
 	{
 		struct diskfmt_hdr g;
@@ -472,12 +508,12 @@ test_object_record(void)
 	}
 	/* A document that is not a map, or trailing bytes. */
 	cw_reset(&w);
-	diskfmt_object_file(&w, 42, "\x01", 1);
+	diskfmt_object_file(&w, 42, 0, "\x01", 1);
 	diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why);
 	CHECK_EQ(diskfmt_object_parse(&h, w.buf + DISKFMT_HDR_LEN, &d, &dl,
 				      &why), -EBADMSG);
 	cw_reset(&w);
-	diskfmt_object_file(&w, 42, "\xa0\xa0", 2);
+	diskfmt_object_file(&w, 42, 0, "\xa0\xa0", 2);
 	diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why);
 	CHECK_EQ(diskfmt_object_parse(&h, w.buf + DISKFMT_HDR_LEN, &d, &dl,
 				      &why), -EBADMSG);

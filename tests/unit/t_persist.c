@@ -277,7 +277,7 @@ test_roundtrip(void)
 	CHECK(st.disk_raw > sizeof(big) && st.disk_bytes < st.disk_raw);
 	CHECK_EQ(nfiles(dir, "objects", ".blob"), 4);
 	CHECK_EQ(nfiles(dir, "objects", ".obj"), 2);
-	/* Only the top-level object needs an anchor. */
+	/* Only the top-level object's name needs an anchor. */
 	CHECK_EQ(nfiles(dir, "objects", ".anchor"), 1);
 	/* An object that is not persisted does not come back. */
 	put_small(s, "ephemeral", 9);
@@ -341,9 +341,11 @@ test_delete_unpersist(void)
 	ids[0] = b1;
 	ids[1] = b2;
 	obj = put_obj(s, ow, "t::Pair", mn, ids, 2, NULL, 1);
+	/* The pair's own file says it is top-level: no anchor. */
+	CHECK_EQ(nfiles(dir, "objects", ".anchor"), 1); /* b2's name */
 	/* b2 is also persisted by request. */
 	CHECK_EQ(persist(s, b2), 0);
-	CHECK_EQ(nfiles(dir, "objects", ".anchor"), 2);
+	CHECK_EQ(nfiles(dir, "objects", ".anchor"), 1);
 	/* A member of a persisted object cannot be unpersisted alone. */
 	CHECK_EQ(store_unpersist(s, b1), -EBUSY);
 	CHECK(strstr(store_errmsg(), "member of 1 persisted object") != NULL);
@@ -406,6 +408,37 @@ test_shallow_delete_keeps_members(void)
 	store_free(s);
 	s = open_store(dir);
 	CHECK(flags_of(s, b) & OBJ_PERSISTED);
+	store_free(s);
+}
+
+/* Persisting by request what is persisted already as a member: its file
+ * has no ROOT flag, so an anchor says so, and unpersisting the parent
+ * leaves it persisted, across a restart too. */
+static void
+test_member_made_explicit(void)
+{
+	const char *dir = newdir();
+	struct store *s = open_store(dir);
+	struct store_owner *ow = store_owner_new(s, "t");
+	const char *mn[] = { "m" };
+	uint64_t m, obj;
+
+	m = put_small(s, "member", 6);
+	obj = put_obj(s, ow, "t::One", mn, &m, 1, NULL, 1);
+	CHECK(!exists(dir, m, "anchor") && !exists(dir, obj, "anchor"));
+	CHECK_EQ(persist(s, m), 0);
+	CHECK(exists(dir, m, "anchor"));
+	store_owner_free(s, ow);
+	store_free(s);
+	s = open_store(dir);
+	CHECK_EQ(store_unpersist(s, obj), 0);
+	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK(flags_of(s, m) & OBJ_PERSISTED);
+	CHECK(!exists(dir, obj, "obj"));
+	store_free(s);
+	s = open_store(dir);
+	CHECK(flags_of(s, m) & OBJ_PERSISTED);
+	CHECK_EQ(flags_of(s, obj), 0xffffffffu); /* not persisted: gone */
 	store_free(s);
 }
 
@@ -498,9 +531,9 @@ test_crash_leftovers(void)
 	CHECK_EQ(persist(s, keep), 0);
 	store_owner_free(s, ow);
 	store_free(s);
-	/* As if the daemon died after writing obj's content files but
-	 * before its anchor, and in the middle of writing another file. */
-	file_path(dir, obj, "anchor", path, sizeof(path));
+	/* As if the daemon died after writing obj's members but before
+	 * obj's own file, and in the middle of writing another file. */
+	file_path(dir, obj, "obj", path, sizeof(path));
 	CHECK_EQ(unlink(path), 0);
 	snprintf(path, sizeof(path), "%s/objects/.tmp-7-o0000000000000001.obj",
 		 dir);
@@ -591,10 +624,9 @@ test_damage_at_start(void)
 
 		CHECK_EQ(store_name_get(s, "parent", 6, &id), -ENOENT);
 	}
-	/* 4 blob files, the anchors of the 3 persisted by request, the
-	 * parent's object and anchor files. */
-	CHECK_EQ(st.damaged, 9);
-	CHECK_EQ(nfiles(dir, "damaged", ""), 9);
+	/* 4 blob files, the parent's object and anchor (name) files. */
+	CHECK_EQ(st.damaged, 6);
+	CHECK_EQ(nfiles(dir, "damaged", ""), 6);
 	ow = store_owner_new(s, "t");
 	CHECK(blob_is(s, ow, good, big, sizeof(big)));
 	store_owner_free(s, ow);
@@ -806,6 +838,7 @@ main(void)
 	RUN(test_roundtrip);
 	RUN(test_delete_unpersist);
 	RUN(test_shallow_delete_keeps_members);
+	RUN(test_member_made_explicit);
 	RUN(test_names);
 	RUN(test_name_conflict);
 	RUN(test_crash_leftovers);
