@@ -448,12 +448,13 @@ vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
 			return -errno;
 		*data = p;
 		m = calloc(1, sizeof(*m));
+		if (m)
+			m->id = id; /* the key: set before the insert */
 		if (!m || idtab_put(&c->maps, m)) {
 			free(m);
 			munmap(p, len);
 			return -ENOMEM;
 		}
-		m->id = id;
 		m->addr = p;
 		m->len = len;
 		m->refs = 1;
@@ -461,11 +462,12 @@ vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
 	}
 	if (!m) {
 		m = calloc(1, sizeof(*m));
+		if (m)
+			m->id = id; /* the key: set before the insert */
 		if (!m || idtab_put(&c->maps, m)) {
 			free(m);
 			return -ENOMEM;
 		}
-		m->id = id;
 		m->len = len;
 	}
 	m->refs++;
