@@ -63,6 +63,7 @@ DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN = $(BUILD)/bench/bench_core
 
 VYCORE = $(BUILD)/libvycore.a
 DAEMON = $(BUILD)/vineyardd
@@ -114,6 +115,12 @@ $(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(LIBS)
 
+# Benchmarks link the static library: no LD_LIBRARY_PATH needed.
+$(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # ---- packages ----
@@ -146,7 +153,7 @@ check: all
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined check
 
-bench: all
+bench: all $(BENCH_BIN)
 	@PYTHON=$(PYTHON) BUILD=$(BUILD) tests/bench/run.sh
 
 man-lint:

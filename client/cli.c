@@ -292,24 +292,26 @@ cmd_put(int argc, char **argv)
 		vy_close(c);
 		return rc;
 	}
-	if (name || persist) {
-		struct vy_meta *m;
-
-		/* A bare blob with a name: seal, then name, atomically as one
-		 * put would need an object; keep it simple and exact. */
-		rc = vy_blob_seal(c, w, &id);
-		if (rc == 0 && name)
-			rc = vy_name_put(c, name, id);
-		if (rc == 0 && persist)
-			rc = vy_persist(c, id);
-		(void)m;
-	} else {
-		rc = vy_blob_seal(c, w, &id);
-	}
+	rc = vy_blob_seal(c, w, &id);
 	if (rc) {
 		rc = fail(c, rc, "put");
 		vy_close(c);
 		return rc;
+	}
+	/* Name and persist are part of the put: if either fails, the blob
+	 * goes again rather than staying behind unnamed. */
+	if (name)
+		rc = vy_name_put(c, name, id);
+	if (rc == 0 && persist)
+		rc = vy_persist(c, id);
+	if (rc) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "%s", vy_errmsg(c));
+		vy_delete(c, &id, 1, 0, NULL);
+		fprintf(stderr, "%s: put: %s\n", prog, msg);
+		vy_close(c);
+		return exit_code(rc);
 	}
 	vy_id_format(id, idbuf);
 	if (opt_json)
