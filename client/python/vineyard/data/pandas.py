@@ -54,6 +54,16 @@ def _plain_index_of(labels, like):
     return type(again) is type(like) and again.dtype == like.dtype
 
 
+def _column_values(s):
+    """A column's values: numpy arrays as they are (naive datetimes and
+    timedeltas unwrapped, without a copy), extension arrays otherwise."""
+    values = s._values
+    if not isinstance(values, np.ndarray) and \
+            isinstance(values.dtype, np.dtype) and values.dtype.kind in "mM":
+        values = np.asarray(values)
+    return values
+
+
 def build_dataframe(df, ctx, **kw):
     meta = ObjectMeta("vineyard::DataFrame")
     cols = df.columns
@@ -68,8 +78,8 @@ def build_dataframe(df, ctx, **kw):
         key = _label_json(label)
         if key is not None:
             meta["__values_-key-%d" % i] = key
-        values = df.iloc[:, i]._values
-        meta.add_member("__values_-value-%d" % i, ctx.build(values))
+        meta.add_member("__values_-value-%d" % i,
+                        ctx.build(_column_values(df.iloc[:, i])))
     meta.add_member("index_", ctx.build(df.index))
     meta["partition_index_row_"] = -1
     meta["partition_index_column_"] = -1
@@ -83,7 +93,7 @@ def build_series(s, ctx, **kw):
         return build_pickle(s, ctx, **kw)
     meta = ObjectMeta("vineyard::Series")
     meta["name_"] = name
-    meta.add_member("value_", ctx.build(s._values))
+    meta.add_member("value_", ctx.build(_column_values(s)))
     meta.add_member("index_", ctx.build(s.index))
     return meta
 
@@ -116,7 +126,11 @@ def _frame(arrays, columns, index):
         for i, a in enumerate(arrays):
             if isinstance(a, np.ndarray):
                 a = a.reshape(1, len(a))
-            blocks.append(make_block(a, placement=[i], ndim=2))
+            try:
+                blocks.append(make_block(a, placement=[i], ndim=2))
+            except ValueError:
+                blocks.append(make_block(a.reshape(1, len(a)),
+                                         placement=[i], ndim=2))
         mgr = BlockManager(blocks, [columns, index])
         if hasattr(pd.DataFrame, "_from_mgr"):
             return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
