@@ -7,6 +7,7 @@
 #   make bench      benchmarks (tests/bench/)
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make pytest     only the Python package's tests (PYTEST_ARGS=...)
 # V=1 shows commands; DEVELOPER=1 adds -Werror; SANITIZE=address,undefined.
 
 PREFIX ?= /usr/local
@@ -18,6 +19,9 @@ MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # Debian's interpreter has numpy/pandas/pytest from apt; a pyenv one may not.
 PYTHON ?= /usr/bin/python3
+# Where `make install` puts the Python package (Debian's python3 looks in
+# /usr/local/lib/python3/dist-packages and /usr/lib/python3/dist-packages).
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 BUILD ?= build
 RUN_DIR ?= /tmp/vineyard-run
 RUN_SOCKET ?= $(RUN_DIR)/vineyard.sock
@@ -153,6 +157,12 @@ check: all
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined check
 
+# The Python package runs from client/python over this build's library.
+pytest: all
+	PYTHONPATH=$(CURDIR)/client/python VY_BUILD=$(CURDIR)/$(BUILD) \
+	VINEYARD_LIBRARY=$(CURDIR)/$(LIBSO) VINEYARDD=$(CURDIR)/$(DAEMON) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python $(PYTEST_ARGS)
+
 bench: all $(BENCH_BIN)
 	@PYTHON=$(PYTHON) BUILD=$(BUILD) tests/bench/run.sh
 
@@ -173,8 +183,14 @@ install: all
 	install -m 644 client/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
 	install -m 644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
 	for m in man/*.[1-8]; do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	# The Python package, told where the library and the daemon went.
+	install -d $(DESTDIR)$(PYTHONDIR)/vineyard/data
+	install -m 644 client/python/vineyard/*.py $(DESTDIR)$(PYTHONDIR)/vineyard/
+	install -m 644 client/python/vineyard/data/*.py $(DESTDIR)$(PYTHONDIR)/vineyard/data/
+	printf '"""Written by make install."""\nLIBDIR = "%s"\nSBINDIR = "%s"\n' \
+		'$(LIBDIR)' '$(SBINDIR)' > $(DESTDIR)$(PYTHONDIR)/vineyard/_config.py
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test check asan bench man-lint install clean fuzz
+.PHONY: all deps run test check asan pytest bench man-lint install clean fuzz

@@ -56,9 +56,14 @@ class Daemon:
 
     def start(self):
         logf = open(self.log, "ab")
+        env = dict(os.environ)
+        # Under `make asan` the interpreter runs without leak checks; the
+        # daemon keeps them (scripts/run-tests.sh).
+        if "VY_DAEMON_ASAN_OPTIONS" in env:
+            env["ASAN_OPTIONS"] = env["VY_DAEMON_ASAN_OPTIONS"]
         self.proc = subprocess.Popen(
             [VINEYARDD, "--foreground", "--socket", self.socket] + self.args,
-            stdout=logf, stderr=subprocess.STDOUT)
+            stdout=logf, stderr=subprocess.STDOUT, env=env)
         logf.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
