@@ -289,6 +289,7 @@ main(int argc, char **argv)
 	struct server *server;
 	struct loop *loop;
 	struct sigctx sc;
+	struct loop_watch *sigw;
 	struct rlimit rl;
 	sigset_t mask;
 	struct opts o;
@@ -369,7 +370,8 @@ main(int argc, char **argv)
 
 	sc.loop = loop;
 	sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sc.fd < 0 || !loop_add(loop, sc.fd, EPOLLIN, on_signal, &sc))
+	if (sc.fd < 0 ||
+	    !(sigw = loop_add(loop, sc.fd, EPOLLIN, on_signal, &sc)))
 		fatal("signalfd");
 
 	{
@@ -404,6 +406,7 @@ main(int argc, char **argv)
 		log_warnx("event loop: %s", strerror(-rc));
 	server_free(server);
 	store_free(store);
+	loop_del(loop, sigw); /* loop_free frees the watches deleted */
 	loop_free(loop);
 	if (thp_changed)
 		arena_restore_huge(thp_old);
