@@ -3,9 +3,7 @@ import json
 import threading
 
 import numpy as np
-import pandas as pd
 
-import vineyard
 from conftest import python
 
 WORKER = r"""

@@ -1,9 +1,6 @@
 """Errors are vineyard.Error subclasses with clear messages; a dead daemon
 gives an error, never a hang."""
-import os
-import signal
 import socket as pysocket
-import textwrap
 import time
 
 import numpy as np
@@ -190,3 +187,22 @@ def test_daemon_dying_during_a_wait(tmp_path):
     out, err = p.communicate(timeout=60)  # a hang would time out here
     assert p.returncode == 0, err
     assert out.startswith("lost:")
+
+
+def test_reconnect_after_restart(tmp_path):
+    d = Daemon(tmp_path).start()
+    c = vineyard.connect(d.socket)
+    c.put(1)
+    assert d.stop() == 0
+    d.start()
+    with pytest.raises(vineyard.ConnectionLost):
+        c.put(2)
+    c.reconnect()
+    assert c.get(c.put(2)) == 2
+    c.close()
+    d.stop()
+
+
+def test_get_with_a_name_as_id_hints_at_name(client):
+    with pytest.raises(vineyard.InvalidArgument, match="name="):
+        client.get("dataset")

@@ -63,7 +63,6 @@ def test_without_resolver_an_object_comes_back(client, point_registered):
 
 
 def test_longest_prefix_wins(client):
-    calls = []
     vineyard.register_resolver("my::", lambda o, ctx, **kw: "generic")
     vineyard.register_resolver("my::Special", lambda o, ctx, **kw: "special")
     try:

@@ -12,8 +12,6 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
-import vineyard
-
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
           np.uint16, np.uint32, np.uint64, np.float16, np.float32,
           np.float64, np.longdouble, np.complex64, np.complex128,

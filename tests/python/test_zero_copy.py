@@ -2,13 +2,11 @@
 read-only, is never copied into private memory, and putting it again
 references the same blobs instead of copying them."""
 import json
-import textwrap
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import vineyard
 from conftest import python
 
 
@@ -160,3 +158,14 @@ def test_put_again_after_delete_copies(client):
     client.delete(oid)  # its blob is gone from the store (got keeps it)
     again = client.put(got)
     assert np.array_equal(client.get(again), a)
+
+
+def test_pickled_values_reuse_store_arrays_too(client):
+    import collections
+    got = client.get(client.put(np.random.rand(100000)))
+    used = client.status()["payload_bytes"]
+    oid = client.put(collections.OrderedDict(a=got))  # pickled, out of band
+    meta = client.get_meta(oid)
+    assert meta.typename == "vineyard::Pickle"
+    assert client.status()["payload_bytes"] - used < 4096  # just the stream
+    assert np.array_equal(client.get(oid)["a"], got)

@@ -129,6 +129,8 @@ _protos = {
     "vy_status_json": (c_int, [P, POINTER(c_void_p)]),
 }
 
+# Each vy_<name> becomes _capi.<name> (vy_get -> _capi.get). Inside this
+# module that shadows a few builtins (list, delete...): none is used here.
 for _name, (_res, _args) in _protos.items():
     _f = getattr(lib, _name)
     _f.restype = _res

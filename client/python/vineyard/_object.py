@@ -9,6 +9,7 @@ array) keeps the mapping alive: nothing is copied and nothing dangles.
 """
 import ctypes
 import json
+import pickle
 
 import numpy as np
 
@@ -62,6 +63,9 @@ def store_blob(arr):
             nxt = obj.base
         elif isinstance(obj, memoryview):
             nxt = obj.obj
+        elif isinstance(obj, pickle.PickleBuffer):
+            with memoryview(obj) as m:
+                nxt = m.obj
         elif isinstance(obj, BlobView):
             break
         else:

@@ -196,6 +196,11 @@ class Client:
                 raise ConnectionLost(errno.EPIPE, "this client is closed")
         return conn
 
+    def reconnect(self):
+        """Connects again to the same socket (after the daemon restarted,
+        say). Values got through the old connection stay valid."""
+        self._conn = _Conn(self._path)
+
     def close(self):
         """Closes the connection. Values got through it stay valid: the
         connection really closes when the last of them is gone."""
@@ -394,7 +399,11 @@ class Client:
             if object_id is None:
                 raise InvalidArgument(errno.EINVAL, "give an object id or "
                                       "name=")
-            oid = ObjectID(object_id)
+            try:
+                oid = ObjectID(object_id)
+            except InvalidArgument as e:
+                raise InvalidArgument(e.errno, "%s (to get by name, say "
+                                      "name=)" % e.strerror) from None
             conn = self._h()
             c = conn.handle()
             rc = _capi.get(c, oid, ctypes.byref(out))
