@@ -24,7 +24,7 @@ from .registry import BuildContext, ResolveContext
 
 #: Seconds a get or get_name by name waits for the name to appear, unless
 #: told otherwise with timeout=.
-DEFAULT_NAME_TIMEOUT = 10.0
+DEFAULT_NAME_TIMEOUT = 30.0
 
 _MAX_DEPTH = 7        # tree nesting one put may carry (the daemon's is 8)
 _MAX_NODES = 16384    # objects in one put; larger trees go in parts
