@@ -13,7 +13,9 @@ baselines measured in the same run).
    Also the same with the consumer reading every value (df.sum()).
 2. get of a 1 GiB ndarray vs a 1 KiB one in Python (median of many).
 
-usage: b50-python.py SOCKET [GiB]
+usage: b50-python.py GiB SOCKET [LABEL=SOCKET...]: the vineyard figures are
+taken against each daemon given (e.g. one with 4 KiB pages and one with
+huge pages), the baselines once.
 """
 import multiprocessing as mp
 import os
@@ -27,8 +29,10 @@ import pandas as pd
 
 import vineyard
 
-SOCK = sys.argv[1]
-GIB = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+GIB = float(sys.argv[1])
+DAEMONS = [a.partition("=")[::2] if "=" in a else ("", a)
+           for a in sys.argv[2:]]
+SOCK = DAEMONS[0][1]
 NBYTES = int(GIB * (1 << 30))
 NCOLS = 8
 NROWS = NBYTES // 8 // NCOLS
@@ -46,8 +50,8 @@ def make_frame():
 
 # ---- consumers: run in a child; report (t_ready, t_summed) ----
 
-def consume_vineyard(conn, read):
-    client = vineyard.connect(SOCK)
+def consume_vineyard(conn, read, sock):
+    client = vineyard.connect(sock)
     conn.send("ready")
     while True:
         msg = conn.recv()
@@ -91,10 +95,10 @@ def consume_shm(q, conn, read):
 
 # ---- producers: time one hand-over ----
 
-def run_vineyard(df, read):
-    client = vineyard.connect(SOCK)
+def run_vineyard(df, read, sock):
+    client = vineyard.connect(sock)
     a, b = mp.Pipe()
-    p = mp.Process(target=consume_vineyard, args=(b, read))
+    p = mp.Process(target=consume_vineyard, args=(b, read, sock))
     p.start()
     assert a.recv() == "ready"
     out = []
@@ -165,22 +169,29 @@ def bench_frame():
                    RUNS, QUEUE_RUNS))
     for read in (False, True):
         res = {}
-        for name, fn in (("vineyard", run_vineyard), ("queue", run_queue),
-                         ("shared_memory", run_shm)):
-            runs = fn(df, read)
-            for _, _, s, shape in runs:
+        runs = {}
+        for label, sock in DAEMONS:
+            runs["vineyard" + label] = run_vineyard(df, read, sock)
+        runs["queue"] = run_queue(df, read)
+        runs["shared_memory"] = run_shm(df, read)
+        for name, rs in runs.items():
+            for _, _, total, shape in rs:
                 assert shape == df.shape
                 if read:
-                    assert abs(s - expect) <= 1e-6 * abs(expect), (s, expect)
-            res[name] = median([r[1 if read else 0] for r in runs])
+                    assert abs(total - expect) <= 1e-6 * abs(expect), \
+                        (total, expect)
+            res[name] = median([r[1 if read else 0] for r in rs])
         what = "handoff+sum" if read else "handoff"
-        v = res["vineyard"]
-        print("df %s: vineyard %.3f s" % (what, v))
-        print("  df_%s_vs_queue: %.3f s  baseline: %.3f s  ratio: %.1fx  "
-              "(target >= 20x)" % (what, v, res["queue"], res["queue"] / v))
-        print("  df_%s_vs_shared_memory: %.3f s  baseline: %.3f s  ratio: "
-              "%.2fx  (target >= 1.0x)" % (what, v, res["shared_memory"],
-                                           res["shared_memory"] / v))
+        for label, _ in DAEMONS:
+            v = res["vineyard" + label]
+            tag = " [%s]" % label if label else ""
+            print("df_%s_vs_queue%s: %.3f s  baseline: %.3f s  ratio: %.1fx"
+                  "  (target >= 20x)" % (what, tag, v, res["queue"],
+                                         res["queue"] / v))
+            print("df_%s_vs_shared_memory%s: %.3f s  baseline: %.3f s  "
+                  "ratio: %.2fx  (target >= 1.0x)" % (
+                      what, tag, v, res["shared_memory"],
+                      res["shared_memory"] / v))
 
 
 def bench_get():
@@ -188,13 +199,12 @@ def bench_get():
     big = client.put(np.random.rand((1 << 30) // 8))
     small = client.put(np.random.rand(1024 // 8))
     times = {big: [], small: []}
-    for _ in range(5):  # interleaved, so noise hits both alike
+    for _ in range(1000):  # alternating, so noise hits both alike
         for oid in (small, big):
-            for _ in range(100):
-                t0 = time.perf_counter()
-                a = client.get(oid)
-                times[oid].append(time.perf_counter() - t0)
-                del a
+            t0 = time.perf_counter()
+            a = client.get(oid)
+            times[oid].append(time.perf_counter() - t0)
+            del a  # unmaps: the next get maps afresh
     b, s = median(times[big]) * 1e6, median(times[small]) * 1e6
     print("get_1GiB_ndarray: %.1f us  baseline (get 1 KiB): %.1f us  ratio: "
           "%.2fx  (target <= 2x)" % (b, s, b / s))
