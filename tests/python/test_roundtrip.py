@@ -298,3 +298,13 @@ def test_blob_id_gives_memoryview(client):
     mv = client.get(blob.id)
     assert isinstance(mv, memoryview) and mv.readonly
     assert bytes(mv) == b"\x00\x01\x02\x03"
+
+
+def test_large_tree_splits_the_put(client):
+    """More objects than one put carries (16384): the tree goes in parts."""
+    value = {i: list(range(20)) for i in range(1000)}  # 22001 objects
+    oid = client.put(value)
+    assert client.get(oid) == value
+    assert len(client.list_objects()) == 22001
+    client.delete(oid)
+    assert client.list_objects() == []

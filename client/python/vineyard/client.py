@@ -243,17 +243,18 @@ class Client:
         extra = []
         try:
             try:
-                self._split(conn, meta, 0, extra)
+                self._split(conn, meta, 0, extra, True)
                 return self._put_unit(conn, meta, nameb, persist, True)
             except ObjectNotExists:
                 # A reused blob went away meanwhile: copy instead.
+                self._split(conn, meta, 0, extra, False)
                 return self._put_unit(conn, meta, nameb, persist, False)
         except BaseException:
             if extra:
                 self._delete_quietly(conn, extra)
             raise
 
-    def _split(self, conn, meta, depth, extra):
+    def _split(self, conn, meta, depth, extra, reuse):
         """Puts apart the parts of a tree too deep or too large for one
         request, replacing them by their ids; returns the nodes left."""
         count = 1
@@ -263,11 +264,11 @@ class Client:
             if depth + 1 >= _MAX_DEPTH:
                 n = _MAX_NODES + 1
             else:
-                n = self._split(conn, v, depth + 1, extra)
+                n = self._split(conn, v, depth + 1, extra, reuse)
             if depth + 1 >= _MAX_DEPTH or count + n > _MAX_NODES:
                 if depth + 1 >= _MAX_DEPTH:
-                    self._split(conn, v, 0, extra)
-                oid = self._put_unit(conn, v, None, False, True)
+                    self._split(conn, v, 0, extra, reuse)
+                oid = self._put_unit(conn, v, None, False, reuse)
                 extra.append(oid)
                 meta.members[key] = oid
             else:
