@@ -83,8 +83,12 @@ class _Conn:
         _capi.object_release(self.ptr, root)
 
     def _release_pending(self):
-        while self.pending:
-            _capi.object_release(self.ptr, self.pending.pop())
+        while True:
+            try:
+                root = self.pending.pop()  # atomic: threads may race here
+            except IndexError:
+                return
+            _capi.object_release(self.ptr, root)
 
     def _drop_inherited(self):
         # In a fork child: vy_close closes our copy of the socket and frees

@@ -160,8 +160,10 @@ def _set_field(m, key, v):
 class Client:
     """A connection to vineyardd. Make one with vineyard.connect(); use it
     as a context manager or call close(). One client may be used by many
-    threads. After os.fork() a client used in the child connects again by
-    itself (the parent's connection is never touched there)."""
+    threads; their calls take turns, so a thread waiting long for a name
+    holds up the others: give such a thread a client of its own. After
+    os.fork() a client used in the child connects again by itself (the
+    parent's connection is never touched there)."""
 
     def __init__(self, socket=None):
         path = os.fspath(socket) if socket is not None else None
