@@ -192,7 +192,7 @@ cmd_put(int argc, char **argv)
 	struct stat st;
 	int persist = 0, fd, rc, ch;
 	char idbuf[VY_ID_STRLEN];
-	vy_id id;
+	vy_id id = 0;
 	uint64_t done = 0;
 
 	while ((ch = getopt_long(argc, argv, "n:p", lo, NULL)) != -1) {
@@ -293,8 +293,6 @@ cmd_put(int argc, char **argv)
 		return rc;
 	}
 	if (name || persist) {
-		struct vy_meta *m;
-
 		/* A bare blob with a name: seal, then name, atomically as one
 		 * put would need an object; keep it simple and exact. */
 		rc = vy_blob_seal(c, w, &id);
@@ -302,7 +300,18 @@ cmd_put(int argc, char **argv)
 			rc = vy_name_put(c, name, id);
 		if (rc == 0 && persist)
 			rc = vy_persist(c, id);
-		(void)m;
+		if (rc && id) {
+			/* The put failed as a whole (e.g. an invalid name):
+			 * leave no unnamed blob behind, keep the first
+			 * error's message. */
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", vy_errmsg(c));
+			vy_delete(c, &id, 1, 0, NULL);
+			fprintf(stderr, "%s: put: %s\n", prog, msg);
+			vy_close(c);
+			return exit_code(rc);
+		}
 	} else {
 		rc = vy_blob_seal(c, w, &id);
 	}
