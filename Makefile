@@ -100,10 +100,15 @@ $(LIBSO): $(LIB_OBJ) client/libvineyard.map
 $(LIBA): $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The pkg-config file, written by one command for the build tree and again
+# at install time, so that `make install PREFIX=...` records the PREFIX the
+# files really go to (a copy made at build time kept the default).
+PC_WRITE = printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: vineyard\nDescription: client library of the vineyard shared-memory object store\nVersion: %s\nRequires.private: libcbor\nLibs: -L$${libdir} -lvineyard\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(VERSION)'
+
 $(PCFILE): Makefile
 	@mkdir -p $(BUILD)
-	$(Q)printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: vineyard\nDescription: client library of the vineyard shared-memory object store\nVersion: %s\nRequires.private: libcbor\nLibs: -L$${libdir} -lvineyard\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(VERSION)' > $@
+	$(Q)$(PC_WRITE) > $@
 
 $(CLI): $(CLI_OBJ) $(LIBA)
 	@$(if $(Q),echo "  LINK    $@")
@@ -164,8 +169,10 @@ install: all
 	ln -sf libvineyard.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvineyard.so
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libvineyard.a
 	install -m 644 client/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
-	install -m 644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
-	for m in man/*.[1-8]; do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(PC_WRITE) > $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
+	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; s=$${m##*.}; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
 clean:
 	rm -rf build build-asan build-fuzz
