@@ -63,6 +63,9 @@ DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Small real clients the bats tests drive (tests/bats/20-client.bats).
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
 VYCORE = $(BUILD)/libvycore.a
 DAEMON = $(BUILD)/vineyardd
@@ -71,7 +74,7 @@ LIBSO = $(BUILD)/libvineyard.so.$(SOVERSION)
 LIBA = $(BUILD)/libvineyard.a
 PCFILE = $(BUILD)/vineyard.pc
 
-all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN)
+all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN) $(HELPER_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -119,7 +122,54 @@ $(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(LIBS)
 
+# Helpers link the shared library (so they see only the exported API) and,
+# for the few that speak the wire protocol by hand, the core's internals.
+$(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h $(LIBSO) $(VYCORE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HELPER  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -lvineyard \
+		-Wl,-rpath,$(abspath $(BUILD)) $(VYCORE) $(LIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (clang + libFuzzer) ----
+# Every tests/fuzz/fuzz_NAME.c is a target linked with the core and the
+# socket server; its seeds are tests/fuzz/corpus/NAME/. `make fuzz` runs
+# each for FUZZ_TIME seconds; new inputs and crashes go to build-fuzz/.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 30
+FUZZ_BUILD = build-fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) src/loop.c src/server.c)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_OBJ) $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+		echo "== fuzz_$$n for $(FUZZ_TIME) s"; \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/fuzz_$$n- \
+			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+			2>$(FUZZ_BUILD)/fuzz_$$n.log || \
+			{ tail -50 $(FUZZ_BUILD)/fuzz_$$n.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' \
+			$(FUZZ_BUILD)/fuzz_$$n.log; \
+	done
 
 # ---- packages ----
 DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
@@ -177,4 +227,4 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test check asan bench man-lint install clean fuzz
+.PHONY: all deps run test check asan bench man-lint install clean fuzz fuzz-build

@@ -5,7 +5,9 @@
  * each carry a pattern that must survive everything else.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -86,6 +88,27 @@ test_alloc_placement(void)
 		CHECK(mmap(NULL, SLAB_SEG_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_SHARED, s.segs[seg].rofd, 0) == MAP_FAILED);
 		CHECK(pwrite(s.segs[seg].rofd, "x", 1, 0) < 0);
+	}
+	/* nor can a writable reopen of it (any reader could make one via
+	 * /proc/self/fd): no writes, no writable mapping, no resize */
+	{
+		char path[64];
+		int rw;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d",
+			 s.segs[seg].rofd);
+		rw = open(path, O_RDWR | O_CLOEXEC);
+		if (rw >= 0) {
+			CHECK(pwrite(rw, "x", 1, 0) < 0 && errno == EPERM);
+			CHECK(ftruncate(rw, 0) < 0 && errno == EPERM);
+			CHECK(ftruncate(rw, SLAB_SEG_SIZE * 2) < 0);
+			CHECK(mmap(NULL, SLAB_SEG_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, rw, 0) == MAP_FAILED);
+			close(rw);
+		}
+		/* the daemon's own mapping still writes */
+		memcpy(slab_ptr(&s, seg, off), "HELLO", 5);
+		CHECK(memcmp(slab_ptr(&s, seg, off), "HELLO", 5) == 0);
 	}
 	slab_release(&s);
 	CHECK(s.nsegs == 0 && s.segs == NULL);
