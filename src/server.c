@@ -269,14 +269,18 @@ conn_send(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
-			fds += first;
-			nfds -= first;
+			/* fds is NULL for a reply without descriptors, and
+			 * NULL + 0 is undefined: step only over real ones. */
+			if (first) {
+				fds += first;
+				nfds -= first;
+			}
 			first = 0;
 		}
 	}
 	if (len)
 		queue_chunk(c, buf, len, fds, first);
-	if (len || first) {
+	if (first) {
 		fds += first;
 		nfds -= first;
 	}
