@@ -267,6 +267,7 @@ main(int argc, char **argv)
 	struct server *server;
 	struct loop *loop;
 	struct sigctx sc;
+	struct loop_watch *sigwatch;
 	struct rlimit rl;
 	sigset_t mask;
 	struct opts o;
@@ -335,7 +336,8 @@ main(int argc, char **argv)
 
 	sc.loop = loop;
 	sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sc.fd < 0 || !loop_add(loop, sc.fd, EPOLLIN, on_signal, &sc))
+	if (sc.fd < 0 ||
+	    !(sigwatch = loop_add(loop, sc.fd, EPOLLIN, on_signal, &sc)))
 		fatal("signalfd");
 
 	{
@@ -366,6 +368,7 @@ main(int argc, char **argv)
 		log_warnx("event loop: %s", strerror(-rc));
 	server_free(server);
 	store_free(store);
+	loop_del(loop, sigwatch); /* loop_free frees deleted watches only */
 	loop_free(loop);
 	close(sc.fd);
 	if (o.pidfile)
