@@ -355,9 +355,18 @@ vy_close(struct vy_client *c)
 {
 	if (!c)
 		return;
-	/* In a fork child, unmap nothing the parent shares; just let go. */
-	if (getpid() == c->pid)
+	/* In a fork child, unmap nothing the parent shares (the child may
+	 * still read what it inherited); free only the bookkeeping. */
+	if (getpid() == c->pid) {
 		vy__unmap_all(c);
+	} else {
+		struct vy_mapping *m;
+		size_t pos = 0;
+
+		while ((m = idtab_next(&c->maps, &pos)))
+			free(m);
+		free(c->segs);
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	cw_release(&c->req);
