@@ -338,6 +338,22 @@ is_id() {
 	[ "$output" = "$id" ]
 }
 
+@test "wait and get --wait with huge timeouts still wait (no overflow to 'no wait')" {
+	vyctl wait big --timeout 1e7 >wait.out 2>&1 &
+	w=$!
+	vyctl get big --wait 1e12 >get.out 2>&1 &
+	g=$!
+	sleep 0.3
+	kill -0 "$w"
+	kill -0 "$g"
+	echo late >p
+	id=$(vyctl put p --name big)
+	wait "$w"
+	wait "$g"
+	[ "$(cat wait.out)" = "$id" ]
+	[ "$(cat get.out)" = late ]
+}
+
 @test "exit 3: no such object, name or file" {
 	run vyctl get o0123456789abcdef
 	[ "$status" -eq 3 ]

@@ -302,6 +302,32 @@ field() { # field FILE KEY
 	[ "$(status_field used_bytes)" -le 2097152 ]
 }
 
+@test "objects nested past the limit: refused, and the writer at the bottom is dropped too" {
+	run "$H/mkobj" --too-deep deep
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"objects nested deeper than 8"* ]]
+	[[ "$output" == *"unsealed_none=yes"* ]]
+	[ "$(status_field objects)" -eq 0 ]
+	[ "$(status_field used_bytes)" -eq 0 ]
+}
+
+@test "many small blobs in one put over the limit: ENOSPC and nothing left behind" {
+	stop_daemon
+	start_daemon --size 4M
+	run "$H/batch" 1100 small
+	echo "$output"
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"errno=ENOSPC"* ]]
+	[ "$(status_field objects)" -eq 0 ]
+	[ "$(status_field payload_bytes)" -eq 0 ]
+	[ "$(status_field unsealed_blobs)" -eq 0 ]
+	# the room is there again for a put that fits
+	run "$H/batch" 1000 small
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"verified=yes"* ]]
+}
+
 @test "batch calls past 253 descriptors per message: create, put and get of 600 blobs" {
 	run "$H/batch" 600
 	[ "$status" -eq 0 ]

@@ -5,18 +5,24 @@
  * all as members (sealed by the same request), then gets it back in one
  * reply (N descriptors again) and checks every byte.
  *
- *   batch N
+ *   batch N [small]
  *
  * Prints "members=N", "verified=yes" and the root id as "root=". Exits 0
- * when everything checked out.
+ * when everything checked out. With "small" every blob is 4000 bytes
+ * (all sent inline); when the put fails on the daemon's limit it prints
+ * "errno=ENOSPC" and exits 5.
  */
 #include <inttypes.h>
 
 #include "helpers.h"
 
+static int all_small;
+
 static size_t
 len_of(size_t i)
 {
+	if (all_small)
+		return 4000;
 	/* every third one small (packed inline), the others a page or more */
 	return i % 3 == 2 ? 100 + i : 4096 + 37 * i;
 }
@@ -33,9 +39,10 @@ main(int argc, char **argv)
 	vy_id id;
 	int rc;
 
-	if (argc != 2)
-		die("usage: batch N");
+	if (argc < 2)
+		die("usage: batch N [small]");
 	n = strtoul(argv[1], NULL, 0);
+	all_small = argc > 2 && strcmp(argv[2], "small") == 0;
 	ws = calloc(n, sizeof(*ws));
 	lens = calloc(n, sizeof(*lens));
 	for (i = 0; i < n; i++)
@@ -58,6 +65,11 @@ main(int argc, char **argv)
 	}
 	rc = vy_put_object(c, m, "batch", 0, &id);
 	vy_meta_free(m);
+	if (rc == -ENOSPC) {
+		printf("error=%s\nerrno=ENOSPC\n", vy_errmsg(c));
+		vy_close(c);
+		return 5;
+	}
 	if (rc)
 		die("put: %s", vy_errmsg(c));
 	vy_id_format(id, idbuf);

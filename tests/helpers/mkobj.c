@@ -7,6 +7,9 @@
  *
  *   mkobj NAME [EXTRA_BLOB_ID]
  *   mkobj --bad-member NAME      a put that must fail and leave nothing
+ *   mkobj --too-deep NAME        objects nested past the limit, a blob
+ *                                being written at the bottom: refused,
+ *                                and the writer is consumed all the same
  *
  * Prints root=, a=, b=, a.buffer=, b.buffer= ids and "verified=yes".
  */
@@ -85,6 +88,34 @@ main(int argc, char **argv)
 	int bad = 0, rc;
 	vy_id id;
 
+	if (argc >= 3 && strcmp(argv[1], "--too-deep") == 0) {
+		struct vy_meta *root = vy_meta_new("Level"), *m = root, *child;
+		struct vy_writer *w;
+		char *json;
+		int i;
+
+		for (i = 0; i < 12; i++) {
+			child = vy_meta_new("Level");
+			if (vy_meta_add_member_meta(m, "down", child))
+				die("nest");
+			m = child;
+		}
+		if (vy_blob_create(c, 100000, &w) ||
+		    vy_meta_add_member_writer(m, "blob", w))
+			die("writer");
+		rc = vy_put_object(c, root, argv[2], 0, &id);
+		printf("put=%d\nerror=%s\n", rc, vy_errmsg(c));
+		vy_meta_free(root);
+		/* still connected: the daemon must hold no blob of ours */
+		if (vy_status_json(c, &json))
+			die("status: %s", vy_errmsg(c));
+		printf("unsealed_none=%s\n",
+		       strstr(json, "\"unsealed_blobs\": 0,") ? "yes" : "no");
+		rc = rc == -EINVAL && strstr(json, "\"unsealed_blobs\": 0,");
+		free(json);
+		vy_close(c);
+		return rc ? 0 : 1;
+	}
 	if (argc >= 3 && strcmp(argv[1], "--bad-member") == 0) {
 		bad = 1;
 		name = argv[2];
