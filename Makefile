@@ -156,13 +156,24 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_OBJ) $(LIBS)
 
+# Keep the objects between runs (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_OBJ)
+
 fuzz-build: $(FUZZ_BIN)
+
+# Rewrites the seed corpora (tests/fuzz/mkcorpus.c says when that is needed).
+fuzz-corpus: $(VYCORE)
+	@mkdir -p $(FUZZ_BUILD) tests/fuzz/corpus/proto tests/fuzz/corpus/meta
+	$(Q)$(CC) $(ALL_CFLAGS) -o $(FUZZ_BUILD)/mkcorpus tests/fuzz/mkcorpus.c \
+		$(VYCORE) $(LIBS)
+	$(Q)$(FUZZ_BUILD)/mkcorpus
 
 fuzz: fuzz-build
 	@for f in $(FUZZ_BIN); do \
 		n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 		echo "== fuzz_$$n for $(FUZZ_TIME) s"; \
-		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+		d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $$d \
 			-artifact_prefix=$(FUZZ_BUILD)/fuzz_$$n- \
 			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
 			2>$(FUZZ_BUILD)/fuzz_$$n.log || \
@@ -227,4 +238,5 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test check asan bench man-lint install clean fuzz fuzz-build
+.PHONY: all deps run test check asan bench man-lint install clean fuzz fuzz-build \
+	fuzz-corpus
