@@ -67,6 +67,8 @@ main(int argc, char **argv)
 	vy_meta_free(m);
 	if (rc == -ENOSPC) {
 		printf("error=%s\nerrno=ENOSPC\n", vy_errmsg(c));
+		free(ws);
+		free(lens);
 		vy_close(c);
 		return 5;
 	}
