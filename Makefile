@@ -69,6 +69,10 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BUILD)/bench/bench_core
 
+# Small real clients the bats tests drive (tests/bats/20-client.bats).
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+
 VYCORE = $(BUILD)/libvycore.a
 DAEMON = $(BUILD)/vineyardd
 CLI = $(BUILD)/vineyardctl
@@ -76,7 +80,7 @@ LIBSO = $(BUILD)/libvineyard.so.$(SOVERSION)
 LIBA = $(BUILD)/libvineyard.a
 PCFILE = $(BUILD)/vineyard.pc
 
-all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN)
+all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN) $(HELPER_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -105,10 +109,15 @@ $(LIBSO): $(LIB_OBJ) client/libvineyard.map
 $(LIBA): $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The pkg-config file, written by one command for the build tree and again
+# at install time, so that `make install PREFIX=...` records the PREFIX the
+# files really go to (a copy made at build time kept the default).
+PC_WRITE = printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: vineyard\nDescription: client library of the vineyard shared-memory object store\nVersion: %s\nRequires.private: libcbor\nLibs: -L$${libdir} -lvineyard\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(VERSION)'
+
 $(PCFILE): Makefile
 	@mkdir -p $(BUILD)
-	$(Q)printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: vineyard\nDescription: client library of the vineyard shared-memory object store\nVersion: %s\nRequires.private: libcbor\nLibs: -L$${libdir} -lvineyard\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(VERSION)' > $@
+	$(Q)$(PC_WRITE) > $@
 
 $(CLI): $(CLI_OBJ) $(LIBA)
 	@$(if $(Q),echo "  LINK    $@")
@@ -125,7 +134,65 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
+# Helpers link the shared library (so they see only the exported API) and,
+# for the few that speak the wire protocol by hand, the core's internals.
+$(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h $(LIBSO) $(VYCORE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HELPER  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -lvineyard \
+		-Wl,-rpath,$(abspath $(BUILD)) $(VYCORE) $(LIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (clang + libFuzzer) ----
+# Every tests/fuzz/fuzz_NAME.c is a target linked with the core and the
+# socket server; its seeds are tests/fuzz/corpus/NAME/. `make fuzz` runs
+# each for FUZZ_TIME seconds; new inputs and crashes go to build-fuzz/.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 30
+FUZZ_BUILD = build-fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) src/loop.c src/server.c)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_OBJ) $(LIBS)
+
+# Keep the objects between runs (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_OBJ)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Rewrites the seed corpora (tests/fuzz/mkcorpus.c says when that is needed).
+fuzz-corpus: $(VYCORE)
+	@mkdir -p $(FUZZ_BUILD) tests/fuzz/corpus/proto tests/fuzz/corpus/meta
+	$(Q)$(CC) $(ALL_CFLAGS) -o $(FUZZ_BUILD)/mkcorpus tests/fuzz/mkcorpus.c \
+		$(VYCORE) $(LIBS)
+	$(Q)$(FUZZ_BUILD)/mkcorpus
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+		echo "== fuzz_$$n for $(FUZZ_TIME) s"; \
+		d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $$d \
+			-artifact_prefix=$(FUZZ_BUILD)/fuzz_$$n- \
+			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+			2>$(FUZZ_BUILD)/fuzz_$$n.log || \
+			{ tail -50 $(FUZZ_BUILD)/fuzz_$$n.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' \
+			$(FUZZ_BUILD)/fuzz_$$n.log; \
+	done
 
 # ---- packages ----
 DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
@@ -181,8 +248,10 @@ install: all
 	ln -sf libvineyard.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvineyard.so
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libvineyard.a
 	install -m 644 client/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
-	install -m 644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
-	for m in man/*.[1-8]; do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(PC_WRITE) > $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
+	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; s=$${m##*.}; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	# The Python package, told where the library and the daemon went.
 	install -d $(DESTDIR)$(PYTHONDIR)/vineyard/data
 	install -m 644 client/python/vineyard/*.py $(DESTDIR)$(PYTHONDIR)/vineyard/
@@ -193,4 +262,5 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test check asan pytest bench man-lint install clean fuzz
+.PHONY: all deps run test check asan pytest bench man-lint install clean fuzz fuzz-build \
+	fuzz-corpus

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,19 @@ connect_or_die(void)
 		     EX_NODAEMON : exit_code(rc));
 	}
 	return c;
+}
+
+/* Seconds from the command line as the library's int milliseconds:
+ * clamped, because converting a double beyond INT_MAX is undefined (and
+ * came out negative, i.e. no wait at all, for --timeout 1e7). */
+static int
+seconds_to_ms(double s)
+{
+	if (!(s > 0))
+		return 0;
+	if (s >= INT_MAX / 1000.0)
+		return INT_MAX;
+	return (int)(s * 1000);
 }
 
 /* An id, or a name resolved now (waiting up to wait_ms). */
@@ -192,7 +206,7 @@ cmd_put(int argc, char **argv)
 	struct stat st;
 	int persist = 0, fd, rc, ch;
 	char idbuf[VY_ID_STRLEN];
-	vy_id id;
+	vy_id id = 0;
 	uint64_t done = 0;
 
 	while ((ch = getopt_long(argc, argv, "n:p", lo, NULL)) != -1) {
@@ -370,7 +384,7 @@ cmd_get(int argc, char **argv)
 		return EX_USAGE;
 	}
 	c = connect_or_die();
-	rc = resolve(c, argv[optind], (int)(wait_s * 1000), &id);
+	rc = resolve(c, argv[optind], seconds_to_ms(wait_s), &id);
 	if (rc == 0)
 		rc = vy_get(c, id, &o);
 	if (rc) {
@@ -684,7 +698,7 @@ cmd_wait(int argc, char **argv)
 		return EX_USAGE;
 	}
 	c = connect_or_die();
-	rc = vy_name_get(c, argv[optind], t > 0 ? (int)(t * 1000) : 0, &id);
+	rc = vy_name_get(c, argv[optind], seconds_to_ms(t), &id);
 	if (rc) {
 		rc = fail(c, rc, argv[optind]);
 		vy_close(c);

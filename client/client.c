@@ -491,11 +491,19 @@ vy_close(struct vy_client *c)
 {
 	if (!c)
 		return;
-	/* In a fork child, unmap nothing the parent shares; just let go. */
+	/* In a fork child, unmap nothing the parent shares (the child may
+	 * still read what it inherited); free only the bookkeeping. */
 	if (c->forkgen == vy__forkgen) {
 		if (!c->broken)
 			vy__flush_releases(c);
 		vy__unmap_all(c);
+	} else {
+		struct vy_mapping *m;
+		size_t pos = 0;
+
+		while ((m = idtab_next(&c->maps, &pos)))
+			free(m);
+		free(c->segs);
 	}
 	free(c->pending);
 	if (c->fd >= 0)

@@ -27,7 +27,16 @@ count_tap() { # reads TAP on stdin, echoes it, counts ok / not ok
 echo "== unit tests"
 for t in "$VY_BUILD"/tests/t_*; do
 	[ -x "$t" ] || continue
-	count_tap "$(basename "$t")" < <("$t" 2>&1)
+	# A non-zero exit after all "ok" lines is a sanitizer report (a leak
+	# found at exit): count it as a failure too.
+	out=$("$t" 2>&1)
+	rc=$?
+	count_tap "$(basename "$t")" <<<"$out"
+	if [ "$rc" -ne 0 ] && ! grep -q '^not ok' <<<"$out"; then
+		echo "not ok $(basename "$t") exited $rc"
+		failed=$((failed + 1))
+		failures+=("$(basename "$t"): exited $rc (sanitizer report above?)")
+	fi
 done
 
 echo "== bats"
