@@ -7,6 +7,7 @@
 #   make bench      benchmarks (tests/bench/)
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make pytest     only the Python package's tests (PYTEST_ARGS=...)
 # V=1 shows commands; DEVELOPER=1 adds -Werror; SANITIZE=address,undefined.
 
 PREFIX ?= /usr/local
@@ -18,6 +19,9 @@ MANDIR ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # Debian's interpreter has numpy/pandas/pytest from apt; a pyenv one may not.
 PYTHON ?= /usr/bin/python3
+# Where `make install` puts the Python package (Debian's python3 looks in
+# /usr/local/lib/python3/dist-packages and /usr/lib/python3/dist-packages).
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 BUILD ?= build
 RUN_DIR ?= /tmp/vineyard-run
 RUN_SOCKET ?= $(RUN_DIR)/vineyard.sock
@@ -61,15 +65,17 @@ LIB_SRC = client/client.c client/blob.c client/object.c client/names.c src/idtab
 	src/cborio.c src/proto.c src/fdpass.c src/meta.c
 CLI_SRC = client/cli.c
 UNIT_SRC = $(wildcard tests/unit/t_*.c)
-# Test and benchmark clients over the public API (tests/tools/*.c).
-TOOL_SRC = $(wildcard tests/tools/*.c)
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+BENCH_BIN = $(BUILD)/bench/bench_core
+
+# Small real clients the bats tests drive (tests/bats/20-client.bats).
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+HELPER_BIN = $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
 VYCORE = $(BUILD)/libvycore.a
 DAEMON = $(BUILD)/vineyardd
@@ -78,7 +84,7 @@ LIBSO = $(BUILD)/libvineyard.so.$(SOVERSION)
 LIBA = $(BUILD)/libvineyard.a
 PCFILE = $(BUILD)/vineyard.pc
 
-all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN) $(TOOL_BIN)
+all: $(DAEMON) $(CLI) $(LIBSO) $(LIBA) $(PCFILE) $(UNIT_BIN) $(HELPER_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -107,10 +113,15 @@ $(LIBSO): $(LIB_OBJ) client/libvineyard.map
 $(LIBA): $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The pkg-config file, written by one command for the build tree and again
+# at install time, so that `make install PREFIX=...` records the PREFIX the
+# files really go to (a copy made at build time kept the default).
+PC_WRITE = printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: vineyard\nDescription: client library of the vineyard shared-memory object store\nVersion: %s\nRequires.private: libcbor\nLibs: -L$${libdir} -lvineyard\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(VERSION)'
+
 $(PCFILE): Makefile
 	@mkdir -p $(BUILD)
-	$(Q)printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: vineyard\nDescription: client library of the vineyard shared-memory object store\nVersion: %s\nRequires.private: libcbor\nLibs: -L$${libdir} -lvineyard\nLibs.private: -lpthread\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' '$(VERSION)' > $@
+	$(Q)$(PC_WRITE) > $@
 
 $(CLI): $(CLI_OBJ) $(LIBA)
 	@$(if $(Q),echo "  LINK    $@")
@@ -121,12 +132,71 @@ $(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(CORE_LIBS)
 
-$(BUILD)/tests/vy_%: tests/tools/vy_%.c $(LIBA)
+# Benchmarks link the static library: no LD_LIBRARY_PATH needed.
+$(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h
 	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  TOOL    $@")
+	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
+# Helpers link the shared library (so they see only the exported API) and,
+# for the few that speak the wire protocol by hand, the core's internals.
+$(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h $(LIBSO) $(VYCORE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HELPER  $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -lvineyard \
+		-Wl,-rpath,$(abspath $(BUILD)) $(VYCORE) $(CORE_LIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (clang + libFuzzer) ----
+# Every tests/fuzz/fuzz_NAME.c is a target linked with the core and the
+# socket server; its seeds are tests/fuzz/corpus/NAME/. `make fuzz` runs
+# each for FUZZ_TIME seconds; new inputs and crashes go to build-fuzz/.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 30
+FUZZ_BUILD = build-fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) src/loop.c src/server.c)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_OBJ) $(CORE_LIBS)
+
+# Keep the objects between runs (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_OBJ)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Rewrites the seed corpora (tests/fuzz/mkcorpus.c says when that is needed).
+fuzz-corpus: $(VYCORE)
+	@mkdir -p $(FUZZ_BUILD) tests/fuzz/corpus/proto tests/fuzz/corpus/meta
+	$(Q)$(CC) $(ALL_CFLAGS) -o $(FUZZ_BUILD)/mkcorpus tests/fuzz/mkcorpus.c \
+		$(VYCORE) $(CORE_LIBS)
+	$(Q)$(FUZZ_BUILD)/mkcorpus
+
+fuzz: fuzz-build
+	@for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+		echo "== fuzz_$$n for $(FUZZ_TIME) s"; \
+		d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $$d \
+			-artifact_prefix=$(FUZZ_BUILD)/fuzz_$$n- \
+			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+			2>$(FUZZ_BUILD)/fuzz_$$n.log || \
+			{ tail -50 $(FUZZ_BUILD)/fuzz_$$n.log; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^Done' \
+			$(FUZZ_BUILD)/fuzz_$$n.log; \
+	done
 
 # ---- packages ----
 DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
@@ -158,48 +228,17 @@ check: all
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined check
 
-bench: all
+# The Python package runs from client/python over this build's library.
+pytest: all
+	PYTHONPATH=$(CURDIR)/client/python VY_BUILD=$(CURDIR)/$(BUILD) \
+	VINEYARD_LIBRARY=$(CURDIR)/$(LIBSO) VINEYARDD=$(CURDIR)/$(DAEMON) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/python $(PYTEST_ARGS)
+
+bench: all $(BENCH_BIN)
 	@PYTHON=$(PYTHON) BUILD=$(BUILD) tests/bench/run.sh
 
 man-lint:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Wwarning $$m || exit 1; done; echo "man pages ok"
-
-# ---- fuzzing (clang's libFuzzer) ----
-# Each tests/fuzz/fuzz_NAME.c is a target built into build-fuzz/ with the
-# core, seeded from tests/fuzz/corpus/NAME/ and run FUZZ_TIME seconds.
-FUZZ_CC ?= clang
-FUZZ_TIME ?= 20
-FUZZ_FLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-	-fsanitize=address,undefined -fno-sanitize-recover=all \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient
-FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
-FUZZ_CORE = $(CORE_SRC:%.c=build-fuzz/%.o)
-
-build-fuzz/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-
-build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE)
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CORE) \
-		$(CORE_LIBS)
-
-.SECONDARY: $(FUZZ_CORE)
-
-fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do \
-		n=$${f#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus/$$n; \
-		echo "== $$f ($(FUZZ_TIME) s)"; \
-		if $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-			-artifact_prefix=build-fuzz/$$n- build-fuzz/corpus/$$n \
-			tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then \
-			grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units)' \
-				build-fuzz/$$n.log; \
-		else \
-			tail -40 build-fuzz/$$n.log; exit 1; \
-		fi; \
-	done
 
 # ---- install ----
 install: all
@@ -213,10 +252,19 @@ install: all
 	ln -sf libvineyard.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvineyard.so
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libvineyard.a
 	install -m 644 client/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
-	install -m 644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
-	for m in man/*.[1-8]; do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(PC_WRITE) > $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
+	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; s=$${m##*.}; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	# The Python package, told where the library and the daemon went.
+	install -d $(DESTDIR)$(PYTHONDIR)/vineyard/data
+	install -m 644 client/python/vineyard/*.py $(DESTDIR)$(PYTHONDIR)/vineyard/
+	install -m 644 client/python/vineyard/data/*.py $(DESTDIR)$(PYTHONDIR)/vineyard/data/
+	printf '"""Written by make install."""\nLIBDIR = "%s"\nSBINDIR = "%s"\n' \
+		'$(LIBDIR)' '$(SBINDIR)' > $(DESTDIR)$(PYTHONDIR)/vineyard/_config.py
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test check asan bench man-lint install clean fuzz
+.PHONY: all deps run test check asan pytest bench man-lint install clean fuzz fuzz-build \
+	fuzz-corpus

@@ -448,12 +448,13 @@ vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
 			return -errno;
 		*data = p;
 		m = calloc(1, sizeof(*m));
+		if (m)
+			m->id = id; /* the key: set before the insert */
 		if (!m || idtab_put(&c->maps, m)) {
 			free(m);
 			munmap(p, len);
 			return -ENOMEM;
 		}
-		m->id = id;
 		m->addr = p;
 		m->len = len;
 		m->refs = 1;
@@ -461,11 +462,12 @@ vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
 	}
 	if (!m) {
 		m = calloc(1, sizeof(*m));
+		if (m)
+			m->id = id; /* the key: set before the insert */
 		if (!m || idtab_put(&c->maps, m)) {
 			free(m);
 			return -ENOMEM;
 		}
-		m->id = id;
 		m->len = len;
 	}
 	m->refs++;
@@ -476,11 +478,13 @@ void
 vy__unmap_blobs(struct vy_client *c, const uint64_t *ids, size_t n)
 {
 	struct vy_reply rep;
-	size_t i;
+	size_t i, big = 0;
 
 	for (i = 0; i < n; i++) {
 		struct vy_mapping *m = idtab_get(&c->maps, ids[i]);
 
+		if (m && m->addr)
+			big++;
 		if (!m || --m->refs)
 			continue;
 		if (m->addr)
@@ -490,11 +494,32 @@ vy__unmap_blobs(struct vy_client *c, const uint64_t *ids, size_t n)
 	}
 	if (!n || c->broken)
 		return;
+	/* Only small blobs: queue, to ride with the next request. */
+	if (!big && c->npending + n <= 1024) {
+		if (c->npending + n > c->pendcap) {
+			size_t cap = c->npending + n < 64 ? 64 :
+				     2 * (c->npending + n);
+			uint64_t *p = realloc(c->pending, cap * sizeof(*p));
+
+			if (p) {
+				c->pending = p;
+				c->pendcap = cap;
+			}
+		}
+		if (c->npending + n <= c->pendcap) {
+			memcpy(c->pending + c->npending, ids, n * sizeof(*ids));
+			c->npending += n;
+			return;
+		}
+	}
 	vy__req(c);
 	cw_array(&c->req, 1);
-	cw_array(&c->req, n);
+	cw_array(&c->req, n + c->npending);
 	for (i = 0; i < n; i++)
 		cw_uint(&c->req, ids[i]);
+	for (i = 0; i < c->npending; i++)
+		cw_uint(&c->req, c->pending[i]);
+	c->npending = 0;
 	vy__rt(c, MSG_RELEASE, PROTO_F_NOREPLY, &rep);
 }
 

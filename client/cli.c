@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,19 @@ connect_or_die(void)
 		     EX_NODAEMON : exit_code(rc));
 	}
 	return c;
+}
+
+/* Seconds from the command line as the library's int milliseconds:
+ * clamped, because converting a double beyond INT_MAX is undefined (and
+ * came out negative, i.e. no wait at all, for --timeout 1e7). */
+static int
+seconds_to_ms(double s)
+{
+	if (!(s > 0))
+		return 0;
+	if (s >= INT_MAX / 1000.0)
+		return INT_MAX;
+	return (int)(s * 1000);
 }
 
 /* An id, or a name resolved now (waiting up to wait_ms). */
@@ -192,7 +206,7 @@ cmd_put(int argc, char **argv)
 	struct stat st;
 	int persist = 0, fd, rc, ch;
 	char idbuf[VY_ID_STRLEN];
-	vy_id id;
+	vy_id id = 0;
 	uint64_t done = 0;
 
 	while ((ch = getopt_long(argc, argv, "n:p", lo, NULL)) != -1) {
@@ -292,24 +306,26 @@ cmd_put(int argc, char **argv)
 		vy_close(c);
 		return rc;
 	}
-	if (name || persist) {
-		struct vy_meta *m;
-
-		/* A bare blob with a name: seal, then name, atomically as one
-		 * put would need an object; keep it simple and exact. */
-		rc = vy_blob_seal(c, w, &id);
-		if (rc == 0 && name)
-			rc = vy_name_put(c, name, id);
-		if (rc == 0 && persist)
-			rc = vy_persist(c, id);
-		(void)m;
-	} else {
-		rc = vy_blob_seal(c, w, &id);
-	}
+	rc = vy_blob_seal(c, w, &id);
 	if (rc) {
 		rc = fail(c, rc, "put");
 		vy_close(c);
 		return rc;
+	}
+	/* Name and persist are part of the put: if either fails, the blob
+	 * goes again rather than staying behind unnamed. */
+	if (name)
+		rc = vy_name_put(c, name, id);
+	if (rc == 0 && persist)
+		rc = vy_persist(c, id);
+	if (rc) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "%s", vy_errmsg(c));
+		vy_delete(c, &id, 1, 0, NULL);
+		fprintf(stderr, "%s: put: %s\n", prog, msg);
+		vy_close(c);
+		return exit_code(rc);
 	}
 	vy_id_format(id, idbuf);
 	if (opt_json)
@@ -368,7 +384,7 @@ cmd_get(int argc, char **argv)
 		return EX_USAGE;
 	}
 	c = connect_or_die();
-	rc = resolve(c, argv[optind], (int)(wait_s * 1000), &id);
+	rc = resolve(c, argv[optind], seconds_to_ms(wait_s), &id);
 	if (rc == 0)
 		rc = vy_get(c, id, &o);
 	if (rc) {
@@ -684,7 +700,7 @@ cmd_wait(int argc, char **argv)
 		return EX_USAGE;
 	}
 	c = connect_or_die();
-	rc = vy_name_get(c, argv[optind], t > 0 ? (int)(t * 1000) : 0, &id);
+	rc = vy_name_get(c, argv[optind], seconds_to_ms(t), &id);
 	if (rc) {
 		rc = fail(c, rc, argv[optind]);
 		vy_close(c);

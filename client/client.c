@@ -5,6 +5,8 @@
  * broken, because the byte stream can no longer be trusted.
  */
 #include <errno.h>
+#include <sched.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,22 @@ vy_id_is_blob(vy_id id)
 	return meta_id_is_blob(id);
 }
 
+unsigned vy__forkgen;
+
+static void
+atfork_child(void)
+{
+	vy__forkgen++;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+atfork_init(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
 int
 vy__enter(struct vy_client *c)
 {
@@ -74,7 +92,7 @@ vy__enter(struct vy_client *c)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
 	c->err[0] = 0;
-	if (getpid() != c->pid) {
+	if (c->forkgen != vy__forkgen) {
 		pthread_mutex_unlock(&c->lock);
 		return vy__fail(c, -ECHILD, "this connection was opened by "
 				"process %d; after fork() connect again in the "
@@ -158,14 +176,85 @@ want_fds(struct vy_client *c, int n)
 	return 0;
 }
 
+/* Encodes the queued releases as a NOREPLY frame into a static buffer
+ * that v points at; the caller sends it before its own request. */
+static int
+release_frame(struct vy_client *c, struct iovec *v)
+{
+	static __thread struct cw w;
+	struct proto_hdr h;
+	size_t i;
+
+	cw_reset(&w);
+	cw_raw(&w, (const uint8_t[PROTO_HDR_LEN]){ 0 }, PROTO_HDR_LEN);
+	cw_array(&w, 1);
+	cw_array(&w, c->npending);
+	for (i = 0; i < c->npending; i++)
+		cw_uint(&w, c->pending[i]);
+	if (cw_finish(&w))
+		return 0; /* the pins go when we disconnect */
+	h.magic = PROTO_MAGIC;
+	h.version = PROTO_VERSION;
+	h.type = MSG_RELEASE;
+	h.len = (uint32_t)(w.len - PROTO_HDR_LEN);
+	h.status = PROTO_F_NOREPLY;
+	proto_hdr_pack(&h, w.buf);
+	v->iov_base = w.buf;
+	v->iov_len = w.len;
+	return 1;
+}
+
+void
+vy__flush_releases(struct vy_client *c)
+{
+	struct iovec v;
+
+	if (c->npending && release_frame(c, &v))
+		fdpass_send_all(c->fd, &v, 1, NULL, 0);
+	c->npending = 0;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The first read of a reply: poll briefly before sleeping, because most
+ * replies come within microseconds and, on virtual machines, waking a
+ * halted vCPU costs more than the request itself. */
+static ssize_t
+recv_first(struct vy_client *c)
+{
+	uint64_t end;
+	ssize_t n;
+
+	if (c->spin_us) {
+		end = now_us() + c->spin_us;
+		do {
+			n = fdpass_recv_flags(c->fd, c->rbuf, c->rcap, c->rfds,
+					      c->rfdcap, &c->nrfds,
+					      MSG_DONTWAIT);
+			if (n != -EAGAIN)
+				return n;
+			sched_yield();
+		} while (now_us() < end);
+	}
+	return fdpass_recv(c->fd, c->rbuf, c->rcap, c->rfds, c->rfdcap,
+			   &c->nrfds);
+}
+
 int
 vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
        struct vy_reply *rep)
 {
 	struct proto_hdr h;
 	uint8_t hb[PROTO_HDR_LEN];
-	struct iovec iov;
-	int rc, nfds = 0;
+	size_t got;
+	int rc = 0, nfds = 0;
 
 	if (cw_finish(&c->req))
 		return vy__fail(c, -ENOMEM, "out of memory building a request");
@@ -178,9 +267,17 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 	h.len = (uint32_t)(c->req.len - PROTO_HDR_LEN);
 	h.status = flags;
 	proto_hdr_pack(&h, c->req.buf);
-	iov.iov_base = c->req.buf;
-	iov.iov_len = c->req.len;
-	rc = fdpass_send_all(c->fd, &iov, 1, NULL, 0);
+	{
+		struct iovec v[2];
+		int nv = 0;
+
+		if (c->npending && type != MSG_RELEASE)
+			nv = release_frame(c, &v[0]);
+		v[nv].iov_base = c->req.buf;
+		v[nv].iov_len = c->req.len;
+		rc = fdpass_send_all(c->fd, v, nv + 1, NULL, 0);
+		c->npending = 0;
+	}
 	if (rc)
 		return broken(c, rc);
 	if (flags & PROTO_F_NOREPLY)
@@ -190,9 +287,34 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 	/* Room for what arrives on the header's first byte. */
 	if (want_fds(c, FDPASS_MAX) < 0)
 		return vy__fail(c, -ENOMEM, "out of memory");
-	rc = read_full(c, hb, sizeof(hb));
-	if (rc)
-		return broken(c, rc);
+	/* Header and (usually all of) the body in one call: the daemon sends
+	 * a reply with one sendmsg, and it never sends more than one reply at
+	 * a time, so this cannot read into the next frame. Carrier bytes
+	 * follow only a frame whose first segment carries descriptors, and
+	 * the kernel stops a read after a segment with descriptors. */
+	{
+		ssize_t n;
+
+		if (c->rcap < 4096) {
+			uint8_t *b = realloc(c->rbuf, 4096);
+
+			if (!b)
+				return vy__fail(c, -ENOMEM, "out of memory");
+			c->rbuf = b;
+			c->rcap = 4096;
+		}
+		n = recv_first(c);
+		if (n <= 0)
+			return broken(c, n == 0 ? -ECONNRESET : (int)n);
+		if ((size_t)n < sizeof(hb)) {
+			rc = read_full(c, c->rbuf + n, sizeof(hb) - (size_t)n);
+			if (rc)
+				return broken(c, rc);
+			n = sizeof(hb);
+		}
+		memcpy(hb, c->rbuf, sizeof(hb));
+		got = (size_t)n - sizeof(hb);
+	}
 	rc = proto_hdr_unpack(hb, &h);
 	if (rc || h.type != type) {
 		if (h.magic == PROTO_MAGIC && h.version != PROTO_VERSION) {
@@ -204,6 +326,10 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 		}
 		return broken(c, -EPROTO);
 	}
+	if (got > h.len)
+		return broken(c, -EPROTO);
+	/* The body starts after the header in rbuf: slide it to the front. */
+	memmove(c->rbuf, c->rbuf + sizeof(hb), got);
 	if (h.len > c->rcap) {
 		uint8_t *b = realloc(c->rbuf, h.len);
 
@@ -212,7 +338,7 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 		c->rbuf = b;
 		c->rcap = h.len;
 	}
-	rc = read_full(c, c->rbuf, h.len);
+	rc = read_full(c, c->rbuf + got, h.len - got);
 	if (rc)
 		return broken(c, rc);
 	if ((int32_t)h.status < 0) {
@@ -285,7 +411,17 @@ vy_connect_err(const char *path, struct vy_client **out, char *err,
 	if (!c)
 		return -ENOMEM;
 	c->fd = -1;
+	pthread_once(&atfork_once, atfork_init);
 	c->pid = getpid();
+	c->forkgen = vy__forkgen;
+	{
+		const char *spin = getenv("VINEYARD_SPIN_US");
+
+		c->spin_us = spin && *spin ? (unsigned)strtoul(spin, NULL, 10)
+					   : 50;
+		if (c->spin_us > 1000000)
+			c->spin_us = 1000000;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	cw_init(&c->req);
 	idtab_init(&c->maps);
@@ -355,9 +491,21 @@ vy_close(struct vy_client *c)
 {
 	if (!c)
 		return;
-	/* In a fork child, unmap nothing the parent shares; just let go. */
-	if (getpid() == c->pid)
+	/* In a fork child, unmap nothing the parent shares (the child may
+	 * still read what it inherited); free only the bookkeeping. */
+	if (c->forkgen == vy__forkgen) {
+		if (!c->broken)
+			vy__flush_releases(c);
 		vy__unmap_all(c);
+	} else {
+		struct vy_mapping *m;
+		size_t pos = 0;
+
+		while ((m = idtab_next(&c->maps, &pos)))
+			free(m);
+		free(c->segs);
+	}
+	free(c->pending);
 	if (c->fd >= 0)
 		close(c->fd);
 	cw_release(&c->req);

@@ -28,6 +28,7 @@ struct vy_mapping {
 struct vy_client {
 	int fd;
 	pid_t pid;          /* who connected: use in a fork child is refused */
+	unsigned forkgen;   /* vy__forkgen at connect; differs in a child */
 	int broken;         /* stream out of step: every call fails */
 	pthread_mutex_t lock;
 	char *path;
@@ -42,7 +43,16 @@ struct vy_client {
 	void **segs;        /* read-only mappings of slab segments */
 	size_t nsegs;
 	uint64_t limit;     /* the daemon's --size */
+	unsigned spin_us;   /* poll this long for a reply before sleeping */
+	/* Releases of small blobs wait here and ride with the next request:
+	 * their memory is a few bytes, and a separate message would cost the
+	 * daemon a wakeup per get. Large blobs are released at once. */
+	uint64_t *pending;
+	size_t npending, pendcap;
 };
+
+/* Bumped in every fork child (pthread_atfork): cheaper than getpid(). */
+extern unsigned vy__forkgen;
 
 struct vy_reply {
 	const uint8_t *body;
@@ -63,6 +73,8 @@ void vy__req(struct vy_client *c);
  * at once. Descriptors received are the caller's to close. */
 int vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 	   struct vy_reply *rep);
+/* Sends queued small-blob releases now (no reply). */
+void vy__flush_releases(struct vy_client *c);
 /* Closes every descriptor of the last reply from index i on. */
 void vy__close_fds(struct vy_client *c, int from);
 

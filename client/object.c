@@ -5,6 +5,7 @@
  * every object and blob of the tree in one reply and links them by id.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -236,15 +237,16 @@ vy_meta_add_member_meta(struct vy_meta *m, const char *name,
 	return add_member(m, name, &t);
 }
 
-/* Collects the writers of the tree into *ws (growing it). */
+/* Collects the writers of the tree into *ws (growing it); -EINVAL when
+ * objects nest deeper than max. */
 static int
 collect_writers(struct vy_meta *m, struct vy_writer ***ws, size_t *n,
-		int depth)
+		int depth, int max)
 {
 	size_t i;
 	int rc;
 
-	if (depth > META_MAX_DEPTH)
+	if (depth > max)
 		return -EINVAL;
 	for (i = 0; i < m->nmembers; i++) {
 		struct vy_meta_member *mm = &m->members[i];
@@ -258,7 +260,7 @@ collect_writers(struct vy_meta *m, struct vy_writer ***ws, size_t *n,
 			*ws = v;
 			v[(*n)++] = mm->w;
 		} else if (mm->kind == MEM_META) {
-			rc = collect_writers(mm->child, ws, n, depth + 1);
+			rc = collect_writers(mm->child, ws, n, depth + 1, max);
 			if (rc)
 				return rc;
 		}
@@ -322,10 +324,16 @@ vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
 	rc = vy__enter(c);
 	if (rc)
 		goto consume;
-	rc = collect_writers(m, &ws, &nw, 0);
+	rc = collect_writers(m, &ws, &nw, 0, META_MAX_DEPTH);
 	if (rc) {
 		vy__fail(c, rc, rc == -ENOMEM ? "out of memory" :
 			 "objects nested deeper than %d", META_MAX_DEPTH);
+		/* Collect them all, at any depth: every writer is consumed
+		 * and its blob dropped at the daemon (below). */
+		free(ws);
+		ws = NULL;
+		nw = 0;
+		collect_writers(m, &ws, &nw, 0, INT_MAX);
 		goto out;
 	}
 	/* Small blobs first: they need ids before the tree can name them. */
@@ -390,7 +398,7 @@ out:
 	vy__leave(c);
 consume:
 	if (!ws)
-		collect_writers(m, &ws, &nw, 0);
+		collect_writers(m, &ws, &nw, 0, INT_MAX);
 	drop_writers(m);
 	for (i = 0; i < nw; i++)
 		vy__writer_free(ws[i]);

@@ -4,6 +4,7 @@
  * MADV_POPULATE_WRITE (fallocate alone ignores madvise policy).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,26 +23,75 @@
 
 static enum arena_huge arena_mode = ARENA_HUGE_OFF;
 
-void
-arena_init(int want_huge)
-{
-	char buf[128] = "";
-	FILE *f;
+#define SHMEM_THP "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
-	arena_mode = ARENA_HUGE_OFF;
-	if (!want_huge)
-		return;
-	f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled", "re");
+/* The bracketed (active) word of the shmem THP policy, or "". */
+static void
+shmem_policy(char *out, size_t len)
+{
+	char buf[160] = "", *a, *b;
+	FILE *f = fopen(SHMEM_THP, "re");
+
+	out[0] = 0;
 	if (!f)
 		return;
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = 0;
 	fclose(f);
-	/* The active choice is the bracketed word. */
-	if (strstr(buf, "[advise]"))
+	a = strchr(buf, '[');
+	b = a ? strchr(a, ']') : NULL;
+	if (a && b)
+		snprintf(out, len, "%.*s", (int)(b - a - 1), a + 1);
+}
+
+static int
+shmem_policy_set(const char *v)
+{
+	FILE *f = fopen(SHMEM_THP, "we");
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(v, f) < 0)
+		rc = -errno;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+int
+arena_enable_huge(char *old, size_t oldlen)
+{
+	int rc;
+
+	shmem_policy(old, oldlen);
+	/* "deny" is an administrator's emergency switch: leave it alone. */
+	if (strcmp(old, "never") != 0)
+		return 0;
+	rc = shmem_policy_set("within_size");
+	return rc ? rc : 1;
+}
+
+void
+arena_restore_huge(const char *old)
+{
+	if (old && *old)
+		shmem_policy_set(old);
+}
+
+void
+arena_init(int want_huge)
+{
+	char buf[64];
+
+	arena_mode = ARENA_HUGE_OFF;
+	if (!want_huge)
+		return;
+	shmem_policy(buf, sizeof(buf));
+	if (strcmp(buf, "advise") == 0)
 		arena_mode = ARENA_HUGE_ADVISE;
-	else if (strstr(buf, "[always]") || strstr(buf, "[within_size]") ||
-		 strstr(buf, "[force]"))
+	else if (strcmp(buf, "always") == 0 || strcmp(buf, "within_size") == 0
+		 || strcmp(buf, "force") == 0)
 		arena_mode = ARENA_HUGE_KERNEL;
 }
 

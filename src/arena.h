@@ -22,6 +22,13 @@ enum arena_huge {
 
 /* Reads the kernel's shmem THP policy; want_huge 0 forces 4 KiB pages. */
 void arena_init(int want_huge);
+/* Sets the system's shmem THP policy to "within_size" when it is "never"
+ * (root only), so fallocate reserves huge pages without zeroing them: puts
+ * then run at memcpy speed. Saves the old value in old[oldlen] and returns
+ * 1 if it changed something, 0 if not needed, or -errno. */
+int arena_enable_huge(char *old, size_t oldlen);
+/* Puts back a value saved by arena_enable_huge. */
+void arena_restore_huge(const char *old);
 enum arena_huge arena_huge(void);
 /* "off", "advise" or "kernel", for logs and status. */
 const char *arena_huge_name(void);

@@ -44,6 +44,13 @@ fdpass_sendv(int sock, struct iovec *iov, int niov, const int *fds,
 ssize_t
 fdpass_recv(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds)
 {
+	return fdpass_recv_flags(sock, buf, len, fds, maxfds, nfds, 0);
+}
+
+ssize_t
+fdpass_recv_flags(int sock, void *buf, size_t len, int *fds, int maxfds,
+		  int *nfds, int flags)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 253)];
 		struct cmsghdr align;
@@ -60,7 +67,7 @@ fdpass_recv(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds)
 	msg.msg_control = u.buf;
 	msg.msg_controllen = sizeof(u.buf);
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

@@ -27,6 +27,9 @@ ssize_t fdpass_sendv(int sock, struct iovec *iov, int niov,
  * returned. Returns bytes read (0 at end of stream) or -errno. */
 ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, int maxfds,
 		    int *nfds);
+/* Same with recvmsg flags (e.g. MSG_DONTWAIT: -EAGAIN when nothing). */
+ssize_t fdpass_recv_flags(int sock, void *buf, size_t len, int *fds,
+			  int maxfds, int *nfds, int flags);
 
 /* Blocking helpers for a client: send everything in iov, with all nfds
  * descriptors (carriers after the data when more than FDPASS_MAX). */

@@ -4,6 +4,7 @@
  * pointer in the batch being dispatched.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -25,6 +26,7 @@ struct loop_watch {
 struct loop {
 	int epfd;
 	int stop;
+	unsigned spin_us;
 	struct loop_watch *grave;
 };
 
@@ -113,6 +115,41 @@ loop_del(struct loop *l, struct loop_watch *w)
 }
 
 void
+loop_set_busy_poll(struct loop *l, unsigned us)
+{
+	l->spin_us = us;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* epoll_wait that first polls for up to spin_us, yielding the CPU to
+ * anyone runnable (a client on the same vCPU) between polls. */
+static int
+wait_events(struct loop *l, struct epoll_event *evs, int max, int t)
+{
+	uint64_t end;
+	int n;
+
+	if (!l->spin_us || t == 0)
+		return epoll_wait(l->epfd, evs, max, t);
+	end = now_us() + l->spin_us;
+	do {
+		n = epoll_wait(l->epfd, evs, max, 0);
+		if (n != 0)
+			return n;
+		sched_yield();
+	} while (now_us() < end);
+	return epoll_wait(l->epfd, evs, max, t);
+}
+
+void
 loop_stop(struct loop *l)
 {
 	l->stop = 1;
@@ -127,7 +164,7 @@ loop_run(struct loop *l, int (*timeout)(void *ctx), void (*tick)(void *ctx),
 	while (!l->stop) {
 		int n, i, t = timeout ? timeout(ctx) : -1;
 
-		n = epoll_wait(l->epfd, evs, 64, t);
+		n = wait_events(l, evs, 64, t);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

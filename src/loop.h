@@ -21,6 +21,11 @@ struct loop_watch *loop_add(struct loop *l, int fd, uint32_t events,
 int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
 /* Stops watching; safe to call from inside a callback, even for w itself. */
 void loop_del(struct loop *l, struct loop_watch *w);
+/* After each wakeup, poll without sleeping for up to us microseconds
+ * before blocking again (0: never). On virtual machines an idle vCPU halts
+ * and waking it costs more than a whole request; a short bounded spin
+ * keeps back-to-back requests from paying that. */
+void loop_set_busy_poll(struct loop *l, unsigned us);
 /* Runs until loop_stop. timeout(ctx) gives ms to wait (-1 = forever). */
 int loop_run(struct loop *l, int (*timeout)(void *ctx),
 	     void (*tick)(void *ctx), void *ctx);

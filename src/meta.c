@@ -301,31 +301,35 @@ parse_node(struct cr *r, struct meta_tree *t, int depth, int32_t *index)
 	memset(&n, 0, sizeof(n));
 	if ((rc = cr_map(r, &cnt)))
 		return tree_fail(t, rc, "object metadata is not a map");
-	for (i = 0; i < cnt; i++) {
+	/* Every failure below breaks out to free the members parsed so far
+	 * (they may come before a bad typename or fields). */
+	for (i = 0, rc = 0; i < cnt && rc == 0; i++) {
 		struct cr_item k;
 
-		if ((rc = cr_next(r, &k)))
-			return tree_fail(t, rc, "truncated metadata");
-		if (cr_streq(&k, "typename") && !seen_t++) {
+		if ((rc = cr_next(r, &k))) {
+			rc = tree_fail(t, rc, "truncated metadata");
+		} else if (cr_streq(&k, "typename") && !seen_t++) {
 			if ((rc = cr_str(r, &n.typename, &n.typelen)))
-				return tree_fail(t, rc, "typename is not text");
-			if (n.typelen == 0 || n.typelen > META_MAX_TYPENAME ||
-			    !meta_utf8_ok(n.typename, n.typelen, 0))
-				return tree_fail(t, -EBADMSG, "typename empty, "
-						 "longer than %d bytes or not "
-						 "printable UTF-8",
-						 META_MAX_TYPENAME);
+				rc = tree_fail(t, rc, "typename is not text");
+			else if (n.typelen == 0 ||
+				 n.typelen > META_MAX_TYPENAME ||
+				 !meta_utf8_ok(n.typename, n.typelen, 0))
+				rc = tree_fail(t, -EBADMSG, "typename empty, "
+					       "longer than %d bytes or not "
+					       "printable UTF-8",
+					       META_MAX_TYPENAME);
 		} else if (cr_streq(&k, "fields") && !seen_f++) {
-			if ((rc = parse_fields(r, t, &n)))
-				return rc;
+			rc = parse_fields(r, t, &n);
 		} else if (cr_streq(&k, "members") && !seen_m++) {
-			if ((rc = parse_members(r, t, depth, &mem, &nmem)))
-				return rc;
+			rc = parse_members(r, t, depth, &mem, &nmem);
 		} else {
-			free(mem);
-			return tree_fail(t, -EBADMSG, "unknown or repeated key "
-					 "in object metadata");
+			rc = tree_fail(t, -EBADMSG, "unknown or repeated key "
+				       "in object metadata");
 		}
+	}
+	if (rc) {
+		free(mem);
+		return rc;
 	}
 	if (!seen_t) {
 		free(mem);

@@ -72,6 +72,7 @@ struct conn {
 	uint8_t *tk_held;       /* reply to send when done, or NULL: re-run */
 	size_t tk_len;          /* bytes of tk_held or tk_body */
 	uint8_t *tk_body;       /* the request to re-run */
+	uint64_t tk_undo;       /* put with persist: deleted if it fails */
 	struct conn *prev, *next;
 };
 
@@ -281,14 +282,18 @@ conn_send(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
-			fds += first;
-			nfds -= first;
+			/* fds is NULL for a reply without descriptors, and
+			 * NULL + 0 is undefined: step only over real ones. */
+			if (first) {
+				fds += first;
+				nfds -= first;
+			}
 			first = 0;
 		}
 	}
 	if (len)
 		queue_chunk(c, buf, len, fds, first);
-	if (len || first) {
+	if (first) {
 		fds += first;
 		nfds -= first;
 	}
@@ -602,25 +607,46 @@ do_blob_put(struct conn *c, struct cr *r)
 	size_t n, i;
 	int rc = 0;
 
+	uint64_t *ids;
+	struct cr check;
+
 	if (cr_array(r, &n) || n != 1 || cr_array(r, &n) ||
 	    n > PROTO_MAX_BATCH)
 		return BAD(c, MSG_BLOB_PUT, "blob-put");
+	/* All or nothing: the client learns no id when the request fails,
+	 * so a bad item or a full store must not leave the blobs stored
+	 * before it. Check every item first, undo on a store error. */
+	check = *r;
+	for (i = 0; i < n; i++) {
+		const void *p;
+		size_t len;
+
+		if (cr_bytes(&check, &p, &len))
+			return BAD(c, MSG_BLOB_PUT, "blob-put");
+	}
+	ids = xcalloc(n, sizeof(*ids));
 	reply_begin(sv);
 	cw_array(&sv->out, 1);
 	cw_array(&sv->out, n);
 	for (i = 0; i < n && rc == 0; i++) {
 		const void *p;
 		size_t len;
-		uint64_t id;
 
-		if (cr_bytes(r, &p, &len))
-			return BAD(c, MSG_BLOB_PUT, "blob-put");
-		rc = store_blob_put_small(sv->store, p, len, &id);
+		cr_bytes(r, &p, &len);
+		rc = store_blob_put_small(sv->store, p, len, &ids[i]);
 		if (rc == 0)
-			cw_uint(&sv->out, id);
+			cw_uint(&sv->out, ids[i]);
 	}
-	if (rc)
-		return reply_store_error(c, MSG_BLOB_PUT, rc);
+	if (rc) {
+		char msg[320];
+		size_t gone;
+
+		snprintf(msg, sizeof(msg), "%s", store_errmsg());
+		store_delete(sv->store, ids, i - 1, DELETE_F_SHALLOW, &gone);
+		free(ids);
+		return reply_error(c, MSG_BLOB_PUT, rc, msg);
+	}
+	free(ids);
 	return reply_send(c, MSG_BLOB_PUT, 0);
 }
 
@@ -657,6 +683,8 @@ do_obj_put(struct conn *c, struct cr *r)
 	cw_uint(&sv->out, id);
 	if (tk) {
 		park_ticket(c, tk, MSG_OBJ_PUT, NULL, 0, 0);
+		/* A put with persist succeeds or fails whole. */
+		c->tk_undo = persist ? id : 0;
 		return 0;
 	}
 	return reply_send(c, MSG_OBJ_PUT, 0);
@@ -1300,6 +1328,14 @@ done_event(void *ctx, uint32_t events)
 		c->ticket = 0;
 		c->tk_held = c->tk_body = NULL;
 		update_events(c);
+		if (rc && c->tk_undo) {
+			size_t n;
+
+			if (store_delete(sv->store, &c->tk_undo, 1, 0, &n) == 0)
+				snprintf(msg + strlen(msg), sizeof(msg) -
+					 strlen(msg), "; the put was undone");
+		}
+		c->tk_undo = 0;
 		if (rc) {
 			free(held);
 			free(body);

@@ -5,6 +5,7 @@
  * because readers map segments and must not see allocator state.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,19 @@ slab_grow(struct slab *s)
 		    fd, 0);
 	if (base == MAP_FAILED) {
 		rc = -errno;
+		close(fd);
+		close(rofd);
+		return rc;
+	}
+	/* A reader can reopen its read-only descriptor writable through
+	 * /proc/self/fd/N. Seal the segment so that only the mapping above
+	 * can ever write it (FUTURE_WRITE keeps existing writable mappings)
+	 * and nobody can resize it: a shrink would make every reader, and
+	 * the daemon's next copy into the segment, die of SIGBUS. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+		  F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+		rc = -errno;
+		munmap(base, SLAB_SEG_SIZE);
 		close(fd);
 		close(rofd);
 		return rc;

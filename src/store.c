@@ -2028,8 +2028,8 @@ run_persist(struct store *s, struct pjob *j)
 			rc = persist_sync_dir(s->disk);
 	}
 	if (rc) {
-		jfail(j, rc, "cannot persist %s: %s; it stays in memory, not "
-		      "persisted", idbuf, rc == -ECANCELED ?
+		jfail(j, rc, "cannot persist %s: %s; nothing of it was left on "
+		      "disk", idbuf, rc == -ECANCELED ?
 		      "the daemon is stopping" : persist_errmsg());
 	} else {
 		/* Then the anchors: the commit point. */
@@ -2040,7 +2040,7 @@ run_persist(struct store *s, struct pjob *j)
 		free(anchors);
 		if (rc)
 			snprintf(j->msg, sizeof(j->msg), "cannot persist %s: "
-				 "%s; it stays in memory, not persisted",
+				 "%s; nothing of it was left on disk",
 				 idbuf, persist_errmsg());
 	}
 

@@ -53,7 +53,13 @@ load helper
 	id nobody >/dev/null 2>&1 || skip "no user nobody"
 	[ "$(id -u)" -eq 0 ] || skip "needs root to switch user"
 	command -v setpriv >/dev/null || skip "no setpriv"
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups env -u VINEYARD_IPC_SOCKET "$VINEYARDD" --foreground
+	# The build tree may sit in a directory nobody cannot enter.
+	local bin
+	bin=$(mktemp -d /tmp/vy-perm.XXXXXX)
+	chmod 755 "$bin"
+	cp "$VINEYARDD" "$bin/"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups env -u VINEYARD_IPC_SOCKET "$bin/vineyardd" --foreground
+	rm -rf "$bin"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot create socket /var/run/vineyard.sock"* ]]
 	[[ "$output" == *"Permission denied"* ]]

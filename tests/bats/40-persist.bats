@@ -5,7 +5,7 @@
 
 load helper
 
-OBJTOOL=$VY_BUILD/tests/vy_objtool
+OBJTOOL=$VY_BUILD/tests/helpers/vy_objtool
 DATA=
 
 local_setup() {
@@ -223,17 +223,31 @@ datafile() { echo "$DATA/objects/$1.$2"; }
 	DATA=$TINY/data
 	start_daemon --data-dir "$DATA"
 	random_file "$T/big" 3000000
-	run vyctl put "$T/big" --name big --persist
+	# Persisting an object in memory: a clear error, it stays served.
+	vyctl put "$T/big" --name big >/dev/null
+	run vyctl persist big
 	[ "$status" -eq 5 ]
-	[[ "$output" == *"No space left on device"* ]]
-	[[ "$output" == *"stays in memory"* ]]
+	[[ "$output" == *"cannot persist"*"No space left on device"* ]]
 	[ -z "$(ls -A "$DATA/objects")" ]
 	run vyctl ls
-	[[ "$output" == *" - "*big* || "$output" == *"-"*big* ]]
-	[[ "$output" != *persisted*big* ]]
+	[[ "$output" != *persisted* ]]
 	vyctl get big -o "$T/back"
 	cmp "$T/big" "$T/back"
 	[ "$(status_field persisted_objects)" -eq 0 ]
+	# A put --persist fails as a whole: nothing left in memory or on disk,
+	# from the CLI and for an object put with persist in one request.
+	run vyctl put "$T/big" --name big2 --persist
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"No space left on device"* ]]
+	run vyctl get big2 -o /dev/null
+	[ "$status" -eq 3 ]
+	run "$OBJTOOL" put frame "$T/big"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"No space left on device"*"the put was undone"* ]]
+	run vyctl get frame -o /dev/null
+	[ "$status" -eq 3 ]
+	[ "$(status_field objects)" -eq 1 ]
+	[ -z "$(ls -A "$DATA/objects")" ]
 	# Space comes back: the same persist now works.
 	mount -o remount,size=16m "$TINY"
 	vyctl persist big
@@ -352,10 +366,12 @@ datafile() { echo "$DATA/objects/$1.$2"; }
 	# Off: persisting is refused with a reason, the rest works.
 	start_daemon --data-dir none
 	echo z >"$T/z"
-	run vyctl put "$T/z" --name z --persist
+	vyctl put "$T/z" --name z >/dev/null
+	run vyctl persist z
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"no data directory"* ]]
 	[ "$(vyctl get z)" = z ]
+	[[ "$(vyctl --json status)" == *'"data_dir": null'* ]]
 }
 
 @test "the default data dir of an unprivileged user is under XDG_STATE_HOME" {

@@ -10,7 +10,7 @@
 # BENCH_GIB=N changes the 1 GiB (e.g. 0.25 for a quick run).
 set -u
 B=$VY_BUILD
-T=$B/tests/vy_objtool
+T=$B/tests/helpers/vy_objtool
 PY=${PYTHON:-/usr/bin/python3}
 GIB=${BENCH_GIB:-1}
 D=$(mktemp -d /var/tmp/vy-bench40.XXXXXX)

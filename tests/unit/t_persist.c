@@ -724,7 +724,7 @@ test_write_error(void)
 	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
 	rc = persist(s, b);
 	CHECK_EQ(rc, -EFBIG);
-	CHECK(strstr(store_errmsg(), "stays in memory") != NULL);
+	CHECK(strstr(store_errmsg(), "nothing of it was left") != NULL);
 	CHECK_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	CHECK(!(flags_of(s, b) & OBJ_PERSISTED));
 	CHECK_EQ(nfiles(dir, "objects", ""), 0);

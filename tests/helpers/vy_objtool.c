@@ -1,5 +1,6 @@
 /*
- * vy_objtool: a test and benchmark client over the public libvineyard API,
+ * vy_objtool: a test and benchmark client over the public libvineyard API
+ * (tests/bats/40-persist.bats, tests/bench/b40-persist.sh),
  * for what vineyardctl cannot do in one call (composite objects of many
  * blobs) or fast enough (thousands of persists, timing a restart).
  *

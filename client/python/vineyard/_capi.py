@@ -1,0 +1,168 @@
+"""ctypes declarations of libvineyard (vineyard.h): the only place that
+loads the library. Every wire-protocol detail stays in C; this module only
+describes the C functions, and turns a negative errno plus vy_errmsg() into
+a vineyard.Error subclass.
+
+The library is found through $VINEYARD_LIBRARY, else the source tree's
+build/ directory (when the package runs from the tree), else the directory
+`make install` recorded in _config.py, else the system's loader path.
+"""
+import ctypes
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double,
+                    c_int, c_int64, c_size_t, c_uint, c_uint64, c_void_p)
+
+from . import errors
+
+SONAME = "libvineyard.so.0"
+ID_STRLEN = 18
+
+
+def _candidates():
+    env = os.environ.get("VINEYARD_LIBRARY")
+    if env:
+        return [env]
+    out = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    tree = os.path.normpath(os.path.join(here, "..", "..", "..", "build",
+                                         SONAME))
+    if os.path.exists(tree):
+        out.append(tree)
+    try:
+        from . import _config
+        if getattr(_config, "LIBDIR", None):
+            out.append(os.path.join(_config.LIBDIR, SONAME))
+    except ImportError:
+        pass
+    out.append(SONAME)
+    return out
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+    raise ImportError("vineyard: cannot load libvineyard; tried: %s. Build "
+                      "it with `make`, or point VINEYARD_LIBRARY at "
+                      "libvineyard.so.0" % "; ".join(tried))
+
+
+lib, LIBRARY_PATH = _load()
+_libc = ctypes.CDLL(None)
+free = _libc.free
+free.argtypes = [c_void_p]
+free.restype = None
+
+
+class ListEntry(Structure):
+    """struct vy_list_entry"""
+    _fields_ = [("id", c_uint64), ("typename", c_char_p),
+                ("nbytes", c_uint64), ("is_blob", c_int),
+                ("persisted", c_int), ("names", POINTER(c_char_p)),
+                ("nnames", c_size_t)]
+
+
+NAME_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_uint64)
+LIST_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ListEntry))
+
+P = c_void_p  # every opaque handle
+_protos = {
+    "vy_connect_err": (c_int, [c_char_p, POINTER(P), c_char_p, c_size_t]),
+    "vy_close": (None, [P]),
+    "vy_errmsg": (c_char_p, [P]),
+    "vy_default_socket": (c_char_p, []),
+    "vy_socket_path": (c_char_p, [P]),
+    "vy_id_format": (None, [c_uint64, c_char * ID_STRLEN]),
+    "vy_id_parse": (c_int, [c_char_p, POINTER(c_uint64)]),
+    "vy_put_blob": (c_int, [P, c_void_p, c_size_t, POINTER(c_uint64)]),
+    "vy_blob_create_many": (c_int, [P, POINTER(c_size_t), c_size_t,
+                                    POINTER(P)]),
+    "vy_writer_data": (c_void_p, [P]),
+    "vy_writer_size": (c_size_t, [P]),
+    "vy_writer_write": (c_int, [P, c_size_t, c_void_p, c_size_t]),
+    "vy_blob_abort": (None, [P, P]),
+    "vy_meta_new": (P, [c_char_p]),
+    "vy_meta_free": (None, [P]),
+    "vy_meta_set_int": (c_int, [P, c_char_p, c_int64]),
+    "vy_meta_set_double": (c_int, [P, c_char_p, c_double]),
+    "vy_meta_set_bool": (c_int, [P, c_char_p, c_int]),
+    "vy_meta_set_null": (c_int, [P, c_char_p]),
+    "vy_meta_set_string": (c_int, [P, c_char_p, c_char_p]),
+    "vy_meta_set_int_array": (c_int, [P, c_char_p, POINTER(c_int64),
+                                      c_size_t]),
+    "vy_meta_set_string_array": (c_int, [P, c_char_p, POINTER(c_char_p),
+                                         c_size_t]),
+    "vy_meta_add_member": (c_int, [P, c_char_p, c_uint64]),
+    "vy_meta_add_member_writer": (c_int, [P, c_char_p, P]),
+    "vy_meta_add_member_meta": (c_int, [P, c_char_p, P]),
+    "vy_put_object": (c_int, [P, P, c_char_p, c_int, POINTER(c_uint64)]),
+    "vy_get": (c_int, [P, c_uint64, POINTER(P)]),
+    "vy_get_by_name": (c_int, [P, c_char_p, c_int, POINTER(P)]),
+    "vy_get_meta": (c_int, [P, c_uint64, POINTER(P)]),
+    "vy_object_release": (None, [P, P]),
+    "vy_object_id": (c_uint64, [P]),
+    "vy_object_typename": (c_char_p, [P]),
+    "vy_object_is_blob": (c_int, [P]),
+    "vy_object_nbytes": (c_uint64, [P]),
+    "vy_object_data": (c_void_p, [P]),
+    "vy_object_nmembers": (c_size_t, [P]),
+    "vy_object_member_name": (c_char_p, [P, c_size_t]),
+    "vy_object_member": (P, [P, c_size_t]),
+    "vy_object_member_by_name": (P, [P, c_char_p]),
+    "vy_object_field_int": (c_int, [P, c_char_p, POINTER(c_int64)]),
+    "vy_object_field_double": (c_int, [P, c_char_p, POINTER(c_double)]),
+    "vy_object_field_bool": (c_int, [P, c_char_p, POINTER(c_int)]),
+    "vy_object_field_string": (c_int, [P, c_char_p, POINTER(c_char_p)]),
+    "vy_object_fields_json": (c_void_p, [P]),
+    "vy_name_put": (c_int, [P, c_char_p, c_uint64]),
+    "vy_name_get": (c_int, [P, c_char_p, c_int, POINTER(c_uint64)]),
+    "vy_name_drop": (c_int, [P, c_char_p]),
+    "vy_name_list": (c_int, [P, c_char_p, NAME_FN, c_void_p]),
+    "vy_delete": (c_int, [P, POINTER(c_uint64), c_size_t, c_uint,
+                          POINTER(c_size_t)]),
+    "vy_persist": (c_int, [P, c_uint64]),
+    "vy_list": (c_int, [P, c_char_p, LIST_FN, c_void_p]),
+    "vy_meta_json": (c_int, [P, c_uint64, POINTER(c_void_p)]),
+    "vy_status_json": (c_int, [P, POINTER(c_void_p)]),
+}
+
+# Each vy_<name> becomes _capi.<name> (vy_get -> _capi.get). Inside this
+# module that shadows a few builtins (list, delete...): none is used here.
+for _name, (_res, _args) in _protos.items():
+    _f = getattr(lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+    globals()[_name[3:]] = _f  # vy_get -> _capi.get
+del _name, _res, _args, _f
+
+DELETE_SHALLOW = 0x1
+
+
+def take_string(ptr):
+    """Copies a malloc'd NUL-terminated C string into str and frees it."""
+    if not ptr:
+        raise MemoryError("libvineyard: out of memory")
+    try:
+        return ctypes.string_at(ptr).decode("utf-8", "replace")
+    finally:
+        free(ptr)
+
+
+def fail(rc, c=None, what=None):
+    """The exception for return code rc (a negative errno) of a call on
+    client handle c, with vy_errmsg's sentence."""
+    msg = errmsg(c).decode("utf-8", "replace") if c else ""
+    if not msg:
+        msg = os.strerror(-rc)
+    if what:
+        msg = "%s: %s" % (what, msg)
+    return errors.from_errno(-rc, msg)
+
+
+def check(rc, c=None, what=None):
+    if rc < 0:
+        raise fail(rc, c, what)
+    return rc

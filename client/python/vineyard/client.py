@@ -1,0 +1,555 @@
+"""The Client: a connection to vineyardd and every operation on it.
+
+put() runs the builders into one ObjectMeta tree, creates every new blob
+of it in one request, fills them (pwrite for contiguous memory: no page
+faults here), and creates the whole tree with one more request. get()
+fetches a whole tree, blobs mapped, in one request and runs the
+resolvers over it; the values share the store's memory.
+"""
+import ctypes
+import errno
+import json
+import os
+import threading
+
+import numpy as np
+
+from . import _capi
+from ._conn import _Conn, busy, generation
+from ._object import Object, _Tree, store_blob
+from ._types import ObjectID, ObjectInfo, ObjectMeta
+from .errors import (ConnectionLost, InvalidArgument, NameNotExists, from_errno,
+                     ObjectNotExists, UnsupportedType)
+from .registry import BuildContext, ResolveContext
+
+#: Seconds a get or get_name by name waits for the name to appear, unless
+#: told otherwise with timeout=.
+DEFAULT_NAME_TIMEOUT = 30.0
+
+_MAX_DEPTH = 7        # tree nesting one put may carry (the daemon's is 8)
+_MAX_NODES = 16384    # objects in one put; larger trees go in parts
+_MAX_BATCH = 65536    # blobs per create request
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _timeout_ms(timeout):
+    if timeout is None:
+        timeout = DEFAULT_NAME_TIMEOUT
+    if timeout < 0:
+        raise InvalidArgument(errno.EINVAL, "timeout must be >= 0 seconds")
+    return int(min(timeout * 1000.0, 2 ** 31 - 1))
+
+
+def _name_bytes(name):
+    if not isinstance(name, str):
+        raise InvalidArgument(errno.EINVAL, "a name is a str, not %s" %
+                              type(name).__name__)
+    return name.encode("utf-8", "surrogateescape")
+
+
+class _Payload:
+    """A new blob to write, or an existing blob to reference (reuse)."""
+
+    __slots__ = ("src", "nbytes", "arr", "reuse", "writer")
+
+    def __init__(self, value):
+        self.writer = None
+        self.arr = None
+        self.reuse = None
+        if type(value) is bytes:
+            self.src, self.nbytes = value, len(value)
+            return
+        if isinstance(value, np.ndarray):
+            arr = value
+        else:
+            try:
+                mv = memoryview(value)
+            except TypeError:
+                raise UnsupportedType(
+                    "a member is an ObjectMeta, an ObjectID or a bytes-like "
+                    "object, not %s" % type(value).__name__) from None
+            try:
+                arr = np.asarray(mv)
+            except (ValueError, TypeError, NotImplementedError):
+                arr = np.frombuffer(mv.tobytes(), np.uint8)
+        if arr.dtype.hasobject:
+            raise UnsupportedType("an array of Python objects is not "
+                                  "bytes; build it instead of adding it "
+                                  "as a blob")
+        self.nbytes = arr.nbytes
+        self.reuse = store_blob(arr)
+        if arr.flags.c_contiguous or arr.flags.f_contiguous:
+            self.src = arr.__array_interface__["data"][0]
+        else:
+            self.src = None  # copied into a mapping of the blob, C order
+        self.arr = arr
+
+    def fill(self, w):
+        if self.nbytes == 0:
+            return 0
+        if self.src is not None:
+            return _capi.writer_write(w, 0, self.src, self.nbytes)
+        addr = _capi.writer_data(w)
+        if not addr:
+            return -errno.ENOMEM
+        raw = (ctypes.c_char * self.nbytes).from_address(addr)
+        dst = np.frombuffer(raw, self.arr.dtype).reshape(self.arr.shape)
+        np.copyto(dst, self.arr)
+        return 0
+
+
+def _set_field(m, key, v):
+    k = key.encode("utf-8") if isinstance(key, str) else None
+    if k is None:
+        raise InvalidArgument(errno.EINVAL, "field keys are str, not %r" %
+                              (key,))
+    t = type(v)
+    if v is None:
+        rc = _capi.meta_set_null(m, k)
+    elif t is bool or isinstance(v, np.bool_):
+        rc = _capi.meta_set_bool(m, k, bool(v))
+    elif isinstance(v, (int, np.integer)):
+        v = int(v)
+        if not _INT64[0] <= v <= _INT64[1]:
+            raise InvalidArgument(errno.ERANGE, "field %r: %d does not fit "
+                                  "in 64 bits; store it as text" % (key, v))
+        rc = _capi.meta_set_int(m, k, v)
+    elif isinstance(v, (float, np.floating)):
+        rc = _capi.meta_set_double(m, k, float(v))
+    elif isinstance(v, str):
+        if "\0" in v:
+            raise InvalidArgument(errno.EINVAL, "field %r: text with a NUL "
+                                  "character; store it as a blob" % key)
+        try:
+            b = v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidArgument(errno.EINVAL, "field %r: text that is not "
+                                  "valid Unicode" % key) from None
+        rc = _capi.meta_set_string(m, k, b)
+    elif isinstance(v, (list, tuple)):
+        if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+               for x in v):
+            vals = [int(x) for x in v]
+            if any(not _INT64[0] <= x <= _INT64[1] for x in vals):
+                raise InvalidArgument(errno.ERANGE, "field %r: a number "
+                                      "does not fit in 64 bits" % key)
+            arr = (ctypes.c_int64 * len(vals))(*vals)
+            rc = _capi.meta_set_int_array(m, k, arr, len(vals))
+        elif all(isinstance(x, str) and "\0" not in x for x in v):
+            arr = (ctypes.c_char_p * len(v))(*[x.encode("utf-8")
+                                               for x in v])
+            rc = _capi.meta_set_string_array(m, k, arr, len(v))
+        else:
+            raise InvalidArgument(errno.EINVAL, "field %r: a list field "
+                                  "holds only ints or only strs" % key)
+    else:
+        raise InvalidArgument(errno.EINVAL, "field %r: %s is not a field "
+                              "type (int, float, bool, None, str, or a list "
+                              "of ints or of strs)" % (key, t.__name__))
+    if rc < 0:
+        if rc == -errno.EEXIST:
+            msg = "field %r set twice" % key
+        elif rc == -errno.EINVAL:
+            msg = "field %r: invalid key or value (keys are 1-255 " \
+                  "bytes)" % key
+        else:
+            msg = "field %r: %s" % (key, os.strerror(-rc))
+        raise from_errno(-rc, msg)
+
+
+class Client:
+    """A connection to vineyardd. Make one with vineyard.connect(); use it
+    as a context manager or call close(). One client may be used by many
+    threads; their calls take turns, so a thread waiting long for a name
+    holds up the others: give such a thread a client of its own. After
+    os.fork() a client used in the child connects again by itself (the
+    parent's connection is never touched there)."""
+
+    def __init__(self, socket=None):
+        path = os.fspath(socket) if socket is not None else None
+        if path is not None and not isinstance(path, (str, bytes)):
+            raise InvalidArgument(errno.EINVAL, "socket is a path")
+        conn = _Conn(path)
+        self._conn = conn
+        self._path = conn.path
+        self._lock = threading.Lock()
+
+    # ---- connection ----
+
+    @property
+    def socket(self):
+        """The path of the daemon's socket."""
+        return self._path
+
+    @property
+    def closed(self):
+        return self._conn is None
+
+    def _h(self):
+        conn = self._conn
+        if conn is None:
+            raise ConnectionLost(errno.EPIPE, "this client is closed")
+        if conn.gen != generation():
+            with self._lock:
+                conn = self._conn
+                if conn is not None and conn.gen != generation():
+                    conn = self._conn = _Conn(self._path)
+            if conn is None:
+                raise ConnectionLost(errno.EPIPE, "this client is closed")
+        return conn
+
+    def reconnect(self):
+        """Connects again to the same socket (after the daemon restarted,
+        say). Values got through the old connection stay valid."""
+        self._conn = _Conn(self._path)
+
+    def close(self):
+        """Closes the connection. Values got through it stay valid: the
+        connection really closes when the last of them is gone."""
+        self._conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<vineyard.Client %s%s>" % (
+            self._path, " (closed)" if self._conn is None else "")
+
+    # ---- put ----
+
+    def put(self, value, persist=False, name=None, **kw):
+        """Stores value; returns its ObjectID. name binds a name to it,
+        persist makes it survive a daemon restart. Extra keyword arguments
+        go to the builders."""
+        ctx = BuildContext(self, kw)
+        meta = ctx.build(value)
+        if isinstance(meta, ObjectID):
+            if name is not None:
+                self.put_name(meta, name)
+            if persist:
+                self.persist(meta)
+            return meta
+        return self.create(meta, name=name, persist=persist)
+
+    def create(self, meta, name=None, persist=False):
+        """Creates the object described by an ObjectMeta tree (as builders
+        return); returns its ObjectID."""
+        if not isinstance(meta, ObjectMeta):
+            raise InvalidArgument(errno.EINVAL, "create() takes an "
+                                  "ObjectMeta")
+        nameb = _name_bytes(name) if name is not None else None
+        conn = self._h()
+        extra = []
+        try:
+            try:
+                self._split(conn, meta, 0, extra, True)
+                return self._put_unit(conn, meta, nameb, persist, True)
+            except ObjectNotExists:
+                # A reused blob went away meanwhile: copy instead.
+                self._split(conn, meta, 0, extra, False)
+                return self._put_unit(conn, meta, nameb, persist, False)
+        except BaseException:
+            if extra:
+                self._delete_quietly(conn, extra)
+            raise
+
+    def _split(self, conn, meta, depth, extra, reuse):
+        """Puts apart the parts of a tree too deep or too large for one
+        request, replacing them by their ids; returns the nodes left."""
+        count = 1
+        for key, v in list(meta.members.items()):
+            if not isinstance(v, ObjectMeta):
+                continue
+            if depth + 1 >= _MAX_DEPTH:
+                n = _MAX_NODES + 1
+            else:
+                n = self._split(conn, v, depth + 1, extra, reuse)
+            if depth + 1 >= _MAX_DEPTH or count + n > _MAX_NODES:
+                if depth + 1 >= _MAX_DEPTH:
+                    self._split(conn, v, 0, extra, reuse)
+                oid = self._put_unit(conn, v, None, False, reuse)
+                extra.append(oid)
+                meta.members[key] = oid
+            else:
+                count += n
+        return count
+
+    def _put_unit(self, conn, meta, nameb, persist, reuse):
+        payloads = []
+        self._collect(meta, payloads, reuse)
+        new = [p for p in payloads if p.reuse is None]
+        c = conn.handle()
+        root = None
+        try:
+            for i in range(0, len(new), _MAX_BATCH):
+                part = new[i:i + _MAX_BATCH]
+                lens = (ctypes.c_size_t * len(part))(*[p.nbytes
+                                                       for p in part])
+                ws = (ctypes.c_void_p * len(part))()
+                _capi.check(_capi.blob_create_many(c, lens, len(part), ws),
+                            c)
+                for p, w in zip(part, ws):
+                    p.writer = w
+            for p in new:
+                rc = p.fill(p.writer)
+                if rc < 0:
+                    raise from_errno(
+                        -rc, "writing a blob: %s" % os.strerror(-rc))
+            root = self._to_c(meta)
+            oid = ctypes.c_uint64()
+            rc = _capi.put_object(c, root, nameb, 1 if persist else 0,
+                                  ctypes.byref(oid))
+            for p in new:
+                p.writer = None  # consumed by vy_put_object
+            _capi.check(rc, c)
+            return ObjectID(oid.value)
+        finally:
+            if root:
+                _capi.meta_free(root)
+            for p in new:
+                if p.writer:
+                    _capi.blob_abort(c, p.writer)
+                    p.writer = None
+
+    def _collect(self, meta, out, reuse):
+        for key, v in list(meta.members.items()):
+            if isinstance(v, ObjectMeta):
+                self._collect(v, out, reuse)
+            elif isinstance(v, _Payload):
+                if not reuse:
+                    v.reuse = None
+                out.append(v)
+            elif not isinstance(v, ObjectID):
+                p = _Payload(v)
+                if not reuse:
+                    p.reuse = None
+                meta.members[key] = p
+                out.append(p)
+
+    def _to_c(self, meta):
+        m = _capi.meta_new(meta.typename.encode("utf-8"))
+        if not m:
+            raise InvalidArgument(errno.EINVAL, "invalid typename %r" %
+                                  meta.typename)
+        try:
+            for k, v in meta.fields.items():
+                _set_field(m, k, v)
+            for name, v in meta.members.items():
+                nb = name.encode("utf-8") if isinstance(name, str) else b""
+                if isinstance(v, ObjectMeta):
+                    child = self._to_c(v)
+                    rc = _capi.meta_add_member_meta(m, nb, child)
+                    if rc < 0:
+                        _capi.meta_free(child)
+                elif isinstance(v, ObjectID):
+                    rc = _capi.meta_add_member(m, nb, v)
+                elif v.reuse is not None:
+                    rc = _capi.meta_add_member(m, nb, v.reuse)
+                else:
+                    rc = _capi.meta_add_member_writer(m, nb, v.writer)
+                if rc < 0:
+                    raise from_errno(-rc, "member %r of %s: %s" % (
+                        name, meta.typename,
+                        "invalid name (1-255 bytes, no '/', not data, "
+                        "meta.json or typename)" if rc == -errno.EINVAL
+                        else "added twice" if rc == -errno.EEXIST
+                        else os.strerror(-rc)))
+        except BaseException:
+            _capi.meta_free(m)
+            raise
+        return m
+
+    def _delete_quietly(self, conn, ids):
+        try:
+            c = conn.handle()
+            arr = (ctypes.c_uint64 * len(ids))(*ids)
+            _capi.delete(c, arr, len(ids), 0, None)
+        except Exception:
+            pass
+
+    # ---- get ----
+
+    def get(self, object_id=None, name=None, timeout=None, **kw):
+        """The value of an object, by id or by name. A get by name waits up
+        to timeout seconds (default DEFAULT_NAME_TIMEOUT) for the name to
+        appear. Arrays in the value share the store's memory (read-only)
+        and keep it mapped while they live. Extra keyword arguments go to
+        the resolvers."""
+        return self._resolve(self.get_object(object_id, name, timeout), kw)
+
+    def _resolve(self, obj, kw):
+        return ResolveContext(self, kw).resolve(obj)
+
+    def get_object(self, object_id=None, name=None, timeout=None):
+        """The object itself (a vineyard.Object), without resolving it."""
+        out = ctypes.c_void_p()
+        if name is not None:
+            if object_id is not None:
+                raise InvalidArgument(errno.EINVAL, "give an object id or a "
+                                      "name, not both")
+            nameb = _name_bytes(name)
+            ms = _timeout_ms(timeout)
+            conn = self._h()
+            c = conn.handle()
+            rc = _capi.get_by_name(c, nameb, ms, ctypes.byref(out))
+            if rc == -errno.ENOENT:
+                raise NameNotExists(errno.ENOENT, _capi.errmsg(c).decode(
+                    "utf-8", "replace") or "no object named %r" % name)
+        else:
+            if object_id is None:
+                raise InvalidArgument(errno.EINVAL, "give an object id or "
+                                      "name=")
+            try:
+                oid = ObjectID(object_id)
+            except InvalidArgument as e:
+                raise InvalidArgument(e.errno, "%s (to get by name, say "
+                                      "name=)" % e.strerror) from None
+            conn = self._h()
+            c = conn.handle()
+            rc = _capi.get(c, oid, ctypes.byref(out))
+        _capi.check(rc, c)
+        return Object(_Tree(conn, out.value), out.value)
+
+    def get_meta(self, object_id):
+        """The metadata of an object and its members, as ObjectMeta; no
+        blob is mapped."""
+        oid = ObjectID(object_id)
+        conn = self._h()
+        c = conn.handle()
+        out = ctypes.c_void_p()
+        _capi.check(_capi.get_meta(c, oid, ctypes.byref(out)), c)
+        tree = _Tree(conn, out.value)
+        try:
+            return Object(tree, out.value).meta()
+        finally:
+            del tree
+
+    # ---- names ----
+
+    def put_name(self, object_id, name):
+        """Binds name to object_id; an existing name is re-pointed."""
+        oid = ObjectID(object_id)
+        nameb = _name_bytes(name)
+        c = self._h().handle()
+        _capi.check(_capi.name_put(c, nameb, oid), c)
+
+    def get_name(self, name, wait=False, timeout=None):
+        """The ObjectID bound to name. With wait, waits up to timeout
+        seconds (default DEFAULT_NAME_TIMEOUT) for it to appear."""
+        nameb = _name_bytes(name)
+        ms = _timeout_ms(timeout) if wait else 0
+        c = self._h().handle()
+        oid = ctypes.c_uint64()
+        rc = _capi.name_get(c, nameb, ms, ctypes.byref(oid))
+        if rc == -errno.ENOENT:
+            raise NameNotExists(errno.ENOENT, _capi.errmsg(c).decode(
+                "utf-8", "replace") or "no object named %r" % name)
+        _capi.check(rc, c)
+        return ObjectID(oid.value)
+
+    def drop_name(self, name):
+        """Unbinds name (the object stays)."""
+        nameb = _name_bytes(name)
+        c = self._h().handle()
+        rc = _capi.name_drop(c, nameb)
+        if rc == -errno.ENOENT:
+            raise NameNotExists(errno.ENOENT, _capi.errmsg(c).decode(
+                "utf-8", "replace") or "no object named %r" % name)
+        _capi.check(rc, c)
+
+    def list_names(self, pattern=None):
+        """{name: ObjectID} for every name matching the glob pattern."""
+        conn = self._h()
+        c = conn.handle()
+        out = {}
+
+        def cb(ctx, name, oid):
+            out[name.decode("utf-8", "surrogateescape")] = oid
+            return 0
+
+        fn = _capi.NAME_FN(cb)
+        with busy(conn):
+            rc = _capi.name_list(c, pattern.encode() if pattern else None,
+                                 fn, None)
+        _capi.check(rc, c)
+        return {k: ObjectID(v) for k, v in out.items()}
+
+    # ---- the rest ----
+
+    def delete(self, object_id, deep=True):
+        """Deletes an object (or a list of them); unless deep is False, its
+        members go too when nothing else uses them. Values already got stay
+        readable. Returns how many objects went."""
+        ids = object_id if isinstance(object_id, (list, tuple, set)) \
+            else [object_id]
+        ids = [ObjectID(i) for i in ids]
+        c = self._h().handle()
+        arr = (ctypes.c_uint64 * len(ids))(*ids)
+        n = ctypes.c_size_t()
+        _capi.check(_capi.delete(c, arr, len(ids),
+                                 0 if deep else _capi.DELETE_SHALLOW,
+                                 ctypes.byref(n)), c)
+        return n.value
+
+    def persist(self, object_id):
+        """Makes an object and everything it references survive a daemon
+        restart (needs a daemon with a data directory)."""
+        oid = ObjectID(object_id)
+        c = self._h().handle()
+        _capi.check(_capi.persist(c, oid), c)
+
+    def exists(self, object_id):
+        """True when the object is in the store."""
+        try:
+            self.get_meta(object_id)
+            return True
+        except ObjectNotExists:
+            return False
+
+    def list_objects(self, pattern=None):
+        """ObjectInfo for every object (blobs included) whose typename
+        matches the glob pattern, in id order."""
+        conn = self._h()
+        c = conn.handle()
+        out = []
+
+        def cb(ctx, ep):
+            e = ep.contents
+            names = tuple(e.names[i].decode("utf-8", "surrogateescape")
+                          for i in range(e.nnames))
+            out.append(ObjectInfo(ObjectID(e.id), e.typename.decode(
+                "utf-8", "replace"), e.nbytes, bool(e.is_blob),
+                bool(e.persisted), names))
+            return 0
+
+        fn = _capi.LIST_FN(cb)
+        with busy(conn):
+            rc = _capi.list(c, pattern.encode() if pattern else None, fn,
+                            None)
+        _capi.check(rc, c)
+        return out
+
+    def meta_json(self, object_id):
+        """meta.json of an object as the daemon renders it (text)."""
+        oid = ObjectID(object_id)
+        c = self._h().handle()
+        p = ctypes.c_void_p()
+        _capi.check(_capi.meta_json(c, oid, ctypes.byref(p)), c)
+        return _capi.take_string(p.value)
+
+    def status(self):
+        """The daemon's figures (objects, bytes used, limit...) as a dict."""
+        c = self._h().handle()
+        p = ctypes.c_void_p()
+        _capi.check(_capi.status_json(c, ctypes.byref(p)), c)
+        return json.loads(_capi.take_string(p.value))
+
+
+def connect(socket=None):
+    """Connects to vineyardd at socket, else $VINEYARD_IPC_SOCKET, else
+    /var/run/vineyard.sock. Raises vineyard.ConnectionFailed (with the
+    reason) when no daemon answers there."""
+    return Client(socket)

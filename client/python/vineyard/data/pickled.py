@@ -1,0 +1,46 @@
+"""The fallback for values without a builder: pickle protocol 5 with
+out-of-band buffers. vineyard::Pickle has the pickle stream as blob
+member buffer_ and each out-of-band buffer (the memory of numpy arrays,
+bytearrays...) as a blob member buffers_-<i>, so large arrays inside
+arbitrary structures are still written once and read back zero-copy.
+Unpickling runs code named by the stream: get only from stores you trust
+(the socket's permissions decide who may put).
+"""
+import pickle
+
+from .._types import ObjectMeta
+from ..errors import UnsupportedType
+from ..registry import register_resolver, set_fallback_builder
+
+
+def build_pickle(value, ctx, **kw):
+    bufs = []
+    try:
+        stream = pickle.dumps(value, protocol=5, buffer_callback=bufs.append)
+    except Exception as e:
+        raise UnsupportedType("cannot put a %s: no builder is registered "
+                              "for it and pickling failed (%s)" % (
+                                  type(value).__name__, e)) from e
+    t = type(value)
+    meta = ObjectMeta("vineyard::Pickle")
+    meta["protocol_"] = 5
+    meta["pytype_"] = "%s.%s" % (t.__module__, t.__qualname__)
+    meta["nbuffers_"] = len(bufs)
+    meta.add_member("buffer_", stream)
+    for i, b in enumerate(bufs):
+        try:
+            raw = b.raw()
+        except BufferError:
+            raw = memoryview(b).tobytes()
+        meta.add_member("buffers_-%d" % i, raw)
+    return meta
+
+
+def resolve_pickle(obj, ctx, **kw):
+    n = obj.get("nbuffers_", 0)
+    bufs = [obj.member("buffers_-%d" % i).buffer for i in range(n)]
+    return pickle.loads(obj.member("buffer_").buffer, buffers=bufs)
+
+
+set_fallback_builder(build_pickle)
+register_resolver("vineyard::Pickle", resolve_pickle)

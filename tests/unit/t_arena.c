@@ -1,0 +1,125 @@
+/*
+ * t_arena: memfds with their pages reserved up front, seals that make them
+ * immutable for every holder, read-only reopens, and the footprint the
+ * store accounts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "test.h"
+#include "banned.h"
+
+static void
+test_footprint(void)
+{
+	CHECK_EQ(arena_footprint(1), 4096);
+	CHECK_EQ(arena_footprint(4096), 4096);
+	CHECK_EQ(arena_footprint(4097), 8192);
+	CHECK_EQ(arena_footprint(10000), 12288);
+	CHECK_EQ(arena_footprint(0), 0);
+}
+
+static void
+test_memfd_reserved(void)
+{
+	struct stat st;
+	int fd = -1;
+
+	CHECK_EQ(arena_memfd("t", 0, &fd), -EINVAL);
+	CHECK_EQ(arena_memfd("t", 3 * 4096 + 1, &fd), 0);
+	CHECK(fd >= 0);
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_size, 3 * 4096 + 1);
+	/* the pages exist before anyone touches them */
+	CHECK(st.st_blocks * 512 >= 4 * 4096);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	/* sealing is allowed on it */
+	CHECK(fcntl(fd, F_GET_SEALS) >= 0);
+	CHECK((fcntl(fd, F_GET_SEALS) & F_SEAL_SEAL) == 0);
+	close(fd);
+}
+
+static void
+test_seal(void)
+{
+	int fd = -1, ro;
+	char *p;
+
+	CHECK_EQ(arena_memfd("t", 8192, &fd), 0);
+	CHECK_EQ(pwrite(fd, "before", 6, 0), 6);
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	/* a writable shared mapping blocks the seal */
+	CHECK_EQ(arena_seal(fd), -EBUSY);
+	munmap(p, 8192);
+	CHECK_EQ(arena_seal(fd), 0);
+	CHECK_EQ(fcntl(fd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW |
+		 F_SEAL_WRITE | F_SEAL_SEAL);
+	errno = 0;
+	CHECK(pwrite(fd, "after", 5, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 16384) < 0 && errno == EPERM);
+	CHECK(fallocate(fd, 0, 0, 16384) < 0);
+	CHECK(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+	      MAP_FAILED);
+	CHECK_EQ(arena_seal(fd), -EPERM); /* seals are sealed */
+	/* readers get a read-only file of the same memory */
+	ro = arena_reopen_ro(fd);
+	CHECK(ro >= 0);
+	CHECK_EQ(fcntl(ro, F_GETFL) & O_ACCMODE, O_RDONLY);
+	p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, ro, 0);
+	CHECK(p != MAP_FAILED);
+	if (p != MAP_FAILED) {
+		CHECK(memcmp(p, "before", 6) == 0);
+		/* and mprotect cannot make that mapping writable */
+		CHECK(mprotect(p, 4096, PROT_READ | PROT_WRITE) < 0 &&
+		      errno == EACCES);
+		munmap(p, 8192);
+	}
+	CHECK(pwrite(ro, "x", 1, 0) < 0 && errno == EBADF);
+	close(ro);
+	close(fd);
+	CHECK_EQ(arena_reopen_ro(-1), -ENOENT);
+}
+
+static void
+test_huge_modes(void)
+{
+	arena_init(0);
+	CHECK_EQ(arena_huge(), ARENA_HUGE_OFF);
+	CHECK(strcmp(arena_huge_name(), "off") == 0);
+	arena_init(1);
+	/* whatever the kernel allows, the name matches the mode */
+	switch (arena_huge()) {
+	case ARENA_HUGE_OFF: CHECK(strcmp(arena_huge_name(), "off") == 0);
+		break;
+	case ARENA_HUGE_ADVISE:
+		CHECK(strcmp(arena_huge_name(), "advise") == 0);
+		break;
+	case ARENA_HUGE_KERNEL:
+		CHECK(strcmp(arena_huge_name(), "kernel") == 0);
+		break;
+	}
+	/* a huge-page-sized blob is reserved in any mode */
+	{
+		int fd = -1;
+		struct stat st;
+
+		CHECK_EQ(arena_memfd("huge", 4u << 20, &fd), 0);
+		CHECK_EQ(fstat(fd, &st), 0);
+		CHECK(st.st_blocks * 512 >= (4 << 20));
+		CHECK_EQ(arena_seal(fd), 0);
+		close(fd);
+	}
+	arena_init(0);
+}
+
+TEST_MAIN(arena_init(0); RUN(test_footprint); RUN(test_memfd_reserved);
+	  RUN(test_seal); RUN(test_huge_modes))

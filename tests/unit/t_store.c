@@ -1,0 +1,914 @@
+/*
+ * t_store: the store facade without a socket. Blobs (create, fill, seal,
+ * abort, kernel-enforced immutability), small blobs, composite objects
+ * (members, refs that block deletes, deep and shallow deletes), reader pins
+ * that keep deleted blobs alive, owners that go away, the memory limit,
+ * names, listing, metadata JSON and change notifications.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "meta.h"
+#include "object.h"
+#include "proto.h"
+#include "store.h"
+#include "test.h"
+#include "banned.h"
+
+static struct store *
+new_store(uint64_t limit)
+{
+	struct store_cfg cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.limit = limit;
+	cfg.huge_pages = 0;
+	return store_new(&cfg);
+}
+
+static struct store_status
+status(struct store *s)
+{
+	struct store_status st;
+
+	store_status(s, &st);
+	return st;
+}
+
+/* A sealed memfd blob of len bytes, every byte fill. */
+static uint64_t
+big_blob(struct store *s, struct store_owner *o, size_t len, int fill)
+{
+	uint64_t id = 0;
+	char *buf = malloc(len);
+	int fd;
+
+	memset(buf, fill, len);
+	CHECK_EQ(store_blob_create(s, o, len, &id, &fd), 0);
+	CHECK_EQ(pwrite(fd, buf, len, 0), (ssize_t)len);
+	CHECK_EQ(store_blob_seal(s, o, id), 0);
+	free(buf);
+	return id;
+}
+
+static uint64_t
+small_blob(struct store *s, const char *text)
+{
+	uint64_t id = 0;
+
+	CHECK_EQ(store_blob_put_small(s, text, strlen(text), &id), 0);
+	return id;
+}
+
+/* Reads a blob's bytes the way a reader would. */
+static int
+blob_equals(struct store *s, struct store_owner *o, uint64_t id,
+	    const void *want, size_t len)
+{
+	struct store_blobref b;
+	int ok = 0;
+
+	if (store_blob_open(s, o, id, &b))
+		return 0;
+	if (b.len != len)
+		goto out;
+	if (b.kind == BLOB_KIND_SEGMENT) {
+		ok = memcmp(b.ptr, want, len) == 0;
+	} else {
+		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, b.fd, 0);
+
+		if (p == MAP_FAILED)
+			goto out;
+		ok = memcmp(p, want, len) == 0;
+		munmap(p, len);
+	}
+out:
+	store_release(s, o, &id, 1);
+	return ok;
+}
+
+static void
+test_create_seal_abort(void)
+{
+	struct store *s = new_store(0);
+	struct store_owner *a = store_owner_new(s, "a");
+	struct store_owner *b = store_owner_new(s, "b");
+	struct store_status st;
+	struct store_info info;
+	uint64_t id, id2;
+	char buf[10000];
+	int fd, fd2;
+
+	memset(buf, 'q', sizeof(buf));
+	CHECK_EQ(store_blob_create(s, a, 0, &id, &fd), -EINVAL);
+	CHECK(strstr(store_errmsg(), "at least one byte") != NULL);
+	CHECK_EQ(store_blob_create(s, a, sizeof(buf), &id, &fd), 0);
+	CHECK(meta_id_is_blob(id));
+	st = status(s);
+	CHECK_EQ(st.unsealed, 1);
+	CHECK_EQ(st.objects, 0);
+	CHECK_EQ(st.payload, sizeof(buf));
+	CHECK_EQ(st.used, 12288); /* whole pages */
+	CHECK_EQ(st.owners, 2);
+	/* invisible until sealed */
+	CHECK_EQ(store_info(s, id, &info), -ENOENT);
+	CHECK(strstr(store_errmsg(), "not sealed yet") != NULL);
+	CHECK_EQ(pwrite(fd, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	/* only the owner may seal or abort it */
+	CHECK_EQ(store_blob_seal(s, b, id), -EPERM);
+	CHECK(strstr(store_errmsg(), "another client") != NULL);
+	CHECK_EQ(store_blob_abort(s, b, id), -EPERM);
+	CHECK_EQ(store_blob_seal(s, a, id), 0);
+	CHECK_EQ(store_blob_seal(s, a, id), -EEXIST);
+	CHECK_EQ(store_blob_seal(s, a, 0x8000000000000123ull), -ENOENT);
+	st = status(s);
+	CHECK_EQ(st.unsealed, 0);
+	CHECK_EQ(st.objects, 1);
+	CHECK_EQ(st.blobs, 1);
+	CHECK_EQ(store_info(s, id, &info), 0);
+	CHECK(strcmp(info.typename, META_BLOB_TYPENAME) == 0);
+	CHECK_EQ(info.nbytes, sizeof(buf));
+	CHECK(info.flags & OBJ_BLOB);
+	CHECK(blob_equals(s, b, id, buf, sizeof(buf)));
+
+	/* abort gives the memory back */
+	CHECK_EQ(store_blob_create(s, a, 5000, &id2, &fd2), 0);
+	CHECK_EQ(status(s).used, 12288 + 8192);
+	CHECK_EQ(store_blob_abort(s, a, id2), 0);
+	CHECK_EQ(store_blob_abort(s, a, id2), -ENOENT);
+	st = status(s);
+	CHECK_EQ(st.used, 12288);
+	CHECK_EQ(st.payload, sizeof(buf));
+	CHECK_EQ(st.unsealed, 0);
+	store_owner_free(s, a);
+	store_owner_free(s, b);
+	store_free(s);
+}
+
+/* After seal nobody can change the bytes: the kernel refuses writes,
+ * writable mappings and size changes through any descriptor. */
+static void
+test_sealed_is_immutable(void)
+{
+	struct store *s = new_store(0);
+	struct store_owner *a = store_owner_new(s, "a");
+	struct store_blobref b;
+	uint64_t id;
+	int fd, mine;
+	void *p;
+
+	CHECK_EQ(store_blob_create(s, a, 8192, &id, &fd), 0);
+	/* what a client holds: its own descriptor of the same file */
+	mine = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	CHECK(mine >= 0);
+	CHECK_EQ(pwrite(mine, "abc", 3, 0), 3);
+	/* still mapped writable: seal refuses, the blob stays unsealed */
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mine, 0);
+	CHECK(p != MAP_FAILED);
+	CHECK_EQ(store_blob_seal(s, a, id), -EBUSY);
+	CHECK(strstr(store_errmsg(), "mapped writable") != NULL);
+	CHECK_EQ(status(s).unsealed, 1);
+	munmap(p, 8192);
+	CHECK_EQ(store_blob_seal(s, a, id), 0);
+	errno = 0;
+	CHECK(pwrite(mine, "x", 1, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(mine, 100) < 0 && errno == EPERM);
+	CHECK(ftruncate(mine, 1 << 20) < 0 && errno == EPERM);
+	CHECK(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mine, 0)
+	      == MAP_FAILED && errno == EPERM);
+	CHECK(fcntl(mine, F_ADD_SEALS, F_SEAL_WRITE) < 0); /* sealed seals */
+	/* what readers get is read-only */
+	CHECK_EQ(store_blob_open(s, a, id, &b), 0);
+	CHECK_EQ(b.kind, BLOB_KIND_MEMFD);
+	CHECK_EQ(fcntl(b.fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, b.fd, 0);
+	CHECK(p != MAP_FAILED);
+	if (p != MAP_FAILED) {
+		CHECK(memcmp(p, "abc", 3) == 0);
+		munmap(p, 8192);
+	}
+	store_release(s, a, &id, 1);
+	close(mine);
+	store_owner_free(s, a);
+	store_free(s);
+}
+
+static void
+test_small_blobs(void)
+{
+	struct store *s = new_store(0);
+	struct store_owner *a = store_owner_new(s, "a");
+	struct store_blobref b;
+	static char max[PROTO_SMALL_MAX + 1];
+	uint64_t id0, id1, idmax, id;
+	struct store_status st;
+
+	memset(max, 'm', sizeof(max));
+	CHECK_EQ(store_blob_put_small(s, NULL, 0, &id0), 0);
+	CHECK_EQ(store_blob_put_small(s, "x", 1, &id1), 0);
+	CHECK_EQ(store_blob_put_small(s, max, PROTO_SMALL_MAX, &idmax), 0);
+	CHECK_EQ(store_blob_put_small(s, max, PROTO_SMALL_MAX + 1, &id),
+		 -EINVAL);
+	CHECK(meta_id_is_blob(id0) && meta_id_is_blob(idmax));
+	CHECK(id0 != id1 && id1 != idmax);
+	st = status(s);
+	CHECK_EQ(st.objects, 3);
+	CHECK_EQ(st.blobs, 3);
+	CHECK_EQ(st.payload, 1 + PROTO_SMALL_MAX);
+	CHECK_EQ(st.segments, PROTO_SEG_SIZE);
+	CHECK_EQ(st.used, PROTO_SEG_SIZE);
+	CHECK(blob_equals(s, a, id0, "", 0));
+	CHECK(blob_equals(s, a, id1, "x", 1));
+	CHECK(blob_equals(s, a, idmax, max, PROTO_SMALL_MAX));
+	CHECK_EQ(store_blob_open(s, a, id1, &b), 0);
+	CHECK_EQ(b.kind, BLOB_KIND_SEGMENT);
+	CHECK(b.seg_fd >= 0);
+	CHECK_EQ(b.len, 1);
+	/* the reader's view of the segment has the same byte */
+	{
+		uint8_t *p = mmap(NULL, PROTO_SEG_SIZE, PROT_READ, MAP_SHARED,
+				  b.seg_fd, 0);
+
+		CHECK(p != MAP_FAILED);
+		if (p != MAP_FAILED) {
+			CHECK_EQ(p[b.off], 'x');
+			munmap(p, PROTO_SEG_SIZE);
+		}
+	}
+	store_release(s, a, &id1, 1);
+	/* a sealed small blob cannot be sealed or aborted again */
+	CHECK_EQ(store_blob_seal(s, a, id1), -EEXIST);
+	CHECK_EQ(store_blob_abort(s, a, id1), -EEXIST);
+	store_owner_free(s, a);
+	store_free(s);
+}
+
+/* ---- trees ---- */
+
+/* {"typename": tn, "fields": {"n": n}, "members": {...}} with members
+ * given as name/id pairs; a member id of 0 is filled by a nested leaf. */
+static void
+tree(struct cw *w, const char *tn, int64_t n, const char *const *mnames,
+     const uint64_t *mids, size_t nm)
+{
+	size_t i;
+
+	cw_map(w, 3);
+	cw_str(w, "typename");
+	cw_str(w, tn);
+	cw_str(w, "fields");
+	cw_map(w, 1);
+	cw_str(w, "n");
+	cw_int(w, n);
+	cw_str(w, "members");
+	cw_map(w, nm);
+	for (i = 0; i < nm; i++) {
+		cw_str(w, mnames[i]);
+		if (mids[i]) {
+			cw_uint(w, mids[i]);
+		} else {
+			cw_map(w, 1);
+			cw_str(w, "typename");
+			cw_str(w, "Leaf");
+		}
+	}
+}
+
+static int
+put_tree(struct store *s, struct store_owner *o, const struct cw *w,
+	 const uint64_t *seal, size_t nseal, const char *name, uint64_t *id)
+{
+	return store_obj_put(s, o, w->buf, w->len, seal, nseal, name,
+			     name ? strlen(name) : 0, 0, id);
+}
+
+struct walk {
+	size_t nobjs, nblobs;
+	uint64_t first;
+};
+
+static int
+walk_obj(void *ctx, uint64_t id, const uint8_t *meta, size_t len,
+	 uint64_t nbytes)
+{
+	struct walk *w = ctx;
+	struct meta_view v;
+
+	(void)nbytes;
+	if (!w->nobjs && !w->nblobs)
+		w->first = id;
+	CHECK_EQ(meta_view_parse(meta, len, &v), 0);
+	w->nobjs++;
+	return 0;
+}
+
+static int
+walk_blob(void *ctx, const struct store_blobref *b)
+{
+	struct walk *w = ctx;
+
+	if (!w->nobjs && !w->nblobs)
+		w->first = b->id;
+	w->nblobs++;
+	return 0;
+}
+
+static void
+test_objects_and_members(void)
+{
+	static const char *const names[] = { "a", "b", "nested" };
+	struct store *s = new_store(0);
+	struct store_owner *o = store_owner_new(s, "o");
+	uint64_t ids[3], root, id;
+	struct store_info info;
+	struct walk wk;
+	struct cw w, out;
+	size_t cnt;
+
+	ids[0] = big_blob(s, o, 5000, 'A');
+	ids[1] = small_blob(s, "bee");
+	ids[2] = 0;
+	cw_init(&w);
+	tree(&w, "Pair", 7, names, ids, 3);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &root), 0);
+	CHECK(!meta_id_is_blob(root));
+	CHECK_EQ(status(s).objects, 4); /* 2 blobs, the leaf, the root */
+	CHECK_EQ(store_info(s, root, &info), 0);
+	CHECK(strcmp(info.typename, "Pair") == 0);
+	CHECK_EQ(info.nmembers, 3);
+	CHECK_EQ(info.nbytes, 5003); /* sum of the members */
+
+	/* a get walks the whole tree, root first, each node once */
+	memset(&wk, 0, sizeof(wk));
+	CHECK_EQ(store_get(s, o, root, 0, walk_obj, walk_blob, &wk), 0);
+	CHECK_EQ(wk.nobjs, 2);
+	CHECK_EQ(wk.nblobs, 2);
+	CHECK(wk.first == root);
+	store_release(s, o, ids, 2);
+
+	/* members are refused deletion while referenced */
+	CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt), -EBUSY);
+	CHECK(strstr(store_errmsg(), "member of 1 other object") != NULL);
+	CHECK_EQ(cnt, 0);
+	/* a batch with one refused id changes nothing */
+	{
+		uint64_t batch[2] = { root, ids[1] };
+
+		CHECK_EQ(store_delete(s, batch, 2, 0, &cnt), -EBUSY);
+		CHECK_EQ(status(s).objects, 4);
+	}
+	/* a second parent: two references */
+	{
+		static const char *const one[] = { "x" };
+
+		cw_init(&out);
+		tree(&out, "Other", 1, one, &ids[0], 1);
+		CHECK_EQ(put_tree(s, o, &out, NULL, 0, "other", &id), 0);
+		CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt), -EBUSY);
+		CHECK(strstr(store_errmsg(), "member of 2 other objects") !=
+		      NULL);
+		cw_release(&out);
+	}
+	/* meta.json of the root */
+	cw_init(&out);
+	CHECK_EQ(store_meta_json(s, root, &out), 0);
+	cw_raw(&out, "", 1);
+	CHECK(strstr((char *)out.buf, "\"typename\": \"Pair\"") != NULL);
+	CHECK(strstr((char *)out.buf, "\"n\": 7") != NULL);
+	CHECK(strstr((char *)out.buf, "\"nbytes\": 5003") != NULL);
+	cw_release(&out);
+
+	/* deep delete of the root: the leaf and the small blob go, the big
+	 * blob stays (still a member of "other") */
+	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt), 0);
+	CHECK_EQ(cnt, 3);
+	CHECK_EQ(store_info(s, ids[1], &info), -ENOENT);
+	CHECK_EQ(store_info(s, ids[0], &info), 0);
+	CHECK_EQ(status(s).objects, 2);
+	/* deleting "other" frees the big blob too; its name goes with it */
+	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt), 0);
+	CHECK_EQ(cnt, 2);
+	CHECK_EQ(store_name_get(s, "other", 5, &root), -ENOENT);
+	CHECK_EQ(status(s).objects, 0);
+	CHECK_EQ(status(s).payload, 0);
+	CHECK_EQ(status(s).names, 0);
+	cw_release(&w);
+	store_owner_free(s, o);
+	store_free(s);
+}
+
+static void
+test_shallow_and_named_members(void)
+{
+	static const char *const names[] = { "a", "b" };
+	struct store *s = new_store(0);
+	struct store_owner *o = store_owner_new(s, "o");
+	uint64_t ids[2], root;
+	struct store_info info;
+	struct cw w;
+	size_t cnt;
+
+	ids[0] = small_blob(s, "one");
+	ids[1] = small_blob(s, "two");
+	cw_init(&w);
+	tree(&w, "T", 1, names, ids, 2);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &root), 0);
+	CHECK_EQ(store_delete(s, &root, 1, DELETE_F_SHALLOW, &cnt), 0);
+	CHECK_EQ(cnt, 1);
+	/* members stay and are free to delete now */
+	CHECK_EQ(store_info(s, ids[0], &info), 0);
+	CHECK_EQ(store_delete(s, ids, 2, 0, &cnt), 0);
+	CHECK_EQ(cnt, 2);
+
+	/* a named member survives a deep delete of its parent */
+	ids[0] = small_blob(s, "one");
+	ids[1] = small_blob(s, "two");
+	CHECK_EQ(store_name_put(s, "keep", 4, ids[1]), 0);
+	cw_reset(&w);
+	tree(&w, "T", 1, names, ids, 2);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &root), 0);
+	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt), 0);
+	CHECK_EQ(cnt, 2);
+	CHECK_EQ(store_info(s, ids[0], &info), -ENOENT);
+	CHECK_EQ(store_info(s, ids[1], &info), 0);
+	cw_release(&w);
+	store_owner_free(s, o);
+	store_free(s);
+}
+
+/* A diamond: both B and C have X; A has B and C. A deep delete of A
+ * takes all four, X once. */
+static void
+test_diamond_delete(void)
+{
+	static const char *const bn[] = { "x" }, *const an[] = { "b", "c" };
+	struct store *s = new_store(0);
+	struct store_owner *o = store_owner_new(s, "o");
+	uint64_t x, bc[2], a;
+	struct cw w;
+	size_t cnt;
+
+	x = small_blob(s, "xx");
+	cw_init(&w);
+	tree(&w, "B", 1, bn, &x, 1);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &bc[0]), 0);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &bc[1]), 0);
+	cw_reset(&w);
+	tree(&w, "A", 1, an, bc, 2);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &a), 0);
+	CHECK_EQ(status(s).objects, 4);
+	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt), 0);
+	CHECK_EQ(cnt, 4);
+	CHECK_EQ(status(s).objects, 0);
+	/* the same id twice in one batch is deleted once */
+	x = small_blob(s, "xx");
+	{
+		uint64_t twice[2] = { x, x };
+
+		CHECK_EQ(store_delete(s, twice, 2, 0, &cnt), 0);
+		CHECK_EQ(cnt, 1);
+	}
+	cw_release(&w);
+	store_owner_free(s, o);
+	store_free(s);
+}
+
+/* obj_put checks everything before it changes anything. */
+static void
+test_obj_put_checks(void)
+{
+	static const char *const names[] = { "m" };
+	struct store *s = new_store(0);
+	struct store_owner *a = store_owner_new(s, "a");
+	struct store_owner *b = store_owner_new(s, "b");
+	struct store_status before, after;
+	struct store_info info;
+	uint64_t blob, other, root, missing = 0x8000000000000777ull, seal[2];
+	struct cw w;
+	int fd;
+
+	cw_init(&w);
+	/* an unsealed member is sealed by the put that lists it */
+	CHECK_EQ(store_blob_create(s, a, 10000, &blob, &fd), 0);
+	tree(&w, "T", 1, names, &blob, 1);
+	CHECK_EQ(put_tree(s, a, &w, &blob, 1, "first", &root), 0);
+	CHECK_EQ(store_info(s, blob, &info), 0);
+	CHECK_EQ(status(s).unsealed, 0);
+	CHECK_EQ(store_name_get(s, "first", 5, &other), 0);
+	CHECK(other == root);
+
+	/* unknown member */
+	before = status(s);
+	cw_reset(&w);
+	tree(&w, "T", 1, names, &missing, 1);
+	CHECK_EQ(put_tree(s, a, &w, NULL, 0, NULL, &root), -ENOENT);
+	CHECK(strstr(store_errmsg(), "member m") != NULL);
+	/* another owner's blob in the seal list */
+	CHECK_EQ(store_blob_create(s, b, 10000, &other, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, 10000, &blob, &fd), 0);
+	before = status(s);
+	cw_reset(&w);
+	tree(&w, "T", 1, names, &blob, 1);
+	seal[0] = blob;
+	seal[1] = other;
+	CHECK_EQ(put_tree(s, a, &w, seal, 2, NULL, &root), -EPERM);
+	after = status(s);
+	CHECK_EQ(after.unsealed, before.unsealed);
+	CHECK_EQ(after.objects, before.objects);
+	/* the same blob twice */
+	seal[1] = blob;
+	CHECK_EQ(put_tree(s, a, &w, seal, 2, NULL, &root), -EINVAL);
+	/* an unsealed member not listed to seal */
+	CHECK_EQ(put_tree(s, a, &w, NULL, 0, NULL, &root), -ENOENT);
+	/* invalid name, bad metadata */
+	CHECK_EQ(put_tree(s, a, &w, &blob, 1, "a/b", &root), -EINVAL);
+	CHECK(strstr(store_errmsg(), "'/'") != NULL);
+	CHECK_EQ(store_obj_put(s, a, "\xa1", 1, &blob, 1, NULL, 0, 0, &root),
+		 -EBADMSG);
+	CHECK(strstr(store_errmsg(), "bad metadata") != NULL);
+	after = status(s);
+	CHECK_EQ(after.unsealed, before.unsealed);
+	CHECK_EQ(after.objects, before.objects);
+	CHECK_EQ(after.names, before.names);
+	CHECK_EQ(put_tree(s, a, &w, &blob, 1, NULL, &root), 0);
+	cw_release(&w);
+	store_owner_free(s, a);
+	store_owner_free(s, b);
+	store_free(s);
+}
+
+/* Pins keep a deleted blob's memory until the last reader lets go. */
+static void
+test_pins_keep_zombies(void)
+{
+	struct store *s = new_store(0);
+	struct store_owner *w = store_owner_new(s, "writer");
+	struct store_owner *r1 = store_owner_new(s, "r1");
+	struct store_owner *r2 = store_owner_new(s, "r2");
+	struct store_blobref b;
+	struct store_status st;
+	uint64_t id, small, meta_only;
+	size_t cnt;
+	struct walk wk;
+	char *p;
+
+	id = big_blob(s, w, 1 << 20, 'Z');
+	small = small_blob(s, "tiny");
+	CHECK_EQ(store_blob_open(s, r1, id, &b), 0);
+	p = mmap(NULL, 1 << 20, PROT_READ, MAP_SHARED, b.fd, 0);
+	CHECK(p != MAP_FAILED);
+	memset(&wk, 0, sizeof(wk));
+	CHECK_EQ(store_get(s, r2, id, 0, NULL, walk_blob, &wk), 0);
+	CHECK_EQ(store_get(s, r2, id, 0, NULL, walk_blob, &wk), 0);
+	CHECK_EQ(store_blob_open(s, r1, small, &b), 0);
+	/* metadata-only gets pin nothing */
+	CHECK_EQ(store_get(s, r1, id, GET_F_META, NULL, walk_blob, &wk), 0);
+
+	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &small, 1, 0, &cnt), 0);
+	st = status(s);
+	CHECK_EQ(st.objects, 0);
+	CHECK_EQ(st.zombies, 2);
+	CHECK_EQ(st.used, (1 << 20) + PROTO_SEG_SIZE); /* still counted */
+	/* gone for new readers */
+	CHECK_EQ(store_blob_open(s, r1, id, &b), -ENOENT);
+	/* the bytes stay intact */
+	CHECK(p != MAP_FAILED && p[0] == 'Z' && p[(1 << 20) - 1] == 'Z');
+
+	/* r2 holds two pins: one release is not enough */
+	store_release(s, r2, &id, 1);
+	store_release(s, r1, &id, 1);
+	CHECK_EQ(status(s).zombies, 2);
+	store_release(s, r1, &id, 1); /* no pin left: ignored */
+	meta_only = 0x8000000000000999ull;
+	store_release(s, r1, &meta_only, 1); /* unknown: ignored */
+	CHECK_EQ(status(s).zombies, 2);
+	store_release(s, r2, &id, 1);
+	st = status(s);
+	CHECK_EQ(st.zombies, 1);
+	CHECK_EQ(st.payload, 4);
+	CHECK(p[12345] == 'Z'); /* our own mapping still works */
+	munmap(p, 1 << 20);
+
+	/* an owner that goes away drops its pins */
+	store_owner_free(s, r1);
+	st = status(s);
+	CHECK_EQ(st.zombies, 0);
+	CHECK_EQ(st.payload, 0);
+	CHECK_EQ(st.used, PROTO_SEG_SIZE); /* segments are kept */
+	store_owner_free(s, r2);
+	store_owner_free(s, w);
+	CHECK_EQ(status(s).owners, 0);
+	store_free(s);
+}
+
+/* A client that dies: its unsealed blobs go, what it sealed stays. */
+static void
+test_owner_free_drops_unsealed(void)
+{
+	struct store *s = new_store(0);
+	struct store_owner *o = store_owner_new(s, "dying");
+	struct store_info info;
+	uint64_t sealed, u1, u2;
+	struct store_status st;
+	int fd;
+
+	sealed = big_blob(s, o, 4096, 1);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, &u1, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 3 << 20, &u2, &fd), 0);
+	CHECK_EQ(store_blob_open(s, o, sealed, &(struct store_blobref){0}), 0);
+	st = status(s);
+	CHECK_EQ(st.unsealed, 2);
+	CHECK_EQ(st.used, 4096 + (4 << 20));
+	store_owner_free(s, o);
+	st = status(s);
+	CHECK_EQ(st.unsealed, 0);
+	CHECK_EQ(st.used, 4096);
+	CHECK_EQ(st.objects, 1);
+	CHECK_EQ(store_info(s, sealed, &info), 0);
+	store_owner_free(s, NULL); /* no-op */
+	store_free(s);
+}
+
+static void
+test_limit(void)
+{
+	struct store *s = new_store(4 << 20);
+	struct store_owner *o = store_owner_new(s, "o");
+	uint64_t a, b, c;
+	size_t cnt;
+	int fd;
+
+	CHECK_EQ(status(s).limit, 4 << 20);
+	a = small_blob(s, "first"); /* one 2 MiB segment */
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, &b, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, (1 << 20) + 1, &c, &fd), -ENOSPC);
+	CHECK(strstr(store_errmsg(), "--size") != NULL);
+	CHECK(strstr(store_errmsg(), "4.0 MiB") != NULL);
+	/* exactly what is left fits */
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, &c, &fd), 0);
+	CHECK_EQ(status(s).used, 4 << 20);
+	CHECK_EQ(store_blob_create(s, o, 1, &c, &fd), -ENOSPC);
+	/* no room for another segment: small puts fail once it is full */
+	{
+		static char k[4000];
+		uint64_t id;
+		int i, rc = 0;
+
+		for (i = 0; i < 1000 && rc == 0; i++)
+			rc = store_blob_put_small(s, k, sizeof(k), &id);
+		CHECK_EQ(rc, -ENOSPC);
+		CHECK(strstr(store_errmsg(), "no space") != NULL);
+	}
+	/* earlier objects are intact, and freeing makes room again */
+	CHECK(blob_equals(s, o, a, "first", 5));
+	CHECK_EQ(store_blob_abort(s, o, c), 0);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, &c, &fd), 0);
+	/* an absurd size is refused, not wrapped */
+	CHECK_EQ(store_blob_create(s, o, SIZE_MAX, &c, &fd), -ENOSPC);
+	CHECK_EQ(store_blob_create(s, o, SIZE_MAX - 100, &c, &fd), -ENOSPC);
+	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt), 0);
+	store_owner_free(s, o);
+	store_free(s);
+}
+
+static int
+collect_name(void *ctx, const char *name, uint64_t id)
+{
+	struct cw *w = ctx;
+
+	(void)id;
+	cw_raw(w, name, strlen(name));
+	cw_raw(w, ",", 1);
+	return 0;
+}
+
+static void
+test_names(void)
+{
+	struct store *s = new_store(0);
+	uint64_t a = small_blob(s, "a"), b = small_blob(s, "b"), id;
+	struct store_info info;
+	char big[4096];
+	struct cw w;
+	size_t cnt;
+
+	CHECK_EQ(store_name_put(s, "dataset", 7, a), 0);
+	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
+	CHECK(id == a);
+	/* put replaces */
+	CHECK_EQ(store_name_put(s, "dataset", 7, b), 0);
+	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
+	CHECK(id == b);
+	CHECK_EQ(status(s).names, 1);
+	CHECK_EQ(store_info(s, a, &info), 0);
+	CHECK_EQ(info.nnames, 0);
+	CHECK_EQ(store_info(s, b, &info), 0);
+	CHECK_EQ(info.nnames, 1);
+	/* invalid names: clear errors */
+	CHECK_EQ(store_name_put(s, "a/b", 3, a), -EINVAL);
+	CHECK(strstr(store_errmsg(), "invalid name") != NULL);
+	CHECK_EQ(store_name_put(s, "..", 2, a), -EINVAL);
+	CHECK_EQ(store_name_put(s, "", 0, a), -EINVAL);
+	memset(big, 'x', sizeof(big));
+	CHECK_EQ(store_name_put(s, big, sizeof(big), a), -EINVAL);
+	CHECK(strstr(store_errmsg(), "255") != NULL);
+	CHECK_EQ(store_name_put(s, "bell\a", 5, a), -EINVAL);
+	CHECK_EQ(store_name_put(s, "o0123456789abcdef", 17, a), -EINVAL);
+	/* unknown object */
+	CHECK_EQ(store_name_put(s, "n", 1, 0x8000000000000555ull), -ENOENT);
+	CHECK_EQ(store_name_get(s, "nope", 4, &id), -ENOENT);
+	CHECK(strstr(store_errmsg(), "no name 'nope'") != NULL);
+	CHECK_EQ(store_name_drop(s, "nope", 4), -ENOENT);
+	/* list, sorted and globbed */
+	CHECK_EQ(store_name_put(s, "beta", 4, a), 0);
+	CHECK_EQ(store_name_put(s, "alpha", 5, a), 0);
+	cw_init(&w);
+	CHECK_EQ(store_name_list(s, NULL, collect_name, &w), 0);
+	cw_raw(&w, "", 1);
+	CHECK(strcmp((char *)w.buf, "alpha,beta,dataset,") == 0);
+	cw_reset(&w);
+	CHECK_EQ(store_name_list(s, "*ta*", collect_name, &w), 0);
+	cw_raw(&w, "", 1);
+	CHECK(strcmp((char *)w.buf, "beta,dataset,") == 0);
+	/* drop one; delete drops the object's names */
+	CHECK_EQ(store_name_drop(s, "beta", 4), 0);
+	CHECK_EQ(store_name_get(s, "beta", 4, &id), -ENOENT);
+	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt), 0);
+	CHECK_EQ(store_name_get(s, "alpha", 5, &id), -ENOENT);
+	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
+	CHECK_EQ(status(s).names, 1);
+	cw_release(&w);
+	store_free(s);
+}
+
+struct lst {
+	size_t n;
+	uint64_t last;
+	int sorted;
+};
+
+static int
+list_one(void *ctx, const struct store_info *info, const char *const *names,
+	 size_t nnames)
+{
+	struct lst *l = ctx;
+
+	(void)names;
+	(void)nnames;
+	if (l->n && info->id <= l->last)
+		l->sorted = 0;
+	l->last = info->id;
+	l->n++;
+	return 0;
+}
+
+static void
+test_list(void)
+{
+	static const char *const names[] = { "m" };
+	struct store *s = new_store(0);
+	struct store_owner *o = store_owner_new(s, "o");
+	struct lst l;
+	uint64_t blob, obj, *ids;
+	size_t n, i;
+	struct cw w;
+	int more, k;
+
+	for (k = 0; k < 20; k++)
+		blob = small_blob(s, "b");
+	cw_init(&w);
+	tree(&w, "vineyard::Tensor<double>", 1, names, &blob, 1);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &obj), 0);
+	memset(&l, 0, sizeof(l));
+	l.sorted = 1;
+	CHECK_EQ(store_list(s, NULL, 0, 0, list_one, &l, &more), 0);
+	CHECK_EQ(l.n, 21);
+	CHECK(l.sorted);
+	CHECK_EQ(more, 0);
+	memset(&l, 0, sizeof(l));
+	CHECK_EQ(store_list(s, "vineyard::Tensor<*>", 0, 0, list_one, &l,
+			    &more), 0);
+	CHECK_EQ(l.n, 1);
+	CHECK(l.last == obj);
+	memset(&l, 0, sizeof(l));
+	CHECK_EQ(store_list(s, "vineyard::Blob", 0, 0, list_one, &l, &more),
+		 0);
+	CHECK_EQ(l.n, 20);
+	memset(&l, 0, sizeof(l));
+	CHECK_EQ(store_list(s, "nothing*", 0, 0, list_one, &l, &more), 0);
+	CHECK_EQ(l.n, 0);
+	/* paging: limit and after */
+	memset(&l, 0, sizeof(l));
+	CHECK_EQ(store_list(s, NULL, 0, 8, list_one, &l, &more), 0);
+	CHECK_EQ(l.n, 8);
+	CHECK_EQ(more, 1);
+	CHECK_EQ(store_list(s, NULL, l.last, 100, list_one, &l, &more), 0);
+	CHECK_EQ(l.n, 21);
+	CHECK_EQ(more, 0);
+	/* ids, sorted */
+	CHECK_EQ(store_ids(s, &ids, &n), 0);
+	CHECK_EQ(n, 21);
+	for (i = 1; i < n; i++)
+		CHECK(ids[i - 1] < ids[i]);
+	free(ids);
+	cw_release(&w);
+	store_owner_free(s, o);
+	store_free(s);
+}
+
+struct events {
+	int add, del, set, drop;
+};
+
+static void
+on_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
+{
+	struct events *e = ctx;
+
+	(void)id;
+	switch (ev) {
+	case STORE_EV_ADD: e->add++; break;
+	case STORE_EV_DEL: e->del++; break;
+	case STORE_EV_NAME_SET: e->set++; CHECK(name != NULL); break;
+	case STORE_EV_NAME_DROP: e->drop++; CHECK(name != NULL); break;
+	}
+}
+
+static void
+test_watch(void)
+{
+	static const char *const names[] = { "m" };
+	struct store *s = new_store(0);
+	struct store_owner *o = store_owner_new(s, "o");
+	struct events e;
+	uint64_t blob, obj;
+	size_t cnt;
+	struct cw w;
+
+	memset(&e, 0, sizeof(e));
+	store_watch(s, on_event, &e);
+	blob = big_blob(s, o, 9000, 3);
+	CHECK_EQ(e.add, 1);
+	cw_init(&w);
+	tree(&w, "T", 1, names, &blob, 1);
+	CHECK_EQ(put_tree(s, o, &w, NULL, 0, "n1", &obj), 0);
+	CHECK_EQ(e.add, 2);
+	CHECK_EQ(e.set, 1);
+	CHECK_EQ(store_name_put(s, "n2", 2, obj), 0);
+	CHECK_EQ(store_name_drop(s, "n2", 2), 0);
+	CHECK_EQ(e.set, 2);
+	CHECK_EQ(e.drop, 1);
+	CHECK_EQ(store_delete(s, &obj, 1, 0, &cnt), 0);
+	CHECK_EQ(e.del, 2);
+	cw_release(&w);
+	store_owner_free(s, o);
+	store_free(s);
+}
+
+/* A callback's nonzero return stops the walk and comes back. */
+static int
+stop_walk(void *ctx, const struct store_blobref *b)
+{
+	(void)ctx;
+	(void)b;
+	return -ECANCELED;
+}
+
+static void
+test_get_errors(void)
+{
+	struct store *s = new_store(0);
+	struct store_owner *o = store_owner_new(s, "o");
+	struct store_blobref b;
+	uint64_t id = small_blob(s, "x"), unsealed;
+	struct cw w;
+	int fd;
+
+	CHECK_EQ(store_get(s, o, 0x42, 0, NULL, NULL, NULL), -ENOENT);
+	CHECK(strstr(store_errmsg(), "no object o0000000000000042") != NULL);
+	CHECK_EQ(store_get(s, o, id, 0, NULL, stop_walk, NULL), -ECANCELED);
+	store_release(s, o, &id, 1);
+	CHECK_EQ(store_blob_create(s, o, 9999, &unsealed, &fd), 0);
+	CHECK_EQ(store_get(s, o, unsealed, 0, NULL, NULL, NULL), -ENOENT);
+	CHECK(strstr(store_errmsg(), "not sealed yet") != NULL);
+	CHECK_EQ(store_blob_open(s, o, unsealed, &b), -ENOENT);
+	cw_init(&w);
+	CHECK_EQ(store_meta_json(s, unsealed, &w), -ENOENT);
+	cw_release(&w);
+	store_owner_free(s, o);
+	store_free(s);
+}
+
+TEST_MAIN(RUN(test_create_seal_abort); RUN(test_sealed_is_immutable);
+	  RUN(test_small_blobs); RUN(test_objects_and_members);
+	  RUN(test_shallow_and_named_members); RUN(test_diamond_delete);
+	  RUN(test_obj_put_checks); RUN(test_pins_keep_zombies);
+	  RUN(test_owner_free_drops_unsealed); RUN(test_limit);
+	  RUN(test_names); RUN(test_list); RUN(test_watch);
+	  RUN(test_get_errors))
