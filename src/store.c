@@ -8,7 +8,7 @@
  * Persistence (the block at the end, and hooks marked "persistence"): the
  * data directory's files are written by one writer thread and blobs read
  * back by one loader thread, never with the lock held during I/O; see the
- * comment above store_persist_start.
+ * comment that opens the persistence block.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -2850,7 +2849,7 @@ store_restore(struct store *s)
 	struct rent *x;
 	struct timespec t0, t1;
 	size_t pos, i;
-	uint64_t nlazy = 0, orphans = 0;
+	uint64_t nlazy = 0;
 	uint64_t big = s->big_bytes;
 	int rc;
 
@@ -2894,7 +2893,6 @@ store_restore(struct store *s)
 		x = r.order[i];
 		if (x->keep)
 			continue;
-		orphans++;
 		if (r.damaged) {
 			restore_aside(&r, x, "no persisted object refers to "
 				      "it and other files are damaged");
@@ -2927,7 +2925,6 @@ store_restore(struct store *s)
 		log_warnx("persist: %" PRIu64 " damaged file%s skipped; see %s/"
 			  "damaged", r.damaged, r.damaged == 1 ? "" : "s",
 			  persist_dir(s->disk));
-	(void)orphans;
 	pos = 0;
 	while ((x = idtab_next(&r.t, &pos))) {
 		for (i = 0; i < x->nnames; i++)
