@@ -358,7 +358,9 @@ write_error(struct persist *p, struct persist_file *f, int rc)
  * the rest is compressed and the final fsync has little left to wait for
  * (compressing then syncing a gigabyte one after the other is what `lz4`
  * and `sync` do). */
+#ifndef KICK_BYTES
 #define KICK_BYTES (16u << 20)
+#endif
 
 struct blob_out {
 	int fd;

@@ -83,7 +83,7 @@ for kind in comp rand; do
 	s=${sizes[0]}
 	awk -v o="$o" -v b="$b" -v n="$bytes" -v k="$kind" -v s="$s" -v l="$lz4size" -v g="$GIB" 'BEGIN {
 		printf "persist %g GiB %s: %.2f s (%.0f MB/s)  baseline lz4 -1 + fsync: %.2f s (%.0f MB/s)  ratio: %.2f  (target >= 0.7)\n",
-			k == "comp" ? "compressible" : "random      ", o, n / o / 1e6, b, n / b / 1e6, b / o
+			g, k == "comp" ? "compressible" : "random      ", o, n / o / 1e6, b, n / b / 1e6, b / o
 		printf "  on disk: %d bytes = %.4fx the data (lz4 -1: %.4fx)%s\n", s, s / n, l / n,
 			k == "rand" ? "  (target <= 1.01)" : "" }'
 done
