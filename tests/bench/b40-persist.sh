@@ -57,26 +57,31 @@ with open(path, "wb") as f:
 EOF
 head -c "$bytes" /dev/urandom >"$D/rand"
 
+# The disk is shared and deletes are discarded to it: settle before each
+# run, and alternate which of the two goes first.
+settle() { sync; sleep 1; }
+baseline() { # the same bytes through lz4 -1 to the same disk, then fsync
+	settle
+	t0=$(now)
+	lz4 -1 -q -f "$D/$kind" "$D/out.lz4" && sync "$D/out.lz4"
+	t1=$(now)
+	base+=("$(echo "$t1 - $t0" | bc)")
+	lz4size=$(stat -c %s "$D/out.lz4")
+	rm -f "$D/out.lz4"
+}
+ours() { # the blob is in the store; time vy_persist, which returns once
+	 # the file is compressed, written, fsync'ed and renamed
+	rm -rf "$D/data"
+	start "$D/data"
+	settle
+	ours+=("$("$T" persist-time "$D/$kind")")
+	sizes+=("$(du -b "$D/data/objects/"*.blob | awk '{print $1}')")
+	stop
+}
 for kind in comp rand; do
 	ours=() base=() sizes=()
-	for round in 1 2 3; do
-		# The baseline: the same bytes through lz4 -1 to the same disk,
-		# then fsync of the output.
-		sync
-		t0=$(now)
-		lz4 -1 -q -f "$D/$kind" "$D/out.lz4" && sync "$D/out.lz4"
-		t1=$(now)
-		base+=("$(echo "$t1 - $t0" | bc)")
-		lz4size=$(stat -c %s "$D/out.lz4")
-		rm -f "$D/out.lz4"
-		# Ours: the blob is in the store; time vy_persist, which returns
-		# once the file is compressed, written, fsync'ed and renamed.
-		rm -rf "$D/data"
-		start "$D/data"
-		sync
-		ours+=("$("$T" persist-time "$D/$kind")")
-		sizes+=("$(du -b "$D/data/objects/"*.blob | awk '{print $1}')")
-		stop
+	for round in 1 2 3 4; do
+		if [ $((round % 2)) -eq 1 ]; then baseline; ours; else ours; baseline; fi
 	done
 	o=$(printf '%s\n' "${ours[@]}" | median)
 	b=$(printf '%s\n' "${base[@]}" | median)
