@@ -35,7 +35,7 @@ CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wno-unused-parameter
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient -MMD -MP
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient -Ifs -MMD -MP
 ifdef DEVELOPER
 ALL_CFLAGS += -Werror
 endif
@@ -45,6 +45,9 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LIBS_CBOR = $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
 LIBS = $(LIBS_CBOR) -lpthread
+# FUSE: only fs/ includes it and only vineyardd links it.
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
+LIBS_FUSE = $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 
 ifeq ($(V),1)
 Q =
@@ -56,6 +59,8 @@ endif
 CORE_SRC = src/log.c src/xmalloc.c src/cborio.c src/proto.c src/fdpass.c \
 	src/arena.c src/slab.c src/idtab.c src/names.c src/meta.c src/store.c
 DAEMON_SRC = src/loop.c src/server.c src/main.c
+# The FUSE view (issue 3), linked into vineyardd only.
+FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
 # libvineyard compiles the wire contract from src/ itself.
 LIB_SRC = client/client.c client/blob.c client/object.c client/names.c src/idtab.c \
 	src/cborio.c src/proto.c src/fdpass.c src/meta.c
@@ -64,6 +69,7 @@ UNIT_SRC = $(wildcard tests/unit/t_*.c)
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+FS_OBJ = $(FS_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -96,9 +102,11 @@ $(BUILD)/lib/%.o: %.c
 $(VYCORE): $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(DAEMON): $(DAEMON_OBJ) $(VYCORE)
+$(FS_OBJ): ALL_CFLAGS += $(FUSE_CFLAGS)
+
+$(DAEMON): $(DAEMON_OBJ) $(FS_OBJ) $(VYCORE)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(VYCORE) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(FS_OBJ) $(VYCORE) $(LIBS_FUSE) $(LIBS)
 
 $(LIBSO): $(LIB_OBJ) client/libvineyard.map
 	@$(if $(Q),echo "  LINK    $@")
