@@ -336,9 +336,10 @@ worker_main(void *arg)
 static struct fuse_session *
 session_new(struct fs *fs, int auto_unmount)
 {
+	struct fuse_session *se;
+	struct fuse_args args;
 	char opts[256];
 	char *argv[4];
-	struct fuse_args args;
 
 	snprintf(opts, sizeof(opts), "ro,default_permissions,fsname=vineyard,"
 		 "subtype=vineyard%s%s", fs->allow_other ? ",allow_other" : "",
@@ -350,7 +351,10 @@ session_new(struct fs *fs, int auto_unmount)
 	args.argc = 3;
 	args.argv = argv;
 	args.allocated = 0;
-	return fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	/* Option parsing may have copied the arguments. */
+	fuse_opt_free_args(&args);
+	return se;
 }
 
 /* Mounts with auto_unmount (fusermount3 then unmounts the view if the
@@ -395,10 +399,10 @@ fs_free(struct fs *fs)
 		fs->qhead = e->next;
 		free(e);
 	}
+	fs_files_release(fs); /* unpins through the owner: first */
 	if (fs->owner)
 		store_owner_free(fs->store, fs->owner);
 	inode_tab_release(&fs->inodes);
-	pthread_mutex_destroy(&fs->blob_lock);
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);
 	pt_release(&fs->pt);
@@ -455,8 +459,7 @@ fs_start(struct store *s, const struct fs_cfg *cfg, struct fs **out,
 	fs->gid = getegid();
 	clock_gettime(CLOCK_REALTIME, &fs->t0);
 	inode_tab_init(&fs->inodes);
-	pthread_mutex_init(&fs->blob_lock, NULL);
-	idtab_init(&fs->blobs);
+	fs_files_init(fs);
 	pthread_mutex_init(&fs->qlock, NULL);
 	pthread_cond_init(&fs->qcond, NULL);
 	fs->qtail = &fs->qhead;
@@ -555,7 +558,6 @@ fs_stop(struct fs *fs)
 	fuse_session_unmount(fs->se);
 	fuse_session_destroy(fs->se);
 	fs->se = NULL;
-	fs_blobs_release(fs);
 	log_info("fs: unmounted %s", fs->mount);
 	fs_free(fs);
 }

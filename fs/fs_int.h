@@ -5,7 +5,7 @@
  *
  * Locks, never nested except blob_lock -> the store's lock:
  *   inodes.lock  the inode table (inode.c)
- *   blob_lock    the open-blob table and every blob's refs
+ *   blob_lock    the open-blob table, every blob's refs, the open files
  *   qlock        the queue of store events waiting for the notifier
  * No fs lock is held while a FUSE reply or notification is written.
  */
@@ -50,8 +50,10 @@ struct fs_blob {
 	void *map;            /* our mapping of a memfd blob, or NULL */
 };
 
-/* fi->fh of an open file. */
+/* fi->fh of an open file. Listed so that files still open when the fs
+ * stops (no RELEASE comes then) are freed. */
 struct fs_file {
+	struct fs_file *prev, *next; /* fs->files; blob_lock */
 	int kind;             /* IK_DATA, IK_META, IK_TYPENAME, IK_STATUS */
 	struct fs_blob *blob; /* IK_DATA */
 	char *buf;            /* the others: the text, rendered at open */
@@ -70,6 +72,7 @@ struct fs {
 	struct inode_tab inodes;
 	pthread_mutex_t blob_lock;
 	struct idtab blobs;       /* struct fs_blob by id; blob_lock */
+	struct fs_file files;     /* list head of open files; blob_lock */
 	uid_t uid;
 	gid_t gid;
 	struct timespec t0;       /* every entry's times */
@@ -113,8 +116,9 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct fuse_file_info *fi);
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-/* Drops every open blob (at stop, after the kernel is gone). */
-void fs_blobs_release(struct fs *fs);
+void fs_files_init(struct fs *fs);
+/* Frees every open file and blob (at stop, after the kernel is gone). */
+void fs_files_release(struct fs *fs);
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		   int to_set, struct fuse_file_info *fi);
 void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -110,16 +110,57 @@ blob_put(struct fs *fs, struct fs_blob *b)
 }
 
 void
-fs_blobs_release(struct fs *fs)
+fs_files_init(struct fs *fs)
+{
+	pthread_mutex_init(&fs->blob_lock, NULL);
+	idtab_init(&fs->blobs);
+	fs->files.next = fs->files.prev = &fs->files;
+}
+
+void
+fs_files_release(struct fs *fs)
 {
 	struct fs_blob *b;
 	size_t pos = 0;
 
 	pthread_mutex_lock(&fs->blob_lock);
+	while (fs->files.next != &fs->files) {
+		struct fs_file *f = fs->files.next;
+
+		fs->files.next = f->next;
+		free(f->buf);
+		free(f);
+	}
 	while ((b = idtab_next(&fs->blobs, &pos)))
 		blob_drop(fs, b, 0); /* the connection is gone, ids too */
 	idtab_release(&fs->blobs);
 	pthread_mutex_unlock(&fs->blob_lock);
+	pthread_mutex_destroy(&fs->blob_lock);
+}
+
+static void
+file_link(struct fs *fs, struct fs_file *f)
+{
+	pthread_mutex_lock(&fs->blob_lock);
+	f->next = &fs->files;
+	f->prev = fs->files.prev;
+	f->prev->next = f;
+	fs->files.prev = f;
+	pthread_mutex_unlock(&fs->blob_lock);
+}
+
+/* Unlinks and frees f, dropping its blob. */
+static void
+file_free(struct fs *fs, struct fs_file *f)
+{
+	pthread_mutex_lock(&fs->blob_lock);
+	f->prev->next = f->next;
+	f->next->prev = f->prev;
+	pthread_mutex_unlock(&fs->blob_lock);
+	if (f->blob)
+		blob_put(fs, f->blob);
+	free(f->buf);
+	free(f);
 }
 
 /* ---- open, read, release ---- */
@@ -210,13 +251,9 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->noflush = 1;
 	fi->fh = (uintptr_t)f;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		/* interrupted: no release will come */
-		if (f->blob)
-			blob_put(fs, f->blob);
-		free(f->buf);
-		free(f);
-	}
+	file_link(fs, f);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		file_free(fs, f); /* interrupted: no release will come */
 }
 
 void
@@ -265,12 +302,8 @@ fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (f) {
-		if (f->blob)
-			blob_put(fs_of(req), f->blob);
-		free(f->buf);
-		free(f);
-	}
+	if (f)
+		file_free(fs_of(req), f);
 	fuse_reply_err(req, 0);
 }
 

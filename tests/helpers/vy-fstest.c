@@ -51,6 +51,9 @@ fnv(uint64_t h, const unsigned char *p, size_t n)
 
 #define FNV0 0xcbf29ce484222325ull
 
+/* Reads that fault pages in must not be optimised away. */
+static volatile unsigned char sink;
+
 static int
 cmd_sum(const char *path)
 {
@@ -116,7 +119,6 @@ cmd_pfn(const char *mnt, const char *idstr)
 	struct vy_object *o;
 	const unsigned char *a, *b;
 	char path[4096];
-	volatile unsigned char sink = 0;
 	size_t len, i, pages, same = 0, n = 0;
 	vy_id id;
 	int rc, fd, pm;
