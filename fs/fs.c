@@ -192,6 +192,7 @@ on_store_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
 	e->id = id;
 	memcpy(e->name, name ? name : "", len + 1);
 	pthread_mutex_lock(&fs->qlock);
+	e->seq = ++fs->qseq;
 	*fs->qtail = e;
 	fs->qtail = &e->next;
 	pthread_cond_signal(&fs->qcond);
@@ -230,6 +231,7 @@ notifier_main(void *arg)
 {
 	struct fs *fs = arg;
 	struct fs_event *list, *e;
+	uint64_t last = 0;
 
 	pthread_mutex_lock(&fs->qlock);
 	while (!fs->qstop) {
@@ -244,12 +246,31 @@ notifier_main(void *arg)
 		while ((e = list)) {
 			list = e->next;
 			invalidate(fs, e);
+			last = e->seq;
 			free(e);
 		}
 		pthread_mutex_lock(&fs->qlock);
+		fs->qdone = last;
+		pthread_cond_broadcast(&fs->qdone_cond);
 	}
+	/* Nobody waits for what will not be applied now. */
+	fs->qdone = fs->qseq;
+	pthread_cond_broadcast(&fs->qdone_cond);
 	pthread_mutex_unlock(&fs->qlock);
 	return NULL;
+}
+
+void
+fs_sync(void *ctx)
+{
+	struct fs *fs = ctx;
+	uint64_t want;
+
+	pthread_mutex_lock(&fs->qlock);
+	want = fs->qseq;
+	while (fs->qdone < want && !fs->qstop)
+		pthread_cond_wait(&fs->qdone_cond, &fs->qlock);
+	pthread_mutex_unlock(&fs->qlock);
 }
 
 /* ---- the session ---- */
@@ -405,6 +426,7 @@ fs_free(struct fs *fs)
 	inode_tab_release(&fs->inodes);
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);
+	pthread_cond_destroy(&fs->qdone_cond);
 	pt_release(&fs->pt);
 	if (fs->stopfd >= 0)
 		close(fs->stopfd);
@@ -462,6 +484,7 @@ fs_start(struct store *s, const struct fs_cfg *cfg, struct fs **out,
 	fs_files_init(fs);
 	pthread_mutex_init(&fs->qlock, NULL);
 	pthread_cond_init(&fs->qcond, NULL);
+	pthread_cond_init(&fs->qdone_cond, NULL);
 	fs->qtail = &fs->qhead;
 	fs->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pt_init(&fs->pt, !cfg->force_cached, fs->stopfd);

@@ -45,6 +45,11 @@ int fs_start(struct store *s, const struct fs_cfg *cfg, struct fs **out,
 	     char *err, size_t errlen);
 /* "passthrough" or "cached"; for server_cfg.fs_mode. ctx is a struct fs. */
 const char *fs_mode(void *ctx);
+/* Returns once every store change made before the call is visible in the
+ * mount: the kernel's cached entries for deleted objects and dropped or
+ * re-pointed names are gone. For server_cfg.fs_sync; ctx is a struct fs.
+ * Must not be called with the store lock held. */
+void fs_sync(void *ctx);
 /* Why passthrough is not in use, or "" when it is. */
 const char *fs_mode_why(struct fs *fs);
 /* The absolute mount path. */

@@ -32,6 +32,7 @@
 /* A store event for the notifier; name is "" unless a name event. */
 struct fs_event {
 	struct fs_event *next;
+	uint64_t seq;       /* 1, 2, ... in queue order */
 	int ev;             /* enum store_event */
 	uint64_t id;
 	char name[];
@@ -82,9 +83,12 @@ struct fs {
 	pthread_t notifier;
 	int notifier_on;
 	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
+	pthread_cond_t qcond;     /* events queued, or stop */
+	pthread_cond_t qdone_cond; /* events applied */
 	struct fs_event *qhead;   /* qlock */
 	struct fs_event **qtail;  /* qlock */
+	uint64_t qseq;            /* events queued so far; qlock */
+	uint64_t qdone;           /* events applied so far; qlock */
 	int qstop;                /* qlock */
 	int watching;
 };

@@ -440,6 +440,7 @@ main(int argc, char **argv)
 		}
 		vcfg.mount = fs_mountpoint(fs);
 		vcfg.fs_mode = fs_mode;
+		vcfg.fs_sync = fs_sync;
 		vcfg.fs_ctx = fs;
 	}
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),

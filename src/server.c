@@ -334,6 +334,8 @@ reply_send(struct conn *c, uint16_t type, int status)
 
 	if (sv->out.oom)
 		fatalx("server: out of memory building a reply");
+	if (sv->cfg.fs_sync)
+		sv->cfg.fs_sync(sv->cfg.fs_ctx);
 	h.magic = PROTO_MAGIC;
 	h.version = PROTO_VERSION;
 	h.type = type;

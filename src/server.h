@@ -25,6 +25,10 @@ struct server_cfg {
 	const char *data_dir;     /* shown in status; NULL = none */
 	/* Current FUSE data mode for status, or NULL. */
 	const char *(*fs_mode)(void *ctx);
+	/* Called before every reply, or NULL: returns once the FUSE view
+	 * shows every store change made so far, so a client that deleted or
+	 * renamed something never sees the old entry in the mount after. */
+	void (*fs_sync)(void *ctx);
 	void *fs_ctx;
 };
 
