@@ -25,6 +25,7 @@ PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 BUILD ?= build
 RUN_DIR ?= /tmp/vineyard-run
 RUN_SOCKET ?= $(RUN_DIR)/vineyard.sock
+RUN_MOUNT ?= $(RUN_DIR)/mnt
 
 VERSION = 0.1.0
 SOVERSION = 0
@@ -218,9 +219,13 @@ deps:
 # ---- running ----
 run: deps all
 	@mkdir -p $(RUN_DIR)
-	@echo "vineyardd on $(RUN_SOCKET); in another terminal:"
+	@# (a stale mount left by a killed run cannot be stat'ed; vineyardd
+	@# takes it over)
+	@mkdir -p $(RUN_MOUNT) 2>/dev/null || true
+	@echo "vineyardd on $(RUN_SOCKET), the store mounted at $(RUN_MOUNT); in another terminal:"
 	@echo "  export VINEYARD_IPC_SOCKET=$(RUN_SOCKET) PATH=$(CURDIR)/$(BUILD):\$$PATH"
-	$(DAEMON) --foreground --socket $(RUN_SOCKET)
+	@echo "  ls $(RUN_MOUNT)/objects; cat $(RUN_MOUNT)/status.json"
+	$(DAEMON) --foreground --socket $(RUN_SOCKET) --mount $(RUN_MOUNT)
 
 # ---- tests ----
 test: deps
