@@ -351,6 +351,10 @@ worker_main(void *arg)
 		fuse_session_process_buf(fs->se, &buf);
 	}
 	free(buf.mem);
+	if (!__atomic_load_n(&fs->stopping, __ATOMIC_ACQUIRE) &&
+	    !__atomic_exchange_n(&fs->gone_logged, 1, __ATOMIC_ACQ_REL))
+		log_warnx("fs: %s was unmounted from outside; the view is "
+			  "gone until vineyardd restarts", fs->mount);
 	return NULL;
 }
 
@@ -452,6 +456,7 @@ stop_threads(struct fs *fs)
 		pthread_join(fs->notifier, NULL);
 		fs->notifier_on = 0;
 	}
+	__atomic_store_n(&fs->stopping, 1, __ATOMIC_RELEASE);
 	if (write(fs->stopfd, &one, sizeof(one)) != sizeof(one))
 		log_warn("fs: waking the workers");
 	for (i = 0; i < fs->nworkers; i++)

@@ -78,6 +78,8 @@ struct fs {
 	gid_t gid;
 	struct timespec t0;       /* every entry's times */
 	int stopfd;               /* eventfd: readable once stopping */
+	int stopping;             /* fs_stop began (atomic) */
+	int gone_logged;          /* said the mount went away (atomic) */
 	pthread_t workers[FS_WORKERS];
 	int nworkers;
 	pthread_t notifier;

@@ -12,6 +12,13 @@
  * existed at its start exactly once. Every entry handed to the kernel in
  * a READDIRPLUS reply counts as a lookup (except "." and ".."); an entry
  * that does not fit in the reply buffer is taken back at once.
+ *
+ * An entry of the snapshot that has gone since (object deleted, name
+ * dropped or re-pointed) is still listed but sent without attributes, so
+ * the kernel makes no dentry for it: a dentry made now would outlive the
+ * invalidation the notifier already sent. One made while we answer is
+ * safe: the notifier's invalidation waits for the directory's lock, which
+ * the kernel holds until it has taken our reply in.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -554,6 +561,23 @@ parent_ino(const struct dirh *dh, uint64_t self)
 	}
 }
 
+/* Is the snapshot's entry d still what the store has? */
+static int
+dent_current(struct fs *fs, const struct dent *d)
+{
+	uint64_t id;
+
+	switch (d->kind) {
+	case IK_OBJDIR:
+		return store_has(fs->store, d->id);
+	case IK_NAME:
+		return store_name_get(fs->store, d->name, d->namelen,
+				      &id) == 0 && id == d->target;
+	default:
+		return 1; /* the rest never change while the object lives */
+	}
+}
+
 /* Entry i of the listing (i >= 2) into d; name into idbuf for objects. */
 static void
 dirh_entry(const struct dirh *dh, size_t i, struct dent *d,
@@ -604,7 +628,7 @@ readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else {
 			dirh_entry(dh, i, &d, idbuf);
 			name = d.name;
-			if (plus) {
+			if (plus && dent_current(fs, &d)) {
 				dent_param(fs, &d, &e);
 				counted = 1;
 			} else {

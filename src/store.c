@@ -1189,6 +1189,17 @@ store_watch(struct store *s, store_watch_fn fn, void *ctx)
 
 /* ---- added for the FUSE view (fs/) ---- */
 
+int
+store_has(struct store *s, uint64_t id)
+{
+	int found;
+
+	lock(s);
+	found = idtab_get(&s->objs, id) != NULL;
+	unlock(s);
+	return found;
+}
+
 void
 store_unwatch(struct store *s, store_watch_fn fn, void *ctx)
 {

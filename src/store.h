@@ -156,6 +156,9 @@ void store_watch(struct store *s, store_watch_fn fn, void *ctx);
 /* Added for the FUSE view: removes a watcher (fn and ctx as given to
  * store_watch); when it returns, fn is not running and will not run. */
 void store_unwatch(struct store *s, store_watch_fn fn, void *ctx);
+/* Added for the FUSE view: 1 if id is a sealed, visible object, else 0.
+ * Cheaper than store_info (no metadata parsed, no error message). */
+int store_has(struct store *s, uint64_t id);
 
 /* ---- figures ---- */
 

@@ -21,6 +21,7 @@ local_setup() { fs_require; }
 @test "fs: an open blob file stays readable after its object is deleted" { case_delete_while_open; }
 @test "fs: every mutating call gets EROFS" { case_read_only; }
 @test "fs: 10,000 objects are listed each exactly once" { case_many_objects; }
+@test "fs: a listing that outlives a delete leaves no stale entry" { case_listing_then_delete; }
 @test "fs: a stale mount left by a killed daemon does not stop the next start" { case_stale_mount; }
 @test "fs: SIGKILL, then a restart on the same mountpoint" { case_sigkill_restart; }
 @test "fs: SIGTERM and SIGINT unmount" { case_sigterm; }

@@ -20,6 +20,7 @@ local_setup() { fs_require; }
 @test "fs cached: an open blob file stays readable after its object is deleted" { case_delete_while_open; }
 @test "fs cached: every mutating call gets EROFS" { case_read_only; }
 @test "fs cached: 10,000 objects are listed each exactly once" { case_many_objects; }
+@test "fs cached: a listing that outlives a delete leaves no stale entry" { case_listing_then_delete; }
 @test "fs cached: a stale mount left by a killed daemon does not stop the next start" { case_stale_mount; }
 @test "fs cached: SIGKILL, then a restart on the same mountpoint" { case_sigkill_restart; }
 @test "fs cached: SIGTERM and SIGINT unmount" { case_sigterm; }

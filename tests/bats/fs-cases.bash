@@ -349,6 +349,36 @@ case_many_objects() {
 	[ "$(ls "$MNT/objects" | wc -l)" -eq 12000 ]
 }
 
+case_listing_then_delete() {
+	fs_daemon
+	[ "$("$FSTEST" many 1000 n)" -eq 1000 ]
+	# Delete the last object and drop the last name while listings have
+	# read only their first chunk: the listings still show them (they
+	# are snapshots), but no entry for them is left in the kernel.
+	run "$PYTHON" - "$MNT" "$VINEYARDCTL" "$SOCK" <<'EOF'
+import os, subprocess, sys
+mnt, ctl, sock = sys.argv[1:]
+ids = sorted(os.listdir(f'{mnt}/objects'))
+names = sorted(os.listdir(f'{mnt}/names'))
+last, lastname = ids[-1], names[-1]
+assert os.readlink(f'{mnt}/names/{lastname}') != f'../objects/{last}'
+with os.scandir(f'{mnt}/objects') as it, os.scandir(f'{mnt}/names') as nt:
+    first, nfirst = next(it).name, next(nt).name
+    subprocess.run([ctl, '--socket', sock, 'rm', last], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([ctl, '--socket', sock, 'unname', lastname], check=True,
+                   stdout=subprocess.DEVNULL)
+    rest, nrest = [e.name for e in it], [e.name for e in nt]
+assert sorted([first] + rest) == ids, 'objects: not a snapshot'
+assert sorted([nfirst] + nrest) == names, 'names: not a snapshot'
+assert not os.path.lexists(f'{mnt}/names/{lastname}'), 'stale name entry'
+assert not os.path.exists(f'{mnt}/objects/{last}'), 'stale object entry'
+print('ok')
+EOF
+	echo "$output"
+	[ "$output" = ok ]
+}
+
 case_stale_mount() {
 	fs_daemon
 	fs_populate

@@ -16,7 +16,8 @@
  *   mkobj NAME          put a composite object "test::Pair" (fields; a
  *                       large and a small blob member; a nested object)
  *                       bound to NAME; print its id
- *   many N              put N small blobs; print how many
+ *   many N [PREFIX]     put N small blobs, named PREFIX0, PREFIX1, ...
+ *                       when PREFIX is given; print how many
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -247,7 +248,7 @@ cmd_mkobj(const char *name)
 }
 
 static int
-cmd_many(const char *nstr)
+cmd_many(const char *nstr, const char *prefix)
 {
 	struct vy_client *c;
 	long n = atol(nstr), i;
@@ -264,6 +265,11 @@ cmd_many(const char *nstr)
 
 		if ((rc = vy_put_blob(c, buf, (size_t)k, &id)))
 			return die(vy_errmsg(c), rc);
+		if (prefix) {
+			snprintf(buf, sizeof(buf), "%s%ld", prefix, i);
+			if ((rc = vy_name_put(c, buf, id)))
+				return die(vy_errmsg(c), rc);
+		}
 	}
 	printf("%ld\n", n);
 	vy_close(c);
@@ -283,9 +289,9 @@ main(int argc, char **argv)
 		return cmd_mmapsum(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "mkobj") == 0)
 		return cmd_mkobj(argv[2]);
-	if (argc == 3 && strcmp(argv[1], "many") == 0)
-		return cmd_many(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "many") == 0)
+		return cmd_many(argv[2], argc == 4 ? argv[3] : NULL);
 	fprintf(stderr, "usage: vy-fstest pfn MNT ID | cachestat FILE | "
-		"sum FILE | mmapsum FILE | mkobj NAME | many N\n");
+		"sum FILE | mmapsum FILE | mkobj NAME | many N [PREFIX]\n");
 	return 2;
 }
