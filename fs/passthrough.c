@@ -204,8 +204,8 @@ pt_writev(struct pt *p, int fd, struct iovec *iov, int count)
 			iov = v;
 			p->asked = 1;
 		}
-	} else if (!PT_OFFICIAL && cur.opcode == PT_OP_OPEN && cur.backing > 0 &&
-		   iov[1].iov_len == 16) {
+	} else if (!PT_OFFICIAL && cur.opcode == PT_OP_OPEN &&
+		   cur.backing > 0 && iov[1].iov_len == 16) {
 		memcpy(arg, iov[1].iov_base, 16);
 		put32(arg, 8, get32(arg, 8) | PT_FOPEN_PASSTHROUGH);
 		put32(arg, 12, (uint32_t)cur.backing);
