@@ -137,6 +137,12 @@ $(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(LIBS)
 
+# fs/inode.c has no FUSE in it: its unit test links just that object.
+$(BUILD)/tests/t_fs_inode: tests/unit/t_fs_inode.c $(BUILD)/fs/inode.o $(VYCORE) tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/fs/inode.o $(VYCORE) $(LIBS)
+
 # Benchmarks link the static library: no LD_LIBRARY_PATH needed.
 $(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h
 	@mkdir -p $(dir $@)

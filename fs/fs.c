@@ -566,12 +566,6 @@ fs_mode(void *ctx)
 }
 
 const char *
-fs_mode_why(struct fs *fs)
-{
-	return fs->pt.active ? "" : fs->pt.why;
-}
-
-const char *
 fs_mountpoint(struct fs *fs)
 {
 	return fs->mount;

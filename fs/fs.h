@@ -50,8 +50,6 @@ const char *fs_mode(void *ctx);
  * re-pointed names are gone. For server_cfg.fs_sync; ctx is a struct fs.
  * Must not be called with the store lock held. */
 void fs_sync(void *ctx);
-/* Why passthrough is not in use, or "" when it is. */
-const char *fs_mode_why(struct fs *fs);
 /* The absolute mount path. */
 const char *fs_mountpoint(struct fs *fs);
 /* Stops the threads, unmounts and releases every pin. NULL is a no-op.

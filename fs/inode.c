@@ -229,22 +229,6 @@ inode_get(struct inode_tab *t, uint64_t ino, struct inode_info *out)
 	return rc;
 }
 
-int
-inode_name(struct inode_tab *t, uint64_t ino, char *buf, size_t len)
-{
-	struct inode *n;
-	int rc = -ENOENT;
-
-	pthread_mutex_lock(&t->lock);
-	n = ino >= INO_FIRST_DYNAMIC ? idtab_get(&t->byino, ino) : NULL;
-	if (n && len > n->namelen) {
-		memcpy(buf, n->name, (size_t)n->namelen + 1);
-		rc = n->namelen;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return rc;
-}
-
 uint64_t
 inode_find(struct inode_tab *t, int kind, uint64_t id, uint64_t target,
 	   const char *name, size_t namelen)
@@ -271,15 +255,4 @@ inode_set_size(struct inode_tab *t, uint64_t ino, uint64_t size)
 	if (n)
 		n->size = size;
 	pthread_mutex_unlock(&t->lock);
-}
-
-size_t
-inode_count(struct inode_tab *t)
-{
-	size_t n;
-
-	pthread_mutex_lock(&t->lock);
-	n = t->count;
-	pthread_mutex_unlock(&t->lock);
-	return n;
 }

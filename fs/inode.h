@@ -88,15 +88,10 @@ uint64_t inode_ref(struct inode_tab *t, int kind, uint64_t id,
 void inode_forget(struct inode_tab *t, uint64_t ino, uint64_t n);
 /* Copies the fields of ino; 0 or -ENOENT. */
 int inode_get(struct inode_tab *t, uint64_t ino, struct inode_info *out);
-/* Copies the name of ino (MEMBER, NAME) into buf, NUL-terminated;
- * returns its length or -ENOENT. */
-int inode_name(struct inode_tab *t, uint64_t ino, char *buf, size_t len);
 /* The number of an existing inode for the key, without a reference, or 0. */
 uint64_t inode_find(struct inode_tab *t, int kind, uint64_t id,
 		    uint64_t target, const char *name, size_t namelen);
 /* Records a new size for ino (META files). */
 void inode_set_size(struct inode_tab *t, uint64_t ino, uint64_t size);
-/* Dynamic inodes alive, for status and tests. */
-size_t inode_count(struct inode_tab *t);
 
 #endif
