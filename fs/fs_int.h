@@ -55,6 +55,9 @@ struct fs_blob {
  * stops (no RELEASE comes then) are freed. */
 struct fs_file {
 	struct fs_file *prev, *next; /* fs->files; blob_lock */
+	/* The open, and each read reply being written from our memory: the
+	 * RELEASE can be handled by another thread before writev returns. */
+	int refs;             /* atomic */
 	int kind;             /* IK_DATA, IK_META, IK_TYPENAME, IK_STATUS */
 	struct fs_blob *blob; /* IK_DATA */
 	char *buf;            /* the others: the text, rendered at open */

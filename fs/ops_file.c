@@ -163,6 +163,13 @@ file_free(struct fs *fs, struct fs_file *f)
 	free(f);
 }
 
+static void
+file_drop(struct fs *fs, struct fs_file *f)
+{
+	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		file_free(fs, f);
+}
+
 /* ---- open, read, release ---- */
 
 static int
@@ -228,6 +235,7 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	f = xcalloc(1, sizeof(*f));
+	f->refs = 1;
 	f->kind = ii.kind;
 	if (ii.kind == IK_DATA) {
 		rc = blob_get(fs, ii.id, &f->blob);
@@ -261,6 +269,7 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	   struct fuse_file_info *fi)
 {
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+	struct fs *fs = fs_of(req);
 	const uint8_t *p;
 	uint64_t len;
 
@@ -269,6 +278,7 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
 	if (f->kind == IK_DATA) {
 		p = f->blob->bytes;
 		len = f->blob->len;
@@ -278,6 +288,7 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if ((uint64_t)off >= len) {
 		fuse_reply_buf(req, NULL, 0);
+		file_drop(fs, f);
 		return;
 	}
 	if (size > len - (uint64_t)off)
@@ -294,6 +305,7 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, FUSE_BUF_NO_SPLICE);
 	}
+	file_drop(fs, f);
 }
 
 void
@@ -303,7 +315,7 @@ fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	if (f)
-		file_free(fs_of(req), f);
+		file_drop(fs_of(req), f);
 	fuse_reply_err(req, 0);
 }
 
