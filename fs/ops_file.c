@@ -241,7 +241,7 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = blob_get(fs, ii.id, &f->blob);
 		if (rc == 0 && f->blob->backing)
 			pt_expect_open(fi, f->blob->backing);
-		else
+		else if (rc == 0)
 			fi->keep_cache = 1; /* immutable: keep what was read */
 	} else {
 		rc = render_text(fs, &ii, f);
