@@ -14,7 +14,7 @@ VYD=$B/vineyardd
 CTL=$B/vineyardctl
 FSB=$B/tests/helpers/vy-fsbench
 FST=$B/tests/helpers/vy-fstest
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
 NOBJ=${NOBJ:-100000}
 
 [ -c /dev/fuse ] || { echo "skipped: no /dev/fuse"; exit 0; }
