@@ -25,6 +25,7 @@ PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 BUILD ?= build
 RUN_DIR ?= /tmp/vineyard-run
 RUN_SOCKET ?= $(RUN_DIR)/vineyard.sock
+RUN_MOUNT ?= $(RUN_DIR)/mnt
 
 VERSION = 0.1.0
 SOVERSION = 0
@@ -35,7 +36,7 @@ CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wno-unused-parameter
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient -MMD -MP
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient -Ifs -MMD -MP
 ifdef DEVELOPER
 ALL_CFLAGS += -Werror
 endif
@@ -48,6 +49,9 @@ LIBS_LZ4 = $(shell pkg-config --libs liblz4 2>/dev/null || echo -llz4)
 LIBS = $(LIBS_CBOR) -lpthread
 # The core (daemon and unit tests) also needs lz4; the client library does not.
 CORE_LIBS = $(LIBS_CBOR) $(LIBS_LZ4) -lpthread
+# FUSE: only fs/ includes it and only vineyardd links it.
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
+LIBS_FUSE = $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 
 ifeq ($(V),1)
 Q =
@@ -60,6 +64,8 @@ CORE_SRC = src/log.c src/xmalloc.c src/cborio.c src/proto.c src/fdpass.c \
 	src/arena.c src/slab.c src/idtab.c src/names.c src/meta.c src/store.c \
 	src/diskfmt.c src/persist.c
 DAEMON_SRC = src/loop.c src/server.c src/main.c
+# The FUSE view (issue 3), linked into vineyardd only.
+FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
 # libvineyard compiles the wire contract from src/ itself.
 LIB_SRC = client/client.c client/blob.c client/object.c client/names.c src/idtab.c \
 	src/cborio.c src/proto.c src/fdpass.c src/meta.c
@@ -68,6 +74,7 @@ UNIT_SRC = $(wildcard tests/unit/t_*.c)
 
 CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+FS_OBJ = $(FS_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -100,9 +107,11 @@ $(BUILD)/lib/%.o: %.c
 $(VYCORE): $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(DAEMON): $(DAEMON_OBJ) $(VYCORE)
+$(FS_OBJ): ALL_CFLAGS += $(FUSE_CFLAGS)
+
+$(DAEMON): $(DAEMON_OBJ) $(FS_OBJ) $(VYCORE)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(VYCORE) $(CORE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(FS_OBJ) $(VYCORE) $(LIBS_FUSE) $(CORE_LIBS)
 
 $(LIBSO): $(LIB_OBJ) client/libvineyard.map
 	@$(if $(Q),echo "  LINK    $@")
@@ -131,6 +140,12 @@ $(BUILD)/tests/t_%: tests/unit/t_%.c $(VYCORE) tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(VYCORE) $(CORE_LIBS)
+
+# fs/inode.c has no FUSE in it: its unit test links just that object.
+$(BUILD)/tests/t_fs_inode: tests/unit/t_fs_inode.c $(BUILD)/fs/inode.o $(VYCORE) tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/fs/inode.o $(VYCORE) $(LIBS)
 
 # Benchmarks link the static library: no LD_LIBRARY_PATH needed.
 $(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h
@@ -214,9 +229,13 @@ deps:
 # ---- running ----
 run: deps all
 	@mkdir -p $(RUN_DIR)
-	@echo "vineyardd on $(RUN_SOCKET); in another terminal:"
+	@# (a stale mount left by a killed run cannot be stat'ed; vineyardd
+	@# takes it over)
+	@mkdir -p $(RUN_MOUNT) 2>/dev/null || true
+	@echo "vineyardd on $(RUN_SOCKET), the store mounted at $(RUN_MOUNT); in another terminal:"
 	@echo "  export VINEYARD_IPC_SOCKET=$(RUN_SOCKET) PATH=$(CURDIR)/$(BUILD):\$$PATH"
-	$(DAEMON) --foreground --socket $(RUN_SOCKET)
+	@echo "  ls $(RUN_MOUNT)/objects; cat $(RUN_MOUNT)/status.json"
+	$(DAEMON) --foreground --socket $(RUN_SOCKET) --mount $(RUN_MOUNT)
 
 # ---- tests ----
 test: deps

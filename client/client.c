@@ -176,31 +176,31 @@ want_fds(struct vy_client *c, int n)
 	return 0;
 }
 
-/* Encodes the queued releases as a NOREPLY frame into a static buffer
- * that v points at; the caller sends it before its own request. */
+/* Encodes the queued releases as a NOREPLY frame into c->rel, which v
+ * points at; the caller sends it before its own request. */
 static int
 release_frame(struct vy_client *c, struct iovec *v)
 {
-	static __thread struct cw w;
+	struct cw *wp = &c->rel;
 	struct proto_hdr h;
 	size_t i;
 
-	cw_reset(&w);
-	cw_raw(&w, (const uint8_t[PROTO_HDR_LEN]){ 0 }, PROTO_HDR_LEN);
-	cw_array(&w, 1);
-	cw_array(&w, c->npending);
+	cw_reset(wp);
+	cw_raw(wp, (const uint8_t[PROTO_HDR_LEN]){ 0 }, PROTO_HDR_LEN);
+	cw_array(wp, 1);
+	cw_array(wp, c->npending);
 	for (i = 0; i < c->npending; i++)
-		cw_uint(&w, c->pending[i]);
-	if (cw_finish(&w))
+		cw_uint(wp, c->pending[i]);
+	if (cw_finish(wp))
 		return 0; /* the pins go when we disconnect */
 	h.magic = PROTO_MAGIC;
 	h.version = PROTO_VERSION;
 	h.type = MSG_RELEASE;
-	h.len = (uint32_t)(w.len - PROTO_HDR_LEN);
+	h.len = (uint32_t)(wp->len - PROTO_HDR_LEN);
 	h.status = PROTO_F_NOREPLY;
-	proto_hdr_pack(&h, w.buf);
-	v->iov_base = w.buf;
-	v->iov_len = w.len;
+	proto_hdr_pack(&h, wp->buf);
+	v->iov_base = wp->buf;
+	v->iov_len = wp->len;
 	return 1;
 }
 
@@ -424,6 +424,7 @@ vy_connect_err(const char *path, struct vy_client **out, char *err,
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	cw_init(&c->req);
+	cw_init(&c->rel);
 	idtab_init(&c->maps);
 	c->path = strdup(path);
 	if (!c->path) {
@@ -471,6 +472,7 @@ fail:
 	if (c->fd >= 0)
 		close(c->fd);
 	cw_release(&c->req);
+	cw_release(&c->rel);
 	idtab_release(&c->maps);
 	free(c->rbuf);
 	free(c->rfds);
@@ -509,6 +511,7 @@ vy_close(struct vy_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	cw_release(&c->req);
+	cw_release(&c->rel);
 	idtab_release(&c->maps);
 	free(c->rbuf);
 	free(c->rfds);

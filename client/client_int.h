@@ -34,6 +34,7 @@ struct vy_client {
 	char *path;
 	char err[512];
 	struct cw req;      /* request being built */
+	struct cw rel;      /* the queued-releases frame sent before it */
 	uint8_t *rbuf;      /* reply body */
 	size_t rcap;
 	int *rfds;          /* descriptors that came with the reply */

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "cborio.h"
+#include "fs.h"
 #include "log.h"
 #include "loop.h"
 #include "persist.h"
@@ -39,6 +41,9 @@ struct opts {
 	const char *pidfile;
 	const char *data_dir;   /* NULL: the default; "" = none */
 	enum log_level level;
+	const char *mount;   /* FUSE view, or NULL */
+	int allow_other;
+	int fs_cached;       /* --fs-mode cached */
 };
 
 static void
@@ -75,11 +80,18 @@ usage(FILE *f)
 "      --log-level LEVEL  error, warn, info or debug (default info)\n"
 "  -v, --verbose          same as --log-level debug\n"
 "  -q, --quiet            same as --log-level warn\n"
+"      --mount DIR        show the store as a read-only filesystem at DIR\n"
+"                         (an existing empty directory); see vineyard-fs(7)\n"
+"      --allow-other      let users other than the daemon's see the mount\n"
+"      --fs-mode MODE     auto: blob files map store memory (FUSE\n"
+"                         passthrough) when the kernel and privileges allow,\n"
+"                         else are served through the page cache; cached:\n"
+"                         always the latter (default auto)\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
 "Clients find the daemon with --socket or VINEYARD_IPC_SOCKET. SIGINT and\n"
-"SIGTERM stop it cleanly. See vineyardd(8).\n");
+"SIGTERM stop it cleanly (and unmount --mount). See vineyardd(8).\n");
 }
 
 /* "512M", "4G", "1.5GiB", "1048576": bytes, or 0 when malformed. */
@@ -137,6 +149,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "mount", required_argument, NULL, 'F' },
+		{ "allow-other", no_argument, NULL, 'A' },
+		{ "fs-mode", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = getenv("VINEYARD_IPC_SOCKET");
@@ -229,6 +244,26 @@ parse_opts(int argc, char **argv, struct opts *o)
 				exit(2);
 			}
 			break;
+		case 'F':
+			if (!*optarg) {
+				fprintf(stderr, "vineyardd: --mount needs a "
+					"directory\n");
+				exit(2);
+			}
+			o->mount = optarg;
+			break;
+		case 'A': o->allow_other = 1; break;
+		case 'D':
+			if (strcmp(optarg, "auto") == 0)
+				o->fs_cached = 0;
+			else if (strcmp(optarg, "cached") == 0)
+				o->fs_cached = 1;
+			else {
+				fprintf(stderr, "vineyardd: --fs-mode %s: "
+					"expected auto or cached\n", optarg);
+				exit(2);
+			}
+			break;
 		case 'v': o->level = LOG_LVL_DEBUG; break;
 		case 'q': o->level = LOG_LVL_WARN; break;
 		case 'h': usage(stdout); exit(0);
@@ -245,6 +280,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (!o->size)
 		o->size = default_size();
+	if (!o->mount && (o->allow_other || o->fs_cached)) {
+		fprintf(stderr, "vineyardd: --allow-other and --fs-mode need "
+			"--mount DIR\n");
+		exit(2);
+	}
 	return;
 bad_socket:
 	fprintf(stderr, "vineyardd: --socket needs a path\n");
@@ -303,6 +343,16 @@ detach(void)
 	return p[1];
 }
 
+/* Connects the FUSE view's status.json to the server's status map. */
+static int
+fs_status_json(void *ctx, struct cw *out)
+{
+	struct server *sv = __atomic_load_n((struct server **)ctx,
+					    __ATOMIC_ACQUIRE);
+
+	return sv ? server_status_json(sv, out) : -EAGAIN;
+}
+
 struct sigctx {
 	int fd;
 	struct loop *loop;
@@ -331,7 +381,8 @@ main(int argc, char **argv)
 	struct persist *disk = NULL;
 	char *data_dir = NULL;
 	struct store *store;
-	struct server *server;
+	struct server *server = NULL;
+	struct fs *fs = NULL;
 	struct loop *loop;
 	struct sigctx sc;
 	struct loop_watch *sigw;
@@ -426,7 +477,34 @@ main(int argc, char **argv)
 	vcfg.socket_path = o.socket;
 	vcfg.socket_mode = o.socket_mode;
 	vcfg.data_dir = data_dir;
-	server = server_new(store, loop, &vcfg, lfd);
+	if (o.mount) {
+		struct fs_cfg fcfg;
+
+		/* Mounted before the server exists; status.json asks the
+		 * server only once the kernel opens it. */
+		memset(&fcfg, 0, sizeof(fcfg));
+		fcfg.mount = o.mount;
+		fcfg.allow_other = o.allow_other;
+		fcfg.force_cached = o.fs_cached;
+		fcfg.status_json = fs_status_json;
+		fcfg.status_ctx = &server;
+		rc = fs_start(store, &fcfg, &fs, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "vineyardd: %s\n", err);
+			store_free(store);
+			loop_free(loop);
+			unlink(o.socket);
+			if (o.pidfile)
+				unlink(o.pidfile);
+			return 1;
+		}
+		vcfg.mount = fs_mountpoint(fs);
+		vcfg.fs_mode = fs_mode;
+		vcfg.fs_sync = fs_sync;
+		vcfg.fs_ctx = fs;
+	}
+	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),
+			 __ATOMIC_RELEASE);
 
 	sc.loop = loop;
 	sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -465,6 +543,7 @@ main(int argc, char **argv)
 	rc = loop_run(loop, server_timeout, server_tick, server);
 	if (rc)
 		log_warnx("event loop: %s", strerror(-rc));
+	fs_stop(fs);
 	server_free(server);
 	store_free(store);
 	loop_del(loop, sigw); /* loop_free frees the watches deleted */

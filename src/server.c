@@ -345,6 +345,8 @@ reply_pack(struct server *sv, uint16_t type, int status)
 
 	if (sv->out.oom)
 		fatalx("server: out of memory building a reply");
+	if (sv->cfg.fs_sync)
+		sv->cfg.fs_sync(sv->cfg.fs_ctx);
 	h.magic = PROTO_MAGIC;
 	h.version = PROTO_VERSION;
 	h.type = type;
@@ -496,22 +498,21 @@ kv_str(struct cw *w, const char *k, const char *v)
 		cw_null(w);
 }
 
-static int
-do_status(struct conn *c)
+/* The status map; also called from the FUSE view's threads (status.json),
+ * so it reads only the store (locked), constants and the atomic nconns. */
+static void
+status_encode(struct server *sv, struct cw *w)
 {
-	struct server *sv = c->sv;
 	struct store_status st;
-	struct cw *w = &sv->out;
 
 	store_status(sv->store, &st);
-	reply_begin(sv);
 	cw_map(w, 23);
 	kv_str(w, "version", VERSION_STRING);
 	kv_uint(w, "protocol", PROTO_VERSION);
 	kv_uint(w, "pid", (uint64_t)getpid());
 	kv_uint(w, "uptime_s", (uint64_t)(time(NULL) - sv->started));
 	kv_str(w, "socket", sv->socket_path);
-	kv_uint(w, "clients", sv->nconns);
+	kv_uint(w, "clients", __atomic_load_n(&sv->nconns, __ATOMIC_RELAXED));
 	kv_uint(w, "objects", st.objects);
 	kv_uint(w, "blobs", st.blobs);
 	kv_uint(w, "unsealed_blobs", st.unsealed);
@@ -530,7 +531,35 @@ do_status(struct conn *c)
 	kv_uint(w, "disk_bytes", st.disk_bytes);
 	kv_uint(w, "disk_raw_bytes", st.disk_raw);
 	kv_uint(w, "damaged_files", st.damaged);
+}
+
+static int
+do_status(struct conn *c)
+{
+	struct server *sv = c->sv;
+
+	reply_begin(sv);
+	status_encode(sv, &sv->out);
 	return reply_send(c, MSG_STATUS, 0);
+}
+
+int
+server_status_json(struct server *sv, struct cw *out)
+{
+	struct cw w;
+	struct cr r;
+	int rc;
+
+	cw_init(&w);
+	status_encode(sv, &w);
+	rc = cw_finish(&w);
+	if (rc == 0) {
+		cr_init(&r, w.buf, w.len);
+		rc = meta_json_value(out, &r, 0, 0);
+		cw_raw(out, "\n", 1);
+	}
+	cw_release(&w);
+	return rc ? rc : cw_finish(out);
 }
 
 static int
@@ -1235,7 +1264,7 @@ conn_close(struct conn *c)
 	}
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
-	sv->nconns--;
+	__atomic_fetch_sub(&sv->nconns, 1, __ATOMIC_RELAXED);
 	free(c->in);
 	free(c->segs);
 	free(c);
@@ -1283,7 +1312,7 @@ accept_event(void *ctx, uint32_t events)
 		c->prev = sv->conns.prev;
 		c->prev->next = c;
 		sv->conns.prev = c;
-		sv->nconns++;
+		__atomic_fetch_add(&sv->nconns, 1, __ATOMIC_RELAXED);
 		log_debug("%s: connected", c->label);
 	}
 }

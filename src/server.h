@@ -25,6 +25,10 @@ struct server_cfg {
 	const char *data_dir;     /* shown in status; NULL = none */
 	/* Current FUSE data mode for status, or NULL. */
 	const char *(*fs_mode)(void *ctx);
+	/* Called before every reply, or NULL: returns once the FUSE view
+	 * shows every store change made so far, so a client that deleted or
+	 * renamed something never sees the old entry in the mount after. */
+	void (*fs_sync)(void *ctx);
 	void *fs_ctx;
 };
 
@@ -38,6 +42,11 @@ struct server *server_new(struct store *s, struct loop *l,
 			  const struct server_cfg *cfg, int listen_fd);
 /* Closes every connection and the listening socket; unlinks the socket. */
 void server_free(struct server *sv);
+/* Appends the status map as JSON text, exactly as `vineyardctl --json
+ * status` prints it; 0 or -errno. Safe from any thread (status.json of the
+ * FUSE view). */
+struct cw;
+int server_status_json(struct server *sv, struct cw *out);
 /* For loop_run: ms until the next name-wait deadline, and the tick that
  * expires waits and retries them after names change. */
 int server_timeout(void *sv);

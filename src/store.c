@@ -1008,7 +1008,16 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 		size_t i, nmem = 0;
 
 		idtab_del(&s->objs, o->id);
-		names_drop_object(&s->names, o);
+		/* Each name goes with its own event, as in store_name_drop,
+		 * so watchers (the FUSE view) can forget it. */
+		while (o->names) {
+			char *copy = xmemdup(o->names->str,
+					     o->names->len + 1u);
+
+			names_drop(&s->names, o->names);
+			notify(s, STORE_EV_NAME_DROP, o->id, copy);
+			free(copy);
+		}
 		notify(s, STORE_EV_DEL, o->id, NULL);
 		(*count)++;
 		if (po) { /* persistence: its files go too */
@@ -1429,6 +1438,36 @@ store_watch(struct store *s, store_watch_fn fn, void *ctx)
 		s->watch[s->nwatch].fn = fn;
 		s->watch[s->nwatch].ctx = ctx;
 		s->nwatch++;
+	}
+	unlock(s);
+}
+
+/* ---- added for the FUSE view (fs/) ---- */
+
+int
+store_has(struct store *s, uint64_t id)
+{
+	int found;
+
+	lock(s);
+	found = idtab_get(&s->objs, id) != NULL;
+	unlock(s);
+	return found;
+}
+
+void
+store_unwatch(struct store *s, store_watch_fn fn, void *ctx)
+{
+	int i;
+
+	lock(s);
+	for (i = 0; i < s->nwatch; i++) {
+		if (s->watch[i].fn != fn || s->watch[i].ctx != ctx)
+			continue;
+		memmove(&s->watch[i], &s->watch[i + 1],
+			(size_t)(s->nwatch - i - 1) * sizeof(s->watch[0]));
+		s->nwatch--;
+		break;
 	}
 	unlock(s);
 }

@@ -197,8 +197,15 @@ enum store_event {
 };
 typedef void (*store_watch_fn)(void *ctx, enum store_event ev, uint64_t id,
 			       const char *name);
-/* Up to 4 watchers; each called with the lock held. */
+/* Up to 4 watchers; each called with the lock held. Deleting an object
+ * sends NAME_DROP for each of its names before its DEL. */
 void store_watch(struct store *s, store_watch_fn fn, void *ctx);
+/* Added for the FUSE view: removes a watcher (fn and ctx as given to
+ * store_watch); when it returns, fn is not running and will not run. */
+void store_unwatch(struct store *s, store_watch_fn fn, void *ctx);
+/* Added for the FUSE view: 1 if id is a sealed, visible object, else 0.
+ * Cheaper than store_info (no metadata parsed, no error message). */
+int store_has(struct store *s, uint64_t id);
 
 /* ---- figures ---- */
 

@@ -391,3 +391,21 @@ datafile() { echo "$DATA/objects/$1.$2"; }
 	[ -d "$XD/vineyard/objects" ]
 	[ "$(stat -c %U "$XD/vineyard")" = nobody ]
 }
+
+@test "a restored blob reads back through the filesystem view too" {
+	[ -c /dev/fuse ] || skip "no /dev/fuse"
+	command -v fusermount3 >/dev/null || skip "no fusermount3"
+	mkdir -p "$MNT"
+	start_daemon --mount "$MNT"
+	random_file "$T/big" 2000000
+	echo small >"$T/small"
+	vyctl put "$T/big" --name big --persist >/dev/null
+	vyctl put "$T/small" --name small --persist >/dev/null
+	kill_daemon
+	# The killed daemon left a stale mount; the next takes it over.
+	start_daemon --mount "$MNT"
+	[ "$(cat "$MNT/names/big/meta.json" | grep -c '"persisted": true')" -eq 1 ]
+	cmp "$T/big" "$MNT/names/big/data"
+	cmp "$T/small" "$MNT/names/small/data"
+	[ "$(stat -c %s "$MNT/names/big/data")" -eq 2000000 ]
+}
