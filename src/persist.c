@@ -322,7 +322,7 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 static int
-file_begin(struct persist *p, uint8_t kind, uint64_t id,
+file_begin(struct persist *p, uint8_t kind, uint64_t id, int oflags,
 	   struct persist_file *f)
 {
 	char name[40];
@@ -334,7 +334,10 @@ file_begin(struct persist *p, uint8_t kind, uint64_t id,
 	snprintf(f->tmp, sizeof(f->tmp), TMP_PREFIX "%" PRIu64 "-%s",
 		 ++p->tmpseq, name);
 	f->fd = openat(p->ofd, f->tmp, O_WRONLY | O_CREAT | O_EXCL |
-		       O_CLOEXEC, 0600);
+		       O_CLOEXEC | oflags, 0600);
+	if (f->fd < 0 && errno == EINVAL && oflags) /* no O_DIRECT here */
+		f->fd = openat(p->ofd, f->tmp, O_WRONLY | O_CREAT | O_EXCL |
+			       O_CLOEXEC, 0600);
 	if (f->fd < 0)
 		return fail(-errno, "creating %s/objects/%s: %s", p->dir,
 			    f->tmp, strerror(errno));
@@ -357,26 +360,113 @@ write_error(struct persist *p, struct persist_file *f, int rc)
 /* Writeback is started every this many bytes, so the disk works while
  * the rest is compressed and the final fsync has little left to wait for
  * (compressing then syncing a gigabyte one after the other is what `lz4`
- * and `sync` do). */
+ * and `sync` do). Buffered files only. */
 #ifndef KICK_BYTES
 #define KICK_BYTES (16u << 20)
 #endif
+
+/* Blob files of DIO_MIN raw bytes and more are written with O_DIRECT
+ * through an aligned staging buffer. The store keeps the bytes in memory,
+ * so a page-cache copy would only double the footprint, and filling a
+ * gigabyte of fresh page cache costs more than the disk on machines where
+ * page faults are slow (a VM here: 1.3-3 s per GiB against 0.6-1.1 s for
+ * the direct writes). Where O_DIRECT is refused (tmpfs, odd alignment) the
+ * file is written through the page cache instead. */
+#define DIO_MIN (1u << 20)
+#define DIO_ALIGN 4096u
+#define DIO_STAGE (4u << 20)
 
 struct blob_out {
 	int fd;
 	const volatile int *cancel;
 	uint64_t written;   /* bytes of the file so far */
 	uint64_t kicked;    /* of which writeback was started for */
+	/* O_DIRECT state; stage is NULL for a buffered file. */
+	uint8_t *stage;     /* DIO_STAGE bytes at file offset stage_off */
+	uint8_t *first;     /* DIO_ALIGN bytes: the file's first block */
+	size_t fill;
+	uint64_t stage_off;
 };
+
+static int
+pwrite_all(int fd, const uint8_t *b, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, b, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		b += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void
+direct_off(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_DIRECT))
+		fcntl(fd, F_SETFL, fl & ~O_DIRECT);
+}
+
+/* Writes len bytes of the stage (a multiple of DIO_ALIGN unless O_DIRECT
+ * is already off) at off; a filesystem that refuses the direct write gets
+ * it, and the rest of the file, through the page cache. */
+static int
+direct_write(struct blob_out *o, const uint8_t *b, size_t len, uint64_t off)
+{
+	int rc = pwrite_all(o->fd, b, len, off);
+
+	if (rc == -EINVAL) {
+		direct_off(o->fd);
+		rc = pwrite_all(o->fd, b, len, off);
+	}
+	return rc;
+}
+
+static int
+stage_flush(struct blob_out *o)
+{
+	int rc;
+
+	if (o->stage_off == 0)
+		memcpy(o->first, o->stage, DIO_ALIGN);
+	rc = direct_write(o, o->stage, o->fill, o->stage_off);
+	o->stage_off += o->fill;
+	o->fill = 0;
+	return rc;
+}
 
 static int
 blob_out(void *ctx, const void *buf, size_t len)
 {
 	struct blob_out *o = ctx;
+	const uint8_t *b = buf;
 	int rc;
 
 	if (o->cancel && *o->cancel)
 		return -ECANCELED;
+	if (o->stage) {
+		while (len) {
+			size_t k = DIO_STAGE - o->fill;
+
+			if (k > len)
+				k = len;
+			memcpy(o->stage + o->fill, b, k);
+			o->fill += k;
+			b += k;
+			len -= k;
+			if (o->fill == DIO_STAGE && (rc = stage_flush(o)))
+				return rc;
+		}
+		return 0;
+	}
 	rc = write_all(o->fd, buf, len);
 	if (rc)
 		return rc;
@@ -389,6 +479,29 @@ blob_out(void *ctx, const void *buf, size_t len)
 		o->kicked = o->written;
 	}
 	return 0;
+}
+
+/* The end of a direct file: its whole blocks direct, the tail through the
+ * page cache, then the header, which is known only now, into block 0. */
+static int
+direct_finish(struct blob_out *o, const uint8_t *hdr)
+{
+	size_t whole = o->fill & ~(size_t)(DIO_ALIGN - 1);
+	int rc = 0;
+
+	if (o->stage_off == 0)
+		memcpy(o->stage, hdr, DISKFMT_HDR_LEN);
+	if (whole)
+		rc = direct_write(o, o->stage, whole, o->stage_off);
+	direct_off(o->fd);
+	if (rc == 0 && o->fill > whole)
+		rc = pwrite_all(o->fd, o->stage + whole, o->fill - whole,
+				o->stage_off + whole);
+	if (rc == 0 && o->stage_off) {
+		memcpy(o->first, hdr, DISKFMT_HDR_LEN);
+		rc = pwrite_all(o->fd, o->first, DIO_ALIGN, 0);
+	}
+	return rc;
 }
 
 struct fd_in {
@@ -421,15 +534,32 @@ persist_write_blob(struct persist *p, uint64_t id, uint16_t flags, int srcfd,
 	struct diskfmt_hdr h;
 	struct blob_out o;
 	uint64_t body = 0;
-	int rc = file_begin(p, DISKFMT_BLOB, id, f);
+	void *mem = NULL;
+	int rc, fl;
 
-	if (rc)
+	memset(&o, 0, sizeof(o));
+	if (len >= DIO_MIN &&
+	    posix_memalign(&mem, DIO_ALIGN, DIO_STAGE + DIO_ALIGN) != 0)
+		mem = NULL; /* buffered then */
+	rc = file_begin(p, DISKFMT_BLOB, id, mem ? O_DIRECT : 0, f);
+	if (rc) {
+		free(mem);
 		return rc;
+	}
+	fl = fcntl(f->fd, F_GETFL);
+	if (mem && fl >= 0 && (fl & O_DIRECT)) {
+		o.stage = mem;
+		o.first = o.stage + DIO_STAGE;
+		/* The header's place; it is written last. */
+		memset(o.stage, 0, DISKFMT_HDR_LEN);
+		o.fill = DISKFMT_HDR_LEN;
+	}
 	o.fd = f->fd;
 	o.cancel = cancel;
 	o.written = o.kicked = DISKFMT_HDR_LEN;
 	/* The header follows the body: its length is known only then. */
-	rc = write_all(f->fd, hdr, sizeof(hdr));
+	if (!o.stage)
+		rc = write_all(f->fd, hdr, sizeof(hdr));
 	if (rc == 0)
 		rc = srcfd >= 0 ?
 		     diskfmt_blob_encode(fd_in, &fi, len, level, blob_out, &o,
@@ -445,9 +575,12 @@ persist_write_blob(struct persist *p, uint64_t id, uint16_t flags, int srcfd,
 		h.raw_len = len;
 		h.body_len = body;
 		diskfmt_hdr_pack(&h, hdr);
-		if (pwrite(f->fd, hdr, sizeof(hdr), 0) != sizeof(hdr))
+		if (o.stage)
+			rc = direct_finish(&o, hdr);
+		else if (pwrite(f->fd, hdr, sizeof(hdr), 0) != sizeof(hdr))
 			rc = errno ? -errno : -EIO;
 	}
+	free(mem);
 	if (rc)
 		return write_error(p, f, rc);
 	f->len = DISKFMT_HDR_LEN + body;
@@ -458,7 +591,7 @@ int
 persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 		     const void *buf, size_t len, struct persist_file *f)
 {
-	int rc = file_begin(p, kind, id, f);
+	int rc = file_begin(p, kind, id, 0, f);
 
 	if (rc)
 		return rc;

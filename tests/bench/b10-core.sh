@@ -16,7 +16,7 @@ trap cleanup EXIT
 
 start() { # start SOCK [options]: vineyardd in the background, wait for it
 	local s=$1; shift
-	"$B/vineyardd" -f -s "$s" "$@" >>"$D/daemon.log" 2>&1 &
+	"$B/vineyardd" -f -s "$s" --data-dir "$s.data" "$@" >>"$D/daemon.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do
 		"$B/vineyardctl" -s "$s" status >/dev/null 2>&1 && return 0

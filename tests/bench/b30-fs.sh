@@ -32,7 +32,8 @@ trap cleanup EXIT
 
 start() {
 	mkdir -p "$D/mnt"
-	"$VYD" --foreground --socket "$D/v.sock" --mount "$D/mnt" "$@" \
+	"$VYD" --foreground --socket "$D/v.sock" --mount "$D/mnt" \
+		--data-dir "$D/data" "$@" \
 		>>"$D/log" 2>&1 &
 	PID=$!
 	for _ in $(seq 100); do

@@ -15,13 +15,16 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait; rm -rf "$dir"
 
 start() { # start NAME [options]: a daemon on $dir/NAME.sock
 	local name=$1 s=$dir/$1.sock; shift
-	"$VY_BUILD/vineyardd" --foreground --socket "$s" --quiet "$@" \
-		>>"$dir/log" 2>&1 &
+	"$VY_BUILD/vineyardd" --foreground --socket "$s" --quiet \
+		--data-dir "$dir/$name.data" "$@" >>"$dir/log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do
 		"$VY_BUILD/vineyardctl" --socket "$s" status >/dev/null 2>&1 && break
 		sleep 0.05
 	done
+	if ! "$VY_BUILD/vineyardctl" --socket "$s" status >/dev/null 2>&1; then
+		echo "vineyardd ($name) did not start:"; cat "$dir/log"; exit 1
+	fi
 	echo "$name: huge pages $("$VY_BUILD/vineyardctl" --socket "$s" --json \
 		status | sed -n 's/.*"huge_pages": "\(.*\)".*/\1/p')"
 }
