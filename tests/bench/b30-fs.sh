@@ -114,7 +114,7 @@ F=$D/mnt/objects/$ID/data
 cat "$F" >/dev/null
 mkdir -p "$SHM/mnt/objects/$ID"
 cp "$0" "$SHM/mnt/objects/$ID/data"
-for _ in 1 2 3; do
+for _ in 1 2 3 4 5; do
 	"$FSB" stat "$F" 100000 >>"$D/st.fs"
 	"$FSB" stat "$SHM/mnt/objects/$ID/data" 100000 >>"$D/st.tmp"
 done
