@@ -381,8 +381,12 @@ datafile() { echo "$DATA/objects/$1.$2"; }
 	# Somewhere nobody can reach: the test's own directory may not be.
 	XD=$(mktemp -d /tmp/vy-xdg.XXXXXX)
 	chmod 0777 "$XD"
+	# A copy of the daemon nobody can execute: the build tree may sit
+	# under a directory only root can enter (a CI clone in /root).
+	cp "$VINEYARDD" "$XD/vineyardd"
+	chmod 0755 "$XD/vineyardd"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups env XDG_STATE_HOME="$XD" \
-		"$VINEYARDD" --foreground --socket "$XD/v.sock" >"$T/daemon.log" 2>&1 &
+		"$XD/vineyardd" --foreground --socket "$XD/v.sock" >"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 100); do [ -S "$XD/v.sock" ] && break; sleep 0.05; done
 	run "$VINEYARDCTL" --socket "$XD/v.sock" --json status
