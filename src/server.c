@@ -1197,6 +1197,11 @@ conn_input(struct conn *c)
 
 		while (cap < want)
 			cap *= 2;
+		/* Doubling suits a stream of small frames; for one big frame
+		 * (up to PROTO_MAX_BODY) it would reserve nearly twice the
+		 * frame for nothing. */
+		if (want >= (1u << 20))
+			cap = (want + 4095) & ~(size_t)4095;
 		c->in = xrealloc(c->in, cap);
 		c->incap = cap;
 	}
