@@ -848,6 +848,53 @@ blobref(struct store *s, struct object *o, struct store_blobref *b)
 	}
 }
 
+/* Visits root and what it references, each once; fn returns 1 to go into
+ * an object's members. Caller holds the lock. */
+static void
+walk(struct store *s, struct object *root,
+     int (*fn)(struct store *s, struct object *o, void *ctx), void *ctx)
+{
+	struct object **stack = xmalloc(16 * sizeof(*stack)), *o;
+	size_t depth = 0, cap = 16;
+	struct idtab seen;
+
+	idtab_init(&seen);
+	stack[depth++] = root;
+	tab_put(&seen, root);
+	while (depth > 0) {
+		struct meta_view v;
+		struct cr r;
+		size_t i, n;
+
+		o = stack[--depth];
+		if (!fn(s, o, ctx) || (o->flags & OBJ_BLOB))
+			continue;
+		if (meta_view_parse(o->u.meta, o->metalen, &v))
+			fatalx("store: stored metadata is corrupt");
+		cr_init(&r, v.members, v.memberslen);
+		cr_map(&r, &n);
+		for (i = 0; i < n; i++) {
+			const char *nm;
+			size_t nl;
+			uint64_t mid;
+			struct object *m;
+
+			meta_member_next(&r, &nm, &nl, &mid);
+			m = idtab_get(&s->objs, mid);
+			if (!m || idtab_get(&seen, mid))
+				continue;
+			tab_put(&seen, m);
+			if (depth == cap) {
+				cap *= 2;
+				stack = xreallocarray(stack, cap, sizeof(*stack));
+			}
+			stack[depth++] = m;
+		}
+	}
+	idtab_release(&seen);
+	free(stack);
+}
+
 static struct object *
 lookup(struct store *s, uint64_t id)
 {
@@ -865,17 +912,50 @@ lookup(struct store *s, uint64_t id)
 	return o;
 }
 
+struct get_walk {
+	struct store_owner *ow;
+	unsigned flags;
+	store_obj_fn on_obj;
+	store_blob_fn on_blob;
+	void *ctx;
+	int rc;
+};
+
+static int
+get_one(struct store *s, struct object *o, void *ctx)
+{
+	struct get_walk *g = ctx;
+
+	if (g->rc)
+		return 0; /* stopped: let the walk drain */
+	if ((o->flags & OBJ_LAZY) && !(g->flags & GET_F_META)) {
+		g->rc = fail(-EAGAIN, "a blob of this object is being read "
+			     "back from disk; try again");
+		return 0;
+	}
+	if (o->flags & OBJ_BLOB) {
+		struct store_blobref b;
+
+		blobref(s, o, &b);
+		if (!(g->flags & GET_F_META))
+			pin(g->ow, o);
+		g->rc = g->on_blob ? g->on_blob(g->ctx, &b) : 0;
+		return 0;
+	}
+	g->rc = g->on_obj ? g->on_obj(g->ctx, o->id, o->u.meta, o->metalen,
+				      o->nbytes) : 0;
+	return g->rc == 0;
+}
+
 int
 store_get(struct store *s, struct store_owner *ow, uint64_t id,
 	  unsigned flags, store_obj_fn on_obj, store_blob_fn on_blob,
 	  void *ctx)
 {
-	struct object **stack = NULL, *o;
-	struct idtab seen;
-	size_t depth = 0, cap = 0;
+	struct get_walk g = { ow, flags, on_obj, on_blob, ctx, 0 };
+	struct object *o;
 	int rc = 0;
 
-	idtab_init(&seen);
 	lock(s);
 	o = lookup(s, id);
 	if (!o) {
@@ -899,64 +979,10 @@ store_get(struct store *s, struct store_owner *ow, uint64_t id,
 		if (rc)
 			goto out;
 	}
-	/* Iterative walk: chains of objects can be arbitrarily long. */
-	stack = xreallocarray(NULL, 16, sizeof(*stack));
-	cap = 16;
-	stack[depth++] = o;
-	tab_put(&seen, o);
-	while (depth > 0 && rc == 0) {
-		o = stack[--depth];
-		if ((o->flags & OBJ_LAZY) && !(flags & GET_F_META)) {
-			rc = fail(-EAGAIN, "a blob of this object is being "
-				  "read back from disk; try again");
-			break;
-		}
-		if (o->flags & OBJ_BLOB) {
-			struct store_blobref b;
-
-			blobref(s, o, &b);
-			if (!(flags & GET_F_META))
-				pin(ow, o);
-			rc = on_blob ? on_blob(ctx, &b) : 0;
-			continue;
-		}
-		rc = on_obj ? on_obj(ctx, o->id, o->u.meta, o->metalen,
-				   o->nbytes) : 0;
-		if (rc)
-			break;
-		{
-			struct meta_view v;
-			struct cr r;
-			size_t i, n;
-
-			if (meta_view_parse(o->u.meta, o->metalen, &v))
-				fatalx("store: stored metadata is corrupt");
-			cr_init(&r, v.members, v.memberslen);
-			cr_map(&r, &n);
-			for (i = 0; i < n; i++) {
-				const char *nm;
-				size_t nl;
-				uint64_t mid;
-				struct object *m;
-
-				meta_member_next(&r, &nm, &nl, &mid);
-				m = idtab_get(&s->objs, mid);
-				if (!m || idtab_get(&seen, mid))
-					continue;
-				tab_put(&seen, m);
-				if (depth == cap) {
-					cap *= 2;
-					stack = xreallocarray(stack, cap,
-							      sizeof(*stack));
-				}
-				stack[depth++] = m;
-			}
-		}
-	}
+	walk(s, o, get_one, &g);
+	rc = g.rc;
 out:
 	unlock(s);
-	free(stack);
-	idtab_release(&seen);
 	return rc;
 }
 
@@ -1534,53 +1560,6 @@ jfail(struct pjob *j, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(j->msg, sizeof(j->msg), fmt, ap);
 	va_end(ap);
-}
-
-/* Visits root and what it references, each once; fn returns 1 to go into
- * an object's members. Caller holds the lock. */
-static void
-walk(struct store *s, struct object *root,
-     int (*fn)(struct store *s, struct object *o, void *ctx), void *ctx)
-{
-	struct object **stack = xmalloc(16 * sizeof(*stack)), *o;
-	size_t depth = 0, cap = 16;
-	struct idtab seen;
-
-	idtab_init(&seen);
-	stack[depth++] = root;
-	tab_put(&seen, root);
-	while (depth > 0) {
-		struct meta_view v;
-		struct cr r;
-		size_t i, n;
-
-		o = stack[--depth];
-		if (!fn(s, o, ctx) || (o->flags & OBJ_BLOB))
-			continue;
-		if (meta_view_parse(o->u.meta, o->metalen, &v))
-			fatalx("store: stored metadata is corrupt");
-		cr_init(&r, v.members, v.memberslen);
-		cr_map(&r, &n);
-		for (i = 0; i < n; i++) {
-			const char *nm;
-			size_t nl;
-			uint64_t mid;
-			struct object *m;
-
-			meta_member_next(&r, &nm, &nl, &mid);
-			m = idtab_get(&s->objs, mid);
-			if (!m || idtab_get(&seen, mid))
-				continue;
-			tab_put(&seen, m);
-			if (depth == cap) {
-				cap *= 2;
-				stack = xreallocarray(stack, cap, sizeof(*stack));
-			}
-			stack[depth++] = m;
-		}
-	}
-	idtab_release(&seen);
-	free(stack);
 }
 
 struct idlist {
