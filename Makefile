@@ -151,14 +151,14 @@ $(BUILD)/tests/t_fs_inode: tests/unit/t_fs_inode.c $(BUILD)/fs/inode.o $(VYCORE)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/fs/inode.o $(VYCORE) $(LIBS)
 
 # Benchmarks link the static library: no LD_LIBRARY_PATH needed.
-$(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h
+$(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h tests/helpers/timing.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
 # Helpers link the shared library (so they see only the exported API) and,
 # for the few that speak the wire protocol by hand, the core's internals.
-$(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h $(LIBSO) $(VYCORE)
+$(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h tests/helpers/timing.h $(LIBSO) $(VYCORE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HELPER  $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -lvineyard \

@@ -21,33 +21,10 @@
 #include <unistd.h>
 
 #include "vineyard.h"
+#include "../helpers/timing.h"
 
 #define GiB (1ul << 30)
 #define BARRIER() __asm__ volatile("" ::: "memory")
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int
-dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), dcmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static struct vy_client *
 conn(const char *sock)

@@ -31,15 +31,7 @@
 #include <unistd.h>
 
 #include "vineyard.h"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "timing.h"
 
 static int
 die(struct vy_client *c, int rc, const char *what)
