@@ -39,7 +39,14 @@ CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wno-unused-parameter
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient -Ifs -MMD -MP
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(INC) -MMD -MP
+# Each target sees only the headers of its own job: the wire folder is shared;
+# the daemon adds src/ and fs/; the client library only its own folder, so it
+# cannot include a daemon header (the compiler proves it).
+WIRE_INC = -Isrc/wire
+CORE_INC = -Isrc $(WIRE_INC) -Ifs
+LIB_INC = $(WIRE_INC) -Iclient/lib
+INC = $(CORE_INC)
 ifdef DEVELOPER
 ALL_CFLAGS += -Werror
 endif
@@ -62,23 +69,27 @@ else
 Q = @
 endif
 
+# The wire contract (src/wire/): compiled once, linked into the daemon, the
+# unit tests and libvineyard alike.
+WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
+	src/wire/idtab.c src/wire/meta.c
 # The core, shared by vineyardd and the unit tests; no socket, no FUSE.
-CORE_SRC = src/log.c src/xmalloc.c src/cborio.c src/proto.c src/fdpass.c \
-	src/arena.c src/slab.c src/idtab.c src/names.c src/meta.c src/store.c \
-	src/diskfmt.c src/persist.c
+CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
+	src/store.c src/diskfmt.c src/persist.c
 DAEMON_SRC = src/loop.c src/server.c src/main.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
-# libvineyard compiles the wire contract from src/ itself.
-LIB_SRC = client/client.c client/blob.c client/object.c client/names.c src/idtab.c \
-	src/cborio.c src/proto.c src/fdpass.c src/meta.c
-CLI_SRC = client/cli.c
+# libvineyard (client/lib/) and vineyardctl (client/ctl/).
+LIB_SRC = client/lib/client.c client/lib/blob.c client/lib/object.c \
+	client/lib/names.c
+CLI_SRC = client/ctl/cli.c
 UNIT_SRC = $(wildcard tests/unit/t_*.c)
 
-CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+WIRE_OBJ = $(WIRE_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o) $(WIRE_OBJ)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ = $(FS_SRC:%.c=$(BUILD)/%.o)
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/lib/%.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(WIRE_OBJ)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BUILD)/bench/bench_core
@@ -101,11 +112,11 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# Library objects: hidden by default, exported through the version script.
-$(BUILD)/lib/%.o: %.c
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC lib  $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -fvisibility=hidden -DVY_BUILDING_LIB -c -o $@ $<
+# Library and wire objects: hidden by default, exported through the
+# version script (hidden symbols change nothing for the daemon's static link).
+$(LIB_OBJ) $(WIRE_OBJ): ALL_CFLAGS += -fvisibility=hidden
+$(LIB_OBJ): INC = $(LIB_INC)
+$(CLI_OBJ): INC = $(LIB_INC)
 
 $(VYCORE): $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -116,10 +127,10 @@ $(DAEMON): $(DAEMON_OBJ) $(FS_OBJ) $(VYCORE)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(FS_OBJ) $(VYCORE) $(LIBS_FUSE) $(CORE_LIBS)
 
-$(LIBSO): $(LIB_OBJ) client/libvineyard.map
+$(LIBSO): $(LIB_OBJ) client/lib/libvineyard.map
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libvineyard.so.$(SOVERSION) \
-		-Wl,--version-script=client/libvineyard.map -o $@ $(LIB_OBJ) $(LIBS)
+		-Wl,--version-script=client/lib/libvineyard.map -o $@ $(LIB_OBJ) $(LIBS)
 	$(Q)ln -sf libvineyard.so.$(SOVERSION) $(BUILD)/libvineyard.so
 
 $(LIBA): $(LIB_OBJ)
@@ -151,13 +162,15 @@ $(BUILD)/tests/t_fs_inode: tests/unit/t_fs_inode.c $(BUILD)/fs/inode.o $(VYCORE)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/fs/inode.o $(VYCORE) $(LIBS)
 
 # Benchmarks link the static library: no LD_LIBRARY_PATH needed.
-$(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/vineyard.h tests/helpers/timing.h
+$(BENCH_BIN): INC = $(LIB_INC)
+$(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/lib/vineyard.h tests/helpers/timing.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
 # Helpers link the shared library (so they see only the exported API) and,
 # for the few that speak the wire protocol by hand, the core's internals.
+$(HELPER_BIN): INC = $(CORE_INC) -Iclient/lib
 $(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h tests/helpers/timing.h $(LIBSO) $(VYCORE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HELPER  $@")
@@ -175,7 +188,7 @@ FUZZ_TIME ?= 30
 FUZZ_BUILD = build-fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Iclient
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Isrc/wire
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) src/loop.c src/server.c)
@@ -273,7 +286,7 @@ install: all
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libvineyard.so.$(SOVERSION)
 	ln -sf libvineyard.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvineyard.so
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libvineyard.a
-	install -m 644 client/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
+	install -m 644 client/lib/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
 	$(PC_WRITE) > $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
 	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; s=$${m##*.}; \

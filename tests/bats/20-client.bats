@@ -401,7 +401,7 @@ field() { # field FILE KEY
 	# version node itself
 	! grep -v -E ' (T|W) vy_[a-z_]+@@VINEYARD_0\.1$| A VINEYARD_0\.1$' syms
 	# every function the header declares is exported
-	grep -oE '\bvy_[a-z_]+\(' "$SRC/client/vineyard.h" | tr -d '(' | sort -u >declared
+	grep -oE '\bvy_[a-z_]+\(' "$SRC/client/lib/vineyard.h" | tr -d '(' | sort -u >declared
 	sed -n 's/.* T \(vy_[a-z_]*\)@@.*/\1/p' syms | sort -u >exported
 	diff declared exported
 	[ -f "$VY_BUILD/libvineyard.a" ]
