@@ -472,7 +472,7 @@ field() { # field FILE KEY
 	awk '/^\.Sh EXAMPLES/{e=1} e&&/^\.Bd -literal/{p=1;next} p&&/^\.Ed/{exit} p' \
 		"$SRC/man/libvineyard.3" | sed -e 's/\\e/\\/g' -e 's/^\\&//' >example.c
 	[ -s example.c ]
-	cc $(san_flags) -Wall -Werror -o example example.c -I"$SRC/client" -L"$VY_BUILD" -lvineyard \
+	cc $(san_flags) -Wall -Werror -o example example.c -I"$SRC/client/lib" -L"$VY_BUILD" -lvineyard \
 		-Wl,-rpath,"$VY_BUILD"
 	run ./example
 	echo "$output"
