@@ -1,0 +1,119 @@
+/*
+ * vineyardctl: the command-line client. This file holds main, the global
+ * options and the table of subcommands; each subcommand family lives in a
+ * ctl_*.c of its own, a short function over libvineyard. Objects are named
+ * on the command line by id (o + 16 hex digits) or by name. Exit codes are
+ * listed in ctl.h, usage() and vineyardctl(1).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "banned.h"
+
+const char *prog = "vineyardctl";
+const char *opt_socket;
+int opt_json, opt_quiet;
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *help;
+};
+
+static const struct cmd cmds[] = {
+	{ "put", cmd_put, "FILE|- [--name NAME] [--persist]",
+	  "store a file (or stdin) as a blob; prints its id" },
+	{ "get", cmd_get, "ID|NAME [-o FILE|-] [--wait SECONDS]",
+	  "write a blob's bytes to FILE (default stdout)" },
+	{ "ls", cmd_ls, "[--type GLOB]",
+	  "list objects: id, typename, size, persisted, names" },
+	{ "meta", cmd_meta, "ID|NAME", "print an object's metadata as JSON" },
+	{ "name", cmd_name, "ID|NAME NEWNAME",
+	  "bind NEWNAME to an object (re-points an existing name)" },
+	{ "unname", cmd_unname, "NAME...", "drop names" },
+	{ "rm", cmd_rm, "[--shallow] ID|NAME...",
+	  "delete objects (and members left unreferenced, unless --shallow)" },
+	{ "persist", cmd_persist, "ID|NAME...",
+	  "keep objects across daemon restarts (returns once on disk)" },
+	{ "unpersist", cmd_persist, "ID|NAME...",
+	  "drop objects' persisted copies; they stay in memory" },
+	{ "wait", cmd_wait, "NAME [--timeout SECONDS]",
+	  "wait for a name to appear; prints its id" },
+	{ "status", cmd_status, "", "show the daemon's figures" },
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s [--socket PATH] [--json] [-q] COMMAND [ARGS]\n\n"
+		"commands:\n", prog);
+	for (i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-8s %s\n           %s\n", cmds[i].name,
+			cmds[i].args, cmds[i].help);
+	fprintf(f, "\noptions:\n"
+		"  -s, --socket PATH  daemon socket (default: "
+		"$VINEYARD_IPC_SOCKET, else %s)\n"
+		"  -j, --json         machine-readable output\n"
+		"  -q, --quiet        no headers or progress bars\n"
+		"  -h, --help         this help; COMMAND --help for one "
+		"command\n"
+		"  -V, --version      show the version\n\n"
+		"Objects are given by id (o + 16 hex digits) or by name.\n"
+		"exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 daemon "
+		"unreachable,\n5 no space, 6 timed out, 7 in use. See "
+		"vineyardctl(1).\n", VY_DEFAULT_SOCKET);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	size_t i;
+	int ch;
+
+	/* Stop at the subcommand: its options are its own. */
+	while ((ch = getopt_long(argc, argv, "+s:jqhV", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's': opt_socket = optarg; break;
+		case 'j': opt_json = 1; break;
+		case 'q': opt_quiet = 1; break;
+		case 'h': usage(stdout); return EX_OK;
+		case 'V': printf("vineyardctl %s\n", VY_VERSION); return EX_OK;
+		default: usage(stderr); return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	for (i = 0; i < NCMDS; i++) {
+		if (strcmp(argv[optind], cmds[i].name))
+			continue;
+		argc -= optind;
+		argv += optind;
+		if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+				 strcmp(argv[1], "-h") == 0)) {
+			printf("usage: %s %s %s\n\n%s\n", prog, cmds[i].name,
+			       cmds[i].args, cmds[i].help);
+			return EX_OK;
+		}
+		optind = 0; /* 0, not 1: makes glibc reinitialise getopt */
+		return cmds[i].fn(argc, argv);
+	}
+	fprintf(stderr, "%s: unknown command '%s'\nTry '%s --help'.\n", prog,
+		argv[optind], prog);
+	return EX_USAGE;
+}

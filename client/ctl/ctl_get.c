@@ -1,0 +1,123 @@
+/*
+ * ctl_get: `vineyardctl get`: a blob's bytes to stdout or to a file,
+ * written beside the target and renamed into place.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "banned.h"
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len > CHUNK ? CHUNK : len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+cmd_get(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = "-";
+	struct vy_client *c;
+	struct vy_object *o;
+	struct progress pr;
+	double wait_s = 0;
+	int fd = 1, rc, ch;
+	vy_id id;
+	char tmp[4096];
+
+	while ((ch = getopt_long(argc, argv, "o:w:", lo, NULL)) != -1) {
+		if (ch == 'o')
+			out = optarg;
+		else if (ch == 'w')
+			wait_s = atof(optarg);
+		else
+			return EX_USAGE;
+	}
+	if (optind + 1 != argc) {
+		fprintf(stderr, "usage: %s get ID|NAME [-o FILE|-] "
+			"[--wait SECONDS]\n", prog);
+		return EX_USAGE;
+	}
+	c = connect_or_die();
+	rc = resolve(c, argv[optind], seconds_to_ms(wait_s), &id);
+	if (rc == 0)
+		rc = vy_get(c, id, &o);
+	if (rc) {
+		rc = fail(c, rc, argv[optind]);
+		vy_close(c);
+		return rc;
+	}
+	if (!vy_object_is_blob(o)) {
+		fprintf(stderr, "%s: %s is a %s, not a blob; see '%s meta %s' "
+			"for its members\n", prog, argv[optind],
+			vy_object_typename(o), prog, argv[optind]);
+		vy_object_release(c, o);
+		vy_close(c);
+		return EX_FAIL;
+	}
+	if (strcmp(out, "-") != 0) {
+		/* Write beside the target, then rename: no half file. */
+		snprintf(tmp, sizeof(tmp), "%s.vineyardctl-XXXXXX", out);
+		fd = mkstemp(tmp);
+		if (fd < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, out,
+				strerror(errno));
+			vy_object_release(c, o);
+			vy_close(c);
+			return EX_FAIL;
+		}
+	}
+	{
+		const char *p = vy_object_data(o);
+		uint64_t len = vy_object_nbytes(o), done = 0;
+
+		progress_init(&pr, out, len);
+		while (rc == 0 && done < len) {
+			size_t k = len - done > CHUNK ? CHUNK :
+				   (size_t)(len - done);
+
+			rc = write_all(fd, p + done, k);
+			done += k;
+			progress_show(&pr, done);
+		}
+	}
+	vy_object_release(c, o);
+	vy_close(c);
+	if (fd != 1) {
+		if (rc == 0 && (fsync(fd) < 0 || fchmod(fd, 0644) < 0))
+			rc = -errno;
+		if (close(fd) < 0 && rc == 0)
+			rc = -errno;
+		if (rc == 0 && rename(tmp, out) < 0)
+			rc = -errno;
+		if (rc)
+			unlink(tmp);
+	}
+	if (rc) {
+		fprintf(stderr, "%s: writing %s: %s\n", prog, out,
+			strerror(-rc));
+		return EX_FAIL;
+	}
+	return EX_OK;
+}

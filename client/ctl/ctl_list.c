@@ -1,0 +1,115 @@
+/*
+ * ctl_list: `vineyardctl ls` (one line or JSON object per object) and
+ * `vineyardctl meta` (one object's metadata as JSON).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "ctl.h"
+#include "banned.h"
+
+struct ls_ctx {
+	int n;
+};
+
+static int
+ls_one(void *ctx, const struct vy_list_entry *e)
+{
+	struct ls_ctx *l = ctx;
+	char idbuf[VY_ID_STRLEN], size[32];
+	size_t i;
+
+	vy_id_format(e->id, idbuf);
+	if (opt_json) {
+		printf("%s\n  {\"id\": \"%s\", \"typename\": ", l->n ? "," : "",
+		       idbuf);
+		json_str(stdout, e->typename);
+		printf(", \"nbytes\": %" PRIu64 ", \"names\": [", e->nbytes);
+		for (i = 0; i < e->nnames; i++) {
+			if (i)
+				printf(", ");
+			json_str(stdout, e->names[i]);
+		}
+		printf("], \"persisted\": %s}", e->persisted ? "true" :
+		       "false");
+	} else {
+		human(e->nbytes, size, sizeof(size));
+		printf("%s  %-28s %10s  %-9s ", idbuf, e->typename, size,
+		       e->persisted ? "persisted" : "-");
+		for (i = 0; i < e->nnames; i++)
+			printf("%s%s", i ? "," : "", e->names[i]);
+		if (!e->nnames)
+			printf("-");
+		printf("\n");
+	}
+	l->n++;
+	return 0;
+}
+
+int
+cmd_ls(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *glob = NULL;
+	struct ls_ctx l = { 0 };
+	struct vy_client *c;
+	int rc, ch;
+
+	while ((ch = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
+		if (ch == 't')
+			glob = optarg;
+		else
+			return EX_USAGE;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: %s ls [--type GLOB]\n", prog);
+		return EX_USAGE;
+	}
+	c = connect_or_die();
+	if (opt_json)
+		printf("[");
+	else if (!opt_quiet)
+		printf("%-17s  %-28s %10s  %-9s %s\n", "ID", "TYPENAME", "SIZE",
+		       "PERSISTED", "NAMES");
+	rc = vy_list(c, glob, ls_one, &l);
+	if (opt_json)
+		printf("%s]\n", l.n ? "\n" : "");
+	if (rc) {
+		rc = fail(c, rc, "ls");
+		vy_close(c);
+		return rc;
+	}
+	vy_close(c);
+	return EX_OK;
+}
+
+int
+cmd_meta(int argc, char **argv)
+{
+	struct vy_client *c;
+	char *json;
+	vy_id id;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s meta ID|NAME\n", prog);
+		return EX_USAGE;
+	}
+	c = connect_or_die();
+	rc = resolve(c, argv[1], 0, &id);
+	if (rc == 0)
+		rc = vy_meta_json(c, id, &json);
+	if (rc) {
+		rc = fail(c, rc, argv[1]);
+		vy_close(c);
+		return rc;
+	}
+	fputs(json, stdout);
+	free(json);
+	vy_close(c);
+	return EX_OK;
+}

@@ -1,0 +1,153 @@
+/*
+ * ctl_util: the helpers every vineyardctl subcommand uses: exit codes from
+ * library errors, connecting, resolving ids and names, sizes for people,
+ * JSON strings and the progress bar.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "banned.h"
+
+int
+exit_code(int rc)
+{
+	switch (rc) {
+	case 0: return EX_OK;
+	case -ENOENT: return EX_NOTFOUND;
+	case -ENOSPC: return EX_NOSPACE;
+	case -ETIMEDOUT: return EX_TIMEOUT;
+	case -EBUSY: return EX_INUSE;
+	case -EINVAL: return EX_USAGE;
+	case -ECONNREFUSED: case -ECONNRESET: case -EPIPE: return EX_NODAEMON;
+	}
+	return EX_FAIL;
+}
+
+int
+fail(struct vy_client *c, int rc, const char *what)
+{
+	const char *msg = c ? vy_errmsg(c) : "";
+
+	fprintf(stderr, "%s: %s%s%s\n", prog, what, *what ? ": " : "",
+		*msg ? msg : strerror(-rc));
+	return exit_code(rc);
+}
+
+struct vy_client *
+connect_or_die(void)
+{
+	struct vy_client *c;
+	char err[600];
+	int rc = vy_connect_err(opt_socket, &c, err, sizeof(err));
+
+	if (rc) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		exit(rc == -ENOENT || rc == -ECONNREFUSED || rc == -EACCES ?
+		     EX_NODAEMON : exit_code(rc));
+	}
+	return c;
+}
+
+/* Seconds from the command line as the library's int milliseconds:
+ * clamped, because converting a double beyond INT_MAX is undefined (and
+ * came out negative, i.e. no wait at all, for --timeout 1e7). */
+int
+seconds_to_ms(double s)
+{
+	if (!(s > 0))
+		return 0;
+	if (s >= INT_MAX / 1000.0)
+		return INT_MAX;
+	return (int)(s * 1000);
+}
+
+/* An id, or a name resolved now (waiting up to wait_ms). */
+int
+resolve(struct vy_client *c, const char *arg, int wait_ms, vy_id *id)
+{
+	if (vy_id_parse(arg, id) == 0)
+		return 0;
+	return vy_name_get(c, arg, wait_ms, id);
+}
+
+void
+human(uint64_t v, char *buf, size_t len)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double d = (double)v;
+	int u = 0;
+
+	while (d >= 1024 && u < 4) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", v);
+	else
+		snprintf(buf, len, "%.1f %s", d, unit[u]);
+}
+
+void
+json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* ---- progress ---- */
+
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void
+progress_init(struct progress *p, const char *what, uint64_t total)
+{
+	p->on = !opt_quiet && isatty(2) && total >= (64u << 20);
+	p->what = what;
+	p->total = total;
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+}
+
+void
+progress_show(struct progress *p, uint64_t done)
+{
+	char a[32], b[32], r[32];
+	double t;
+	int pct, i;
+
+	if (!p->on)
+		return;
+	t = since(&p->t0);
+	human(done, a, sizeof(a));
+	human(p->total, b, sizeof(b));
+	human(t > 0 ? (uint64_t)((double)done / t) : 0, r, sizeof(r));
+	pct = p->total ? (int)(done * 100 / p->total) : 100;
+	fprintf(stderr, "\r%s [", p->what);
+	for (i = 0; i < 30; i++)
+		fputc(i < pct * 30 / 100 ? '#' : '.', stderr);
+	fprintf(stderr, "] %3d%% %s/%s %s/s ", pct, a, b, r);
+	if (done >= p->total)
+		fputc('\n', stderr);
+}
