@@ -80,7 +80,8 @@ DAEMON_SRC = src/loop.c src/server.c src/main.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
-LIB_SRC = client/lib/client.c client/lib/blob.c client/lib/object.c \
+LIB_SRC = client/lib/client.c client/lib/blob.c client/lib/meta_build.c \
+	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \
 	client/lib/names.c
 CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
 	client/ctl/ctl_get.c client/ctl/ctl_list.c client/ctl/ctl_name.c \

@@ -1,0 +1,183 @@
+/*
+ * object_put: vy_put_object. A put sends the whole tree (nested members
+ * included) in one request, after one more for any small blobs being
+ * written; on failure nothing it made is left behind.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "object_int.h"
+#include "banned.h"
+
+/* Collects the writers of the tree into *ws (growing it); -EINVAL when
+ * objects nest deeper than max. */
+static int
+collect_writers(struct vy_meta *m, struct vy_writer ***ws, size_t *n,
+		int depth, int max)
+{
+	size_t i;
+	int rc;
+
+	if (depth > max)
+		return -EINVAL;
+	for (i = 0; i < m->nmembers; i++) {
+		struct vy_meta_member *mm = &m->members[i];
+
+		if (mm->kind == MEM_WRITER) {
+			struct vy_writer **v = realloc(*ws, (*n + 1) *
+						       sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			*ws = v;
+			v[(*n)++] = mm->w;
+		} else if (mm->kind == MEM_META) {
+			rc = collect_writers(mm->child, ws, n, depth + 1, max);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void
+encode_tree(const struct vy_meta *m, struct cw *w)
+{
+	size_t i;
+
+	cw_map(w, 3);
+	cw_str(w, "typename");
+	cw_str(w, m->typename);
+	cw_str(w, "fields");
+	cw_map(w, m->nfields);
+	cw_raw(w, m->fields.buf, m->fields.len);
+	cw_str(w, "members");
+	cw_map(w, m->nmembers);
+	for (i = 0; i < m->nmembers; i++) {
+		const struct vy_meta_member *mm = &m->members[i];
+
+		cw_str(w, mm->name);
+		if (mm->kind == MEM_META)
+			encode_tree(mm->child, w);
+		else
+			cw_uint(w, mm->kind == MEM_WRITER ? mm->w->id : mm->id);
+	}
+}
+
+/* Forgets the writers (they are consumed) so vy_meta_free skips them. */
+static void
+drop_writers(struct vy_meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nmembers; i++) {
+		if (m->members[i].kind == MEM_WRITER) {
+			m->members[i].kind = MEM_ID;
+			m->members[i].id = m->members[i].w->id;
+			m->members[i].w = NULL;
+		} else if (m->members[i].kind == MEM_META) {
+			drop_writers(m->members[i].child);
+		}
+	}
+}
+
+VY_API int
+vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
+	      int persist, vy_id *id)
+{
+	struct vy_writer **ws = NULL;
+	struct vy_reply rep;
+	struct cw tree;
+	struct cr r;
+	size_t nw = 0, i, n, nbig = 0;
+	int rc;
+
+	cw_init(&tree);
+	rc = vy__enter(c);
+	if (rc)
+		goto consume;
+	rc = collect_writers(m, &ws, &nw, 0, META_MAX_DEPTH);
+	if (rc) {
+		vy__fail(c, rc, rc == -ENOMEM ? "out of memory" :
+			 "objects nested deeper than %d", META_MAX_DEPTH);
+		/* Collect them all, at any depth: every writer is consumed
+		 * and its blob dropped at the daemon (below). */
+		free(ws);
+		ws = NULL;
+		nw = 0;
+		collect_writers(m, &ws, &nw, 0, INT_MAX);
+		goto out;
+	}
+	/* Small blobs first: they need ids before the tree can name them. */
+	rc = vy__put_small(c, ws, nw);
+	if (rc)
+		goto out;
+	encode_tree(m, &tree);
+	if ((rc = cw_finish(&tree))) {
+		vy__fail(c, rc, "out of memory");
+		goto out;
+	}
+	vy__req(c);
+	cw_array(&c->req, 4);
+	cw_bytes(&c->req, tree.buf, tree.len);
+	for (i = 0; i < nw; i++)
+		if (ws[i]->fd >= 0) {
+			nbig++;
+			/* The kernel will not seal a blob mapped writable. */
+			if (ws[i]->map) {
+				munmap(ws[i]->map, ws[i]->len);
+				ws[i]->map = NULL;
+			}
+		}
+	cw_array(&c->req, nbig);
+	for (i = 0; i < nw; i++)
+		if (ws[i]->fd >= 0)
+			cw_uint(&c->req, ws[i]->id);
+	if (name)
+		cw_str(&c->req, name);
+	else
+		cw_null(&c->req);
+	cw_bool(&c->req, persist);
+	rc = vy__rt(c, MSG_OBJ_PUT, 0, &rep);
+	if (rc)
+		goto out;
+	cr_init(&r, rep.body, rep.len);
+	if (cr_array(&r, &n) || n != 1 || cr_uint(&r, id)) {
+		c->broken = 1;
+		rc = vy__fail(c, -EPROTO, "malformed obj-put reply");
+	}
+out:
+	if (rc && !c->broken) {
+		/* Leave nothing half-made: unsealed blobs go, and small ones
+		 * already stored are deleted again. */
+		char saved[sizeof(c->err)];
+
+		memcpy(saved, c->err, sizeof(saved));
+		for (i = 0; i < nw; i++) {
+			if (ws[i]->fd >= 0) {
+				vy__abort_big(c, ws[i]);
+			} else if (ws[i]->id) {
+				vy__req(c);
+				cw_array(&c->req, 2);
+				cw_array(&c->req, 1);
+				cw_uint(&c->req, ws[i]->id);
+				cw_uint(&c->req, 0);
+				vy__rt(c, MSG_DELETE, 0, &rep);
+			}
+		}
+		memcpy(c->err, saved, sizeof(saved));
+	}
+	vy__leave(c);
+consume:
+	if (!ws)
+		collect_writers(m, &ws, &nw, 0, INT_MAX);
+	drop_writers(m);
+	for (i = 0; i < nw; i++)
+		vy__writer_free(ws[i]);
+	free(ws);
+	cw_release(&tree);
+	return rc;
+}
