@@ -76,7 +76,11 @@ WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
 # The core, shared by vineyardd and the unit tests; no socket, no FUSE.
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/diskfmt.c src/persist.c
-DAEMON_SRC = src/loop.c src/server.c src/main.c
+# The socket front (src/server_int.h says which file does what); the fuzz
+# targets link it too.
+SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
+	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c
+DAEMON_SRC = $(SERVER_SRC) src/main.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
@@ -194,7 +198,7 @@ FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Isrc/wire
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) src/loop.c src/server.c)
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC) $(SERVER_SRC))
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -51,24 +51,9 @@ const char *
 proto_type_name(unsigned type)
 {
 	switch (type) {
-	case MSG_HELLO: return "hello";
-	case MSG_STATUS: return "status";
-	case MSG_BLOB_CREATE: return "blob-create";
-	case MSG_BLOB_SEAL: return "blob-seal";
-	case MSG_BLOB_PUT: return "blob-put";
-	case MSG_BLOB_ABORT: return "blob-abort";
-	case MSG_RELEASE: return "release";
-	case MSG_OBJ_PUT: return "obj-put";
-	case MSG_GET: return "get";
-	case MSG_DELETE: return "delete";
-	case MSG_LIST: return "list";
-	case MSG_PERSIST: return "persist";
-	case MSG_UNPERSIST: return "unpersist";
-	case MSG_META: return "meta";
-	case MSG_NAME_PUT: return "name-put";
-	case MSG_NAME_GET: return "name-get";
-	case MSG_NAME_DROP: return "name-drop";
-	case MSG_NAME_LIST: return "name-list";
+#define PROTO_NAME_(sym, num, name, handler) case sym: return name;
+	PROTO_TYPES(PROTO_NAME_)
+#undef PROTO_NAME_
 	}
 	return "unknown";
 }

@@ -36,32 +36,54 @@
 /* Request flags. */
 #define PROTO_F_NOREPLY 0x1u /* do not answer (RELEASE only) */
 
+/*
+ * Every message type, once: X(constant, number, name, handler). The enum
+ * below, proto_type_name() (proto.c) and the daemon's dispatch table
+ * (src/server.c, handler req_<handler> in src/req_*.c) are all generated
+ * from this list, so a type cannot have a number without a name or a
+ * handler. The handler column is only a token here: the library never
+ * sees daemon code. Body layouts: request -> reply.
+ */
+#define PROTO_TYPES(X) \
+	/* session */ \
+	X(MSG_HELLO, 1, "hello", hello) \
+		/* [version, pid, label] -> [version, pid, limit, small_max] */ \
+	X(MSG_STATUS, 2, "status", status) /* [] -> {status map} */ \
+	/* blobs: 100s */ \
+	X(MSG_BLOB_CREATE, 100, "blob-create", blob_create) \
+		/* [[len...]] -> [[id...]] + one writable fd per id */ \
+	X(MSG_BLOB_SEAL, 101, "blob-seal", id_batch) /* [[id...]] -> [] */ \
+	X(MSG_BLOB_PUT, 102, "blob-put", blob_put) \
+		/* [[bytes...]] (each <= SMALL_MAX) -> [[id...]] */ \
+	X(MSG_BLOB_ABORT, 103, "blob-abort", id_batch) \
+		/* [[id...]] -> [] (drops unsealed blobs) */ \
+	X(MSG_RELEASE, 104, "release", id_batch) \
+		/* [[id...]] -> [] (unpins; may be NOREPLY) */ \
+	/* objects: 200s */ \
+	X(MSG_OBJ_PUT, 200, "obj-put", obj_put) \
+		/* [tree, [seal ids], name|null, persist bool] -> [id] */ \
+	X(MSG_GET, 201, "get", get) \
+		/* [id|0, name|null, wait_ms, flags] -> see below */ \
+	X(MSG_DELETE, 202, "delete", delete) \
+		/* [[id...], flags] -> [count deleted] */ \
+	X(MSG_LIST, 203, "list", list) \
+		/* [glob|null, after id, limit] -> [[entry...], more] */ \
+	X(MSG_PERSIST, 204, "persist", persist) /* [id] -> [] */ \
+	X(MSG_META, 205, "meta", meta) \
+		/* [id] -> [json text]: meta.json as the mount shows */ \
+	X(MSG_UNPERSIST, 206, "unpersist", persist) \
+		/* [id] -> [] (drops the persisted copy) */ \
+	/* names: 300s */ \
+	X(MSG_NAME_PUT, 300, "name-put", name) /* [name, id] -> [] */ \
+	X(MSG_NAME_GET, 301, "name-get", name) /* [name, wait_ms] -> [id] */ \
+	X(MSG_NAME_DROP, 302, "name-drop", name) /* [name] -> [] */ \
+	X(MSG_NAME_LIST, 303, "name-list", name_list) \
+		/* [glob|null] -> [[name, id]...] */
+
 enum proto_type {
-	/* session */
-	MSG_HELLO = 1,       /* [version, pid, label] -> [version, pid, limit, small_max] */
-	MSG_STATUS = 2,      /* [] -> {status map} */
-
-	/* blobs: 100s */
-	MSG_BLOB_CREATE = 100, /* [[len...]] -> [[id...]] + one writable fd per id */
-	MSG_BLOB_SEAL = 101,   /* [[id...]] -> [] */
-	MSG_BLOB_PUT = 102,    /* [[bytes...]] (each <= SMALL_MAX) -> [[id...]] */
-	MSG_BLOB_ABORT = 103,  /* [[id...]] -> [] (drops unsealed blobs) */
-	MSG_RELEASE = 104,     /* [[id...]] -> [] (unpins; may be NOREPLY) */
-
-	/* objects: 200s */
-	MSG_OBJ_PUT = 200,  /* [tree, [seal ids], name|null, persist bool] -> [id] */
-	MSG_GET = 201,      /* [id|0, name|null, wait_ms, flags] -> see below */
-	MSG_DELETE = 202,   /* [[id...], flags] -> [count deleted] */
-	MSG_LIST = 203,     /* [glob|null, after id, limit] -> [[entry...], more] */
-	MSG_PERSIST = 204,  /* [id] -> [] */
-	MSG_META = 205,     /* [id] -> [json text]: meta.json as the mount shows */
-	MSG_UNPERSIST = 206, /* [id] -> [] (drops the persisted copy) */
-
-	/* names: 300s */
-	MSG_NAME_PUT = 300,  /* [name, id] -> [] */
-	MSG_NAME_GET = 301,  /* [name, wait_ms] -> [id] */
-	MSG_NAME_DROP = 302, /* [name] -> [] */
-	MSG_NAME_LIST = 303, /* [glob|null] -> [[name, id]...] */
+#define PROTO_ENUM_(sym, num, name, handler) sym = num,
+	PROTO_TYPES(PROTO_ENUM_)
+#undef PROTO_ENUM_
 };
 
 /*

@@ -1,7 +1,7 @@
 /*
  * fuzz_proto: libFuzzer target for the daemon's message decoding, through
  * the real thing. Each input is a byte stream a client sends: it goes
- * through a real UNIX socket into a real server (src/server.c) with a real
+ * through a real UNIX socket into a real server (src/server*.c, src/req_*.c) with a real
  * store, is split into frames, decoded and handled exactly as vineyardd
  * does; the replies (and any descriptors) are read and dropped. A fresh
  * store and server serve every input.

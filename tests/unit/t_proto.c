@@ -78,6 +78,34 @@ test_type_names(void)
 	CHECK(strcmp(proto_type_name(999), "unknown") == 0);
 }
 
+/* The one list of types (PROTO_TYPES) gives every type a distinct number
+ * and a distinct name, and proto_type_name answers from it. */
+static void
+test_type_table(void)
+{
+	static const struct { unsigned type; const char *name; } t[] = {
+#define ROW_(sym, num, name, handler) { sym, name },
+		PROTO_TYPES(ROW_)
+#undef ROW_
+	};
+	size_t n = sizeof(t) / sizeof(t[0]), i, j;
+
+	CHECK_EQ((int)n, 18);
+	for (i = 0; i < n; i++) {
+		CHECK(t[i].type != 0 && t[i].type <= 0xffff);
+		CHECK(strcmp(proto_type_name(t[i].type), t[i].name) == 0);
+		CHECK(strcmp(t[i].name, "unknown") != 0);
+		for (j = i + 1; j < n; j++) {
+			CHECK(t[i].type != t[j].type);
+			CHECK(strcmp(t[i].name, t[j].name) != 0);
+		}
+	}
+	/* the enum is the list: a constant names its row's number */
+	CHECK_EQ(MSG_STATUS, 2);
+	CHECK_EQ(MSG_UNPERSIST, 206);
+	CHECK_EQ(MSG_NAME_LIST, 303);
+}
+
 /* n descriptors of /dev/null, for sending. */
 static int *
 some_fds(int n)
@@ -177,5 +205,6 @@ test_fdpass_overflow(void)
 }
 
 TEST_MAIN(RUN(test_header_layout); RUN(test_header_checks);
-	  RUN(test_type_names); RUN(test_fdpass_carriers);
+	  RUN(test_type_names); RUN(test_type_table);
+	  RUN(test_fdpass_carriers);
 	  RUN(test_fdpass_overflow))

@@ -1,0 +1,136 @@
+/*
+ * req_blobs: the blob requests: create (writable memfds for the client to
+ * fill), seal, abort and release (id batches), and put of small blobs
+ * sent inline (packed into shared segments by the store).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cborio.h"
+#include "proto.h"
+#include "server_int.h"
+#include "store.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+int
+req_blob_create(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	uint64_t *lens, *ids;
+	size_t n, i;
+	int rc = 0;
+
+	if (cr_array(r, &n) || n != 1 || read_ids(r, &lens, &n))
+		return BAD(c, MSG_BLOB_CREATE, "blob-create");
+	ids = xcalloc(n, sizeof(*ids));
+	reply_begin(sv);
+	for (i = 0; i < n && rc == 0; i++) {
+		int fd;
+
+		rc = store_blob_create(sv->store, c->owner, (size_t)lens[i],
+				       &ids[i], &fd);
+		if (rc == 0)
+			reply_fd(sv, fd);
+	}
+	if (rc) {
+		char msg[320];
+
+		snprintf(msg, sizeof(msg), "%s", store_errmsg());
+		while (i-- > 1)
+			store_blob_abort(sv->store, c->owner, ids[i - 1]);
+		free(lens);
+		free(ids);
+		return reply_error(c, MSG_BLOB_CREATE, rc, msg);
+	}
+	cw_array(&sv->out, 1);
+	cw_array(&sv->out, n);
+	for (i = 0; i < n; i++)
+		cw_uint(&sv->out, ids[i]);
+	free(lens);
+	free(ids);
+	return reply_send(c, MSG_BLOB_CREATE, 0);
+}
+
+/* seal, abort and release: the same [[id...]] body. */
+int
+req_id_batch(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	uint16_t type = q->type;
+	uint64_t *ids;
+	size_t n, i;
+	int rc = 0;
+
+	if (cr_array(r, &n) || n != 1 || read_ids(r, &ids, &n))
+		return BAD(c, type, "id list");
+	if (type == MSG_RELEASE) {
+		store_release(sv->store, c->owner, ids, n);
+	} else {
+		for (i = 0; i < n && rc == 0; i++)
+			rc = type == MSG_BLOB_SEAL ?
+				store_blob_seal(sv->store, c->owner, ids[i]) :
+				store_blob_abort(sv->store, c->owner, ids[i]);
+	}
+	free(ids);
+	if (rc)
+		return reply_store_error(c, type, rc);
+	if (q->flags & PROTO_F_NOREPLY)
+		return 0;
+	reply_begin(sv);
+	cw_array(&sv->out, 0);
+	return reply_send(c, type, 0);
+}
+
+int
+req_blob_put(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	size_t n, i;
+	int rc = 0;
+	uint64_t *ids;
+	struct cr check;
+
+	if (cr_array(r, &n) || n != 1 || cr_array(r, &n) ||
+	    n > PROTO_MAX_BATCH)
+		return BAD(c, MSG_BLOB_PUT, "blob-put");
+	/* All or nothing: the client learns no id when the request fails,
+	 * so a bad item or a full store must not leave the blobs stored
+	 * before it. Check every item first, undo on a store error. */
+	check = *r;
+	for (i = 0; i < n; i++) {
+		const void *p;
+		size_t len;
+
+		if (cr_bytes(&check, &p, &len))
+			return BAD(c, MSG_BLOB_PUT, "blob-put");
+	}
+	ids = xcalloc(n, sizeof(*ids));
+	reply_begin(sv);
+	cw_array(&sv->out, 1);
+	cw_array(&sv->out, n);
+	for (i = 0; i < n && rc == 0; i++) {
+		const void *p;
+		size_t len;
+
+		cr_bytes(r, &p, &len);
+		rc = store_blob_put_small(sv->store, p, len, &ids[i]);
+		if (rc == 0)
+			cw_uint(&sv->out, ids[i]);
+	}
+	if (rc) {
+		char msg[320];
+		size_t gone;
+
+		snprintf(msg, sizeof(msg), "%s", store_errmsg());
+		store_delete(sv->store, ids, i - 1, DELETE_F_SHALLOW, &gone);
+		free(ids);
+		return reply_error(c, MSG_BLOB_PUT, rc, msg);
+	}
+	free(ids);
+	return reply_send(c, MSG_BLOB_PUT, 0);
+}

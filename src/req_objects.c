@@ -1,0 +1,329 @@
+/*
+ * req_objects: the object requests: put (a tree of blobs and members,
+ * optionally named and persisted), get (the tree with its blobs' fds or
+ * metadata only; may wait for a name or for blobs read back from disk),
+ * delete, list, persist/unpersist and meta (meta.json text).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cborio.h"
+#include "log.h"
+#include "proto.h"
+#include "server_int.h"
+#include "store.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+int
+req_obj_put(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	char name[256];
+	const void *tree;
+	uint64_t *seal = NULL, id, tk;
+	size_t n, treelen, namelen = 0, nseal = 0;
+	int persist, hasname, rc;
+
+	if (cr_array(r, &n) || n != 4 || cr_bytes(r, &tree, &treelen) ||
+	    read_ids(r, &seal, &nseal))
+		return BAD(c, MSG_OBJ_PUT, "obj-put");
+	hasname = read_opt_str(r, name, sizeof(name), &namelen);
+	if (hasname < 0 || cr_bool(r, &persist)) {
+		free(seal);
+		return reply_error(c, MSG_OBJ_PUT, -EINVAL, hasname < 0 ?
+				   "invalid name: a name is 1-255 bytes "
+				   "without NUL" : "malformed obj-put");
+	}
+	rc = store_obj_put(sv->store, c->owner, tree, treelen, seal, nseal,
+			   hasname ? name : NULL, namelen, persist, &id);
+	tk = store_ticket();
+	free(seal);
+	if (rc)
+		return reply_store_error(c, MSG_OBJ_PUT, rc);
+	if (hasname)
+		sv->names_changed = 1;
+	reply_begin(sv);
+	cw_array(&sv->out, 1);
+	cw_uint(&sv->out, id);
+	if (tk) {
+		conn_park_ticket(c, tk, q, 0);
+		/* A put with persist succeeds or fails whole. */
+		c->tk_undo = persist ? id : 0;
+		return 0;
+	}
+	return reply_send(c, MSG_OBJ_PUT, 0);
+}
+
+struct get_ctx {
+	struct conn *c;
+	size_t nobjs, nblobs;
+};
+
+static int
+get_obj(void *ctx, uint64_t id, const uint8_t *meta, size_t len,
+	uint64_t nbytes)
+{
+	struct get_ctx *g = ctx;
+	struct cw *w = &g->c->sv->objs;
+
+	cw_array(w, 3);
+	cw_uint(w, id);
+	cw_bytes(w, meta, len);
+	cw_uint(w, nbytes);
+	g->nobjs++;
+	return 0;
+}
+
+static int
+get_blob(void *ctx, const struct store_blobref *b)
+{
+	struct get_ctx *g = ctx;
+	struct conn *c = g->c;
+	struct server *sv = c->sv;
+	struct cw *w = &sv->blobs;
+	int64_t fdidx = -1;
+
+	if (b->kind == BLOB_KIND_MEMFD) {
+		fdidx = (int64_t)sv->nfds;
+		reply_fd(sv, b->fd);
+	} else {
+		if (b->seg >= c->nsegs) {
+			size_t k = b->seg + 16;
+
+			c->segs = xrealloc(c->segs, k);
+			memset(c->segs + c->nsegs, 0, k - c->nsegs);
+			c->nsegs = k;
+		}
+		if (!c->segs[b->seg]) {
+			c->segs[b->seg] = 1;
+			fdidx = (int64_t)sv->nfds;
+			reply_fd(sv, b->seg_fd);
+		}
+	}
+	cw_array(w, 6);
+	cw_uint(w, b->id);
+	cw_uint(w, b->len);
+	cw_uint(w, (uint64_t)b->kind);
+	cw_int(w, fdidx);
+	cw_uint(w, b->seg);
+	cw_uint(w, b->off);
+	g->nblobs++;
+	return 0;
+}
+
+/* The metadata-only variant sends no descriptors. */
+static int
+get_blob_meta(void *ctx, const struct store_blobref *b)
+{
+	struct get_ctx *g = ctx;
+	struct cw *w = &g->c->sv->blobs;
+
+	cw_array(w, 6);
+	cw_uint(w, b->id);
+	cw_uint(w, b->len);
+	cw_uint(w, (uint64_t)b->kind);
+	cw_int(w, -1);
+	cw_uint(w, b->seg);
+	cw_uint(w, b->off);
+	g->nblobs++;
+	return 0;
+}
+
+int
+req_get(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	struct get_ctx g = { c, 0, 0 };
+	char name[256];
+	uint64_t id, wait_ms, flags;
+	size_t n, namelen = 0;
+	int hasname, rc;
+
+	if (cr_array(r, &n) || n != 4 || cr_uint(r, &id))
+		return BAD(c, MSG_GET, "get");
+	hasname = read_opt_str(r, name, sizeof(name), &namelen);
+	if (hasname < 0 || cr_uint(r, &wait_ms) || cr_uint(r, &flags))
+		return BAD(c, MSG_GET, "get");
+	if (hasname) {
+		rc = store_name_get(sv->store, name, namelen, &id);
+		if (rc == -ENOENT && wait_ms && !q->final) {
+			conn_park_name(c, q, name, wait_ms);
+			return 0;
+		}
+		if (rc == -ENOENT && wait_ms) {
+			char msg[320];
+
+			snprintf(msg, sizeof(msg), "name '%s' did not appear "
+				 "within %" PRIu64 " ms", name, wait_ms);
+			return reply_error(c, MSG_GET, -ETIMEDOUT, msg);
+		}
+		if (rc)
+			return reply_store_error(c, MSG_GET, rc);
+	}
+	if (!(flags & GET_F_META)) {
+		/* persistence: blobs restored lazily are read back on the
+		 * store's loader thread first, never here. */
+		store_prefetch(sv->store, id);
+		if (store_ticket()) {
+			conn_park_ticket(c, store_ticket(), q, 1);
+			return 0;
+		}
+	}
+	reply_begin(sv);
+	cw_reset(&sv->objs);
+	cw_reset(&sv->blobs);
+	rc = store_get(sv->store, c->owner, id, (unsigned)flags, get_obj,
+		       (flags & GET_F_META) ? get_blob_meta : get_blob, &g);
+	if (rc)
+		return reply_store_error(c, MSG_GET, rc);
+	cw_array(&sv->out, 3);
+	cw_uint(&sv->out, id);
+	cw_array(&sv->out, g.nobjs);
+	cw_raw(&sv->out, sv->objs.buf, sv->objs.len);
+	cw_array(&sv->out, g.nblobs);
+	cw_raw(&sv->out, sv->blobs.buf, sv->blobs.len);
+	if (sv->objs.oom || sv->blobs.oom)
+		fatalx("server: out of memory building a reply");
+	return reply_send(c, MSG_GET, 0);
+}
+
+int
+req_delete(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	uint64_t *ids, flags, tk;
+	size_t n, count;
+	int rc;
+
+	if (cr_array(r, &n) || n != 2 || read_ids(r, &ids, &n))
+		return BAD(c, MSG_DELETE, "delete");
+	if (cr_uint(r, &flags)) {
+		free(ids);
+		return BAD(c, MSG_DELETE, "delete");
+	}
+	rc = store_delete(sv->store, ids, n, (unsigned)flags, &count);
+	tk = store_ticket();
+	free(ids);
+	if (rc)
+		return reply_store_error(c, MSG_DELETE, rc);
+	reply_begin(sv);
+	cw_array(&sv->out, 1);
+	cw_uint(&sv->out, count);
+	if (tk) {
+		conn_park_ticket(c, tk, q, 0);
+		return 0;
+	}
+	return reply_send(c, MSG_DELETE, 0);
+}
+
+static int
+list_one(void *ctx, const struct store_info *info, const char *const *names,
+	 size_t nnames)
+{
+	struct list_ctx *l = ctx;
+	uint64_t flags = 0;
+	size_t i;
+
+	if (info->flags & 0x01u)
+		flags |= LIST_F_BLOB;
+	if (info->flags & 0x08u)
+		flags |= LIST_F_PERSISTED;
+	cw_array(l->w, 5);
+	cw_uint(l->w, info->id);
+	cw_str(l->w, info->typename);
+	cw_uint(l->w, info->nbytes);
+	cw_uint(l->w, flags);
+	cw_array(l->w, nnames);
+	for (i = 0; i < nnames; i++)
+		cw_str(l->w, names[i]);
+	l->n++;
+	return 0;
+}
+
+int
+req_list(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	struct list_ctx l = { &sv->objs, 0 };
+	char glob[256];
+	uint64_t after, limit;
+	size_t n, gl;
+	int hasglob, more = 0;
+
+	if (cr_array(r, &n) || n != 3)
+		return BAD(c, MSG_LIST, "list");
+	hasglob = read_opt_str(r, glob, sizeof(glob), &gl);
+	if (hasglob < 0 || cr_uint(r, &after) || cr_uint(r, &limit))
+		return BAD(c, MSG_LIST, "list");
+	if (limit == 0 || limit > 100000)
+		limit = 100000; /* keeps one reply far below PROTO_MAX_BODY */
+	cw_reset(&sv->objs);
+	store_list(sv->store, hasglob ? glob : NULL, after, (size_t)limit,
+		   list_one, &l, &more);
+	reply_begin(sv);
+	cw_array(&sv->out, 2);
+	cw_array(&sv->out, l.n);
+	cw_raw(&sv->out, sv->objs.buf, sv->objs.len);
+	cw_bool(&sv->out, more);
+	return reply_send(c, MSG_LIST, 0);
+}
+
+/* persist and unpersist: the reply waits until the change is durable. */
+int
+req_persist(struct conn *c, struct req *q)
+{
+	struct cr *r = &q->r;
+	uint16_t type = q->type;
+	uint64_t id;
+	size_t n;
+	int rc;
+
+	if (cr_array(r, &n) || n != 1 || cr_uint(r, &id))
+		return BAD(c, type, "persist");
+	if (type == MSG_UNPERSIST) {
+		/* Bytes still on disk only must come into memory before
+		 * their file goes; that happens on the loader thread. */
+		store_prefetch(c->sv->store, id);
+		if (store_ticket()) {
+			conn_park_ticket(c, store_ticket(), q, 1);
+			return 0;
+		}
+		rc = store_unpersist(c->sv->store, id);
+	} else {
+		rc = store_persist(c->sv->store, id);
+	}
+	if (rc)
+		return reply_store_error(c, type, rc);
+	reply_begin(c->sv);
+	cw_array(&c->sv->out, 0);
+	return reply_durable(c, q);
+}
+
+int
+req_meta(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	uint64_t id;
+	size_t n;
+	int rc;
+
+	if (cr_array(r, &n) || n != 1 || cr_uint(r, &id))
+		return BAD(c, MSG_META, "meta");
+	cw_reset(&sv->objs);
+	rc = store_meta_json(sv->store, id, &sv->objs);
+	if (rc)
+		return reply_store_error(c, MSG_META, rc);
+	reply_begin(sv);
+	cw_array(&sv->out, 1);
+	cw_strn(&sv->out, (const char *)sv->objs.buf, sv->objs.len);
+	return reply_send(c, MSG_META, 0);
+}

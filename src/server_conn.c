@@ -1,0 +1,385 @@
+/*
+ * server_conn: one client connection's framing. Reads bytes into an input
+ * buffer and cuts them into frames for the dispatcher; sends replies at
+ * once when the socket has room and copies only what the kernel does not
+ * take into an output queue, with its descriptors dup'ed (the store may
+ * close its own before the queue drains), past FDPASS_MAX on one-byte
+ * carriers. While a connection has queued output or a parked request (a
+ * name wait or a disk ticket), its further requests stay buffered, which
+ * keeps replies in order and bounds what a client can make the daemon hold.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "log.h"
+#include "loop.h"
+#include "proto.h"
+#include "server_int.h"
+#include "store.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+#define IN_INITIAL (16u << 10)
+
+static int *
+dup_fds(const int *fds, int n)
+{
+	int *v = xcalloc((size_t)n, sizeof(int));
+	int i;
+
+	for (i = 0; i < n; i++) {
+		v[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (v[i] < 0)
+			fatal("server: dup");
+	}
+	return v;
+}
+
+static void
+queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
+	    int nfds)
+{
+	struct chunk *k = xcalloc(1, sizeof(*k));
+
+	k->buf = xmemdup(buf, len);
+	k->len = len;
+	if (nfds) {
+		k->fds = dup_fds(fds, nfds);
+		k->nfds = nfds;
+	}
+	if (c->out_tail)
+		c->out_tail->next = k;
+	else
+		c->out = k;
+	c->out_tail = k;
+}
+
+static void
+free_chunk(struct chunk *k)
+{
+	int i;
+
+	for (i = 0; i < k->nfds; i++)
+		close(k->fds[i]);
+	free(k->fds);
+	free(k->buf);
+	free(k);
+}
+
+/* Sends queued chunks; 0 when drained or blocked, -1 if the peer is gone. */
+static int
+flush_out(struct conn *c)
+{
+	while (c->out) {
+		struct chunk *k = c->out;
+		struct iovec iov = { k->buf + k->off, k->len - k->off };
+		ssize_t n = fdpass_sendv(c->fd, &iov, 1, k->fds,
+					 k->off ? 0 : k->nfds);
+
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		if (k->nfds && k->off == 0) {
+			int i;
+
+			for (i = 0; i < k->nfds; i++)
+				close(k->fds[i]);
+			k->nfds = 0;
+		}
+		k->off += (size_t)n;
+		if (k->off == k->len) {
+			c->out = k->next;
+			if (!c->out)
+				c->out_tail = NULL;
+			free_chunk(k);
+		}
+	}
+	return 0;
+}
+
+/* Stops reading while a reply is queued or a wait is parked, so a client
+ * cannot make the daemon buffer without bound; EPOLLRDHUP still reports a
+ * peer that goes away meanwhile. */
+void
+conn_update_events(struct conn *c)
+{
+	uint32_t ev = EPOLLRDHUP;
+
+	if (!c->waiting && !c->ticket && !c->out)
+		ev |= EPOLLIN;
+	if (c->out)
+		ev |= EPOLLOUT;
+	if (ev != c->events && loop_mod(c->sv->loop, c->watch, ev) == 0)
+		c->events = ev;
+}
+
+/* Any number of fds: the ones past FDPASS_MAX go on carriers. */
+int
+conn_send(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
+	  int nfds)
+{
+	static const uint8_t zero = 0;
+	int first = nfds < FDPASS_MAX ? nfds : FDPASS_MAX, done;
+
+	if (!c->out) {
+		struct iovec iov = { (void *)(uintptr_t)buf, len };
+		ssize_t n = fdpass_sendv(c->fd, &iov, 1, fds, first);
+
+		if (n < 0 && n != -EAGAIN)
+			return -1;
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			/* fds is NULL for a reply without descriptors, and
+			 * NULL + 0 is undefined: step only over real ones. */
+			if (first) {
+				fds += first;
+				nfds -= first;
+			}
+			first = 0;
+		}
+	}
+	if (len)
+		queue_chunk(c, buf, len, fds, first);
+	if (first) {
+		fds += first;
+		nfds -= first;
+	}
+	for (done = 0; done < nfds; done += FDPASS_MAX) {
+		int k = nfds - done < FDPASS_MAX ? nfds - done : FDPASS_MAX;
+
+		if (!c->out) {
+			struct iovec iov = { (void *)(uintptr_t)&zero, 1 };
+			ssize_t n = fdpass_sendv(c->fd, &iov, 1, fds + done, k);
+
+			if (n == 1)
+				continue;
+			if (n != -EAGAIN)
+				return -1;
+		}
+		queue_chunk(c, &zero, 1, fds + done, k);
+	}
+	if (c->out)
+		conn_update_events(c);
+	return 0;
+}
+
+/* ---- parking ---- */
+
+void
+conn_park_name(struct conn *c, const struct req *q, const char *name,
+	       uint64_t wait_ms)
+{
+	c->waiting = 1;
+	c->wait_type = q->type;
+	snprintf(c->wait_name, sizeof(c->wait_name), "%s", name);
+	c->wait_deadline = loop_now_ms() + wait_ms;
+	c->wait_body = xmemdup(q->body, q->len ? q->len : 1);
+	c->wait_len = q->len;
+	c->sv->nwaiting++;
+	conn_update_events(c);
+}
+
+/* persistence: parked on a disk ticket. */
+void
+conn_park_ticket(struct conn *c, uint64_t t, const struct req *q, int rerun)
+{
+	struct server *sv = c->sv;
+
+	c->ticket = t;
+	c->tk_type = q->type;
+	if (rerun) {
+		c->tk_body = xmemdup(q->body, q->len ? q->len : 1);
+		c->tk_len = q->len;
+	} else {
+		reply_pack(sv, q->type, 0);
+		c->tk_held = xmemdup(sv->out.buf, sv->out.len);
+		c->tk_len = sv->out.len;
+	}
+	conn_update_events(c);
+}
+
+/* ---- input ---- */
+
+int
+conn_process(struct conn *c)
+{
+	size_t pos = 0;
+
+	while (!c->waiting && !c->ticket && !c->out &&
+	       c->inlen - pos >= PROTO_HDR_LEN) {
+		struct proto_hdr h;
+		int rc = proto_hdr_unpack(c->in + pos, &h);
+
+		if (rc) {
+			char msg[160];
+
+			if (h.magic == PROTO_MAGIC && h.version != PROTO_VERSION)
+				snprintf(msg, sizeof(msg), "protocol version "
+					 "%u not supported; this daemon speaks "
+					 "%u", h.version, PROTO_VERSION);
+			else
+				snprintf(msg, sizeof(msg), "bad frame (magic, "
+					 "version or length over %u bytes)",
+					 PROTO_MAX_BODY);
+			log_info("%s: %s; closing", c->label, msg);
+			reply_error(c, 0, -EPROTO, msg);
+			conn_close(c);
+			return -1;
+		}
+		if (c->inlen - pos - PROTO_HDR_LEN < h.len)
+			break;
+		if (server_dispatch(c, h.type, h.status,
+				    c->in + pos + PROTO_HDR_LEN, h.len, 0) < 0) {
+			conn_close(c);
+			return -1;
+		}
+		pos += PROTO_HDR_LEN + h.len;
+	}
+	if (pos) {
+		memmove(c->in, c->in + pos, c->inlen - pos);
+		c->inlen -= pos;
+	}
+	return 0;
+}
+
+static void
+conn_input(struct conn *c)
+{
+	ssize_t n;
+	size_t want = IN_INITIAL;
+
+	/* Make room for a whole frame once its header is in. */
+	if (c->inlen >= PROTO_HDR_LEN) {
+		struct proto_hdr h;
+
+		if (proto_hdr_unpack(c->in, &h) == 0)
+			want = PROTO_HDR_LEN + h.len;
+	}
+	if (want < c->inlen + 4096)
+		want = c->inlen + 4096;
+	if (c->incap < want) {
+		size_t cap = c->incap ? c->incap : IN_INITIAL;
+
+		while (cap < want)
+			cap *= 2;
+		/* Doubling suits a stream of small frames; for one big frame
+		 * (up to PROTO_MAX_BODY) it would reserve nearly twice the
+		 * frame for nothing. */
+		if (want >= (1u << 20))
+			cap = (want + 4095) & ~(size_t)4095;
+		c->in = xrealloc(c->in, cap);
+		c->incap = cap;
+	}
+	n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		conn_close(c);
+		return;
+	}
+	if (n > 0)
+		c->inlen += (size_t)n;
+	if (conn_process(c) < 0)
+		return;
+	/* Shrink a buffer grown for one big frame once it is idle. */
+	if (c->inlen == 0 && c->incap > 4 * IN_INITIAL) {
+		free(c->in);
+		c->in = NULL;
+		c->incap = 0;
+	}
+}
+
+static void
+conn_event(void *ctx, uint32_t events)
+{
+	struct conn *c = ctx;
+
+	if (events & EPOLLOUT) {
+		if (flush_out(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		if (!c->out) {
+			conn_update_events(c);
+			if (conn_process(c) < 0)
+				return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		conn_input(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct server *sv = c->sv;
+
+	if (c->fd < 0)
+		return;
+	log_debug("%s: disconnected", c->label);
+	loop_del(sv->loop, c->watch);
+	close(c->fd);
+	c->fd = -1;
+	store_owner_free(sv->store, c->owner);
+	if (c->waiting) {
+		sv->nwaiting--;
+		free(c->wait_body);
+	}
+	/* A ticket still pending completes later, for nobody. */
+	free(c->tk_held);
+	free(c->tk_body);
+	while (c->out) {
+		struct chunk *k = c->out;
+
+		c->out = k->next;
+		free_chunk(k);
+	}
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	__atomic_fetch_sub(&sv->nconns, 1, __ATOMIC_RELAXED);
+	free(c->in);
+	free(c->segs);
+	free(c);
+}
+
+/* Takes over an accepted socket fd; NULL (fd closed) if it cannot be
+ * watched. */
+struct conn *
+conn_new(struct server *sv, int fd)
+{
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->sv = sv;
+	c->fd = fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+		snprintf(c->label, sizeof(c->label), "client pid %d uid %u",
+			 (int)cred.pid, (unsigned)cred.uid);
+	else
+		snprintf(c->label, sizeof(c->label), "client");
+	c->owner = store_owner_new(sv->store, c->label);
+	c->events = EPOLLIN | EPOLLRDHUP;
+	c->watch = loop_add(sv->loop, fd, c->events, conn_event, c);
+	if (!c->watch) {
+		log_warn("server: watch client");
+		store_owner_free(sv->store, c->owner);
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->next = &sv->conns;
+	c->prev = sv->conns.prev;
+	c->prev->next = c;
+	sv->conns.prev = c;
+	__atomic_fetch_add(&sv->nconns, 1, __ATOMIC_RELAXED);
+	log_debug("%s: connected", c->label);
+	return c;
+}

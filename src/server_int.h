@@ -1,0 +1,152 @@
+/*
+ * server_int: what the files of the socket front share, and nothing outside
+ * them includes: the server and connection state, the request a handler
+ * gets, and the calls between the files:
+ *
+ *   server.c        listening, accepting, the dispatch table, waking
+ *                   parked requests (name waits, disk tickets)
+ *   server_conn.c   one connection's framing: input buffer, output queue
+ *                   with descriptor passing, parking, close
+ *   server_reply.c  building replies and reading request fields
+ *   req_session.c   hello and status
+ *   req_blobs.c     blob create, seal, abort, release, small-blob put
+ *   req_objects.c   object put, get, delete, list, persist, meta
+ *   req_names.c     name put, get (with waits), drop, list
+ */
+#ifndef VY_SERVER_INT_H
+#define VY_SERVER_INT_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cborio.h"
+#include "proto.h"
+#include "server.h"
+
+struct chunk {
+	struct chunk *next;
+	uint8_t *buf;
+	size_t len, off;
+	int *fds; /* dup'ed; closed once sent */
+	int nfds;
+};
+
+struct conn {
+	struct server *sv;
+	int fd;
+	struct loop_watch *watch;
+	struct store_owner *owner;
+	char label[48];
+	uint8_t *in;       /* received bytes not yet handled */
+	size_t inlen, incap;
+	struct chunk *out, *out_tail;
+	uint8_t *segs;     /* segs[i]: segment i's fd was sent */
+	size_t nsegs;
+	/* A parked request waiting for a name (NAME_GET or GET). */
+	int waiting;
+	uint16_t wait_type;
+	uint8_t *wait_body;
+	size_t wait_len;
+	uint64_t wait_deadline; /* loop_now_ms() */
+	uint32_t events;        /* what the loop watches for */
+	char wait_name[256];
+	/* persistence: parked on a store ticket (disk work) */
+	uint64_t ticket;        /* 0 = not parked */
+	uint16_t tk_type;       /* the request's type */
+	uint8_t *tk_held;       /* reply to send when done, or NULL: re-run */
+	size_t tk_len;          /* bytes of tk_held or tk_body */
+	uint8_t *tk_body;       /* the request to re-run */
+	uint64_t tk_undo;       /* put with persist: deleted if it fails */
+	struct conn *prev, *next;
+};
+
+struct server {
+	struct store *store;
+	struct loop *loop;
+	struct server_cfg cfg;
+	char *socket_path;
+	int lfd;
+	struct loop_watch *lwatch;
+	struct conn conns;      /* list head */
+	size_t nconns;
+	size_t nwaiting;
+	int names_changed;      /* set by the store watcher */
+	struct loop_watch *dwatch; /* the store's done eventfd */
+	time_t started;
+	/* scratch for replies */
+	struct cw out, objs, blobs;
+	int *fds;
+	size_t nfds, fdcap;
+};
+
+/* One request as its handler sees it. */
+struct req {
+	uint16_t type;
+	uint32_t flags;        /* the header's request flags (PROTO_F_*) */
+	const uint8_t *body;   /* kept to re-run it after a wait */
+	size_t len;
+	int final;             /* a parked request's last try (timed out) */
+	struct cr r;           /* reads the body from its start */
+};
+
+/* A handler answers (or parks) its request; -1 closes the connection. */
+typedef int req_fn(struct conn *c, struct req *q);
+
+/* The handlers, one per PROTO_TYPES handler token (src/wire/proto.h). */
+#define REQ_DECLARE_(sym, num, name, handler) req_fn req_##handler;
+PROTO_TYPES(REQ_DECLARE_)
+#undef REQ_DECLARE_
+
+/* server.c: runs one request through the dispatch table. */
+int server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
+		    const uint8_t *body, size_t len, int final);
+
+/* server_conn.c */
+struct conn *conn_new(struct server *sv, int fd);
+void conn_close(struct conn *c);
+/* Runs the frames buffered in c->in until blocked or out of input;
+ * -1 when it closed (and freed) c. */
+int conn_process(struct conn *c);
+/* Watches for input only while nothing is queued or parked. */
+void conn_update_events(struct conn *c);
+/* Sends buf with fds, queueing what the socket does not take now;
+ * -1 if the peer is gone. */
+int conn_send(struct conn *c, const uint8_t *buf, size_t len,
+	      const int *fds, int nfds);
+/* Parks c until name appears or wait_ms pass; the request is re-run. */
+void conn_park_name(struct conn *c, const struct req *q, const char *name,
+		    uint64_t wait_ms);
+/* Parks c on a store ticket: the reply in sv->out (no fds) goes when it
+ * completes, or, with rerun, the request is handled again. */
+void conn_park_ticket(struct conn *c, uint64_t ticket, const struct req *q,
+		      int rerun);
+
+/* server_reply.c: the reply is built in sv->out, its fds in sv->fds. */
+void reply_begin(struct server *sv);
+void reply_fd(struct server *sv, int fd);
+/* Fills in the header of the reply in sv->out. */
+void reply_pack(struct server *sv, uint16_t type, int status);
+/* Finishes the reply with status (0 or -errno) and sends it. */
+int reply_send(struct conn *c, uint16_t type, int status);
+/* Sends the success reply now, or once the disk work that the last store
+ * call queued is durable. */
+int reply_durable(struct conn *c, const struct req *q);
+int reply_error(struct conn *c, uint16_t type, int rc, const char *msg);
+/* An error reply with the store's message for rc. */
+int reply_store_error(struct conn *c, uint16_t type, int rc);
+#define BAD(c, type, what) reply_error(c, type, -EPROTO, "malformed " what)
+/* Reads a [u64...] id list, checking the count before allocating. */
+int read_ids(struct cr *r, uint64_t **ids, size_t *n);
+/* Copies an optional text item into buf as a C string: 1 set, 0 null,
+ * -EPROTO bad. */
+int read_opt_str(struct cr *r, char *buf, size_t cap, size_t *len);
+
+/* Shared by the listing handlers: entries written, and where. */
+struct list_ctx {
+	struct cw *w;
+	size_t n;
+};
+
+#endif
