@@ -75,7 +75,10 @@ WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
 	src/wire/idtab.c src/wire/meta.c
 # The core, shared by vineyardd and the unit tests; no socket, no FUSE.
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
-	src/store.c src/diskfmt.c src/persist.c
+	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
+	src/store_list.c src/store_pjob.c src/store_writer.c \
+	src/store_restore.c src/diskfmt.c src/persist.c src/persist_write.c \
+	src/persist_read.c
 # The socket front (src/server_int.h says which file does what); the fuzz
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \

@@ -2,8 +2,9 @@
  * object: one entry of the store, a blob or a composite object. A blob's
  * bytes live in its own memfd (len > PROTO_SMALL_MAX) or in a slab segment;
  * a composite object carries its stored metadata document (meta.h).
- * Plain data: store.c owns every object and changes them under the store
- * lock; this header only fixes the layout and the flag meanings.
+ * Plain data: the store (store_*.c) owns every object and changes them
+ * under the store lock; this header only fixes the layout and the flag
+ * meanings.
  */
 #ifndef VY_OBJECT_H
 #define VY_OBJECT_H

@@ -4,7 +4,8 @@
  * for a batch), scans it at start-up (removing temp files a crash left and
  * moving damaged files aside), loads blob bytes back, and removes files of
  * objects that went. Knows files and bytes, never the store: diskfmt.c says
- * what is in a file, store.c decides what to write and when.
+ * what is in a file, the store (store_pjob.c, store_writer.c) decides what
+ * to write and when.
  *
  *   DIR/format        "vineyard data directory" and the format number
  *   DIR/lock          flock'ed by the daemon using DIR; holds its pid

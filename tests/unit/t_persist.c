@@ -1,5 +1,5 @@
 /*
- * t_persist: the data directory (persist.c) and persistence through the
+ * t_persist: the data directory (persist*.c) and persistence through the
  * store: persist, restart (a new store on the same directory), read back
  * byte-identical; names; delete and unpersist remove files; leftovers of a
  * crash; damaged files at start-up and at first use; write errors; large

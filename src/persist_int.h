@@ -1,0 +1,44 @@
+/*
+ * persist_int: what the persist*.c files share and nothing outside them
+ * sees; the public interface is persist.h.
+ *
+ *   persist.c        open/close DIR, format and lock, errors, file names
+ *   persist_write.c  atomic writes, O_DIRECT blob files, remove, quarantine
+ *   persist_read.c   the start-up scan and loading a blob back
+ */
+#ifndef VY_PERSIST_INT_H
+#define VY_PERSIST_INT_H
+
+#include <stdint.h>
+
+#include "diskfmt.h"
+#include "log.h"
+#include "meta.h"
+#include "persist.h"
+#include "xmalloc.h"
+
+#pragma GCC visibility push(hidden)
+
+#define FORMAT_FILE "format"
+#define FORMAT_HEAD "vineyard data directory\nformat "
+#define TMP_PREFIX ".tmp-"
+#define WRITE_CHUNK (8u << 20)
+
+struct persist {
+	char *dir;
+	int dfd;       /* DIR */
+	int ofd;       /* DIR/objects */
+	int qfd;       /* DIR/damaged */
+	int lockfd;
+	uint64_t tmpseq;
+};
+
+/* Writes the sentence persist_errmsg() returns; returns rc. */
+int persist_fail(int rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Moves DIR/objects/name to DIR/damaged/ and logs why. */
+void quarantine_name(struct persist *p, const char *name, const char *why);
+
+#pragma GCC visibility pop
+
+#endif

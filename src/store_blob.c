@@ -1,0 +1,189 @@
+/*
+ * store_blob: one blob's life before it is an object: create, seal,
+ * abort, and small blobs put in one call.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store_int.h"
+#include "banned.h"
+
+/* ---- blobs ---- */
+
+int
+store_blob_create(struct store *s, struct store_owner *ow, size_t len,
+		  uint64_t *id, int *fd)
+{
+	struct object *o;
+	uint64_t fp = arena_footprint(len);
+	char name[40];
+	int rc, f;
+
+	if (len == 0)
+		return store_fail(-EINVAL, "a blob created for writing needs "
+				  "at least one byte");
+	store_lock(s);
+	if (fp < len || used_bytes(s) + fp > s->limit ||
+	    used_bytes(s) + fp < fp) {
+		rc = fail_nospace(s, len);
+		goto out;
+	}
+	o = xcalloc(1, sizeof(*o));
+	o->id = new_id(s, 1);
+	snprintf(name, sizeof(name), "vineyard-%016" PRIx64, o->id);
+	rc = arena_memfd(name, len, &f);
+	if (rc) {
+		free(o);
+		if (rc == -ENOSPC) {
+			char w[32];
+
+			human_bytes(len, w, sizeof(w));
+			rc = store_fail(-ENOSPC, "no memory left to reserve %s "
+					"for a blob", w);
+		} else {
+			rc = store_fail(rc, "cannot create shared memory: %s",
+					strerror(-rc));
+		}
+		goto out;
+	}
+	o->flags = OBJ_BLOB;
+	o->nbytes = len;
+	o->owner = ow;
+	o->u.big.fd = f;
+	o->u.big.rofd = -1;
+	tab_put(&s->unsealed, o);
+	s->big_bytes += fp;
+	s->payload += len;
+	*id = o->id;
+	*fd = f;
+out:
+	store_unlock(s);
+	return rc;
+}
+
+int
+seal_one(struct store *s, struct object *o)
+{
+	char idbuf[META_ID_LEN];
+	int rc, ro;
+
+	meta_id_format(o->id, idbuf);
+	rc = arena_seal(o->u.big.fd);
+	if (rc == -EBUSY)
+		return store_fail(rc, "blob %s is still mapped writable; unmap "
+				  "it before sealing", idbuf);
+	if (rc)
+		return store_fail(rc, "cannot seal blob %s: %s", idbuf,
+				  strerror(-rc));
+	ro = arena_reopen_ro(o->u.big.fd);
+	if (ro < 0)
+		return store_fail(ro, "cannot reopen blob %s read-only: %s",
+				  idbuf, strerror(-ro));
+	close(o->u.big.fd);
+	o->u.big.fd = -1;
+	o->u.big.rofd = ro;
+	o->owner = NULL;
+	o->flags |= OBJ_SEALED;
+	idtab_del(&s->unsealed, o->id);
+	tab_put(&s->objs, o);
+	s->nblobs++;
+	store_notify(s, STORE_EV_ADD, o->id, NULL);
+	return 0;
+}
+
+int
+find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
+	      struct object **out)
+{
+	struct object *o = idtab_get(&s->unsealed, id);
+	char idbuf[META_ID_LEN];
+
+	meta_id_format(id, idbuf);
+	if (!o) {
+		if (idtab_get(&s->objs, id))
+			return store_fail(-EEXIST, "blob %s is already sealed",
+					  idbuf);
+		return store_fail(-ENOENT, "no blob %s being written", idbuf);
+	}
+	if (o->owner != ow)
+		return store_fail(-EPERM, "blob %s belongs to another client",
+				  idbuf);
+	*out = o;
+	return 0;
+}
+
+int
+store_blob_seal(struct store *s, struct store_owner *ow, uint64_t id)
+{
+	struct object *o;
+	int rc;
+
+	store_lock(s);
+	rc = find_unsealed(s, ow, id, &o);
+	if (rc == 0)
+		rc = seal_one(s, o);
+	store_unlock(s);
+	return rc;
+}
+
+int
+store_blob_abort(struct store *s, struct store_owner *ow, uint64_t id)
+{
+	struct object *o;
+	int rc;
+
+	store_lock(s);
+	rc = find_unsealed(s, ow, id, &o);
+	if (rc == 0) {
+		idtab_del(&s->unsealed, id);
+		obj_destroy(s, o);
+	}
+	store_unlock(s);
+	return rc;
+}
+
+int
+store_blob_put_small(struct store *s, const void *p, size_t len,
+		     uint64_t *id)
+{
+	struct object *o;
+	uint32_t seg, off;
+	uint64_t big;
+	int rc;
+
+	if (len > PROTO_SMALL_MAX)
+		return store_fail(-EINVAL, "an inline blob is at most %u bytes",
+				  PROTO_SMALL_MAX);
+	store_lock(s);
+	big = s->big_bytes;
+	s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
+		(size_t)(big > s->limit ? 0 : (s->limit - big) / SLAB_SEG_SIZE);
+	rc = slab_alloc(&s->slab, len, &seg, &off);
+	if (rc) {
+		rc = rc == -ENOSPC ? fail_nospace(s, SLAB_SEG_SIZE) :
+			store_fail(rc, "cannot allocate a segment: %s",
+				   strerror(-rc));
+		goto out;
+	}
+	if (len)
+		memcpy(slab_ptr(&s->slab, seg, off), p, len);
+	o = xcalloc(1, sizeof(*o));
+	o->id = new_id(s, 1);
+	o->flags = OBJ_BLOB | OBJ_SMALL | OBJ_SEALED;
+	o->nbytes = len;
+	o->u.small.seg = seg;
+	o->u.small.off = off;
+	tab_put(&s->objs, o);
+	s->nblobs++;
+	s->payload += len;
+	*id = o->id;
+	store_notify(s, STORE_EV_ADD, o->id, NULL);
+out:
+	store_unlock(s);
+	return rc;
+}

@@ -1,0 +1,202 @@
+/*
+ * store_int: what the store_*.c files share and nothing outside them sees
+ * (SQLite's sqliteInt.h pattern); the public facade is store.h. Every
+ * function here expects the store lock held unless its comment says
+ * otherwise.
+ *
+ * Sealed objects live in `objs`, blobs still being written in `unsealed`,
+ * and deleted blobs that a reader still maps in `zombies` until their last
+ * pin goes. Composite objects count references on their members, so a
+ * member cannot be deleted from under its parent. Persistence: the data
+ * directory's files are written by one writer thread and blobs read back by
+ * one loader thread, never with the lock held during I/O (store_pjob.c).
+ *
+ *   store.c          the facade's lifecycle: errors, the lock, ids, the
+ *                    memory limit, store_new/store_free, store_status
+ *   store_pin.c      owners and the pins they hold; release
+ *   store_blob.c     blob create, seal, abort, small puts
+ *   store_object.c   object put, get, blob open, delete; walk and lookup
+ *   store_list.c     info, metadata JSON, members, listing, names, watches
+ *   store_pjob.c     persistence jobs: persist, unpersist, prefetch,
+ *                    tickets, wait; the hooks the other files call
+ *   store_writer.c   the writer and loader threads, load_blob
+ *   store_restore.c  start-up restore of the data directory
+ */
+#ifndef VY_STORE_INT_H
+#define VY_STORE_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "idtab.h"
+#include "log.h"
+#include "meta.h"
+#include "names.h"
+#include "object.h"
+#include "persist.h"
+#include "proto.h"
+#include "slab.h"
+#include "store.h"
+#include "xmalloc.h"
+
+/* The helpers below are internal to libvycore: not exported from a shared
+ * object, whatever links it. */
+#pragma GCC visibility push(hidden)
+
+#define PERSIST_LEVEL 1 /* LZ4 acceleration: the fastest, as `lz4 -1` */
+
+struct pin {
+	uint64_t id;        /* first: idtab key */
+	struct object *obj;
+	uint32_t n;         /* gets not yet released */
+};
+
+struct store_owner {
+	struct idtab pins;  /* struct pin; store lock */
+	struct store_owner *prev, *next;
+	char label[64];
+};
+
+struct watcher {
+	store_watch_fn fn;
+	void *ctx;
+};
+
+/* ---- persistence: bookkeeping ---- */
+
+/* One per persisted object, keyed by its id. Invariant: when an object has
+ * one, every member has one (persisting takes the whole closure). */
+struct pobj {
+	uint64_t id;        /* first: idtab key */
+	uint32_t prefs;     /* member entries of persisted composites naming it */
+	uint8_t explicit_;  /* persisted by request, not only as a member */
+	uint8_t anchored;   /* its anchor file exists */
+	uint8_t rootfile;   /* its content file has DISKFMT_F_ROOT */
+	uint8_t pending;    /* its persist job has not finished */
+	uint64_t content;   /* bytes of its content file (0 while pending) */
+	uint64_t anchor;    /* bytes of its anchor file */
+	uint64_t raw;       /* content bytes before compression */
+};
+
+/* Work for the writer (persist, anchors, rm, quar: in that order) or the
+ * loader (loads). One store call queues at most one job. */
+struct pjob {
+	struct pjob *next;
+	uint64_t ticket;
+	uint64_t persist;   /* object to persist, 0 = none */
+	uint64_t *anchors;  /* objects whose anchor file to rewrite or drop */
+	size_t nanchors;
+	uint64_t *rm;       /* objects whose files go */
+	size_t nrm;
+	uint64_t *quar;     /* objects whose files move to damaged/ */
+	size_t nquar;
+	uint64_t *loads;    /* lazy blobs to read back */
+	size_t nloads;
+	int rc;             /* result, 0 or -errno */
+	char msg[320];
+};
+
+struct store {
+	pthread_mutex_t lock;
+	struct idtab objs;     /* sealed objects */
+	struct idtab unsealed; /* blobs being written */
+	struct idtab zombies;  /* deleted, still pinned */
+	struct names names;
+	struct slab slab;
+	uint64_t limit;        /* bytes; UINT64_MAX = none */
+	uint64_t big_bytes;    /* footprint of memfd blobs */
+	uint64_t payload;      /* blob bytes */
+	uint64_t nblobs;       /* sealed blobs in objs */
+	uint64_t rng;          /* splitmix64 state for ids */
+	struct store_owner owners; /* list head */
+	uint64_t nowners;
+	struct watcher watch[4];
+	int nwatch;
+	/* persistence; store lock unless said otherwise */
+	struct persist *disk;  /* the data directory; NULL = none */
+	struct idtab pobjs;    /* struct pobj */
+	uint64_t npersisted;   /* pobjs not pending */
+	uint64_t disk_bytes;   /* bytes of files of persisted objects */
+	uint64_t disk_raw;     /* their content before compression */
+	uint64_t damaged;      /* files found damaged (moved aside) */
+	uint64_t seq;          /* next anchor sequence number */
+	uint64_t tickets;      /* last ticket handed out */
+	struct pjob *wq, **wq_tail;     /* writer queue */
+	struct pjob *lq, **lq_tail;     /* loader queue */
+	struct pjob *done, **done_tail; /* finished, for store_done_next */
+	pthread_cond_t wq_cond, lq_cond, done_cond;
+	pthread_cond_t load_cond;       /* an OBJ_LOADING blob finished */
+	pthread_t writer, loader;
+	int threads;           /* the two threads run */
+	int stopping;
+	volatile int cancel;   /* read by the writer without the lock */
+	int efd;               /* eventfd: a job finished; -1 = none */
+};
+
+/* The ticket of the job this thread's last store call queued; 0 = none. */
+extern __thread uint64_t store_tick;
+
+/* store.c */
+void tab_put(struct idtab *t, void *p);
+/* Writes the sentence store_errmsg() returns; returns rc. */
+int store_fail(int rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Takes the store lock and clears this thread's error and ticket. */
+void store_lock(struct store *s);
+void store_unlock(struct store *s);
+void store_notify(struct store *s, enum store_event ev, uint64_t id,
+		  const char *name);
+uint64_t used_bytes(const struct store *s);
+/* v bytes as "12.3 MiB". */
+void human_bytes(uint64_t v, char *buf, size_t len);
+/* -ENOSPC with a sentence naming the limit and what is used. */
+int fail_nospace(struct store *s, uint64_t want);
+uint64_t new_id(struct store *s, int blob);
+void obj_destroy(struct store *s, struct object *o);
+
+/* store_pin.c */
+void obj_unpin(struct store *s, struct object *o, uint32_t n);
+void store_pin(struct store_owner *ow, struct object *o);
+
+/* store_blob.c */
+int seal_one(struct store *s, struct object *o);
+int find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
+		  struct object **out);
+
+/* store_object.c */
+/* Calls fn on root and every member below it, each once. */
+void store_walk(struct store *s, struct object *root,
+		int (*fn)(struct store *s, struct object *o, void *ctx), void *ctx);
+struct object *store_lookup(struct store *s, uint64_t id);
+void obj_delete(struct store *s, struct object *root, int deep, size_t *count,
+		struct pjob **jp, int quarantine);
+
+/* store_list.c */
+const char **names_of(struct object *o, size_t *n);
+
+/* store_pjob.c */
+struct pobj *pobj_of(struct store *s, uint64_t id);
+void ids_add(uint64_t **v, size_t *n, uint64_t id);
+struct pjob *job_get(struct pjob **jp);
+void job_free(struct pjob *j);
+void job_submit(struct store *s, struct pjob *j, int loader);
+void pobj_drop(struct store *s, struct pobj *p, struct pjob **jp,
+	       int quarantine);
+void anchor_dirty(struct store *s, struct object *o, struct pjob **jp);
+void jfail(struct pjob *j, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void lazy_ids(struct store *s, struct object *root, uint64_t **ids, size_t *n);
+
+/* store_writer.c */
+int load_blob(struct store *s, uint64_t id);
+void threads_start(struct store *s);
+void threads_stop(struct store *s);
+
+/* store_restore.c */
+int store_restore(struct store *s);
+
+#pragma GCC visibility pop
+
+#endif

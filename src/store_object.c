@@ -1,0 +1,442 @@
+/*
+ * store_object: objects: put (a tree of members), walk, lookup, get
+ * (pinning the closure), open one blob, and delete (shallow or deep).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "banned.h"
+
+/* ---- objects ---- */
+
+static int
+in_list(const uint64_t *v, size_t n, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] == id)
+			return 1;
+	return 0;
+}
+
+int
+store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
+	      size_t len, const uint64_t *seal, size_t nseal,
+	      const char *name, size_t namelen, int persist, uint64_t *id)
+{
+	struct meta_tree t;
+	struct object *o;
+	struct pjob *job = NULL;
+	uint64_t *ids = NULL;
+	struct cw w;
+	size_t i, k;
+	int rc;
+
+	rc = meta_tree_parse(tree, len, &t);
+	if (rc)
+		return store_fail(rc, "bad metadata: %s", t.err);
+	if (name) {
+		const char *why;
+
+		if (names_check(name, namelen, &why)) {
+			meta_tree_release(&t);
+			return store_fail(-EINVAL, "invalid name: %s", why);
+		}
+	}
+	if (persist && !s->disk) {
+		meta_tree_release(&t);
+		return store_fail(-ENOTSUP, "this daemon has no data "
+				  "directory; persistence is not available");
+	}
+	cw_init(&w);
+	store_lock(s);
+	/* Check everything before changing anything. */
+	for (i = 0; i < nseal; i++) {
+		if ((rc = find_unsealed(s, ow, seal[i], &o)))
+			goto out;
+		if (in_list(seal, i, seal[i])) {
+			rc = store_fail(-EINVAL, "blob listed twice to seal");
+			goto out;
+		}
+	}
+	for (i = 0; i < t.nmembers; i++) {
+		const struct meta_member *m = &t.members[i];
+		char idbuf[META_ID_LEN];
+
+		if (m->child >= 0 || idtab_get(&s->objs, m->id) ||
+		    in_list(seal, nseal, m->id))
+			continue;
+		meta_id_format(m->id, idbuf);
+		rc = store_fail(-ENOENT, "member %.*s: no object %s",
+				(int)(m->namelen > 64 ? 64 : m->namelen),
+				m->name, idbuf);
+		goto out;
+	}
+	for (i = 0; i < nseal; i++) {
+		o = idtab_get(&s->unsealed, seal[i]);
+		if ((rc = seal_one(s, o)))
+			goto out;
+	}
+	ids = xcalloc(t.nnodes, sizeof(*ids));
+	for (i = 0; i < t.nnodes; i++) {
+		const struct meta_node *n = &t.nodes[i];
+
+		o = xcalloc(1, sizeof(*o));
+		o->id = ids[i] = new_id(s, 0);
+		o->flags = OBJ_SEALED;
+		for (k = 0; k < n->nmembers; k++) {
+			const struct meta_member *m =
+				&t.members[n->first_member + k];
+			struct object *mo = idtab_get(&s->objs, m->child >= 0 ?
+						      ids[m->child] : m->id);
+
+			mo->refs++;
+			o->nbytes += mo->nbytes;
+		}
+		cw_reset(&w);
+		meta_node_encode(&t, i, ids, &w);
+		o->metalen = (uint32_t)w.len;
+		o->u.meta = xmemdup(w.buf, w.len);
+		tab_put(&s->objs, o);
+		store_notify(s, STORE_EV_ADD, o->id, NULL);
+	}
+	*id = ids[t.nnodes - 1];
+	if (name) {
+		struct object *old;
+		struct name *nm;
+
+		o = idtab_get(&s->objs, *id);
+		nm = names_bind(&s->names, name, namelen, o, &old);
+		store_notify(s, STORE_EV_NAME_SET, o->id, nm->str);
+		if (old != o)
+			anchor_dirty(s, old, &job); /* persistence */
+	}
+	if (persist) /* persistence */
+		job_get(&job)->persist = *id;
+	job_submit(s, job, 0);
+out:
+	store_unlock(s);
+	if (w.oom)
+		fatalx("out of memory encoding metadata");
+	cw_release(&w);
+	free(ids);
+	meta_tree_release(&t);
+	return rc;
+}
+
+static void
+blobref(struct store *s, struct object *o, struct store_blobref *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->id = o->id;
+	b->len = o->nbytes;
+	if (o->flags & OBJ_SMALL) {
+		b->kind = BLOB_KIND_SEGMENT;
+		b->fd = -1;
+		b->seg = o->u.small.seg;
+		b->off = o->u.small.off;
+		b->seg_fd = s->slab.segs[b->seg].rofd;
+		b->ptr = slab_ptr(&s->slab, b->seg, b->off);
+	} else {
+		b->kind = BLOB_KIND_MEMFD;
+		b->fd = o->u.big.rofd;
+		b->seg_fd = -1;
+	}
+}
+
+/* Visits root and what it references, each once; fn returns 1 to go into
+ * an object's members. Caller holds the lock. */
+void
+store_walk(struct store *s, struct object *root,
+	   int (*fn)(struct store *s, struct object *o, void *ctx), void *ctx)
+{
+	struct object **stack = xmalloc(16 * sizeof(*stack)), *o;
+	size_t depth = 0, cap = 16;
+	struct idtab seen;
+
+	idtab_init(&seen);
+	stack[depth++] = root;
+	tab_put(&seen, root);
+	while (depth > 0) {
+		struct meta_view v;
+		struct cr r;
+		size_t i, n;
+
+		o = stack[--depth];
+		if (!fn(s, o, ctx) || (o->flags & OBJ_BLOB))
+			continue;
+		if (meta_view_parse(o->u.meta, o->metalen, &v))
+			fatalx("store: stored metadata is corrupt");
+		cr_init(&r, v.members, v.memberslen);
+		cr_map(&r, &n);
+		for (i = 0; i < n; i++) {
+			const char *nm;
+			size_t nl;
+			uint64_t mid;
+			struct object *m;
+
+			meta_member_next(&r, &nm, &nl, &mid);
+			m = idtab_get(&s->objs, mid);
+			if (!m || idtab_get(&seen, mid))
+				continue;
+			tab_put(&seen, m);
+			if (depth == cap) {
+				cap *= 2;
+				stack = xreallocarray(stack, cap, sizeof(*stack));
+			}
+			stack[depth++] = m;
+		}
+	}
+	idtab_release(&seen);
+	free(stack);
+}
+
+struct object *
+store_lookup(struct store *s, uint64_t id)
+{
+	struct object *o = idtab_get(&s->objs, id);
+
+	if (!o) {
+		char idbuf[META_ID_LEN];
+
+		meta_id_format(id, idbuf);
+		if (idtab_get(&s->unsealed, id))
+			store_fail(-ENOENT, "object %s is not sealed yet",
+				   idbuf);
+		else
+			store_fail(-ENOENT, "no object %s", idbuf);
+	}
+	return o;
+}
+
+struct get_walk {
+	struct store_owner *ow;
+	unsigned flags;
+	store_obj_fn on_obj;
+	store_blob_fn on_blob;
+	void *ctx;
+	int rc;
+};
+
+static int
+get_one(struct store *s, struct object *o, void *ctx)
+{
+	struct get_walk *g = ctx;
+
+	if (g->rc)
+		return 0; /* stopped: let the walk drain */
+	if ((o->flags & OBJ_LAZY) && !(g->flags & GET_F_META)) {
+		g->rc = store_fail(-EAGAIN, "a blob of this object is being "
+				   "read back from disk; try again");
+		return 0;
+	}
+	if (o->flags & OBJ_BLOB) {
+		struct store_blobref b;
+
+		blobref(s, o, &b);
+		if (!(g->flags & GET_F_META))
+			store_pin(g->ow, o);
+		g->rc = g->on_blob ? g->on_blob(g->ctx, &b) : 0;
+		return 0;
+	}
+	g->rc = g->on_obj ? g->on_obj(g->ctx, o->id, o->u.meta, o->metalen,
+				      o->nbytes) : 0;
+	return g->rc == 0;
+}
+
+int
+store_get(struct store *s, struct store_owner *ow, uint64_t id,
+	  unsigned flags, store_obj_fn on_obj, store_blob_fn on_blob,
+	  void *ctx)
+{
+	struct get_walk g = { ow, flags, on_obj, on_blob, ctx, 0 };
+	struct object *o;
+	int rc = 0;
+
+	store_lock(s);
+	o = store_lookup(s, id);
+	if (!o) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/* persistence: read lazily restored blobs back first. The server
+	 * has done it on the loader thread already (store_prefetch), so
+	 * this only blocks other callers. */
+	if (!(flags & GET_F_META) && s->disk) {
+		uint64_t *lazy = NULL;
+		size_t nlazy = 0, i;
+
+		lazy_ids(s, o, &lazy, &nlazy);
+		for (i = 0; i < nlazy && rc == 0; i++)
+			rc = load_blob(s, lazy[i]);
+		free(lazy);
+		/* load_blob let go of the lock: look again. */
+		if (rc == 0 && nlazy && !(o = store_lookup(s, id)))
+			rc = -ENOENT;
+		if (rc)
+			goto out;
+	}
+	store_walk(s, o, get_one, &g);
+	rc = g.rc;
+out:
+	store_unlock(s);
+	return rc;
+}
+
+int
+store_blob_open(struct store *s, struct store_owner *ow, uint64_t id,
+		struct store_blobref *b)
+{
+	struct object *o;
+	int rc = 0;
+
+	store_lock(s);
+	o = store_lookup(s, id);
+	if (o && (o->flags & OBJ_LAZY)) {
+		/* persistence: blocks while the bytes are read back */
+		rc = load_blob(s, id);
+		o = rc ? NULL : store_lookup(s, id);
+	}
+	if (rc)
+		;
+	else if (!o)
+		rc = -ENOENT;
+	else if (!(o->flags & OBJ_BLOB))
+		rc = store_fail(-EISDIR, "object is not a blob");
+	else {
+		blobref(s, o, b);
+		store_pin(ow, o);
+	}
+	store_unlock(s);
+	return rc;
+}
+
+/* Removes o from view and frees it now or when its last pin goes. With
+ * deep, members left unreferenced and unnamed follow; a worklist instead of
+ * recursion, because member chains can be arbitrarily long. */
+void
+obj_delete(struct store *s, struct object *root, int deep, size_t *count,
+	   struct pjob **jp, int quarantine)
+{
+	struct object **work = xmalloc(sizeof(*work));
+	size_t nwork = 1, cap = 1;
+
+	work[0] = root;
+	while (nwork > 0) {
+		struct object *o = work[--nwork];
+		struct pobj *po = pobj_of(s, o->id);
+		int was_persisted = po != NULL;
+		struct meta_view v;
+		struct cr r;
+		size_t i, nmem = 0;
+
+		idtab_del(&s->objs, o->id);
+		/* Each name goes with its own event, as in store_name_drop,
+		 * so watchers (the FUSE view) can forget it. */
+		while (o->names) {
+			char *copy = xmemdup(o->names->str,
+					     o->names->len + 1u);
+
+			names_drop(&s->names, o->names);
+			store_notify(s, STORE_EV_NAME_DROP, o->id, copy);
+			free(copy);
+		}
+		store_notify(s, STORE_EV_DEL, o->id, NULL);
+		(*count)++;
+		if (po) { /* persistence: its files go too */
+			pobj_drop(s, po, jp, quarantine);
+			o->flags &= ~OBJ_PERSISTED;
+		}
+		if (o->flags & OBJ_BLOB) {
+			s->nblobs--;
+		} else {
+			if (meta_view_parse(o->u.meta, o->metalen, &v))
+				fatalx("store: stored metadata is corrupt");
+			cr_init(&r, v.members, v.memberslen);
+			cr_map(&r, &nmem);
+		}
+		for (i = 0; i < nmem; i++) {
+			const char *nm;
+			size_t nl;
+			uint64_t mid;
+			struct object *m;
+
+			meta_member_next(&r, &nm, &nl, &mid);
+			m = idtab_get(&s->objs, mid);
+			if (!m)
+				continue;
+			m->refs--;
+			if (was_persisted) {
+				/* persistence: a member no persisted object
+				 * holds any more needs its own anchor, unless
+				 * it goes too (checked when the job runs). */
+				struct pobj *pm = pobj_of(s, mid);
+
+				if (pm && --pm->prefs == 0) {
+					struct pjob *j = job_get(jp);
+
+					ids_add(&j->anchors, &j->nanchors, mid);
+				}
+			}
+			if (!deep || m->refs || m->names)
+				continue;
+			if (nwork == cap) {
+				cap *= 2;
+				work = xreallocarray(work, cap, sizeof(*work));
+			}
+			work[nwork++] = m;
+		}
+		/* Only now: the member walk above read o's metadata. */
+		if (o->pins) {
+			o->flags |= OBJ_DELETED;
+			tab_put(&s->zombies, o);
+		} else {
+			obj_destroy(s, o);
+		}
+	}
+	free(work);
+}
+
+int
+store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
+	     size_t *count)
+{
+	struct pjob *job = NULL;
+	size_t i;
+	int rc = 0;
+
+	*count = 0;
+	store_lock(s);
+	for (i = 0; i < n && rc == 0; i++) {
+		struct object *o = store_lookup(s, ids[i]);
+		char idbuf[META_ID_LEN];
+
+		if (!o) {
+			rc = -ENOENT;
+			break;
+		}
+		meta_id_format(ids[i], idbuf);
+		if (o->refs)
+			rc = store_fail(-EBUSY, "object %s is a member of %u "
+					"other object%s; delete %s first",
+					idbuf, o->refs, o->refs == 1 ? "" : "s",
+					o->refs == 1 ? "that" : "those");
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		struct object *o = idtab_get(&s->objs, ids[i]);
+
+		/* An earlier deep delete in this batch may have taken it. */
+		if (o)
+			obj_delete(s, o, !(flags & DELETE_F_SHALLOW), count,
+				   &job, 0);
+	}
+	job_submit(s, job, 0); /* persistence */
+	store_unlock(s);
+	return rc;
+}

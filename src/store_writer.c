@@ -1,0 +1,699 @@
+/*
+ * store_writer: the two persistence threads: the writer runs persist,
+ * anchor, removal and quarantine jobs in order; the loader reads lazy
+ * blobs back (load_blob), and drop_damaged removes what a damaged blob
+ * takes with it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+#include "banned.h"
+
+/* Every composite that references bad, directly or not, goes with it:
+ * none of them could be read whole. Their files move to damaged/. */
+static void
+drop_damaged(struct store *s, struct object *bad)
+{
+	struct object **set = xmalloc(sizeof(*set)), *o;
+	struct pjob *job = NULL;
+	struct idtab in;
+	size_t n = 1, left, i, count = 0, pos;
+	int changed = 1;
+	char idbuf[META_ID_LEN];
+
+	idtab_init(&in);
+	set[0] = bad;
+	tab_put(&in, bad);
+	while (changed) {
+		changed = 0;
+		pos = 0;
+		while ((o = idtab_next(&s->objs, &pos))) {
+			struct meta_view v;
+			struct cr r;
+			size_t k, nm;
+
+			if ((o->flags & OBJ_BLOB) || idtab_get(&in, o->id))
+				continue;
+			meta_view_parse(o->u.meta, o->metalen, &v);
+			cr_init(&r, v.members, v.memberslen);
+			cr_map(&r, &nm);
+			for (k = 0; k < nm; k++) {
+				const char *name;
+				size_t nl;
+				uint64_t mid;
+
+				meta_member_next(&r, &name, &nl, &mid);
+				if (idtab_get(&in, mid))
+					break;
+			}
+			if (k == nm)
+				continue;
+			set = xreallocarray(set, n + 1, sizeof(*set));
+			set[n++] = o;
+			tab_put(&in, o);
+			changed = 1;
+		}
+	}
+	idtab_release(&in);
+	/* Parents first: each goes once nothing references it. */
+	for (left = n; left > 0;) {
+		size_t before = left;
+
+		for (i = 0; i < n; i++)
+			if (set[i] && set[i]->refs == 0) {
+				obj_delete(s, set[i], 0, &count, &job, 1);
+				set[i] = NULL;
+				left--;
+			}
+		if (left == before)
+			break; /* cannot happen: set is closed upwards */
+	}
+	free(set);
+	job_submit(s, job, 0);
+	meta_id_format(bad->id, idbuf);
+	if (count > 1)
+		log_warnx("store: dropped %zu objects that reference damaged "
+			  "blob %s", count - 1, idbuf);
+}
+
+/* Reads lazy blob id back into memory. Caller holds the lock; it is let
+ * go while the file is read and decompressed (the blob is marked
+ * OBJ_LOADING and pinned meanwhile; other loaders of it wait). */
+int
+load_blob(struct store *s, uint64_t id)
+{
+	struct object *o;
+	const char *why = NULL;
+	char idbuf[META_ID_LEN], msg[320] = "", name[40];
+	uint8_t *buf = NULL;
+	size_t fp = 0;
+	uint64_t len;
+	int fd = -1, ro = -1, rc = 0;
+
+	meta_id_format(id, idbuf);
+	for (;;) {
+		o = idtab_get(&s->objs, id);
+		if (!o)
+			return store_fail(-ENOENT, "no object %s", idbuf);
+		if (!(o->flags & OBJ_LAZY))
+			return 0;
+		if (!(o->flags & OBJ_LOADING))
+			break;
+		pthread_cond_wait(&s->load_cond, &s->lock);
+	}
+	len = o->nbytes;
+	if (len <= PROTO_SMALL_MAX) {
+		buf = xmalloc(len ? len : 1);
+	} else {
+		fp = arena_footprint(len);
+		if (fp < len || used_bytes(s) + fp > s->limit ||
+		    used_bytes(s) + fp < fp) {
+			char w[32], u[32], l[32];
+
+			human_bytes(len, w, sizeof(w));
+			human_bytes(used_bytes(s), u, sizeof(u));
+			human_bytes(s->limit, l, sizeof(l));
+			return store_fail(-ENOSPC, "no space to read persisted "
+					  "blob %s (%s) back into memory: %s "
+					  "of %s in use (vineyardd --size)",
+					  idbuf, w, u, l);
+		}
+		snprintf(name, sizeof(name), "vineyard-%016" PRIx64, id);
+		rc = arena_memfd(name, (size_t)len, &fd);
+		if (rc)
+			return store_fail(rc, "cannot reserve memory to read "
+					  "persisted blob %s back: %s", idbuf,
+					  strerror(-rc));
+		s->big_bytes += fp;
+	}
+	o->flags |= OBJ_LOADING;
+	o->pins++;
+	pthread_mutex_unlock(&s->lock);
+
+	/* Written with pwrite: the memfd's pages are reserved already, and
+	 * copying in beats faulting a mapping in page by page. */
+	rc = persist_load_blob(s->disk, id, fd, buf, len, &why);
+	if (rc)
+		snprintf(msg, sizeof(msg), "%s", persist_errmsg());
+	if (rc == 0 && fd >= 0) {
+		rc = arena_seal(fd);
+		if (rc == 0 && (ro = arena_reopen_ro(fd)) < 0)
+			rc = ro;
+		if (rc)
+			snprintf(msg, sizeof(msg), "sealing: %s", strerror(-rc));
+	}
+
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0 && buf) {
+		uint32_t seg, off;
+		uint64_t big = s->big_bytes;
+
+		s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
+			(size_t)(big > s->limit ? 0 :
+				 (s->limit - big) / SLAB_SEG_SIZE);
+		rc = slab_alloc(&s->slab, (size_t)len, &seg, &off);
+		if (rc == 0) {
+			if (len)
+				memcpy(slab_ptr(&s->slab, seg, off), buf,
+				       (size_t)len);
+			o->flags |= OBJ_SMALL;
+			o->u.small.seg = seg;
+			o->u.small.off = off;
+		} else {
+			snprintf(msg, sizeof(msg), "no space in memory for it "
+				 "(vineyardd --size)");
+		}
+	} else if (rc == 0) {
+		close(fd);
+		o->u.big.fd = -1;
+		o->u.big.rofd = ro;
+	}
+	if (rc == 0) {
+		o->flags &= ~OBJ_LAZY;
+		s->payload += len;
+	} else if (fd >= 0) {
+		close(fd);
+		s->big_bytes -= fp;
+	}
+	o->flags &= ~OBJ_LOADING;
+	pthread_cond_broadcast(&s->load_cond);
+	free(buf);
+	if (rc == -EBADMSG) {
+		log_warnx("store: persisted blob %s: %s", idbuf, msg);
+		if (!(o->flags & OBJ_DELETED))
+			drop_damaged(s, o);
+		rc = store_fail(-EBADMSG, "%s; the object was dropped", msg);
+	} else if (rc) {
+		rc = store_fail(rc, "cannot read persisted blob %s back: %s",
+				idbuf, msg);
+	}
+	obj_unpin(s, o, 1);
+	return rc;
+}
+
+/* ---- the writer ---- */
+
+struct pitem {
+	struct object *o;
+	uint64_t id;
+	int rofd;           /* big blob */
+	const void *src;    /* small blob: its bytes in the segment */
+	size_t len;         /* blob bytes, or document bytes */
+	uint8_t *doc;       /* composite: a copy of its document */
+	uint16_t flags;     /* DISKFMT_F_ROOT for the object persisted */
+	struct persist_file f;
+	int state;          /* 1 written, 2 synced, 3 committed */
+};
+
+struct collect {
+	struct pitem *v;
+	size_t n;
+	uint64_t target;    /* the object persisted by request */
+};
+
+/* Adds o to the job if it is not persisted yet; objects that are have
+ * their whole closure persisted already. */
+static int
+collect_one(struct store *s, struct object *o, void *ctx)
+{
+	struct collect *c = ctx;
+	struct pitem *it;
+	struct pobj *p;
+
+	if (pobj_of(s, o->id))
+		return 0;
+	c->v = xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+	it = &c->v[c->n++];
+	memset(it, 0, sizeof(*it));
+	it->o = o;
+	it->id = o->id;
+	it->rofd = -1;
+	it->f.fd = -1;
+	if (o->flags & OBJ_SMALL) {
+		it->src = slab_ptr(&s->slab, o->u.small.seg, o->u.small.off);
+		it->len = (size_t)o->nbytes;
+	} else if (o->flags & OBJ_BLOB) {
+		it->rofd = o->u.big.rofd;
+		it->len = (size_t)o->nbytes;
+	} else {
+		it->doc = xmemdup(o->u.meta, o->metalen);
+		it->len = o->metalen;
+	}
+	if (o->id == c->target) {
+		it->flags = DISKFMT_F_ROOT;
+	}
+	o->pins++;
+	p = xcalloc(1, sizeof(*p));
+	p->id = o->id;
+	p->pending = 1;
+	p->rootfile = o->id == c->target;
+	tab_put(&s->pobjs, p);
+	return 1;
+}
+
+/* Calls fn for each member entry of composite document doc. */
+static void
+each_member(const uint8_t *doc, size_t len, void (*fn)(void *ctx, uint64_t),
+	    void *ctx)
+{
+	struct meta_view v;
+	struct cr r;
+	size_t i, n;
+
+	if (meta_view_parse(doc, len, &v))
+		fatalx("store: stored metadata is corrupt");
+	cr_init(&r, v.members, v.memberslen);
+	cr_map(&r, &n);
+	for (i = 0; i < n; i++) {
+		const char *nm;
+		size_t nl;
+		uint64_t mid;
+
+		meta_member_next(&r, &nm, &nl, &mid);
+		fn(ctx, mid);
+	}
+}
+
+static void
+prefs_inc(void *ctx, uint64_t id)
+{
+	struct pobj *p = pobj_of(ctx, id);
+
+	if (!p)
+		fatalx("store: persisted object without persisted member");
+	p->prefs++;
+}
+
+static void
+prefs_dec(void *ctx, uint64_t id)
+{
+	struct pobj *p = pobj_of(ctx, id);
+
+	if (p && p->prefs)
+		p->prefs--;
+}
+
+static int
+write_item(struct store *s, struct pitem *it)
+{
+	struct cw w;
+	int rc;
+
+	if (it->doc) {
+		cw_init(&w);
+		diskfmt_object_file(&w, it->id, it->flags, it->doc, it->len);
+		if (w.oom)
+			fatalx("out of memory encoding a record");
+		rc = persist_write_record(s->disk, DISKFMT_OBJECT, it->id,
+					  w.buf, w.len, &it->f);
+		cw_release(&w);
+	} else {
+		/* A big blob is read from its memfd (pread beats a mapping
+		 * here), a small one from its segment. */
+		rc = persist_write_blob(s->disk, it->id, it->flags, it->rofd,
+					it->src, it->len, PERSIST_LEVEL,
+					&s->cancel, &it->f);
+	}
+	if (rc == 0)
+		it->state = 1;
+	return rc;
+}
+
+/* Rewrites (or removes) the anchor files of ids from what memory says
+ * now. Returns 0 or -errno (j says why). */
+static int
+write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
+{
+	struct aitem {
+		uint64_t id;    /* first: idtab key */
+		int remove;
+		int done;
+		struct cw w;
+		struct persist_file f;
+	} **v = NULL;
+	struct idtab seen;
+	size_t nv = 0, i;
+	int rc = 0;
+
+	idtab_init(&seen);
+	store_lock(s);
+	for (i = 0; i < n; i++) {
+		struct object *o = idtab_get(&s->objs, ids[i]);
+		struct pobj *p = pobj_of(s, ids[i]);
+		struct aitem *a;
+		int want;
+
+		if (!o || !p || idtab_get(&seen, ids[i]))
+			continue;
+		/* Top-level objects need an anchor unless their content
+		 * file says so itself; names always live in anchors. */
+		want = o->names || (!p->rootfile && (p->explicit_ ||
+						     !p->prefs));
+		if (!want && !p->anchored)
+			continue;
+		a = xcalloc(1, sizeof(*a));
+		a->id = ids[i];
+		a->f.fd = -1;
+		tab_put(&seen, a);
+		v = xreallocarray(v, nv + 1, sizeof(*v));
+		v[nv++] = a;
+		if (want) {
+			const char **names;
+			size_t nn;
+
+			names = names_of(o, &nn);
+			cw_init(&a->w);
+			diskfmt_anchor_file(&a->w, a->id, s->seq++,
+					    p->explicit_, names, nn);
+			free(names);
+			if (a->w.oom)
+				fatalx("out of memory encoding a record");
+		} else {
+			a->remove = 1;
+		}
+	}
+	store_unlock(s);
+	idtab_release(&seen);
+	for (i = 0; i < nv && rc == 0; i++) {
+		struct aitem *a = v[i];
+
+		if (a->remove) {
+			rc = persist_remove(s->disk, DISKFMT_ANCHOR, a->id);
+		} else {
+			rc = persist_write_record(s->disk, DISKFMT_ANCHOR,
+						  a->id, a->w.buf, a->w.len,
+						  &a->f);
+			if (rc == 0)
+				rc = persist_sync(s->disk, &a->f);
+			if (rc == 0)
+				rc = persist_commit(s->disk, &a->f);
+		}
+		if (rc == 0)
+			a->done = 1;
+	}
+	if (rc == 0 && nv)
+		rc = persist_sync_dir(s->disk);
+	if (rc)
+		jfail(j, rc, "cannot write to the data directory: %s",
+		      persist_errmsg());
+	store_lock(s);
+	for (i = 0; i < nv; i++) {
+		struct aitem *a = v[i];
+		struct pobj *p = pobj_of(s, a->id);
+
+		if (p && a->done) {
+			s->disk_bytes -= p->anchor;
+			p->anchor = a->remove ? 0 : a->f.len;
+			p->anchored = !a->remove;
+			s->disk_bytes += p->anchor;
+		}
+		persist_discard(s->disk, &a->f);
+		cw_release(&a->w);
+		free(a);
+	}
+	store_unlock(s);
+	free(v);
+	return rc;
+}
+
+static void
+run_persist(struct store *s, struct pjob *j)
+{
+	struct collect c = { NULL, 0, j->persist };
+	struct object *o;
+	uint64_t *anchors = NULL;
+	size_t na = 0, i;
+	char idbuf[META_ID_LEN];
+	int rc = 0, pass;
+
+	meta_id_format(j->persist, idbuf);
+	store_lock(s);
+	o = idtab_get(&s->objs, j->persist);
+	if (!o) {
+		store_unlock(s);
+		jfail(j, -ENOENT, "object %s was deleted before it could be "
+		      "persisted", idbuf);
+		return;
+	}
+	store_walk(s, o, collect_one, &c);
+	for (i = 0; i < c.n; i++)
+		if (c.v[i].doc)
+			each_member(c.v[i].doc, c.v[i].len, prefs_inc, s);
+	pobj_of(s, j->persist)->explicit_ = 1;
+	store_unlock(s);
+
+	/* Content files: all written, then all synced (the first fsync
+	 * usually flushes the rest), then renamed, then one directory
+	 * fsync makes the renames durable. */
+	for (i = 0; i < c.n && rc == 0; i++)
+		rc = write_item(s, &c.v[i]);
+	for (i = 0; i < c.n && rc == 0; i++)
+		if ((rc = persist_sync(s->disk, &c.v[i].f)) == 0)
+			c.v[i].state = 2;
+	/* Members' names first, durable, then the object's own: its file
+	 * says "top-level", so it must never be there without them. */
+	for (pass = 0; pass < 2; pass++) {
+		size_t done = 0;
+
+		for (i = 0; i < c.n && rc == 0; i++) {
+			if (!c.v[i].flags != !pass)
+				continue;
+			if ((rc = persist_commit(s->disk, &c.v[i].f)) == 0) {
+				c.v[i].state = 3;
+				done++;
+			}
+		}
+		if (rc == 0 && done)
+			rc = persist_sync_dir(s->disk);
+	}
+	if (rc) {
+		jfail(j, rc, "cannot persist %s: %s; nothing of it was left on "
+		      "disk", idbuf, rc == -ECANCELED ?
+		      "the daemon is stopping" : persist_errmsg());
+	} else {
+		/* Then the anchors: the commit point. */
+		ids_add(&anchors, &na, j->persist);
+		for (i = 0; i < c.n; i++)
+			ids_add(&anchors, &na, c.v[i].id);
+		rc = write_anchors(s, j, anchors, na);
+		free(anchors);
+		if (rc)
+			snprintf(j->msg, sizeof(j->msg), "cannot persist %s: "
+				 "%s; nothing of it was left on disk",
+				 idbuf, persist_errmsg());
+	}
+
+	store_lock(s);
+	if (rc) {
+		/* Undo: forget the pending marks, then the files. */
+		for (i = 0; i < c.n; i++)
+			if (c.v[i].doc && pobj_of(s, c.v[i].id))
+				each_member(c.v[i].doc, c.v[i].len, prefs_dec,
+					    s);
+		for (i = 0; i < c.n; i++) {
+			struct pobj *p = pobj_of(s, c.v[i].id);
+
+			if (p && p->pending) {
+				idtab_del(&s->pobjs, p->id);
+				s->disk_bytes -= p->anchor;
+				free(p);
+			}
+		}
+	} else {
+		for (i = 0; i < c.n; i++) {
+			struct pobj *p = pobj_of(s, c.v[i].id);
+
+			/* Gone when deleted or unpersisted meanwhile: that
+			 * queued the removal of its files. */
+			if (!p)
+				continue;
+			p->pending = 0;
+			p->content = c.v[i].f.len;
+			p->raw = c.v[i].len;
+			s->disk_bytes += p->content;
+			s->disk_raw += p->raw;
+			s->npersisted++;
+			c.v[i].o->flags |= OBJ_PERSISTED;
+		}
+	}
+	for (i = 0; i < c.n; i++)
+		obj_unpin(s, c.v[i].o, 1);
+	store_unlock(s);
+
+	for (i = 0; i < c.n; i++) {
+		if (rc) {
+			if (c.v[i].state == 3)
+				persist_remove(s->disk, c.v[i].doc ?
+					       DISKFMT_OBJECT : DISKFMT_BLOB,
+					       c.v[i].id);
+			persist_remove(s->disk, DISKFMT_ANCHOR, c.v[i].id);
+			persist_discard(s->disk, &c.v[i].f);
+		}
+		free(c.v[i].doc);
+	}
+	if (rc && c.n)
+		persist_sync_dir(s->disk);
+	free(c.v);
+}
+
+/* Removes (or moves to damaged/) every file of ids: anchors first, so a
+ * crash half-way leaves content no anchor reaches, which start-up drops. */
+static void
+remove_files(struct store *s, struct pjob *j, const uint64_t *ids, size_t n,
+	     int quarantine)
+{
+	size_t i;
+	int rc = 0, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < n; i++) {
+			uint8_t kind = pass == 0 ? DISKFMT_ANCHOR :
+				       meta_id_is_blob(ids[i]) ? DISKFMT_BLOB :
+				       DISKFMT_OBJECT;
+
+			if (quarantine)
+				persist_quarantine(s->disk, kind, ids[i],
+						   "its blob is damaged");
+			else if ((rc = persist_remove(s->disk, kind, ids[i])))
+				jfail(j, rc, "%s", persist_errmsg());
+		}
+		if ((rc = persist_sync_dir(s->disk)))
+			jfail(j, rc, "%s", persist_errmsg());
+	}
+}
+
+static void
+job_done(struct store *s, struct pjob *j)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&s->lock);
+	j->next = NULL;
+	*s->done_tail = j;
+	s->done_tail = &j->next;
+	pthread_cond_broadcast(&s->done_cond);
+	pthread_mutex_unlock(&s->lock);
+	if (write(s->efd, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow in practice */
+	}
+}
+
+/* Takes the next job of a queue, or NULL when stopping. With drain, the
+ * jobs queued before the stop still run (the writer's: removals and
+ * anchors are quick, and persists see s->cancel and give up). */
+static struct pjob *
+job_next(struct store *s, struct pjob **q, struct pjob ***tail,
+	 pthread_cond_t *cond, int drain)
+{
+	struct pjob *j;
+
+	pthread_mutex_lock(&s->lock);
+	while (!*q && !s->stopping)
+		pthread_cond_wait(cond, &s->lock);
+	j = s->stopping && !drain ? NULL : *q;
+	if (j) {
+		*q = j->next;
+		if (!*q)
+			*tail = q;
+		j->next = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return j;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *s = arg;
+	struct pjob *j;
+
+	while ((j = job_next(s, &s->wq, &s->wq_tail, &s->wq_cond, 1))) {
+		if (j->persist)
+			run_persist(s, j);
+		if (j->nanchors)
+			write_anchors(s, j, j->anchors, j->nanchors);
+		if (j->nrm)
+			remove_files(s, j, j->rm, j->nrm, 0);
+		if (j->nquar)
+			remove_files(s, j, j->quar, j->nquar, 1);
+		job_done(s, j);
+	}
+	return NULL;
+}
+
+static void *
+loader_main(void *arg)
+{
+	struct store *s = arg;
+	struct pjob *j;
+	size_t i;
+
+	while ((j = job_next(s, &s->lq, &s->lq_tail, &s->lq_cond, 0))) {
+		store_lock(s);
+		for (i = 0; i < j->nloads; i++) {
+			int rc = load_blob(s, j->loads[i]);
+
+			/* A blob deleted meanwhile: the caller's retry
+			 * says so better. */
+			if (rc && rc != -ENOENT)
+				jfail(j, rc, "%s", store_errmsg());
+		}
+		store_unlock(s);
+		job_done(s, j);
+	}
+	return NULL;
+}
+
+void
+threads_start(struct store *s)
+{
+	pthread_cond_init(&s->wq_cond, NULL);
+	pthread_cond_init(&s->lq_cond, NULL);
+	pthread_cond_init(&s->done_cond, NULL);
+	pthread_cond_init(&s->load_cond, NULL);
+	if (pthread_create(&s->writer, NULL, writer_main, s) ||
+	    pthread_create(&s->loader, NULL, loader_main, s))
+		fatalx("store: cannot start the disk threads");
+	s->threads = 1;
+}
+
+void
+threads_stop(struct store *s)
+{
+	struct pjob *q[2];
+	int i;
+
+	if (!s->threads)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	s->cancel = 1;
+	pthread_cond_broadcast(&s->wq_cond);
+	pthread_cond_broadcast(&s->lq_cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->writer, NULL);
+	pthread_join(s->loader, NULL);
+	s->threads = 0;
+	/* Jobs never started hold nothing. */
+	q[0] = s->wq;
+	q[1] = s->lq;
+	for (i = 0; i < 2; i++)
+		while (q[i]) {
+			struct pjob *j = q[i];
+
+			q[i] = j->next;
+			job_free(j);
+		}
+	s->wq = s->lq = NULL;
+	pthread_cond_destroy(&s->wq_cond);
+	pthread_cond_destroy(&s->lq_cond);
+	pthread_cond_destroy(&s->done_cond);
+	pthread_cond_destroy(&s->load_cond);
+}
