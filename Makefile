@@ -30,6 +30,9 @@ RUN_MOUNT ?= $(RUN_DIR)/mnt
 # faults are slow (see the README's Performance section); needs root.
 RUN_OPTS ?= --huge-pages enable
 
+# The one place the version is written: C sees it as VY_VERSION (below),
+# the pkg-config file and `make -s version` print it, libvineyard returns it
+# from vy_version() (the Python package reads it there).
 VERSION = 0.1.0
 SOVERSION = 0
 
@@ -38,7 +41,8 @@ PKGS = libcbor liblz4
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wno-unused-parameter
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) \
+VERSION_DEF = -DVY_VERSION='"$(VERSION)"'
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(VERSION_DEF) -fPIC $(WARN) $(CFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(INC) -MMD -MP
 # Each target sees only the headers of its own job: the wire folder is shared;
 # the daemon adds src/ and fs/; the client library only its own folder, so it
@@ -72,7 +76,7 @@ endif
 # The wire contract (src/wire/): compiled once, linked into the daemon, the
 # unit tests and libvineyard alike.
 WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
-	src/wire/idtab.c src/wire/meta.c
+	src/wire/idtab.c src/wire/meta.c src/wire/status.c
 # The core, shared by vineyardd and the unit tests; no socket, no FUSE.
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
@@ -87,7 +91,7 @@ DAEMON_SRC = $(SERVER_SRC) src/main.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
-LIB_SRC = client/lib/client.c client/lib/blob.c client/lib/meta_build.c \
+LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \
 	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \
 	client/lib/names.c
 CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
@@ -197,7 +201,7 @@ FUZZ_CC ?= clang
 FUZZ_TIME ?= 30
 FUZZ_BUILD = build-fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(VERSION_DEF) -g -O1 -fno-omit-frame-pointer \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc -Isrc/wire
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
@@ -264,6 +268,9 @@ run: deps all
 	@echo "  ls $(RUN_MOUNT)/objects; cat $(RUN_MOUNT)/status.json"
 	$(DAEMON) --foreground --socket $(RUN_SOCKET) --mount $(RUN_MOUNT) $(RUN_OPTS)
 
+version:
+	@echo $(VERSION)
+
 # ---- tests ----
 test: deps
 	$(MAKE) check
@@ -297,7 +304,9 @@ install: all
 	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libvineyard.so.$(SOVERSION)
 	ln -sf libvineyard.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvineyard.so
 	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libvineyard.a
-	install -m 644 client/lib/vineyard.h $(DESTDIR)$(INCLUDEDIR)/vineyard.h
+	sed 's/^#define VY_VERSION (vy_version())$$/#define VY_VERSION "$(VERSION)"/' \
+		client/lib/vineyard.h > $(DESTDIR)$(INCLUDEDIR)/vineyard.h
+	chmod 644 $(DESTDIR)$(INCLUDEDIR)/vineyard.h
 	$(PC_WRITE) > $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
 	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/vineyard.pc
 	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; s=$${m##*.}; \
@@ -312,5 +321,5 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test check asan pytest bench man-lint install clean fuzz fuzz-build \
+.PHONY: all deps run version test check asan pytest bench man-lint install clean fuzz fuzz-build \
 	fuzz-corpus

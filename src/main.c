@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "persist.h"
+#include "proto.h"
 #include "server.h"
 #include "store.h"
 #include "banned.h"
@@ -267,7 +268,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'v': o->level = LOG_LVL_DEBUG; break;
 		case 'q': o->level = LOG_LVL_WARN; break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': printf("vineyardd 0.1.0 (protocol 1)\n"); exit(0);
+		case 'V': printf("vineyardd %s (protocol %d)\n", VY_VERSION,
+				  PROTO_VERSION); exit(0);
 		default:
 			fprintf(stderr, "Try 'vineyardd --help'.\n");
 			exit(2);

@@ -1,21 +1,20 @@
 /*
  * req_session: the session requests: hello (the handshake) and status
- * (the daemon's status map, also rendered as JSON for the mount's
- * status.json).
+ * (the daemon's figures, struct status of src/wire/status.h, filled here
+ * for the socket's reply and for the mount's status.json).
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cborio.h"
-#include "meta.h"
 #include "proto.h"
 #include "server_int.h"
+#include "status.h"
 #include "store.h"
 #include "banned.h"
-
-#define VERSION_STRING "0.1.0"
 
 int
 req_hello(struct conn *c, struct req *q)
@@ -39,83 +38,59 @@ req_hello(struct conn *c, struct req *q)
 	return reply_send(c, MSG_HELLO, 0);
 }
 
+/* The daemon's figures; also called from the FUSE view's threads
+ * (status.json), so it reads only the store (locked), constants and the
+ * atomic nconns. */
 static void
-kv_uint(struct cw *w, const char *k, uint64_t v)
-{
-	cw_str(w, k);
-	cw_uint(w, v);
-}
-
-static void
-kv_str(struct cw *w, const char *k, const char *v)
-{
-	cw_str(w, k);
-	if (v)
-		cw_str(w, v);
-	else
-		cw_null(w);
-}
-
-/* The status map; also called from the FUSE view's threads (status.json),
- * so it reads only the store (locked), constants and the atomic nconns. */
-static void
-status_encode(struct server *sv, struct cw *w)
+status_fill(struct server *sv, struct status *out)
 {
 	struct store_status st;
 
 	store_status(sv->store, &st);
-	cw_map(w, 23);
-	kv_str(w, "version", VERSION_STRING);
-	kv_uint(w, "protocol", PROTO_VERSION);
-	kv_uint(w, "pid", (uint64_t)getpid());
-	kv_uint(w, "uptime_s", (uint64_t)(time(NULL) - sv->started));
-	kv_str(w, "socket", sv->socket_path);
-	kv_uint(w, "clients", __atomic_load_n(&sv->nconns, __ATOMIC_RELAXED));
-	kv_uint(w, "objects", st.objects);
-	kv_uint(w, "blobs", st.blobs);
-	kv_uint(w, "unsealed_blobs", st.unsealed);
-	kv_uint(w, "deleted_in_use", st.zombies);
-	kv_uint(w, "names", st.names);
-	kv_uint(w, "payload_bytes", st.payload);
-	kv_uint(w, "used_bytes", st.used);
-	kv_uint(w, "limit_bytes", st.limit);
-	kv_uint(w, "segment_bytes", st.segments);
-	kv_str(w, "huge_pages", st.huge);
-	kv_str(w, "mount", sv->cfg.mount);
-	kv_str(w, "fs_mode", sv->cfg.fs_mode ? sv->cfg.fs_mode(sv->cfg.fs_ctx)
-					      : NULL);
-	kv_str(w, "data_dir", sv->cfg.data_dir);
-	kv_uint(w, "persisted_objects", st.persisted);
-	kv_uint(w, "disk_bytes", st.disk_bytes);
-	kv_uint(w, "disk_raw_bytes", st.disk_raw);
-	kv_uint(w, "damaged_files", st.damaged);
+	memset(out, 0, sizeof(*out));
+	STATUS_SET(out, version, VY_VERSION);
+	out->protocol = PROTO_VERSION;
+	out->pid = (uint64_t)getpid();
+	out->uptime_s = (uint64_t)(time(NULL) - sv->started);
+	STATUS_SET(out, socket, sv->socket_path);
+	out->clients = __atomic_load_n(&sv->nconns, __ATOMIC_RELAXED);
+	out->objects = st.objects;
+	out->blobs = st.blobs;
+	out->unsealed_blobs = st.unsealed;
+	out->deleted_in_use = st.zombies;
+	out->names = st.names;
+	out->payload_bytes = st.payload;
+	out->used_bytes = st.used;
+	out->limit_bytes = st.limit;
+	out->segment_bytes = st.segments;
+	STATUS_SET(out, huge_pages, st.huge);
+	STATUS_SET(out, mount, sv->cfg.mount);
+	STATUS_SET(out, fs_mode, sv->cfg.fs_mode ?
+		   sv->cfg.fs_mode(sv->cfg.fs_ctx) : NULL);
+	STATUS_SET(out, data_dir, sv->cfg.data_dir);
+	out->persisted_objects = st.persisted;
+	out->disk_bytes = st.disk_bytes;
+	out->disk_raw_bytes = st.disk_raw;
+	out->damaged_files = st.damaged;
 }
 
 int
 req_status(struct conn *c, struct req *q)
 {
 	struct server *sv = c->sv;
+	struct status st;
 
+	status_fill(sv, &st);
 	reply_begin(sv);
-	status_encode(sv, &sv->out);
+	status_encode(&st, &sv->out);
 	return reply_send(c, MSG_STATUS, 0);
 }
 
 int
 server_status_json(struct server *sv, struct cw *out)
 {
-	struct cw w;
-	struct cr r;
-	int rc;
+	struct status st;
 
-	cw_init(&w);
-	status_encode(sv, &w);
-	rc = cw_finish(&w);
-	if (rc == 0) {
-		cr_init(&r, w.buf, w.len);
-		rc = meta_json_value(out, &r, 0, 0);
-		cw_raw(out, "\n", 1);
-	}
-	cw_release(&w);
-	return rc ? rc : cw_finish(out);
+	status_fill(sv, &st);
+	return status_json(&st, out);
 }

@@ -1,6 +1,7 @@
 /*
- * ctl_status: `vineyardctl status`: the daemon's figures, as the daemon's
- * JSON (--json) or as lines for people.
+ * ctl_status: `vineyardctl status`: the daemon's figures, as its JSON
+ * (--json, the same text as the mount's status.json) or as lines for
+ * people, from the typed struct vy_status.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -9,41 +10,43 @@
 #include "ctl.h"
 #include "banned.h"
 
-/* Picks "key": number out of the daemon's status JSON. */
-static uint64_t
-jnum(const char *json, const char *key)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = strstr(json, pat);
-	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
-}
-
 static void
-jstr(const char *json, const char *key, char *out, size_t len)
+print_human(struct vy_client *c, const struct vy_status *st)
 {
-	char pat[64];
-	const char *p, *e;
+	char used[32], limit[32], payload[32], disk[32], raw[32];
 
-	snprintf(pat, sizeof(pat), "\"%s\": \"", key);
-	p = strstr(json, pat);
-	if (!p) {
-		snprintf(out, len, "-");
-		return;
-	}
-	p += strlen(pat);
-	e = strchr(p, '"');
-	snprintf(out, len, "%.*s", e ? (int)(e - p) : 0, p);
+	human(st->used_bytes, used, sizeof(used));
+	human(st->limit_bytes, limit, sizeof(limit));
+	human(st->payload_bytes, payload, sizeof(payload));
+	human(st->disk_bytes, disk, sizeof(disk));
+	human(st->disk_raw_bytes, raw, sizeof(raw));
+	printf("daemon:     pid %" PRIu64 ", up %" PRIu64 " s, socket %s\n",
+	       st->pid, st->uptime_s, vy_socket_path(c));
+	printf("objects:    %" PRIu64 " (%" PRIu64 " blobs, %" PRIu64
+	       " names)\n", st->objects, st->blobs, st->names);
+	printf("memory:     %s used of %s (%s of data), huge pages %s\n",
+	       used, limit, payload, st->huge_pages ? st->huge_pages : "-");
+	printf("in flight:  %" PRIu64 " unsealed blobs, %" PRIu64
+	       " deleted blobs still mapped\n", st->unsealed_blobs,
+	       st->deleted_in_use);
+	printf("clients:    %" PRIu64 "\n", st->clients);
+	printf("mount:      %s%s%s%s\n", st->mount ? st->mount : "-",
+	       st->fs_mode ? " (" : "", st->fs_mode ? st->fs_mode : "",
+	       st->fs_mode ? ")" : "");
+	printf("persisted:  %" PRIu64 " objects, %s on disk (%s before "
+	       "compression, ratio %.2f), %" PRIu64 " damaged files "
+	       "skipped\n", st->persisted_objects, disk, raw,
+	       st->disk_bytes ? (double)st->disk_raw_bytes /
+	       (double)st->disk_bytes : 1.0, st->damaged_files);
+	printf("data dir:   %s\n", st->data_dir ? st->data_dir : "-");
 }
 
 int
 cmd_status(int argc, char **argv)
 {
 	struct vy_client *c;
-	char *json, used[32], limit[32], payload[32], huge[32], mnt[256],
-		mode[32];
+	struct vy_status *st = NULL;
+	char *json = NULL;
 	int rc;
 
 	(void)argv;
@@ -52,55 +55,18 @@ cmd_status(int argc, char **argv)
 		return EX_USAGE;
 	}
 	c = connect_or_die();
-	rc = vy_status_json(c, &json);
+	rc = opt_json ? vy_status_json(c, &json) : vy_status(c, &st);
 	if (rc) {
 		rc = fail(c, rc, "status");
 		vy_close(c);
 		return rc;
 	}
-	if (opt_json) {
+	if (opt_json)
 		fputs(json, stdout);
-	} else {
-		human(jnum(json, "used_bytes"), used, sizeof(used));
-		human(jnum(json, "limit_bytes"), limit, sizeof(limit));
-		human(jnum(json, "payload_bytes"), payload, sizeof(payload));
-		jstr(json, "huge_pages", huge, sizeof(huge));
-		jstr(json, "mount", mnt, sizeof(mnt));
-		jstr(json, "fs_mode", mode, sizeof(mode));
-		printf("daemon:     pid %" PRIu64 ", up %" PRIu64 " s, socket "
-		       "%s\n", jnum(json, "pid"), jnum(json, "uptime_s"),
-		       vy_socket_path(c));
-		printf("objects:    %" PRIu64 " (%" PRIu64 " blobs, %" PRIu64
-		       " names)\n", jnum(json, "objects"), jnum(json, "blobs"),
-		       jnum(json, "names"));
-		printf("memory:     %s used of %s (%s of data), huge pages "
-		       "%s\n", used, limit, payload, huge);
-		printf("in flight:  %" PRIu64 " unsealed blobs, %" PRIu64
-		       " deleted blobs still mapped\n",
-		       jnum(json, "unsealed_blobs"),
-		       jnum(json, "deleted_in_use"));
-		printf("clients:    %" PRIu64 "\n", jnum(json, "clients"));
-		printf("mount:      %s%s%s%s\n", mnt, strcmp(mode, "-") ?
-		       " (" : "", strcmp(mode, "-") ? mode : "",
-		       strcmp(mode, "-") ? ")" : "");
-		{
-			uint64_t disk = jnum(json, "disk_bytes");
-			uint64_t raw = jnum(json, "disk_raw_bytes");
-			char dbuf[32], rbuf[32], dir[512];
-
-			human(disk, dbuf, sizeof(dbuf));
-			human(raw, rbuf, sizeof(rbuf));
-			jstr(json, "data_dir", dir, sizeof(dir));
-			printf("persisted:  %" PRIu64 " objects, %s on disk "
-			       "(%s before compression, ratio %.2f), %"
-			       PRIu64 " damaged files skipped\n",
-			       jnum(json, "persisted_objects"), dbuf, rbuf,
-			       disk ? (double)raw / (double)disk : 1.0,
-			       jnum(json, "damaged_files"));
-			printf("data dir:   %s\n", dir);
-		}
-	}
+	else
+		print_human(c, st);
 	free(json);
+	free(st);
 	vy_close(c);
 	return EX_OK;
 }

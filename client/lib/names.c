@@ -1,6 +1,6 @@
 /*
  * names: the name calls, and the other small requests that return a value
- * or a listing: delete, persist, list, meta.json and status.
+ * or a listing: delete, persist, list and meta.json.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -309,48 +309,33 @@ vy_list(struct vy_client *c, const char *glob,
 	return rc;
 }
 
+/* meta.json text of id, as the daemon renders it. */
 static int
-text_reply(struct vy_client *c, uint16_t type, vy_id id, char **out)
+meta_reply(struct vy_client *c, vy_id id, char **out)
 {
 	struct vy_reply rep;
-	struct cw w;
 	struct cr r;
-	size_t n;
+	const char *s;
+	size_t n, l;
+	char *t;
 	int rc;
 
 	*out = NULL;
 	vy__req(c);
-	if (type == MSG_META) {
-		cw_array(&c->req, 1);
-		cw_uint(&c->req, id);
-	} else {
-		cw_array(&c->req, 0);
-	}
-	rc = vy__rt(c, type, 0, &rep);
+	cw_array(&c->req, 1);
+	cw_uint(&c->req, id);
+	rc = vy__rt(c, MSG_META, 0, &rep);
 	if (rc)
 		return rc;
 	cr_init(&r, rep.body, rep.len);
-	cw_init(&w);
-	if (type == MSG_META) {
-		const char *s;
-		size_t l;
-
-		if (cr_array(&r, &n) || n != 1 || cr_str(&r, &s, &l))
-			return malformed(c, "meta");
-		cw_raw(&w, s, l);
-	} else {
-		if (meta_json_value(&w, &r, 0, 0)) {
-			cw_release(&w);
-			return malformed(c, "status");
-		}
-		cw_raw(&w, "\n", 1);
-	}
-	cw_raw(&w, "", 1);
-	if (cw_finish(&w)) {
-		cw_release(&w);
+	if (cr_array(&r, &n) || n != 1 || cr_str(&r, &s, &l))
+		return malformed(c, "meta");
+	t = malloc(l + 1);
+	if (!t)
 		return vy__fail(c, -ENOMEM, "out of memory");
-	}
-	*out = (char *)w.buf;
+	memcpy(t, s, l);
+	t[l] = 0;
+	*out = t;
 	return 0;
 }
 
@@ -361,19 +346,7 @@ vy_meta_json(struct vy_client *c, vy_id id, char **json)
 
 	if (rc)
 		return rc;
-	rc = text_reply(c, MSG_META, id, json);
-	vy__leave(c);
-	return rc;
-}
-
-VY_API int
-vy_status_json(struct vy_client *c, char **json)
-{
-	int rc = vy__enter(c);
-
-	if (rc)
-		return rc;
-	rc = text_reply(c, MSG_STATUS, 0, json);
+	rc = meta_reply(c, id, json);
 	vy__leave(c);
 	return rc;
 }

@@ -35,7 +35,14 @@
 extern "C" {
 #endif
 
-#define VY_VERSION "0.1.0"
+/* The version, the Makefile's VERSION. vy_version() is the loaded
+ * library's; VY_VERSION is this header's: a string literal in the
+ * installed header (make install writes it in) and in programs built by
+ * vineyard's Makefile (-DVY_VERSION), else the call. */
+const char *vy_version(void);
+#ifndef VY_VERSION
+#define VY_VERSION (vy_version())
+#endif
 #define VY_DEFAULT_SOCKET "/var/run/vineyard.sock"
 #define VY_ID_STRLEN 18 /* "o" + 16 hex digits + NUL */
 
@@ -221,7 +228,39 @@ int vy_list(struct vy_client *c, const char *glob,
 	    int (*fn)(void *ctx, const struct vy_list_entry *e), void *ctx);
 /* meta.json of id as the daemon renders it (malloc'd; free it). */
 int vy_meta_json(struct vy_client *c, vy_id id, char **json);
-/* The daemon's figures as a JSON object (malloc'd; free it). */
+/* The daemon's figures (vineyardctl(1) status says what each means). A
+ * string is NULL when the daemon has none (no mount, no data directory). */
+struct vy_status {
+	const char *version;       /* the daemon's */
+	uint64_t protocol;
+	uint64_t pid;
+	uint64_t uptime_s;
+	const char *socket;
+	uint64_t clients;
+	uint64_t objects;          /* blobs included */
+	uint64_t blobs;
+	uint64_t unsealed_blobs;
+	uint64_t deleted_in_use;   /* deleted blobs still mapped by a reader */
+	uint64_t names;
+	uint64_t payload_bytes;
+	uint64_t used_bytes;
+	uint64_t limit_bytes;
+	uint64_t segment_bytes;
+	const char *huge_pages;
+	const char *mount;
+	const char *fs_mode;
+	const char *data_dir;
+	uint64_t persisted_objects;
+	uint64_t disk_bytes;
+	uint64_t disk_raw_bytes;
+	uint64_t damaged_files;
+	/* Later versions add fields here only: the library allocates. */
+};
+/* The daemon's figures in *st, one malloc'd block with its strings: free()
+ * it. */
+int vy_status(struct vy_client *c, struct vy_status **st);
+/* The same as a JSON object, as the mount's status.json shows it
+ * (malloc'd; free it). */
 int vy_status_json(struct vy_client *c, char **json);
 
 #ifdef __cplusplus

@@ -13,6 +13,56 @@ load helper
 	[ ! -e "$SOCK" ]
 }
 
+@test "status: every figure in --json, the same in the typed vy_status(), versions from the Makefile" {
+	local v
+	v=$(makefile_version)
+	[[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]
+	start_daemon --size 64M
+	vyctl --json status >status.json
+	# the keys, in order, and what this daemon must report
+	"$PYTHON" - "$v" "$DAEMON_PID" "$SOCK" "$T/data" <<'PY'
+import json, os, sys
+v, pid, sock, data = sys.argv[1:]
+s = json.load(open("status.json"))
+assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
+    "clients", "objects", "blobs", "unsealed_blobs", "deleted_in_use",
+    "names", "payload_bytes", "used_bytes", "limit_bytes", "segment_bytes",
+    "huge_pages", "mount", "fs_mode", "data_dir", "persisted_objects",
+    "disk_bytes", "disk_raw_bytes", "damaged_files"], list(s)
+assert s["version"] == v and s["protocol"] == 1, s
+assert s["pid"] == int(pid) and s["socket"] == sock, s
+assert s["limit_bytes"] == 64 << 20 and s["clients"] == 1, s
+assert s["mount"] is None and s["fs_mode"] is None, s
+assert os.path.realpath(s["data_dir"]) == os.path.realpath(data), s
+for k, x in s.items():
+    assert x is None or isinstance(x, (int, str)), (k, x)
+PY
+	# the typed struct through libvineyard: the same figures
+	"$VY_BUILD/tests/helpers/status" >typed.txt
+	"$PYTHON" - "$v" <<'PY'
+import json, sys
+s = json.load(open("status.json"))
+t = dict(l.split("=", 1) for l in open("typed.txt").read().splitlines())
+assert t.pop("lib_version") == sys.argv[1], t
+assert list(t) == list(s), (list(t), list(s))
+for k, x in s.items():
+    if k == "uptime_s":
+        continue
+    assert t[k] == ("null" if x is None else str(x)), (k, t[k], x)
+PY
+	run "$VINEYARDD" --version
+	[ "$status" -eq 0 ]
+	[ "$output" = "vineyardd $v (protocol 1)" ]
+	run vyctl --version
+	[ "$output" = "vineyardctl $v" ]
+	# the people's form reads the same struct
+	run vyctl status
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"daemon:     pid $DAEMON_PID, "* ]]
+	[[ "$output" == *"memory:     0 B used of 64.0 MiB"* ]]
+	[[ "$output" == *"mount:      -"* ]]
+}
+
 @test "SIGINT also stops it cleanly and removes the socket" {
 	start_daemon
 	kill -INT "$DAEMON_PID"

@@ -137,7 +137,7 @@ is_id() {
 	[[ "$output" == *"5 no space, 6 timed out, 7 in use"* ]]
 	run vyctl --version
 	[ "$status" -eq 0 ]
-	[[ "$output" == "vineyardctl 0.1.0" ]]
+	[[ "$output" == "vineyardctl $(makefile_version)" ]]
 }
 
 @test "usage errors exit 2 with a message" {

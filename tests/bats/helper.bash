@@ -88,6 +88,11 @@ vyctl() {
 	"$VINEYARDCTL" --socket "$SOCK" "$@"
 }
 
+# The version as the Makefile defines it (the one place it is written).
+makefile_version() {
+	make -s --no-print-directory -C "$BATS_TEST_DIRNAME/../.." version
+}
+
 # status_field KEY: one number from `vineyardctl --json status`.
 status_field() {
 	vyctl --json status | sed -n "s/^  \"$1\": \\([0-9]*\\).*/\\1/p"

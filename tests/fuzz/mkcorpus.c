@@ -160,7 +160,7 @@ proto_seeds(void)
 	cw_array(&body, 3);
 	cw_uint(&body, PROTO_VERSION);
 	cw_uint(&body, 1234);
-	cw_str(&body, "libvineyard 0.1.0");
+	cw_str(&body, "libvineyard " VY_VERSION);
 	frame(MSG_HELLO, 0);
 	cw_array(&body, 0);
 	frame(MSG_STATUS, 0);
