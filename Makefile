@@ -2,12 +2,15 @@
 #   make            build the daemon, the library, the CLI and the tests
 #   make run        install packages, build, start vineyardd in the foreground
 #   make test       install packages, build, run every test
-#   make check      run every test (no package installation)
+#   make check      run every test (no package installation): the three below
+#   make check-unit     only the C unit tests (tests/unit/)
+#   make check-bats     only the bats suites (TESTS='10-*' picks files)
+#   make check-python   only the Python package's tests (PYTEST_ARGS=...)
 #   make asan       every test under AddressSanitizer + UBSan
 #   make bench      benchmarks (tests/bench/)
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make pytest     only the Python package's tests (PYTEST_ARGS=...)
+#   make pytest     pytest's own output for the Python package (PYTEST_ARGS=...)
 # V=1 shows commands; DEVELOPER=1 adds -Werror; SANITIZE=address,undefined.
 
 PREFIX ?= /usr/local
@@ -275,8 +278,23 @@ version:
 test: deps
 	$(MAKE) check
 
+# One summary line, `N passed, N failed`, for any of these. TESTS='10-*'
+# picks bats files (and, for `make check`, leaves pytest out);
+# PYTEST_ARGS='-k x' narrows pytest (both reach the script from make's
+# command line or the environment).
+RUN_TESTS = PYTHON=$(PYTHON) BUILD=$(BUILD) scripts/run-tests.sh
+
 check: all
-	@PYTHON=$(PYTHON) BUILD=$(BUILD) scripts/run-tests.sh
+	@$(RUN_TESTS)
+
+check-unit: $(UNIT_BIN)
+	@$(RUN_TESTS) unit
+
+check-bats: all
+	@$(RUN_TESTS) bats
+
+check-python: $(LIBSO) $(DAEMON)
+	@$(RUN_TESTS) python
 
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined check
@@ -321,5 +339,5 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run version test check asan pytest bench man-lint install clean fuzz fuzz-build \
-	fuzz-corpus
+.PHONY: all deps run version test check check-unit check-bats check-python \
+	asan pytest bench man-lint install clean fuzz fuzz-build fuzz-corpus
