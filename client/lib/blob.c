@@ -29,6 +29,15 @@ vy__writer_free(struct vy_writer *w)
 	free(w);
 }
 
+void
+vy__writer_unmap(struct vy_writer *w)
+{
+	if (w->fd >= 0 && w->map) {
+		munmap(w->map, w->len);
+		w->map = NULL;
+	}
+}
+
 static struct vy_writer *
 writer_small(size_t len)
 {
@@ -83,8 +92,7 @@ create_many(struct vy_client *c, const size_t *lens, size_t n,
 	if (cr_array(&r, &cnt) || cnt != 1 || cr_array(&r, &cnt) ||
 	    cnt != big || rep.nfds != (int)big) {
 		vy__close_fds(c, 0);
-		c->broken = 1;
-		rc = vy__fail(c, -EPROTO, "malformed blob-create reply");
+		rc = vy__malformed(c, "blob-create");
 		goto fail;
 	}
 	for (i = 0; i < n; i++) {
@@ -217,8 +225,7 @@ vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
 			goto bad;
 	return 0;
 bad:
-	c->broken = 1;
-	return vy__fail(c, -EPROTO, "malformed blob-put reply");
+	return vy__malformed(c, "blob-put");
 }
 
 /* Seals the large writers in one request. Unmaps first: the kernel refuses
@@ -232,10 +239,7 @@ vy__seal_big(struct vy_client *c, struct vy_writer **ws, size_t n)
 	for (i = 0; i < n; i++)
 		if (ws[i]->fd >= 0) {
 			k++;
-			if (ws[i]->map) {
-				munmap(ws[i]->map, ws[i]->len);
-				ws[i]->map = NULL;
-			}
+			vy__writer_unmap(ws[i]);
 		}
 	if (!k)
 		return 0;

@@ -31,6 +31,26 @@ vy__fail(struct vy_client *c, int rc, const char *fmt, ...)
 	return rc;
 }
 
+int
+vy__malformed(struct vy_client *c, const char *what)
+{
+	c->broken = 1;
+	return vy__fail(c, -EPROTO, "malformed %s reply", what);
+}
+
+int
+vy__reply_uint(struct vy_client *c, const struct vy_reply *rep,
+	       const char *what, uint64_t *v)
+{
+	struct cr r;
+	size_t n;
+
+	cr_init(&r, rep->body, rep->len);
+	if (cr_array(&r, &n) || n != 1 || cr_uint(&r, v))
+		return vy__malformed(c, what);
+	return 0;
+}
+
 VY_API const char *
 vy_default_socket(void)
 {
@@ -396,6 +416,23 @@ hello(struct vy_client *c)
 	return 0;
 }
 
+/* What a connection owns, freed by vy_close and by a failed connect. */
+static void
+client_free(struct vy_client *c)
+{
+	free(c->pending);
+	if (c->fd >= 0)
+		close(c->fd);
+	cw_release(&c->req);
+	cw_release(&c->rel);
+	idtab_release(&c->maps);
+	free(c->rbuf);
+	free(c->rfds);
+	free(c->path);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
 VY_API int
 vy_connect_err(const char *path, struct vy_client **out, char *err,
 	       size_t errlen)
@@ -469,16 +506,7 @@ fail:
 	if (err && errlen)
 		snprintf(err, errlen, "%s", c->err[0] ? c->err :
 			 strerror(-rc));
-	if (c->fd >= 0)
-		close(c->fd);
-	cw_release(&c->req);
-	cw_release(&c->rel);
-	idtab_release(&c->maps);
-	free(c->rbuf);
-	free(c->rfds);
-	free(c->path);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
+	client_free(c);
 	return rc;
 }
 
@@ -507,15 +535,5 @@ vy_close(struct vy_client *c)
 			free(m);
 		free(c->segs);
 	}
-	free(c->pending);
-	if (c->fd >= 0)
-		close(c->fd);
-	cw_release(&c->req);
-	cw_release(&c->rel);
-	idtab_release(&c->maps);
-	free(c->rbuf);
-	free(c->rfds);
-	free(c->path);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
+	client_free(c);
 }

@@ -64,6 +64,9 @@ struct vy_reply {
 /* Sets c->err and returns rc. */
 int vy__fail(struct vy_client *c, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A reply not as the protocol says: the stream is out of step, so the
+ * connection is marked broken; returns -EPROTO. */
+int vy__malformed(struct vy_client *c, const char *what);
 /* Clears c->err, checks fork and stream state; 0 or -errno. Takes lock. */
 int vy__enter(struct vy_client *c);
 void vy__leave(struct vy_client *c);
@@ -78,6 +81,27 @@ int vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 void vy__flush_releases(struct vy_client *c);
 /* Closes every descriptor of the last reply from index i on. */
 void vy__close_fds(struct vy_client *c, int from);
+/* Reads a reply that is one unsigned number ([n]) into *v. */
+int vy__reply_uint(struct vy_client *c, const struct vy_reply *rep,
+		   const char *what, uint64_t *v);
+
+/* A string or, for NULL, CBOR null: the optional names and globs. */
+static inline void
+vy__str_or_null(struct cw *w, const char *s)
+{
+	if (s)
+		cw_str(w, s);
+	else
+		cw_null(w);
+}
+
+/* Names (names.c). */
+/* 0, or -EINVAL with c->err set when name is NULL or too long. */
+int vy__check_name(struct vy_client *c, const char *name);
+/* Deletes ids (a DELETE request); *count (may be NULL) gets how many
+ * objects went, members included. */
+int vy__delete(struct vy_client *c, const vy_id *ids, size_t n,
+	       unsigned flags, size_t *count);
 
 /* A blob being written (blob.c). */
 struct vy_writer {
@@ -87,6 +111,9 @@ struct vy_writer {
 	void *map;    /* large: writable mapping or NULL; small: buffer */
 };
 void vy__writer_free(struct vy_writer *w);
+/* Drops a large writer's writable mapping: the kernel will not seal a
+ * memfd that still has one. */
+void vy__writer_unmap(struct vy_writer *w);
 /* Sends the small writers among ws inline, setting their ids. */
 int vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n);
 /* Unmaps and seals the large writers among ws in one request. */

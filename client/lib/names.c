@@ -10,15 +10,8 @@
 #include "meta.h"
 #include "banned.h"
 
-static int
-malformed(struct vy_client *c, const char *what)
-{
-	c->broken = 1;
-	return vy__fail(c, -EPROTO, "malformed %s reply", what);
-}
-
-static int
-check_name(struct vy_client *c, const char *name)
+int
+vy__check_name(struct vy_client *c, const char *name)
 {
 	if (!name)
 		return vy__fail(c, -EINVAL, "no name given");
@@ -36,7 +29,7 @@ vy_name_put(struct vy_client *c, const char *name, vy_id id)
 
 	if (rc)
 		return rc;
-	if (!(rc = check_name(c, name))) {
+	if (!(rc = vy__check_name(c, name))) {
 		vy__req(c);
 		cw_array(&c->req, 2);
 		cw_str(&c->req, name);
@@ -51,23 +44,18 @@ VY_API int
 vy_name_get(struct vy_client *c, const char *name, int timeout_ms, vy_id *id)
 {
 	struct vy_reply rep;
-	struct cr r;
-	size_t n;
 	int rc = vy__enter(c);
 
 	if (rc)
 		return rc;
-	if (!(rc = check_name(c, name))) {
+	if (!(rc = vy__check_name(c, name))) {
 		vy__req(c);
 		cw_array(&c->req, 2);
 		cw_str(&c->req, name);
 		cw_uint(&c->req, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
 		rc = vy__rt(c, MSG_NAME_GET, 0, &rep);
-		if (rc == 0) {
-			cr_init(&r, rep.body, rep.len);
-			if (cr_array(&r, &n) || n != 1 || cr_uint(&r, id))
-				rc = malformed(c, "name-get");
-		}
+		if (rc == 0)
+			rc = vy__reply_uint(c, &rep, "name-get", id);
 	}
 	vy__leave(c);
 	return rc;
@@ -81,7 +69,7 @@ vy_name_drop(struct vy_client *c, const char *name)
 
 	if (rc)
 		return rc;
-	if (!(rc = check_name(c, name))) {
+	if (!(rc = vy__check_name(c, name))) {
 		vy__req(c);
 		cw_array(&c->req, 1);
 		cw_str(&c->req, name);
@@ -116,17 +104,14 @@ vy_name_list(struct vy_client *c, const char *glob,
 		return rc;
 	vy__req(c);
 	cw_array(&c->req, 1);
-	if (glob)
-		cw_str(&c->req, glob);
-	else
-		cw_null(&c->req);
+	vy__str_or_null(&c->req, glob);
 	rc = vy__rt(c, MSG_NAME_LIST, 0, &rep);
 	if (rc == 0)
 		rc = copy_body(c, &rep, &body);
 	if (rc == 0) {
 		cr_init(&r, body, rep.len);
 		if (cr_array(&r, &n) || n != 1 || cr_array(&r, &n))
-			rc = malformed(c, "name-list");
+			rc = vy__malformed(c, "name-list");
 	}
 	vy__leave(c);
 	for (i = 0; rc == 0 && i < n; i++) {
@@ -148,18 +133,15 @@ vy_name_list(struct vy_client *c, const char *glob,
 	return rc;
 }
 
-VY_API int
-vy_delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
-	  size_t *count)
+int
+vy__delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
+	   size_t *count)
 {
 	struct vy_reply rep;
-	struct cr r;
 	uint64_t cnt;
-	size_t i, k;
-	int rc = vy__enter(c);
+	size_t i;
+	int rc;
 
-	if (rc)
-		return rc;
 	vy__req(c);
 	cw_array(&c->req, 2);
 	cw_array(&c->req, n);
@@ -167,13 +149,22 @@ vy_delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
 		cw_uint(&c->req, ids[i]);
 	cw_uint(&c->req, flags);
 	rc = vy__rt(c, MSG_DELETE, 0, &rep);
-	if (rc == 0) {
-		cr_init(&r, rep.body, rep.len);
-		if (cr_array(&r, &k) || k != 1 || cr_uint(&r, &cnt))
-			rc = malformed(c, "delete");
-		else if (count)
-			*count = (size_t)cnt;
-	}
+	if (rc == 0)
+		rc = vy__reply_uint(c, &rep, "delete", &cnt);
+	if (rc == 0 && count)
+		*count = (size_t)cnt;
+	return rc;
+}
+
+VY_API int
+vy_delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
+	  size_t *count)
+{
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	rc = vy__delete(c, ids, n, flags, count);
 	vy__leave(c);
 	return rc;
 }
@@ -223,10 +214,7 @@ list_page(struct vy_client *c, const char *glob, uint64_t after,
 
 	vy__req(c);
 	cw_array(&c->req, 3);
-	if (glob)
-		cw_str(&c->req, glob);
-	else
-		cw_null(&c->req);
+	vy__str_or_null(&c->req, glob);
 	cw_uint(&c->req, after);
 	cw_uint(&c->req, 10000);
 	rc = vy__rt(c, MSG_LIST, 0, &rep);
@@ -237,7 +225,7 @@ list_page(struct vy_client *c, const char *glob, uint64_t after,
 	cr_init(&r, body, rep.len);
 	if (cr_array(&r, &n) || n != 2 || cr_array(&r, &n)) {
 		free(body);
-		return malformed(c, "list");
+		return vy__malformed(c, "list");
 	}
 	/* Callbacks run unlocked: they may use the client. */
 	vy__leave(c);
@@ -329,7 +317,7 @@ meta_reply(struct vy_client *c, vy_id id, char **out)
 		return rc;
 	cr_init(&r, rep.body, rep.len);
 	if (cr_array(&r, &n) || n != 1 || cr_str(&r, &s, &l))
-		return malformed(c, "meta");
+		return vy__malformed(c, "meta");
 	t = malloc(l + 1);
 	if (!t)
 		return vy__fail(c, -ENOMEM, "out of memory");

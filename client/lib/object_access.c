@@ -76,38 +76,20 @@ field(const struct vy_object *o, const char *key, struct cr *r)
 	return meta_field_find(&o->view, key, r) == 1 ? 0 : -ENOENT;
 }
 
-VY_API int
-vy_object_field_int(const struct vy_object *o, const char *key, int64_t *v)
-{
-	struct cr r;
-	int rc = field(o, key, &r);
+/* The scalar field getters: find the field, then read it as ctype. */
+#define GETTER(name, ctype, decode)                                       \
+	VY_API int name(const struct vy_object *o, const char *key, ctype *v) \
+	{                                                                 \
+		struct cr r;                                              \
+		int rc = field(o, key, &r);                               \
+		if (rc)                                                   \
+			return rc;                                        \
+		return decode(&r, v) ? -EINVAL : 0;                       \
+	}
 
-	if (rc)
-		return rc;
-	return cr_int(&r, v) ? -EINVAL : 0;
-}
-
-VY_API int
-vy_object_field_double(const struct vy_object *o, const char *key, double *v)
-{
-	struct cr r;
-	int rc = field(o, key, &r);
-
-	if (rc)
-		return rc;
-	return cr_double(&r, v) ? -EINVAL : 0;
-}
-
-VY_API int
-vy_object_field_bool(const struct vy_object *o, const char *key, int *v)
-{
-	struct cr r;
-	int rc = field(o, key, &r);
-
-	if (rc)
-		return rc;
-	return cr_bool(&r, v) ? -EINVAL : 0;
-}
+GETTER(vy_object_field_int, int64_t, cr_int)
+GETTER(vy_object_field_double, double, cr_double)
+GETTER(vy_object_field_bool, int, cr_bool)
 
 VY_API int
 vy_object_field_string(struct vy_object *o, const char *key, const char **v)

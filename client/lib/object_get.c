@@ -177,9 +177,6 @@ do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	int rc;
 
 	*out = NULL;
-	if (name && strlen(name) > 255)
-		return vy__fail(c, -EINVAL, "invalid name: a name is at most "
-				"255 bytes");
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return vy__fail(c, -ENOMEM, "out of memory");
@@ -188,10 +185,7 @@ do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	vy__req(c);
 	cw_array(&c->req, 4);
 	cw_uint(&c->req, name ? 0 : id);
-	if (name)
-		cw_str(&c->req, name);
-	else
-		cw_null(&c->req);
+	vy__str_or_null(&c->req, name);
 	cw_uint(&c->req, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
 	cw_uint(&c->req, flags);
 	rc = vy__rt(c, MSG_GET, 0, &rep);
@@ -246,8 +240,9 @@ vy_get_by_name(struct vy_client *c, const char *name, int timeout_ms,
 
 	if (rc)
 		return rc;
-	rc = name ? do_get(c, 0, name, timeout_ms, 0, out) :
-		    vy__fail(c, -EINVAL, "no name given");
+	rc = vy__check_name(c, name);
+	if (rc == 0)
+		rc = do_get(c, 0, name, timeout_ms, 0, out);
 	vy__leave(c);
 	return rc;
 }

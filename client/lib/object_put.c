@@ -91,8 +91,7 @@ vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
 	struct vy_writer **ws = NULL;
 	struct vy_reply rep;
 	struct cw tree;
-	struct cr r;
-	size_t nw = 0, i, n, nbig = 0;
+	size_t nw = 0, i, nbig = 0;
 	int rc;
 
 	cw_init(&tree);
@@ -126,29 +125,17 @@ vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
 	for (i = 0; i < nw; i++)
 		if (ws[i]->fd >= 0) {
 			nbig++;
-			/* The kernel will not seal a blob mapped writable. */
-			if (ws[i]->map) {
-				munmap(ws[i]->map, ws[i]->len);
-				ws[i]->map = NULL;
-			}
+			vy__writer_unmap(ws[i]);
 		}
 	cw_array(&c->req, nbig);
 	for (i = 0; i < nw; i++)
 		if (ws[i]->fd >= 0)
 			cw_uint(&c->req, ws[i]->id);
-	if (name)
-		cw_str(&c->req, name);
-	else
-		cw_null(&c->req);
+	vy__str_or_null(&c->req, name);
 	cw_bool(&c->req, persist);
 	rc = vy__rt(c, MSG_OBJ_PUT, 0, &rep);
-	if (rc)
-		goto out;
-	cr_init(&r, rep.body, rep.len);
-	if (cr_array(&r, &n) || n != 1 || cr_uint(&r, id)) {
-		c->broken = 1;
-		rc = vy__fail(c, -EPROTO, "malformed obj-put reply");
-	}
+	if (rc == 0)
+		rc = vy__reply_uint(c, &rep, "obj-put", id);
 out:
 	if (rc && !c->broken) {
 		/* Leave nothing half-made: unsealed blobs go, and small ones
@@ -160,12 +147,7 @@ out:
 			if (ws[i]->fd >= 0) {
 				vy__abort_big(c, ws[i]);
 			} else if (ws[i]->id) {
-				vy__req(c);
-				cw_array(&c->req, 2);
-				cw_array(&c->req, 1);
-				cw_uint(&c->req, ws[i]->id);
-				cw_uint(&c->req, 0);
-				vy__rt(c, MSG_DELETE, 0, &rep);
+				vy__delete(c, &ws[i]->id, 1, 0, NULL);
 			}
 		}
 		memcpy(c->err, saved, sizeof(saved));
