@@ -38,6 +38,9 @@ extern int opt_json, opt_quiet;
 int exit_code(int rc);
 /* Prints "prog: what: <the library's message>" and returns exit_code(rc). */
 int fail(struct vy_client *c, int rc, const char *what);
+/* Ends a subcommand: reports rc (when an error) as fail() does, closes c
+ * and returns the exit code (EX_OK for rc 0). */
+int finish(struct vy_client *c, int rc, const char *what);
 /* Connects to opt_socket (or the default); exits with a message if not. */
 struct vy_client *connect_or_die(void);
 /* Seconds from the command line as the library's int milliseconds. */

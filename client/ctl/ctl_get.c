@@ -63,11 +63,8 @@ cmd_get(int argc, char **argv)
 	rc = resolve(c, argv[optind], seconds_to_ms(wait_s), &id);
 	if (rc == 0)
 		rc = vy_get(c, id, &o);
-	if (rc) {
-		rc = fail(c, rc, argv[optind]);
-		vy_close(c);
-		return rc;
-	}
+	if (rc)
+		return finish(c, rc, argv[optind]);
 	if (!vy_object_is_blob(o)) {
 		fprintf(stderr, "%s: %s is a %s, not a blob; see '%s meta %s' "
 			"for its members\n", prog, argv[optind],

@@ -78,13 +78,7 @@ cmd_ls(int argc, char **argv)
 	rc = vy_list(c, glob, ls_one, &l);
 	if (opt_json)
 		printf("%s]\n", l.n ? "\n" : "");
-	if (rc) {
-		rc = fail(c, rc, "ls");
-		vy_close(c);
-		return rc;
-	}
-	vy_close(c);
-	return EX_OK;
+	return finish(c, rc, "ls");
 }
 
 int
@@ -103,13 +97,9 @@ cmd_meta(int argc, char **argv)
 	rc = resolve(c, argv[1], 0, &id);
 	if (rc == 0)
 		rc = vy_meta_json(c, id, &json);
-	if (rc) {
-		rc = fail(c, rc, argv[1]);
-		vy_close(c);
-		return rc;
+	if (rc == 0) {
+		fputs(json, stdout);
+		free(json);
 	}
-	fputs(json, stdout);
-	free(json);
-	vy_close(c);
-	return EX_OK;
+	return finish(c, rc, argv[1]);
 }

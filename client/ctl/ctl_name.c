@@ -23,13 +23,7 @@ cmd_name(int argc, char **argv)
 	rc = resolve(c, argv[1], 0, &id);
 	if (rc == 0)
 		rc = vy_name_put(c, argv[2], id);
-	if (rc) {
-		rc = fail(c, rc, "name");
-		vy_close(c);
-		return rc;
-	}
-	vy_close(c);
-	return EX_OK;
+	return finish(c, rc, "name");
 }
 
 int
@@ -45,13 +39,7 @@ cmd_unname(int argc, char **argv)
 	c = connect_or_die();
 	for (i = 1; i < argc && rc == 0; i++)
 		rc = vy_name_drop(c, argv[i]);
-	if (rc) {
-		rc = fail(c, rc, "unname");
-		vy_close(c);
-		return rc;
-	}
-	vy_close(c);
-	return EX_OK;
+	return finish(c, rc, "unname");
 }
 
 int
@@ -80,13 +68,9 @@ cmd_wait(int argc, char **argv)
 	}
 	c = connect_or_die();
 	rc = vy_name_get(c, argv[optind], seconds_to_ms(t), &id);
-	if (rc) {
-		rc = fail(c, rc, argv[optind]);
-		vy_close(c);
-		return rc;
+	if (rc == 0) {
+		vy_id_format(id, idbuf);
+		printf("%s\n", idbuf);
 	}
-	vy_id_format(id, idbuf);
-	printf("%s\n", idbuf);
-	vy_close(c);
-	return EX_OK;
+	return finish(c, rc, argv[optind]);
 }

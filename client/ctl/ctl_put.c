@@ -124,16 +124,11 @@ cmd_put(int argc, char **argv)
 	if (rc) {
 		if (w && rc != -ENOSPC)
 			vy_blob_abort(c, w);
-		rc = fail(c, rc, "put");
-		vy_close(c);
-		return rc;
+		return finish(c, rc, "put");
 	}
 	rc = vy_blob_seal(c, w, &id);
-	if (rc) {
-		rc = fail(c, rc, "put");
-		vy_close(c);
-		return rc;
-	}
+	if (rc)
+		return finish(c, rc, "put");
 	/* Name and persist are part of the put: if either fails, the blob
 	 * goes again rather than staying behind unnamed. */
 	if (name)

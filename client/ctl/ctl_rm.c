@@ -36,27 +36,19 @@ cmd_rm(int argc, char **argv)
 	if (!ids)
 		return EX_FAIL;
 	c = connect_or_die();
-	for (i = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < n; i++) {
 		rc = resolve(c, argv[optind + i], 0, &ids[i]);
 		if (rc) {
-			rc = fail(c, rc, argv[optind + i]);
 			free(ids);
-			vy_close(c);
-			return rc;
+			return finish(c, rc, argv[optind + i]);
 		}
 	}
 	rc = vy_delete(c, ids, (size_t)n, flags, &count);
 	free(ids);
-	if (rc) {
-		rc = fail(c, rc, "rm");
-		vy_close(c);
-		return rc;
-	}
-	if (opt_json)
+	if (rc == 0 && opt_json)
 		printf("{\"deleted\": %zu}\n", count);
-	else if (!opt_quiet && count > (size_t)n)
+	else if (rc == 0 && !opt_quiet && count > (size_t)n)
 		fprintf(stderr, "%s: deleted %zu objects (members included)\n",
 			prog, count);
-	vy_close(c);
-	return EX_OK;
+	return finish(c, rc, "rm");
 }

@@ -38,6 +38,15 @@ fail(struct vy_client *c, int rc, const char *what)
 	return exit_code(rc);
 }
 
+int
+finish(struct vy_client *c, int rc, const char *what)
+{
+	if (rc)
+		rc = fail(c, rc, what);
+	vy_close(c);
+	return rc;
+}
+
 struct vy_client *
 connect_or_die(void)
 {
