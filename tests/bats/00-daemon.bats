@@ -73,7 +73,7 @@ PY
 
 @test "a second daemon on the same socket is refused and the first goes on" {
 	start_daemon
-	run "$VINEYARDD" --foreground --socket "$SOCK"
+	run "$VINEYARDD" --foreground --socket "$SOCK" --data-dir none
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"another vineyardd (pid $DAEMON_PID) is already serving $SOCK"* ]]
 	run vyctl status

@@ -429,22 +429,22 @@ case_sigterm() {
 }
 
 case_mountpoint_errors() {
-	run "$VINEYARDD" --foreground --socket "$SOCK" --mount "$T/missing" ${FS_MODE_OPTS:-}
+	run "$VINEYARDD" --foreground --socket "$SOCK" --data-dir none --mount "$T/missing" ${FS_MODE_OPTS:-}
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"mountpoint $T/missing does not exist"* ]]
 	[ ! -e "$SOCK" ]
 	touch "$T/file"
-	run "$VINEYARDD" --foreground --socket "$SOCK" --mount "$T/file"
+	run "$VINEYARDD" --foreground --socket "$SOCK" --data-dir none --mount "$T/file"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$T/file is not a directory"* ]]
 	mkdir -p "$T/full"
 	touch "$T/full/x"
-	run "$VINEYARDD" --foreground --socket "$SOCK" --mount "$T/full"
+	run "$VINEYARDD" --foreground --socket "$SOCK" --data-dir none --mount "$T/full"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$T/full is not empty"* ]]
 	# busy: another daemon's live view
 	fs_daemon
-	run "$VINEYARDD" --foreground --socket "$T/other.sock" --mount "$MNT"
+	run "$VINEYARDD" --foreground --socket "$T/other.sock" --data-dir none --mount "$MNT"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$MNT is busy"* ]]
 	[ ! -e "$T/other.sock" ]

@@ -21,8 +21,11 @@ SEED_DF = dict(u=[0, 0, 1, 2, 2, 3], v=[1, 2, 3, 3, 4, 4],
 
 def test_python_m_vineyard_starts_and_ctrl_c_stops(tmp_path):
     sock = str(tmp_path / "vineyard.sock")
+    # A private data directory: the default one (/var/lib/vineyard for
+    # root) is shared with every other daemon on the machine.
     proc = subprocess.Popen([sys.executable, "-m", "vineyard", "--socket",
-                             sock], stdout=subprocess.PIPE,
+                             sock, "--data-dir", str(tmp_path / "data")],
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
