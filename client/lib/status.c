@@ -31,10 +31,8 @@ status_get(struct vy_client *c, struct status *st)
 	if (rc)
 		return rc;
 	cr_init(&r, rep.body, rep.len);
-	if (status_decode(&r, st)) {
-		c->broken = 1;
-		return vy__fail(c, -EPROTO, "malformed status reply");
-	}
+	if (status_decode(&r, st))
+		return vy__malformed(c, "status");
 	return 0;
 }
 
