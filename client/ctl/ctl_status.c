@@ -56,17 +56,11 @@ cmd_status(int argc, char **argv)
 	}
 	c = connect_or_die();
 	rc = opt_json ? vy_status_json(c, &json) : vy_status(c, &st);
-	if (rc) {
-		rc = fail(c, rc, "status");
-		vy_close(c);
-		return rc;
-	}
-	if (opt_json)
+	if (rc == 0 && opt_json)
 		fputs(json, stdout);
-	else
+	else if (rc == 0)
 		print_human(c, st);
 	free(json);
 	free(st);
-	vy_close(c);
-	return EX_OK;
+	return finish(c, rc, "status");
 }
