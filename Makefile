@@ -196,6 +196,17 @@ $(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h tests/helper
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# The objects that show VY_VERSION are rebuilt when VERSION changes: the
+# stamp is rewritten only then.
+VERSION_OBJ = $(BUILD)/src/main.o $(BUILD)/src/req_session.o \
+	$(BUILD)/client/lib/client.o $(BUILD)/client/lib/status.o \
+	$(BUILD)/client/ctl/ctl.o
+$(VERSION_OBJ): $(BUILD)/version.stamp
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+FORCE:
+
 # ---- fuzzing (clang + libFuzzer) ----
 # Every tests/fuzz/fuzz_NAME.c is a target linked with the core and the
 # socket server; its seeds are tests/fuzz/corpus/NAME/. `make fuzz` runs
@@ -339,5 +350,5 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run version test check check-unit check-bats check-python \
+.PHONY: FORCE all deps run version test check check-unit check-bats check-python \
 	asan pytest bench man-lint install clean fuzz fuzz-build fuzz-corpus
