@@ -188,7 +188,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIBA) client/lib/vineyard.h tests/helpers/ti
 # Helpers link the shared library (so they see only the exported API) and,
 # for the few that speak the wire protocol by hand, the core's internals.
 $(HELPER_BIN): INC = $(CORE_INC) -Iclient/lib
-$(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h tests/helpers/timing.h $(LIBSO) $(VYCORE)
+$(BUILD)/tests/helpers/%: tests/helpers/%.c tests/helpers/helpers.h tests/helpers/rawio.h tests/helpers/timing.h $(LIBSO) $(VYCORE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  HELPER  $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< -L$(BUILD) -lvineyard \

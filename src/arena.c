@@ -157,6 +157,13 @@ arena_memfd(const char *name, size_t len, int *fd)
 		else if (rc)
 			rc = -rc;
 	}
+	/* The size is fixed from now on, for every holder: the writer gets
+	 * this very file, and a writer that shrank it would make readers of
+	 * the sealed blob die of SIGBUS, one that grew it would hold memory
+	 * the limit never counted. Unlike F_SEAL_WRITE these two seals are
+	 * allowed while writable mappings exist. */
+	if (rc == 0 && fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		rc = -errno;
 	if (rc < 0) {
 		close(f);
 		return rc;
@@ -168,10 +175,19 @@ arena_memfd(const char *name, size_t len, int *fd)
 int
 arena_seal(int fd)
 {
-	if (fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-		return -errno;
-	return 0;
+	const int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+			 F_SEAL_SEAL;
+	int err, have;
+
+	if (fcntl(fd, F_ADD_SEALS, want) == 0)
+		return 0;
+	err = errno;
+	/* The writer may have sealed the seals itself first: fine if what
+	 * it left is immutable all the same. */
+	have = err == EPERM ? fcntl(fd, F_GET_SEALS) : -1;
+	if (have >= 0 && (have & want) == want)
+		return 0;
+	return -err;
 }
 
 int

@@ -1,8 +1,9 @@
 /*
  * arena: memfd-backed shared memory for blobs. Creates a memfd of an exact
- * length with its pages reserved up front (so a full memory limit is a clean
- * -ENOSPC, never a SIGBUS at first touch), seals it, and makes the read-only
- * descriptors handed to readers. Knows bytes and descriptors, never objects,
+ * length, sealed against resizing, with its pages reserved up front (so a
+ * full memory limit is a clean -ENOSPC, never a SIGBUS at first touch),
+ * seals it against writing, and makes the read-only descriptors handed to
+ * readers. Knows bytes and descriptors, never objects,
  * and does not account: the store checks its limit before calling here.
  *
  * Huge pages: fresh 4 KiB pages fault slowly on these machines, so blobs of
@@ -33,12 +34,14 @@ enum arena_huge arena_huge(void);
 /* "off", "advise" or "kernel", for logs and status. */
 const char *arena_huge_name(void);
 
-/* A sealable memfd of len bytes (len > 0) with its pages reserved. On
- * success *fd is the caller's; returns 0, -ENOSPC when memory runs out, or
- * another -errno. */
+/* A sealable memfd of len bytes (len > 0) with its pages reserved and its
+ * size sealed (F_SEAL_SHRINK | F_SEAL_GROW): whoever holds it may write
+ * its bytes until arena_seal, never resize it. On success *fd is the
+ * caller's; returns 0, -ENOSPC when memory runs out, or another -errno. */
 int arena_memfd(const char *name, size_t len, int *fd);
 /* Makes fd immutable for every holder. -EBUSY while any writable shared
- * mapping of it exists. */
+ * mapping of it exists; -EPERM when a holder sealed its seals without
+ * making it immutable. */
 int arena_seal(int fd);
 /* A new read-only open file of the same memory; or -errno. */
 int arena_reopen_ro(int fd);

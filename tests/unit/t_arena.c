@@ -40,9 +40,33 @@ test_memfd_reserved(void)
 	/* the pages exist before anyone touches them */
 	CHECK(st.st_blocks * 512 >= 4 * 4096);
 	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-	/* sealing is allowed on it */
-	CHECK(fcntl(fd, F_GET_SEALS) >= 0);
-	CHECK((fcntl(fd, F_GET_SEALS) & F_SEAL_SEAL) == 0);
+	/* sealing is allowed on it; its size is sealed already: the writer
+	 * holds this very file and must not resize it */
+	CHECK_EQ(fcntl(fd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW);
+	CHECK(ftruncate(fd, 0) < 0 && errno == EPERM);
+	CHECK(ftruncate(fd, 1 << 30) < 0 && errno == EPERM);
+	CHECK(fallocate(fd, 0, 0, 8 * 4096) < 0 && errno == EPERM);
+	CHECK(pwrite(fd, "x", 1, 3 * 4096 + 1) < 0 && errno == EPERM);
+	CHECK_EQ(pwrite(fd, "x", 1, 3 * 4096), 1); /* its bytes: writable */
+	CHECK_EQ(fstat(fd, &st), 0);
+	CHECK_EQ(st.st_size, 3 * 4096 + 1);
+	close(fd);
+}
+
+/* A writer that seals its own blob first: F_SEAL_SEAL alone leaves it
+ * writable (refused), with F_SEAL_WRITE it is as immutable as ours. */
+static void
+test_seal_by_writer(void)
+{
+	int fd = -1;
+
+	CHECK_EQ(arena_memfd("t", 4096, &fd), 0);
+	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL), 0);
+	CHECK_EQ(arena_seal(fd), -EPERM);
+	close(fd);
+	CHECK_EQ(arena_memfd("t", 4096, &fd), 0);
+	CHECK_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SEAL), 0);
+	CHECK_EQ(arena_seal(fd), 0);
 	close(fd);
 }
 
@@ -69,7 +93,9 @@ test_seal(void)
 	CHECK(fallocate(fd, 0, 0, 16384) < 0);
 	CHECK(mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
 	      MAP_FAILED);
-	CHECK_EQ(arena_seal(fd), -EPERM); /* seals are sealed */
+	CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) < 0 &&
+	      errno == EPERM); /* seals are sealed */
+	CHECK_EQ(arena_seal(fd), 0); /* already immutable: nothing to do */
 	/* readers get a read-only file of the same memory */
 	ro = arena_reopen_ro(fd);
 	CHECK(ro >= 0);
@@ -122,4 +148,4 @@ test_huge_modes(void)
 }
 
 TEST_MAIN(arena_init(0); RUN(test_footprint); RUN(test_memfd_reserved);
-	  RUN(test_seal); RUN(test_huge_modes))
+	  RUN(test_seal); RUN(test_seal_by_writer); RUN(test_huge_modes))

@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# Clients that break the rules on purpose (tests/helpers/hostile.c): a
+# writer that resizes its blob before the seal, small blobs that fill the
+# store, unfinished frames that pile up, oversized batches, a no-reply
+# status. The daemon must stay correct and usable for everybody else.
+
+load helper
+
+bats_require_minimum_version 1.5.0
+
+H=$VY_BUILD/tests/helpers
+SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+
+local_teardown() {
+	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -f "$T/daemon.log" ]; then
+		echo "# daemon.log:" >&3
+		sed 's/^/#   /' "$T/daemon.log" | tail -30 >&3
+	fi
+	return 0
+}
+
+# py CODE...: this tree's Python package over this build's library (with
+# the sanitizer runtime first when the library was built with it).
+py() {
+	local pre=
+	if ldd "$VY_BUILD/libvineyard.so.0" 2>/dev/null | grep -q libasan; then
+		pre="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+	fi
+	LD_PRELOAD=$pre ASAN_OPTIONS=detect_leaks=0 \
+		PYTHONPATH="$SRC/client/python" \
+		VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" "$PYTHON" "$@"
+}
+
+have_fuse() {
+	[ -c /dev/fuse ] && command -v fusermount3 >/dev/null
+}
+
+@test "a writer that shrinks its blob before the seal is refused; every reader gets all of it" {
+	mnt=()
+	if have_fuse; then
+		mkdir -p "$MNT"
+		mnt=(--mount "$MNT")
+	fi
+	start_daemon --size 256M "${mnt[@]}"
+	run "$H/hostile" shrink shrunk
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"shrink_refused=ok"* ]]
+	[[ "$output" == *"sealed=ok"* ]]
+	head -c 1048576 /dev/zero | tr '\0' v >want
+	# vineyardctl: the size it lists is the size it reads.
+	vyctl --json ls | grep -q "\"nbytes\": 1048576"
+	vyctl get shrunk -o got
+	cmp want got
+	# A Python reader maps it and reads every byte (it died of SIGBUS).
+	run py -c '
+import sys, vineyard
+c = vineyard.connect(sys.argv[1])
+b = bytes(c.get(name="shrunk"))
+print(len(b), b.count(b"v"))' "$SOCK"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "1048576 1048576" ]
+	# The mount: st_size and the bytes read agree.
+	if have_fuse; then
+		[ "$(stat -c %s "$MNT/names/shrunk/data")" -eq 1048576 ]
+		cmp want "$MNT/names/shrunk/data"
+	fi
+	# Persistence writes it whole, and it comes back whole.
+	vyctl persist shrunk
+	stop_daemon
+	start_daemon --size 256M
+	vyctl get shrunk -o back
+	cmp want back
+}
+
+@test "a writer that grows its blob before the seal is refused; the limit holds" {
+	start_daemon --size 64M
+	run "$H/hostile" grow grown
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"grow_refused=ok"* ]]
+	[[ "$output" == *"write_past_end_refused=ok"* ]]
+	[[ "$output" == *"fallocate_refused=ok"* ]]
+	[ "$(vyctl get grown | wc -c)" -eq 4096 ]
+	vyctl get grown | cmp <(head -c 4096 /dev/zero | tr '\0' g) -
+	[ "$(status_field used_bytes)" -eq 4096 ]
+}
