@@ -195,23 +195,21 @@ vy_writer_write(struct vy_writer *w, size_t off, const void *p, size_t len)
 	return 0;
 }
 
-int
-vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
+/* Sends the small writers ws[from..to) that have no id yet, k of them, in
+ * one request, and sets their ids. */
+static int
+put_small_batch(struct vy_client *c, struct vy_writer **ws, size_t from,
+		size_t to, size_t k)
 {
 	struct vy_reply rep;
 	struct cr r;
-	size_t i, k = 0, cnt;
+	size_t i, cnt;
 	int rc;
 
-	for (i = 0; i < n; i++)
-		if (ws[i]->fd < 0)
-			k++;
-	if (!k)
-		return 0;
 	vy__req(c);
 	cw_array(&c->req, 1);
 	cw_array(&c->req, k);
-	for (i = 0; i < n; i++)
+	for (i = from; i < to; i++)
 		if (ws[i]->fd < 0)
 			cw_bytes(&c->req, ws[i]->map, ws[i]->len);
 	rc = vy__rt(c, MSG_BLOB_PUT, 0, &rep);
@@ -220,12 +218,38 @@ vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
 	cr_init(&r, rep.body, rep.len);
 	if (cr_array(&r, &cnt) || cnt != 1 || cr_array(&r, &cnt) || cnt != k)
 		goto bad;
-	for (i = 0; i < n; i++)
+	for (i = from; i < to; i++)
 		if (ws[i]->fd < 0 && cr_uint(&r, &ws[i]->id))
 			goto bad;
 	return 0;
 bad:
 	return vy__malformed(c, "blob-put");
+}
+
+/* As many requests as the batch and frame limits need: on failure, the
+ * writers sent before have their ids (the caller deletes them). */
+int
+vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
+{
+	size_t i, from = 0, k = 0, bytes = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (ws[i]->fd >= 0)
+			continue;
+		/* 3 bytes of CBOR head per blob of at most 4095 bytes */
+		if (k == PROTO_MAX_BATCH ||
+		    bytes + ws[i]->len + 3 > PROTO_MAX_BODY - 64) {
+			if ((rc = put_small_batch(c, ws, from, i, k)))
+				return rc;
+			from = i;
+			k = 0;
+			bytes = 0;
+		}
+		k++;
+		bytes += ws[i]->len + 3;
+	}
+	return k ? put_small_batch(c, ws, from, n, k) : 0;
 }
 
 /* Seals the large writers in one request. Unmaps first: the kernel refuses
@@ -426,16 +450,20 @@ vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
 			c->segs = v;
 			c->nsegs = k;
 		}
-		if (!c->segs[seg]) {
-			void *p;
+		/* A descriptor for a slot already mapped: the daemon gave
+		 * that segment back and put a new one in its slot (no blob we
+		 * hold was in the old one), so the new one replaces it. */
+		if (fd >= 0) {
+			void *p = mmap(NULL, PROTO_SEG_SIZE, PROT_READ,
+				       MAP_SHARED, fd, 0);
 
-			if (fd < 0)
-				return -EPROTO;
-			p = mmap(NULL, PROTO_SEG_SIZE, PROT_READ, MAP_SHARED,
-				 fd, 0);
 			if (p == MAP_FAILED)
 				return -errno;
+			if (c->segs[seg])
+				munmap(c->segs[seg], PROTO_SEG_SIZE);
 			c->segs[seg] = p;
+		} else if (!c->segs[seg]) {
+			return -EPROTO;
 		}
 		if (off > PROTO_SEG_SIZE || len > PROTO_SEG_SIZE - off)
 			return -EPROTO;
@@ -516,15 +544,25 @@ vy__unmap_blobs(struct vy_client *c, const uint64_t *ids, size_t n)
 			return;
 		}
 	}
-	vy__req(c);
-	cw_array(&c->req, 1);
-	cw_array(&c->req, n + c->npending);
-	for (i = 0; i < n; i++)
-		cw_uint(&c->req, ids[i]);
-	for (i = 0; i < c->npending; i++)
-		cw_uint(&c->req, c->pending[i]);
-	c->npending = 0;
-	vy__rt(c, MSG_RELEASE, PROTO_F_NOREPLY, &rep);
+	/* A tree may hold more blobs than one request may name. */
+	if (n + c->npending > PROTO_MAX_BATCH)
+		vy__flush_releases(c);
+	while (n > 0) {
+		size_t k = n < PROTO_MAX_BATCH - c->npending ? n :
+			   PROTO_MAX_BATCH - c->npending;
+
+		vy__req(c);
+		cw_array(&c->req, 1);
+		cw_array(&c->req, k + c->npending);
+		for (i = 0; i < k; i++)
+			cw_uint(&c->req, ids[i]);
+		for (i = 0; i < c->npending; i++)
+			cw_uint(&c->req, c->pending[i]);
+		c->npending = 0;
+		vy__rt(c, MSG_RELEASE, PROTO_F_NOREPLY, &rep);
+		ids += k;
+		n -= k;
+	}
 }
 
 void

@@ -114,7 +114,8 @@ void vy__writer_free(struct vy_writer *w);
 /* Drops a large writer's writable mapping: the kernel will not seal a
  * memfd that still has one. */
 void vy__writer_unmap(struct vy_writer *w);
-/* Sends the small writers among ws inline, setting their ids. */
+/* Sends the small writers among ws inline, setting their ids (in as many
+ * requests as PROTO_MAX_BATCH and PROTO_MAX_BODY need). */
 int vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n);
 /* Unmaps and seals the large writers among ws in one request. */
 int vy__seal_big(struct vy_client *c, struct vy_writer **ws, size_t n);

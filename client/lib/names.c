@@ -142,6 +142,11 @@ vy__delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
 	size_t i;
 	int rc;
 
+	/* One request, so that the batch is all or nothing. */
+	if (n > PROTO_MAX_BATCH)
+		return vy__fail(c, -EINVAL, "a delete takes at most %u ids at "
+				"once (%zu given); split the list",
+				PROTO_MAX_BATCH, n);
 	vy__req(c);
 	cw_array(&c->req, 2);
 	cw_array(&c->req, n);

@@ -199,8 +199,10 @@ int vy_name_list(struct vy_client *c, const char *glob,
 /* ---- the rest ---- */
 
 #define VY_DELETE_SHALLOW 0x1u /* keep members left unreferenced */
-/* Deletes ids; unless VY_DELETE_SHALLOW, members no longer referenced and
- * unnamed go too. *count (may be NULL) gets how many objects went. */
+/* Deletes ids, all or none (-ENOENT, -EBUSY: nothing deleted); unless
+ * VY_DELETE_SHALLOW, members no longer referenced and unnamed go too.
+ * *count (may be NULL) gets how many objects went. At most 65,536 ids at
+ * once (-EINVAL beyond). */
 int vy_delete(struct vy_client *c, const vy_id *ids, size_t n,
 	      unsigned flags, size_t *count);
 /* Makes id and all it references survive a daemon restart: returns once

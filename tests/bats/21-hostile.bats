@@ -86,3 +86,13 @@ print(len(b), b.count(b"v"))' "$SOCK"
 	vyctl get grown | cmp <(head -c 4096 /dev/zero | tr '\0' g) -
 	[ "$(status_field used_bytes)" -eq 4096 ]
 }
+
+@test "an object of 70,400 blobs: put, got and released in batches the daemon accepts, no pin left" {
+	start_daemon
+	run "$H/hostile" bigtree
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"got_all_members=ok"* ]]
+	[[ "$output" == *"in_step=ok"* ]]
+	[[ "$output" == *"no_pins_left=ok"* ]]
+}

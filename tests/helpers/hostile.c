@@ -14,6 +14,8 @@
  *                          B bytes: the daemon refuses those that do not
  *                          fit its input limit, counts the rest (status),
  *                          and serves them once their frames complete
+ *   hostile bigtree        puts, gets and releases an object of 70,400
+ *                          blobs: more than one request may name
  *   hostile reclaim        puts 4,000-byte blobs until the store is full,
  *                          deletes them: memory is back at the baseline,
  *                          a 10 MiB put works, a reused segment reads right
@@ -332,6 +334,63 @@ do_buffers(int n, size_t b)
 	free(body);
 }
 
+/* A tree of more blobs than one request may name: its release must still
+ * drop every pin, and leave the connection in step. */
+static void
+do_bigtree(void)
+{
+	size_t per = 2200, parts = 32, i, j, count = 0;
+	struct vy_client *c = must_connect();
+	struct vy_meta *m = vy_meta_new("test::Many");
+	struct vy_object *o;
+	char name[32], *json;
+	vy_id root;
+
+	if (!m)
+		die("out of memory");
+	/* 32 members of 2,200 small blobs each (an object has at most
+	 * 65,536 members): 70,400 blobs put with the tree. */
+	for (j = 0; j < parts; j++) {
+		struct vy_meta *part = vy_meta_new("test::Part");
+
+		if (!part)
+			die("out of memory");
+		for (i = 0; i < per; i++) {
+			uint32_t v = (uint32_t)(j * per + i);
+			struct vy_writer *w;
+
+			if (vy_blob_create(c, sizeof(v), &w))
+				die("create: %s", vy_errmsg(c));
+			memcpy(vy_writer_data(w), &v, sizeof(v));
+			snprintf(name, sizeof(name), "m%zu", i);
+			if (vy_meta_add_member_writer(part, name, w))
+				die("add member %zu", i);
+		}
+		snprintf(name, sizeof(name), "part%zu", j);
+		if (vy_meta_add_member_meta(m, name, part))
+			die("add part");
+	}
+	if (vy_put_object(c, m, "many", 0, &root))
+		die("put object: %s", vy_errmsg(c));
+	vy_meta_free(m);
+	if (vy_get(c, root, &o))
+		die("get: %s", vy_errmsg(c));
+	expect(vy_object_nmembers(o) == parts &&
+	       vy_object_nmembers(vy_object_member(o, 1)) == per,
+	       "got_all_members");
+	vy_object_release(c, o);
+	/* In step: the next replies are the answers to these requests. */
+	expect(vy_status_json(c, &json) == 0 && strstr(json, "\"objects\""),
+	       "in_step");
+	free(json);
+	expect(vy_delete(c, &root, 1, 0, &count) == 0 && count == parts * (per + 1) + 1,
+	       "deleted");
+	printf("deleted_in_use=%" PRIu64 "\n",
+	       status_u64(c, "deleted_in_use"));
+	expect(status_u64(c, "deleted_in_use") == 0, "no_pins_left");
+	vy_close(c);
+}
+
 /* ---- small blobs: segments come back ---- */
 
 #define SMALL 4000
@@ -450,10 +509,12 @@ main(int argc, char **argv)
 		do_bigdelete();
 	else if (strcmp(mode, "buffers") == 0 && argc == 4)
 		do_buffers(atoi(argv[2]), strtoull(argv[3], NULL, 0));
+	else if (strcmp(mode, "bigtree") == 0)
+		do_bigtree();
 	else if (strcmp(mode, "reclaim") == 0)
 		do_reclaim();
 	else
 		die("usage: hostile shrink|grow NAME | noreply | bigdelete | "
-		    "buffers N BYTES | reclaim");
+		    "buffers N BYTES | bigtree | reclaim");
 	return fails ? 1 : 0;
 }
