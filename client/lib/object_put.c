@@ -27,13 +27,18 @@ collect_writers(struct vy_meta *m, struct vy_writer ***ws, size_t *n,
 		struct vy_meta_member *mm = &m->members[i];
 
 		if (mm->kind == MEM_WRITER) {
-			struct vy_writer **v = realloc(*ws, (*n + 1) *
-						       sizeof(*v));
+			/* Capacity doubles at 16, 32, 64...: a tree may hold
+			 * tens of thousands of writers. */
+			if (*n == 0 || (*n >= 16 && !(*n & (*n - 1)))) {
+				size_t cap = *n ? 2 * *n : 16;
+				struct vy_writer **v = realloc(*ws, cap *
+							       sizeof(*v));
 
-			if (!v)
-				return -ENOMEM;
-			*ws = v;
-			v[(*n)++] = mm->w;
+				if (!v)
+					return -ENOMEM;
+				*ws = v;
+			}
+			(*ws)[(*n)++] = mm->w;
 		} else if (mm->kind == MEM_META) {
 			rc = collect_writers(mm->child, ws, n, depth + 1, max);
 			if (rc)
