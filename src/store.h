@@ -121,7 +121,8 @@ int store_delete(struct store *s, const uint64_t *ids, size_t n,
 /* Writes a persisted copy of id and all it references (lz4 files in the
  * data directory) and marks id persisted by request. Queued: 0 means the
  * job is on its way and store_ticket() completes when it is durable (or
- * failed: -ENOSPC, -EIO... with a sentence; the object stays in memory).
+ * failed: -EDQUOT when the disk is full or over quota, -EIO... with a
+ * sentence; the object stays in memory).
  * -ENOTSUP without a data directory. */
 int store_persist(struct store *s, uint64_t id);
 /* Drops id's persisted copy, and those of members no other persisted

@@ -623,6 +623,10 @@ writer_main(void *arg)
 			remove_files(s, j, j->rm, j->nrm, 0);
 		if (j->nquar)
 			remove_files(s, j, j->quar, j->nquar, 1);
+		/* All of it is disk work: a full disk says EDQUOT, so that a
+		 * client can tell it from a full memory (ENOSPC). */
+		if (j->rc == -ENOSPC)
+			j->rc = -EDQUOT;
 		job_done(s, j);
 	}
 	return NULL;

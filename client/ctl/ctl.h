@@ -20,7 +20,7 @@ enum {
 	EX_USAGE = 2,     /* bad command line */
 	EX_NOTFOUND = 3,  /* no such object or name */
 	EX_NODAEMON = 4,  /* cannot reach vineyardd */
-	EX_NOSPACE = 5,   /* the daemon's memory limit is reached */
+	EX_NOSPACE = 5,   /* the daemon's memory limit, or its disk, is full */
 	EX_TIMEOUT = 6,   /* a wait ran out */
 	EX_INUSE = 7,     /* refused: object in use (member of another) */
 };

@@ -19,7 +19,7 @@ exit_code(int rc)
 	switch (rc) {
 	case 0: return EX_OK;
 	case -ENOENT: return EX_NOTFOUND;
-	case -ENOSPC: return EX_NOSPACE;
+	case -ENOSPC: case -EDQUOT: return EX_NOSPACE;
 	case -ETIMEDOUT: return EX_TIMEOUT;
 	case -EBUSY: return EX_INUSE;
 	case -EINVAL: return EX_USAGE;

@@ -13,6 +13,9 @@
  *               writable at seal
  *   -EPERM      a blob being written by another client
  *   -ENOSPC     the daemon's memory limit (--size) is reached
+ *   -EDQUOT     the disk of the daemon's data directory is full (persist)
+ *   -ENOBUFS    the daemon holds too many requests not yet received in
+ *               full (vineyardd --input-limit); the connection is closed
  *   -EINVAL     invalid argument, name or metadata
  *   -EBADMSG    malformed metadata
  *   -ETIMEDOUT  a name did not appear in time
@@ -207,8 +210,8 @@ int vy_delete(struct vy_client *c, const vy_id *ids, size_t n,
 	      unsigned flags, size_t *count);
 /* Makes id and all it references survive a daemon restart: returns once
  * the copy in the daemon's data directory is durable. -ENOTSUP when the
- * daemon has none; -ENOSPC or -EIO when the disk fails (the object stays
- * in memory, not persisted). */
+ * daemon has none; -EDQUOT when its disk is full, -EIO when it fails (the
+ * object stays in memory, not persisted). */
 int vy_persist(struct vy_client *c, vy_id id);
 /* Drops id's persisted copy (and its members' copies that nothing else
  * persisted needs); the object stays in memory. 0 when it was not

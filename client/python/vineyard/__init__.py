@@ -18,7 +18,7 @@ from . import _capi
 from ._object import Object
 from ._types import ObjectID, ObjectInfo, ObjectMeta
 from .client import DEFAULT_NAME_TIMEOUT, Client, connect
-from .errors import (ConnectionFailed, ConnectionLost, Error,
+from .errors import (ConnectionFailed, ConnectionLost, DiskFull, Error,
                      InvalidArgument, NameNotExists, NotAvailable,
                      NotEnoughMemory, ObjectExists, ObjectInUse,
                      ObjectNotExists, ProtocolError, Timeout,
@@ -43,7 +43,8 @@ __all__ = [
     "unregister_resolver", "BuildContext", "ResolveContext",
     "DEFAULT_NAME_TIMEOUT", "default_socket",
     "Error", "ObjectNotExists", "NameNotExists", "ObjectExists",
-    "ObjectInUse", "NotEnoughMemory", "InvalidArgument", "Timeout",
+    "ObjectInUse", "NotEnoughMemory", "DiskFull", "InvalidArgument",
+    "Timeout",
     "ConnectionFailed", "ConnectionLost", "ProtocolError", "NotAvailable",
     "UnsupportedType",
 ]

@@ -39,6 +39,12 @@ class NotEnoughMemory(Error):
     """The daemon's memory limit (--size) is reached (ENOSPC)."""
 
 
+class DiskFull(Error):
+    """The disk of the daemon's data directory is full (or over quota), so
+    a persist could not be written; the object stays in memory (EDQUOT).
+    Not a NotEnoughMemory: freeing memory does not help."""
+
+
 class InvalidArgument(Error, ValueError):
     """A bad id, name, key or metadata value (EINVAL, ENAMETOOLONG)."""
 
@@ -78,6 +84,7 @@ _BY_ERRNO = {
     _errno.EBUSY: ObjectInUse,
     _errno.EPERM: ObjectInUse,
     _errno.ENOSPC: NotEnoughMemory,
+    _errno.EDQUOT: DiskFull,
     _errno.EINVAL: InvalidArgument,
     _errno.ENAMETOOLONG: InvalidArgument,
     _errno.ETIMEDOUT: Timeout,
