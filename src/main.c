@@ -34,6 +34,7 @@
 struct opts {
 	const char *socket;
 	uint64_t size;
+	uint64_t input_limit;
 	mode_t socket_mode;
 	int foreground;
 	int huge;
@@ -71,6 +72,10 @@ usage(FILE *f)
 "                         enable: also switch that policy from never to\n"
 "                         within_size while the daemon runs (root; puts of\n"
 "                         large blobs run several times faster); off: never\n"
+"      --input-limit SIZE at most SIZE bytes of requests not yet received\n"
+"                         in full, all clients together (default 256M); a\n"
+"                         request that does not fit is refused (ENOBUFS)\n"
+"                         and its connection closed\n"
 "      --busy-poll US     after serving a request, poll up to US microseconds\n"
 "                         for the next before sleeping (default 50; 0 off):\n"
 "                         cuts round trips several fold on virtual machines\n"
@@ -142,6 +147,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "huge-pages", required_argument, NULL, 'H' },
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "busy-poll", required_argument, NULL, 'B' },
+		{ "input-limit", required_argument, NULL, 'I' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "log-file", required_argument, NULL, 'L' },
@@ -163,6 +169,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->socket_mode = 0660;
 	o->huge = 1;
 	o->busy_poll = 50;
+	o->input_limit = 256ull << 20;
 	o->level = LOG_LVL_INFO;
 	while ((c = getopt_long(argc, argv, "s:m:d:fvqhV", longopts, NULL)) !=
 	       -1) {
@@ -225,6 +232,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 				exit(2);
 			}
 			o->busy_poll = (unsigned)mode;
+			break;
+		case 'I':
+			o->input_limit = parse_size(optarg);
+			if (o->input_limit < (1u << 20)) {
+				fprintf(stderr, "vineyardd: --input-limit %s: "
+					"expected a size of 1M or more\n",
+					optarg);
+				exit(2);
+			}
 			break;
 		case 'f': o->foreground = 1; break;
 		case 'P': o->pidfile = optarg; break;
@@ -478,6 +494,7 @@ main(int argc, char **argv)
 	memset(&vcfg, 0, sizeof(vcfg));
 	vcfg.socket_path = o.socket;
 	vcfg.socket_mode = o.socket_mode;
+	vcfg.input_limit = o.input_limit;
 	vcfg.data_dir = data_dir;
 	if (o.mount) {
 		struct fs_cfg fcfg;

@@ -23,8 +23,10 @@ req_blob_create(struct conn *c, struct req *q)
 	size_t n, i;
 	int rc = 0;
 
-	if (cr_array(r, &n) || n != 1 || read_ids(r, &lens, &n))
+	if (cr_array(r, &n) || n != 1)
 		return BAD(c, MSG_BLOB_CREATE, "blob-create");
+	if ((rc = read_ids(r, &lens, &n)))
+		return reply_batch_error(c, MSG_BLOB_CREATE, rc, "blob-create");
 	ids = xcalloc(n, sizeof(*ids));
 	reply_begin(sv);
 	for (i = 0; i < n && rc == 0; i++) {
@@ -65,8 +67,10 @@ req_id_batch(struct conn *c, struct req *q)
 	size_t n, i;
 	int rc = 0;
 
-	if (cr_array(r, &n) || n != 1 || read_ids(r, &ids, &n))
+	if (cr_array(r, &n) || n != 1)
 		return BAD(c, type, "id list");
+	if ((rc = read_ids(r, &ids, &n)))
+		return reply_batch_error(c, type, rc, "id list");
 	if (type == MSG_RELEASE) {
 		store_release(sv->store, c->owner, ids, n);
 	} else {
@@ -95,9 +99,10 @@ req_blob_put(struct conn *c, struct req *q)
 	uint64_t *ids;
 	struct cr check;
 
-	if (cr_array(r, &n) || n != 1 || cr_array(r, &n) ||
-	    n > PROTO_MAX_BATCH)
+	if (cr_array(r, &n) || n != 1 || cr_array(r, &n))
 		return BAD(c, MSG_BLOB_PUT, "blob-put");
+	if (n > PROTO_MAX_BATCH)
+		return reply_batch_error(c, MSG_BLOB_PUT, -E2BIG, "blob-put");
 	/* All or nothing: the client learns no id when the request fails,
 	 * so a bad item or a full store must not leave the blobs stored
 	 * before it. Check every item first, undo on a store error. */

@@ -29,9 +29,10 @@ req_obj_put(struct conn *c, struct req *q)
 	size_t n, treelen, namelen = 0, nseal = 0;
 	int persist, hasname, rc;
 
-	if (cr_array(r, &n) || n != 4 || cr_bytes(r, &tree, &treelen) ||
-	    read_ids(r, &seal, &nseal))
+	if (cr_array(r, &n) || n != 4 || cr_bytes(r, &tree, &treelen))
 		return BAD(c, MSG_OBJ_PUT, "obj-put");
+	if ((rc = read_ids(r, &seal, &nseal)))
+		return reply_batch_error(c, MSG_OBJ_PUT, rc, "obj-put");
 	hasname = read_opt_str(r, name, sizeof(name), &namelen);
 	if (hasname < 0 || cr_bool(r, &persist)) {
 		free(seal);
@@ -62,6 +63,11 @@ req_obj_put(struct conn *c, struct req *q)
 struct get_ctx {
 	struct conn *c;
 	size_t nobjs, nblobs;
+	/* Undone if the get fails: the pins its blobs took, and the segment
+	 * slots whose descriptors the reply would have carried. */
+	uint64_t *pinned;
+	uint32_t *sent;
+	size_t npinned, nsent, pincap, sentcap;
 };
 
 static int
@@ -88,6 +94,12 @@ get_blob(void *ctx, const struct store_blobref *b)
 	struct cw *w = &sv->blobs;
 	int64_t fdidx = -1;
 
+	if (g->npinned == g->pincap) {
+		g->pincap = g->pincap ? 2 * g->pincap : 64;
+		g->pinned = xreallocarray(g->pinned, g->pincap,
+					  sizeof(*g->pinned));
+	}
+	g->pinned[g->npinned++] = b->id;
 	if (b->kind == BLOB_KIND_MEMFD) {
 		fdidx = (int64_t)sv->nfds;
 		reply_fd(sv, b->fd);
@@ -95,12 +107,22 @@ get_blob(void *ctx, const struct store_blobref *b)
 		if (b->seg >= c->nsegs) {
 			size_t k = b->seg + 16;
 
-			c->segs = xrealloc(c->segs, k);
-			memset(c->segs + c->nsegs, 0, k - c->nsegs);
+			c->segs = xreallocarray(c->segs, k, sizeof(*c->segs));
+			memset(c->segs + c->nsegs, 0,
+			       (k - c->nsegs) * sizeof(*c->segs));
 			c->nsegs = k;
 		}
-		if (!c->segs[b->seg]) {
-			c->segs[b->seg] = 1;
+		/* Sent once per segment: again only when the slot holds a
+		 * new one (the old went when its last blob did), and the
+		 * client then replaces its mapping. */
+		if (c->segs[b->seg] != b->seg_gen) {
+			c->segs[b->seg] = b->seg_gen;
+			if (g->nsent == g->sentcap) {
+				g->sentcap = g->sentcap ? 2 * g->sentcap : 16;
+				g->sent = xreallocarray(g->sent, g->sentcap,
+							sizeof(*g->sent));
+			}
+			g->sent[g->nsent++] = b->seg;
 			fdidx = (int64_t)sv->nfds;
 			reply_fd(sv, b->seg_fd);
 		}
@@ -139,7 +161,8 @@ req_get(struct conn *c, struct req *q)
 {
 	struct server *sv = c->sv;
 	struct cr *r = &q->r;
-	struct get_ctx g = { c, 0, 0 };
+	struct get_ctx g = { c, 0, 0, NULL, NULL, 0, 0, 0, 0 };
+	size_t i;
 	char name[256];
 	uint64_t id, wait_ms, flags;
 	size_t n, namelen = 0;
@@ -180,8 +203,22 @@ req_get(struct conn *c, struct req *q)
 	cw_reset(&sv->blobs);
 	rc = store_get(sv->store, c->owner, id, (unsigned)flags, get_obj,
 		       (flags & GET_F_META) ? get_blob_meta : get_blob, &g);
-	if (rc)
-		return reply_store_error(c, MSG_GET, rc);
+	if (rc) {
+		char msg[320];
+
+		/* (the store's sentence first: the release clears it) */
+		snprintf(msg, sizeof(msg), "%s", store_errmsg());
+		if (g.npinned)
+			store_release(sv->store, c->owner, g.pinned,
+				      g.npinned);
+		for (i = 0; i < g.nsent; i++)
+			c->segs[g.sent[i]] = 0;
+		free(g.pinned);
+		free(g.sent);
+		return reply_error(c, MSG_GET, rc, msg);
+	}
+	free(g.pinned);
+	free(g.sent);
 	cw_array(&sv->out, 3);
 	cw_uint(&sv->out, id);
 	cw_array(&sv->out, g.nobjs);
@@ -202,8 +239,10 @@ req_delete(struct conn *c, struct req *q)
 	size_t n, count;
 	int rc;
 
-	if (cr_array(r, &n) || n != 2 || read_ids(r, &ids, &n))
+	if (cr_array(r, &n) || n != 2)
 		return BAD(c, MSG_DELETE, "delete");
+	if ((rc = read_ids(r, &ids, &n)))
+		return reply_batch_error(c, MSG_DELETE, rc, "delete");
 	if (cr_uint(r, &flags)) {
 		free(ids);
 		return BAD(c, MSG_DELETE, "delete");

@@ -54,6 +54,8 @@ status_fill(struct server *sv, struct status *out)
 	out->uptime_s = (uint64_t)(time(NULL) - sv->started);
 	STATUS_SET(out, socket, sv->socket_path);
 	out->clients = __atomic_load_n(&sv->nconns, __ATOMIC_RELAXED);
+	out->input_bytes = __atomic_load_n(&sv->inbytes, __ATOMIC_RELAXED);
+	out->input_limit_bytes = sv->cfg.input_limit;
 	out->objects = st.objects;
 	out->blobs = st.blobs;
 	out->unsealed_blobs = st.unsealed;
@@ -63,6 +65,7 @@ status_fill(struct server *sv, struct status *out)
 	out->used_bytes = st.used;
 	out->limit_bytes = st.limit;
 	out->segment_bytes = st.segments;
+	out->idle_segment_bytes = st.idle_segments;
 	STATUS_SET(out, huge_pages, st.huge);
 	STATUS_SET(out, mount, sv->cfg.mount);
 	STATUS_SET(out, fs_mode, sv->cfg.fs_mode ?

@@ -119,12 +119,26 @@ server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 {
 	struct req q = { type, flags, body, len, final, { 0 } };
 	size_t i;
+	int rc;
 
-	for (i = 0; i < sizeof(req_table) / sizeof(req_table[0]); i++)
-		if (req_table[i].type == type) {
-			cr_init(&q.r, body, len);
-			return req_table[i].handler(c, &q);
+	for (i = 0; i < sizeof(req_table) / sizeof(req_table[0]); i++) {
+		if (req_table[i].type != type)
+			continue;
+		/* No reply means none at all, not even an error: the client
+		 * will not read one. A reply that carries descriptors, or a
+		 * wait for a name, has no meaning without it. */
+		if ((flags & PROTO_F_NOREPLY) && (type == MSG_BLOB_CREATE ||
+		    type == MSG_GET || type == MSG_NAME_GET)) {
+			log_info("%s: a %s request flagged no-reply; closing",
+				 c->label, req_table[i].name);
+			return -1;
 		}
+		c->quiet = (flags & PROTO_F_NOREPLY) != 0;
+		cr_init(&q.r, body, len);
+		rc = req_table[i].handler(c, &q);
+		c->quiet = 0;
+		return rc;
+	}
 	reply_error(c, type, -EPROTO, "unknown request type");
 	return -1;
 }
@@ -199,6 +213,12 @@ done_event(void *ctx, uint32_t events)
 					 strlen(msg), "; the put was undone");
 		}
 		c->tk_undo = 0;
+		/* A no-reply request's outcome goes to the log only. */
+		c->quiet = c->tk_quiet;
+		c->tk_quiet = 0;
+		if (rc && c->quiet)
+			log_info("%s: %s (no reply asked): %s", c->label,
+				 proto_type_name(type), msg);
 		if (rc) {
 			free(held);
 			free(body);
@@ -214,13 +234,15 @@ done_event(void *ctx, uint32_t events)
 				continue;
 			}
 		} else {
-			rc = server_dispatch(c, type, 0, body, len, 0);
+			rc = server_dispatch(c, type, c->quiet ?
+					     PROTO_F_NOREPLY : 0, body, len, 0);
 			free(body);
 			if (rc < 0) {
 				conn_close(c);
 				continue;
 			}
 		}
+		c->quiet = 0;
 		/* Requests that queued up behind it go now. */
 		conn_process(c);
 	}
@@ -235,6 +257,8 @@ server_new(struct store *s, struct loop *l, const struct server_cfg *cfg,
 	sv->store = s;
 	sv->loop = l;
 	sv->cfg = *cfg;
+	if (!sv->cfg.input_limit)
+		sv->cfg.input_limit = 256ull << 20;
 	sv->socket_path = xstrdup(cfg->socket_path);
 	sv->lfd = lfd;
 	sv->started = time(NULL);

@@ -12,6 +12,7 @@
 #define VY_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct store;
@@ -21,6 +22,7 @@ struct server;
 struct server_cfg {
 	const char *socket_path;
 	mode_t socket_mode;       /* permissions of the socket file */
+	uint64_t input_limit;     /* bytes of input buffers, all clients */
 	const char *mount;        /* shown in status; NULL = none */
 	const char *data_dir;     /* shown in status; NULL = none */
 	/* Current FUSE data mode for status, or NULL. */

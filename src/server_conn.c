@@ -129,6 +129,8 @@ conn_send(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	static const uint8_t zero = 0;
 	int first = nfds < FDPASS_MAX ? nfds : FDPASS_MAX, done;
 
+	if (c->quiet)
+		return 0;
 	if (!c->out) {
 		struct iovec iov = { (void *)(uintptr_t)buf, len };
 		ssize_t n = fdpass_sendv(c->fd, &iov, 1, fds, first);
@@ -196,6 +198,7 @@ conn_park_ticket(struct conn *c, uint64_t t, const struct req *q, int rerun)
 
 	c->ticket = t;
 	c->tk_type = q->type;
+	c->tk_quiet = c->quiet;
 	if (rerun) {
 		c->tk_body = xmemdup(q->body, q->len ? q->len : 1);
 		c->tk_len = q->len;
@@ -251,18 +254,70 @@ conn_process(struct conn *c)
 	return 0;
 }
 
+/* Sets c's input buffer to cap bytes (0: none), keeping the total. */
+static void
+in_resize(struct conn *c, size_t cap)
+{
+	struct server *sv = c->sv;
+
+	if (cap) {
+		c->in = xrealloc(c->in, cap);
+	} else {
+		free(c->in);
+		c->in = NULL;
+	}
+	__atomic_store_n(&sv->inbytes, sv->inbytes - c->incap + cap,
+			 __ATOMIC_RELAXED);
+	c->incap = cap;
+}
+
+static void
+human(uint64_t v, char *buf, size_t len)
+{
+	if (v >= (1u << 20))
+		snprintf(buf, len, "%.1f MiB", (double)v / (1u << 20));
+	else
+		snprintf(buf, len, "%.1f KiB", (double)v / 1024);
+}
+
+/* A frame that would take the input buffers of all clients past the
+ * limit: the client hears why, then the connection closes (the rest of
+ * the frame cannot be skipped without reading it). */
+static void
+refuse_input(struct conn *c, uint16_t type, size_t cap)
+{
+	struct server *sv = c->sv;
+	char msg[320], need[32], held[32], lim[32];
+
+	human(cap, need, sizeof(need));
+	human(sv->inbytes - c->incap, held, sizeof(held));
+	human(sv->cfg.input_limit, lim, sizeof(lim));
+	snprintf(msg, sizeof(msg), "this %s request needs %s of input "
+		 "buffer; the daemon holds %s of requests not yet received in "
+		 "full and takes at most %s (vineyardd --input-limit); send "
+		 "smaller requests or retry later", proto_type_name(type),
+		 need, held, lim);
+	log_info("%s: input limit: %s; closing", c->label, msg);
+	reply_error(c, type, -ENOBUFS, msg);
+	conn_close(c);
+}
+
 static void
 conn_input(struct conn *c)
 {
+	struct server *sv = c->sv;
 	ssize_t n;
 	size_t want = IN_INITIAL;
+	uint16_t type = 0;
 
 	/* Make room for a whole frame once its header is in. */
 	if (c->inlen >= PROTO_HDR_LEN) {
 		struct proto_hdr h;
 
-		if (proto_hdr_unpack(c->in, &h) == 0)
+		if (proto_hdr_unpack(c->in, &h) == 0) {
 			want = PROTO_HDR_LEN + h.len;
+			type = h.type;
+		}
 	}
 	if (want < c->inlen + 4096)
 		want = c->inlen + 4096;
@@ -276,8 +331,14 @@ conn_input(struct conn *c)
 		 * frame for nothing. */
 		if (want >= (1u << 20))
 			cap = (want + 4095) & ~(size_t)4095;
-		c->in = xrealloc(c->in, cap);
-		c->incap = cap;
+		/* Every client may fill its first buffer; growing past it
+		 * must fit the limit of all clients together. */
+		if (cap > IN_INITIAL &&
+		    sv->inbytes - c->incap + cap > sv->cfg.input_limit) {
+			refuse_input(c, type, cap);
+			return;
+		}
+		in_resize(c, cap);
 	}
 	n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -289,11 +350,8 @@ conn_input(struct conn *c)
 	if (conn_process(c) < 0)
 		return;
 	/* Shrink a buffer grown for one big frame once it is idle. */
-	if (c->inlen == 0 && c->incap > 4 * IN_INITIAL) {
-		free(c->in);
-		c->in = NULL;
-		c->incap = 0;
-	}
+	if (c->inlen == 0 && c->incap > 4 * IN_INITIAL)
+		in_resize(c, 0);
 }
 
 static void
@@ -344,7 +402,7 @@ conn_close(struct conn *c)
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	__atomic_fetch_sub(&sv->nconns, 1, __ATOMIC_RELAXED);
-	free(c->in);
+	in_resize(c, 0);
 	free(c->segs);
 	free(c);
 }

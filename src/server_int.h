@@ -42,7 +42,8 @@ struct conn {
 	uint8_t *in;       /* received bytes not yet handled */
 	size_t inlen, incap;
 	struct chunk *out, *out_tail;
-	uint8_t *segs;     /* segs[i]: segment i's fd was sent */
+	uint32_t *segs;    /* segs[i]: generation of slot i's segment whose fd
+			    * was sent (0: none); a new one is sent anew */
 	size_t nsegs;
 	/* A parked request waiting for a name (NAME_GET or GET). */
 	int waiting;
@@ -59,6 +60,8 @@ struct conn {
 	size_t tk_len;          /* bytes of tk_held or tk_body */
 	uint8_t *tk_body;       /* the request to re-run */
 	uint64_t tk_undo;       /* put with persist: deleted if it fails */
+	int tk_quiet;           /* the request asked for no reply */
+	int quiet;              /* handling a no-reply request: send nothing */
 	struct conn *prev, *next;
 };
 
@@ -71,6 +74,8 @@ struct server {
 	struct loop_watch *lwatch;
 	struct conn conns;      /* list head */
 	size_t nconns;
+	uint64_t inbytes;       /* input buffers of all connections (atomic:
+				 * status is read from the FUSE threads) */
 	size_t nwaiting;
 	int names_changed;      /* set by the store watcher */
 	struct loop_watch *dwatch; /* the store's done eventfd */
@@ -137,8 +142,13 @@ int reply_error(struct conn *c, uint16_t type, int rc, const char *msg);
 /* An error reply with the store's message for rc. */
 int reply_store_error(struct conn *c, uint16_t type, int rc);
 #define BAD(c, type, what) reply_error(c, type, -EPROTO, "malformed " what)
-/* Reads a [u64...] id list, checking the count before allocating. */
+/* Reads a [u64...] id list, checking the count before allocating: -E2BIG
+ * over PROTO_MAX_BATCH, -EPROTO malformed. */
 int read_ids(struct cr *r, uint64_t **ids, size_t *n);
+/* The reply to a bad batch: EINVAL saying the limit for -E2BIG (a client
+ * may well send too many), else EPROTO "malformed what". */
+int reply_batch_error(struct conn *c, uint16_t type, int rc,
+		      const char *what);
 /* Copies an optional text item into buf as a C string: 1 set, 0 null,
  * -EPROTO bad. */
 int read_opt_str(struct cr *r, char *buf, size_t cap, size_t *len);

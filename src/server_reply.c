@@ -5,6 +5,7 @@
  * connection (server_conn.c), which sends or queues it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,8 +95,10 @@ read_ids(struct cr *r, uint64_t **ids, size_t *n)
 {
 	size_t i, k;
 
-	if (cr_array(r, &k) || k > PROTO_MAX_BATCH)
+	if (cr_array(r, &k))
 		return -EPROTO;
+	if (k > PROTO_MAX_BATCH)
+		return -E2BIG;
 	*ids = xcalloc(k, sizeof(**ids));
 	for (i = 0; i < k; i++)
 		if (cr_uint(r, &(*ids)[i])) {
@@ -105,6 +108,21 @@ read_ids(struct cr *r, uint64_t **ids, size_t *n)
 		}
 	*n = k;
 	return 0;
+}
+
+int
+reply_batch_error(struct conn *c, uint16_t type, int rc, const char *what)
+{
+	char msg[160];
+
+	if (rc != -E2BIG) {
+		snprintf(msg, sizeof(msg), "malformed %s", what);
+		return reply_error(c, type, -EPROTO, msg);
+	}
+	snprintf(msg, sizeof(msg), "a %s request names at most %u ids or "
+		 "blobs; split the list", proto_type_name(type),
+		 PROTO_MAX_BATCH);
+	return reply_error(c, type, -EINVAL, msg);
 }
 
 int

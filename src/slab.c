@@ -65,6 +65,24 @@ slab_init(struct slab *s)
 	s->limit_segs = (size_t)-1;
 }
 
+/* Returns slot i's memory: its memfd, descriptors and mapping. Its
+ * chunks are all free (their bitmaps freed already). */
+static void
+seg_drop(struct slab *s, uint32_t i)
+{
+	struct slab_seg *g = &s->segs[i];
+
+	free(g->chunks);
+	munmap(g->base, SLAB_SEG_SIZE);
+	close(g->fd);
+	close(g->rofd);
+	g->chunks = NULL;
+	g->base = NULL;
+	g->fd = g->rofd = -1;
+	g->nfree_chunks = 0;
+	s->nheld--;
+}
+
 void
 slab_release(struct slab *s)
 {
@@ -73,12 +91,11 @@ slab_release(struct slab *s)
 	for (i = 0; i < s->nsegs; i++) {
 		struct slab_seg *g = &s->segs[i];
 
+		if (g->fd < 0)
+			continue;
 		for (j = 0; j < CHUNKS_PER_SEG; j++)
 			free(g->chunks[j].bits);
-		free(g->chunks);
-		munmap(g->base, SLAB_SEG_SIZE);
-		close(g->fd);
-		close(g->rofd);
+		seg_drop(s, i);
 	}
 	free(s->segs);
 	memset(s, 0, sizeof(*s));
@@ -87,21 +104,46 @@ slab_release(struct slab *s)
 uint64_t
 slab_bytes(const struct slab *s)
 {
-	return (uint64_t)s->nsegs * SLAB_SEG_SIZE;
+	return (uint64_t)(s->nheld - s->nidle) * SLAB_SEG_SIZE;
 }
 
+uint64_t
+slab_idle_bytes(const struct slab *s)
+{
+	return (uint64_t)s->nidle * SLAB_SEG_SIZE;
+}
+
+uint64_t
+slab_trim(struct slab *s)
+{
+	uint64_t freed = 0;
+	uint32_t i;
+
+	for (i = 0; i < s->nsegs && s->nidle; i++)
+		if (s->segs[i].fd >= 0 &&
+		    s->segs[i].nfree_chunks == CHUNKS_PER_SEG) {
+			seg_drop(s, i);
+			s->nidle--;
+			freed += SLAB_SEG_SIZE;
+		}
+	return freed;
+}
+
+/* A new segment in the first empty slot (or a new one); its slot in *out. */
 static int
-slab_grow(struct slab *s)
+slab_grow(struct slab *s, uint32_t *out)
 {
 	struct slab_seg *g;
 	char name[32];
-	uint32_t j;
+	uint32_t i, j;
 	int fd, rofd, rc;
 	void *base;
 
-	if (s->nsegs >= s->limit_segs || s->nsegs >= UINT32_MAX / 2)
+	if (s->nheld - s->nidle >= s->limit_segs || s->nheld >= UINT32_MAX / 2)
 		return -ENOSPC;
-	snprintf(name, sizeof(name), "vineyard-seg-%u", s->nsegs);
+	for (i = 0; i < s->nsegs && s->segs[i].fd >= 0; i++)
+		;
+	snprintf(name, sizeof(name), "vineyard-seg-%u", i);
 	rc = arena_memfd(name, SLAB_SEG_SIZE, &fd);
 	if (rc)
 		return rc;
@@ -131,19 +173,26 @@ slab_grow(struct slab *s)
 		close(rofd);
 		return rc;
 	}
-	s->segs = xreallocarray(s->segs, s->nsegs + 1, sizeof(*s->segs));
-	g = &s->segs[s->nsegs];
+	if (i == s->nsegs) {
+		s->segs = xreallocarray(s->segs, s->nsegs + 1,
+					sizeof(*s->segs));
+		s->segs[i].gen = 0;
+		s->nsegs++;
+	}
+	g = &s->segs[i];
 	g->fd = fd;
 	g->rofd = rofd;
 	g->base = base;
+	g->gen++;
 	g->nfree_chunks = CHUNKS_PER_SEG;
 	g->chunks = xcalloc(CHUNKS_PER_SEG, sizeof(*g->chunks));
 	for (j = 0; j < CHUNKS_PER_SEG; j++) {
-		g->chunks[j].seg = s->nsegs;
+		g->chunks[j].seg = i;
 		g->chunks[j].idx = (uint16_t)j;
 		g->chunks[j].cls = -1;
 	}
-	s->nsegs++;
+	s->nheld++;
+	*out = i;
 	return 0;
 }
 
@@ -152,27 +201,38 @@ static struct slab_chunk *
 slab_new_chunk(struct slab *s, int c, int *err)
 {
 	struct slab_chunk *ch = NULL;
-	uint32_t i, j, words;
+	uint32_t i, j, words, seg = 0;
+	int found = 0, idle = -1;
 
-	for (i = s->nsegs; i-- > 0 && !ch;) {
+	/* A segment in use first: the idle one stays free to be trimmed. */
+	for (i = s->nsegs; i-- > 0 && !found;) {
 		struct slab_seg *g = &s->segs[i];
 
-		if (!g->nfree_chunks)
+		if (g->fd < 0 || !g->nfree_chunks)
 			continue;
-		for (j = 0; j < CHUNKS_PER_SEG; j++)
-			if (g->chunks[j].cls < 0) {
-				ch = &g->chunks[j];
-				g->nfree_chunks--;
-				break;
-			}
+		if (g->nfree_chunks == CHUNKS_PER_SEG) {
+			idle = (int)i;
+			continue;
+		}
+		seg = i;
+		found = 1;
 	}
-	if (!ch) {
-		*err = slab_grow(s);
+	if (!found && idle >= 0) {
+		seg = (uint32_t)idle;
+		s->nidle--;
+		found = 1;
+	}
+	if (!found) {
+		*err = slab_grow(s, &seg);
 		if (*err)
 			return NULL;
-		ch = &s->segs[s->nsegs - 1].chunks[0];
-		s->segs[s->nsegs - 1].nfree_chunks--;
 	}
+	for (j = 0; j < CHUNKS_PER_SEG; j++)
+		if (s->segs[seg].chunks[j].cls < 0) {
+			ch = &s->segs[seg].chunks[j];
+			break;
+		}
+	s->segs[seg].nfree_chunks--;
 	ch->cls = (int8_t)c;
 	ch->nslots = (uint16_t)(SLAB_CHUNK / class_size[c]);
 	ch->nfree = ch->nslots;
@@ -241,7 +301,13 @@ slab_free(struct slab *s, uint32_t seg, uint32_t off, size_t len)
 		ch->cls = -1;
 		ch->on_partial = 0;
 		ch->next = NULL;
-		g->nfree_chunks++;
+		/* Whole segment free: keep one idle, return the others. */
+		if (++g->nfree_chunks == CHUNKS_PER_SEG) {
+			if (s->nidle == 0)
+				s->nidle = 1;
+			else
+				seg_drop(s, seg);
+		}
 	} else if (!ch->on_partial) {
 		ch->next = s->partial[c];
 		ch->on_partial = 1;

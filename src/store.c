@@ -76,6 +76,18 @@ used_bytes(const struct store *s)
 	return s->big_bytes + slab_bytes(&s->slab);
 }
 
+int
+store_fits(struct store *s, uint64_t fp)
+{
+	uint64_t used = used_bytes(s);
+
+	if (used + fp < fp || used + fp > s->limit)
+		return 0;
+	if (used + fp + slab_idle_bytes(&s->slab) > s->limit)
+		slab_trim(&s->slab);
+	return 1;
+}
+
 void
 human_bytes(uint64_t v, char *buf, size_t len)
 {
@@ -245,6 +257,7 @@ store_status(struct store *s, struct store_status *st)
 	st->used = used_bytes(s);
 	st->limit = s->limit == UINT64_MAX ? 0 : s->limit;
 	st->segments = slab_bytes(&s->slab);
+	st->idle_segments = slab_idle_bytes(&s->slab);
 	st->huge = arena_huge_name();
 	st->persisted = s->npersisted;
 	st->disk_bytes = s->disk_bytes;

@@ -86,6 +86,7 @@ struct store_blobref {
 	int fd;             /* MEMFD: read-only descriptor (the store's) */
 	uint32_t seg, off;  /* SEGMENT: where */
 	int seg_fd;         /* SEGMENT: read-only descriptor of the segment */
+	uint32_t seg_gen;   /* SEGMENT: which memfd the slot holds (slab.h) */
 	const uint8_t *ptr; /* SEGMENT: the bytes, in daemon memory */
 };
 
@@ -221,6 +222,7 @@ struct store_status {
 	uint64_t used;       /* bytes of memory held for blobs */
 	uint64_t limit;
 	uint64_t segments;   /* bytes of slab segments (part of used) */
+	uint64_t idle_segments; /* an empty segment kept (not in used) */
 	const char *huge;    /* huge-page mode */
 	/* persistence */
 	uint64_t persisted;  /* persisted objects */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -28,8 +29,7 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 		return store_fail(-EINVAL, "a blob created for writing needs "
 				  "at least one byte");
 	store_lock(s);
-	if (fp < len || used_bytes(s) + fp > s->limit ||
-	    used_bytes(s) + fp < fp) {
+	if (fp < len || !store_fits(s, fp)) {
 		rc = fail_nospace(s, len);
 		goto out;
 	}
@@ -70,9 +70,16 @@ int
 seal_one(struct store *s, struct object *o)
 {
 	char idbuf[META_ID_LEN];
+	struct stat st;
 	int rc, ro;
 
 	meta_id_format(o->id, idbuf);
+	/* The memfd's size is sealed at create (arena_memfd); check all the
+	 * same, since readers would die of SIGBUS past a short end. */
+	if (fstat(o->u.big.fd, &st) < 0 || (uint64_t)st.st_size != o->nbytes)
+		return store_fail(-EIO, "blob %s is not the %" PRIu64 " bytes "
+				  "it was created with; it cannot be sealed",
+				  idbuf, o->nbytes);
 	rc = arena_seal(o->u.big.fd);
 	if (rc == -EBUSY)
 		return store_fail(rc, "blob %s is still mapped writable; unmap "

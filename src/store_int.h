@@ -149,6 +149,10 @@ void store_unlock(struct store *s);
 void store_notify(struct store *s, enum store_event ev, uint64_t id,
 		  const char *name);
 uint64_t used_bytes(const struct store *s);
+/* Whether fp more bytes fit the limit. The idle segment the slab keeps
+ * is memory though not counted in used_bytes: it is given back when fp
+ * would not fit beside it. */
+int store_fits(struct store *s, uint64_t fp);
 /* v bytes as "12.3 MiB". */
 void human_bytes(uint64_t v, char *buf, size_t len);
 /* -ENOSPC with a sentence naming the limit and what is used. */

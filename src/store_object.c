@@ -142,6 +142,7 @@ blobref(struct store *s, struct object *o, struct store_blobref *b)
 		b->seg = o->u.small.seg;
 		b->off = o->u.small.off;
 		b->seg_fd = s->slab.segs[b->seg].rofd;
+		b->seg_gen = s->slab.segs[b->seg].gen;
 		b->ptr = slab_ptr(&s->slab, b->seg, b->off);
 	} else {
 		b->kind = BLOB_KIND_MEMFD;

@@ -113,8 +113,7 @@ load_blob(struct store *s, uint64_t id)
 		buf = xmalloc(len ? len : 1);
 	} else {
 		fp = arena_footprint(len);
-		if (fp < len || used_bytes(s) + fp > s->limit ||
-		    used_bytes(s) + fp < fp) {
+		if (fp < len || !store_fits(s, fp)) {
 			char w[32], u[32], l[32];
 
 			human_bytes(len, w, sizeof(w));

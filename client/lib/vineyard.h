@@ -259,6 +259,11 @@ struct vy_status {
 	uint64_t disk_bytes;
 	uint64_t disk_raw_bytes;
 	uint64_t damaged_files;
+	/* Since protocol 2 */
+	uint64_t input_bytes;       /* requests being received, all clients */
+	uint64_t input_limit_bytes; /* vineyardd --input-limit */
+	uint64_t idle_segment_bytes; /* an empty small-blob segment kept for
+				      * the next put; not in used_bytes */
 	/* Later versions add fields here only: the library allocates. */
 };
 /* The daemon's figures in *st, one malloc'd block with its strings: free()

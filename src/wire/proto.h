@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x44525956u /* "VYRD" read as little-endian bytes */
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_HDR_LEN 16
 /* Largest body either side accepts; a bigger header closes the stream. */
 #define PROTO_MAX_BODY (64u << 20)
@@ -34,7 +34,10 @@
 #define PROTO_MAX_BATCH 65536u
 
 /* Request flags. */
-#define PROTO_F_NOREPLY 0x1u /* do not answer (RELEASE only) */
+/* Do not answer, not even with an error. Refused (the connection closes)
+ * on BLOB_CREATE, GET and NAME_GET, whose replies carry descriptors or
+ * wait. */
+#define PROTO_F_NOREPLY 0x1u
 
 /*
  * Every message type, once: X(constant, number, name, handler). The enum
@@ -91,8 +94,10 @@ enum proto_type {
  *   objects: every composite object of the tree, meta as stored (meta.h);
  *   blobs: kind 0 = own memfd, fd number fdidx of this reply;
  *          kind 1 = packed in segment seg at byte off; fdidx is the
- *          segment's read-only fd if this connection has not had it yet,
- *          else -1.
+ *          segment's read-only fd if this connection has not had the
+ *          segment now in that slot yet, else -1. The daemon gives empty
+ *          segments back and reuses their slots (version 2): a new fd for
+ *          a slot replaces the client's mapping of it.
  * With GET_F_META the blobs are described but neither pinned nor sent.
  *
  * MSG_LIST entry: [id, typename, nbytes, flags, [names...]] (flags: LIST_F_*)

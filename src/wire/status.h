@@ -27,6 +27,8 @@
 	U(uptime_s) \
 	S(socket, 108)      /* its socket path (sun_path's size) */ \
 	U(clients)          /* connections open */ \
+	U(input_bytes)      /* buffered requests not yet received in full */ \
+	U(input_limit_bytes) /* --input-limit: most of them, all clients */ \
 	U(objects)          /* sealed, visible, blobs included */ \
 	U(blobs)            /* of which blobs */ \
 	U(unsealed_blobs)   /* blobs being written */ \
@@ -36,6 +38,7 @@
 	U(used_bytes)       /* memory held for blobs */ \
 	U(limit_bytes)      /* --size */ \
 	U(segment_bytes)    /* slab segments for small blobs (part of used) */ \
+	U(idle_segment_bytes) /* an empty one kept for reuse (not in used) */ \
 	S(huge_pages, 16)   /* huge-page mode */ \
 	S(mount, 4096)      /* the FUSE view's mountpoint, or none */ \
 	S(fs_mode, 16)      /* its data mode, or none */ \

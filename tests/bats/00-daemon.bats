@@ -25,11 +25,13 @@ import json, os, sys
 v, pid, sock, data = sys.argv[1:]
 s = json.load(open("status.json"))
 assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
-    "clients", "objects", "blobs", "unsealed_blobs", "deleted_in_use",
-    "names", "payload_bytes", "used_bytes", "limit_bytes", "segment_bytes",
+    "clients", "input_bytes", "input_limit_bytes", "objects", "blobs",
+    "unsealed_blobs", "deleted_in_use", "names", "payload_bytes",
+    "used_bytes", "limit_bytes", "segment_bytes", "idle_segment_bytes",
     "huge_pages", "mount", "fs_mode", "data_dir", "persisted_objects",
     "disk_bytes", "disk_raw_bytes", "damaged_files"], list(s)
-assert s["version"] == v and s["protocol"] == 1, s
+assert s["version"] == v and s["protocol"] == 2, s
+assert s["input_limit_bytes"] == 256 << 20, s
 assert s["pid"] == int(pid) and s["socket"] == sock, s
 assert s["limit_bytes"] == 64 << 20 and s["clients"] == 1, s
 assert s["mount"] is None and s["fs_mode"] is None, s
@@ -52,7 +54,7 @@ for k, x in s.items():
 PY
 	run "$VINEYARDD" --version
 	[ "$status" -eq 0 ]
-	[ "$output" = "vineyardd $v (protocol 1)" ]
+	[ "$output" = "vineyardd $v (protocol 2)" ]
 	run vyctl --version
 	[ "$output" = "vineyardctl $v" ]
 	# the people's form reads the same struct

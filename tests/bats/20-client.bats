@@ -244,7 +244,7 @@ field() { # field FILE KEY
 		[[ "$output" == *"new_client=ok"* ]]
 	done
 	run "$H/rawproto" badversion
-	[[ "$output" == *"protocol version 2 not supported; this daemon speaks 1"* ]]
+	[[ "$output" == *"protocol version 3 not supported; this daemon speaks 2"* ]]
 	grep -q "closing" daemon.log
 	kill -0 "$DAEMON_PID"
 	[ "$(vyctl get keep)" = keep ]

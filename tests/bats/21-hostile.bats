@@ -96,3 +96,55 @@ print(len(b), b.count(b"v"))' "$SOCK"
 	[[ "$output" == *"in_step=ok"* ]]
 	[[ "$output" == *"no_pins_left=ok"* ]]
 }
+
+@test "small-blob segments come back: fill with 4,000-byte blobs, delete, memory at the baseline" {
+	start_daemon --size 64M
+	run "$H/hostile" reclaim
+	echo "$output" | grep -v '^id='
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"used_back_to_baseline=ok"* ]]
+	[[ "$output" == *"big_put_after_delete=ok"* ]]
+	[[ "$output" == *"reused_segment_reads_right=ok"* ]]
+	# And from the command line: nothing held, a 10 MiB put fits.
+	[ "$(status_field used_bytes)" -eq 0 ]
+	head -c 10485760 /dev/urandom >big
+	vyctl put big --name big >/dev/null
+	vyctl get big | cmp big -
+}
+
+@test "a status request flagged no-reply gets no reply" {
+	start_daemon
+	run "$H/hostile" noreply
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"noreply_status_silent=ok"* ]]
+}
+
+@test "a delete of more than 65,536 ids: EINVAL saying so, from the library and the daemon" {
+	start_daemon
+	run "$H/hostile" bigdelete
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"lib_einval=ok"* ]]
+	[[ "$output" == *"raw_einval=ok"* ]]
+	[[ "$output" == *"raw_still_usable=ok"* ]]
+}
+
+@test "unfinished frames: the bytes buffered across connections are capped and counted" {
+	start_daemon --input-limit 16M
+	# Four connections each hold 6 MB of an unfinished frame: two fit
+	# in 16 MiB, the others are refused with ENOBUFS and closed.
+	run "$H/hostile" buffers 4 6000000
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"accepted=2"* ]]
+	[[ "$output" == *"refused=2"* ]]
+	[[ "$output" == *"refused_msg="*"16.0 MiB"* ]]
+	[[ "$output" == *"kept_served=ok"* ]]
+	[[ "$output" == *"released=ok"* ]]
+	grep -q "input limit" daemon.log
+	# The daemon and the others go on.
+	echo ok | vyctl put - --name after >/dev/null
+	[ "$(vyctl get after)" = ok ]
+	"$VINEYARDD" --help | grep -q -- --input-limit
+}

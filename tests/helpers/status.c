@@ -22,9 +22,10 @@ main(void)
 #define S(f) printf(#f "=%s\n", st->f ? st->f : "null")
 #define U(f) printf(#f "=%" PRIu64 "\n", st->f)
 	S(version); U(protocol); U(pid); U(uptime_s); S(socket); U(clients);
+	U(input_bytes); U(input_limit_bytes);
 	U(objects); U(blobs); U(unsealed_blobs); U(deleted_in_use); U(names);
 	U(payload_bytes); U(used_bytes); U(limit_bytes); U(segment_bytes);
-	S(huge_pages); S(mount); S(fs_mode); S(data_dir);
+	U(idle_segment_bytes); S(huge_pages); S(mount); S(fs_mode); S(data_dir);
 	U(persisted_objects); U(disk_bytes); U(disk_raw_bytes);
 	U(damaged_files);
 	free(st);

@@ -1,8 +1,9 @@
 /*
  * t_slab: size classes, placement (inside a chunk, aligned to the class,
  * never overlapping), reuse of freed slots and chunks, the segment budget,
- * the byte accounting, and a random alloc/free run whose live allocations
- * each carry a pattern that must survive everything else.
+ * the byte accounting, a random alloc/free run whose live allocations
+ * each carry a pattern that must survive everything else, and segments
+ * given back once empty.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -285,11 +286,75 @@ test_random_patterns(void)
 		if (v[i].used)
 			slab_free(&s, v[i].seg, v[i].off, v[i].len);
 	CHECK_EQ(s.used, 0);
+	/* everything free: one idle segment at most, nothing counted */
+	CHECK(s.nheld <= 1 && s.nidle == s.nheld);
+	CHECK_EQ(slab_bytes(&s), 0);
 	for (i = 0; i < s.nsegs; i++)
-		CHECK_EQ(s.segs[i].nfree_chunks, SLAB_SEG_SIZE / SLAB_CHUNK);
+		CHECK(s.segs[i].fd < 0 || s.segs[i].nfree_chunks ==
+		      SLAB_SEG_SIZE / SLAB_CHUNK);
+	slab_release(&s);
+}
+
+/* Segments whose last blob goes are returned, but one stays idle for the
+ * next put; trimmed, it goes too, and its slot comes back with the next
+ * generation. A reader's mapping of a returned segment still reads. */
+static void
+test_reclaim(void)
+{
+	enum { PER_SEG = SLAB_SEG_SIZE / 4096, N = 3 * PER_SEG };
+	static uint32_t seg[N], off[N];
+	struct slab s;
+	uint32_t g0, sg, of;
+	uint8_t *ro;
+	int i;
+
+	slab_init(&s);
+	for (i = 0; i < N; i++)
+		CHECK_EQ(slab_alloc(&s, 4000, &seg[i], &off[i]), 0);
+	CHECK_EQ(s.nheld, 3);
+	CHECK_EQ(slab_bytes(&s), 3ull * SLAB_SEG_SIZE);
+	memcpy(slab_ptr(&s, seg[0], off[0]), "kept", 4);
+	ro = mmap(NULL, SLAB_SEG_SIZE, PROT_READ, MAP_SHARED,
+		  s.segs[seg[0]].rofd, 0);
+	CHECK(ro != MAP_FAILED);
+	g0 = s.segs[seg[0]].gen;
+	CHECK_EQ(g0, 1);
+	for (i = 0; i < N; i++)
+		slab_free(&s, seg[i], off[i], 4000);
+	CHECK_EQ(s.used, 0);
+	CHECK_EQ(s.nheld, 1);
+	CHECK_EQ(s.nidle, 1);
+	CHECK_EQ(slab_bytes(&s), 0);
+	CHECK_EQ(slab_idle_bytes(&s), SLAB_SEG_SIZE);
+	/* the idle one serves the next put: no new memfd */
+	CHECK_EQ(slab_alloc(&s, 10, &sg, &of), 0);
+	CHECK_EQ(s.nheld, 1);
+	CHECK_EQ(s.nidle, 0);
+	CHECK_EQ(slab_bytes(&s), SLAB_SEG_SIZE);
+	slab_free(&s, sg, of, 10);
+	CHECK_EQ(slab_trim(&s), SLAB_SEG_SIZE);
+	CHECK_EQ(s.nheld, 0);
+	CHECK_EQ(slab_idle_bytes(&s), 0);
+	CHECK_EQ(slab_trim(&s), 0);
+	/* slots come back, each with a new generation */
+	CHECK_EQ(slab_alloc(&s, 10, &sg, &of), 0);
+	CHECK(sg < 3);
+	CHECK_EQ(s.segs[sg].gen, 2);
+	CHECK_EQ(s.nsegs, 3);
+	/* a reader's old mapping is its own memory now, still readable */
+	if (ro != MAP_FAILED) {
+		CHECK(memcmp(ro + off[0], "kept", 4) == 0);
+		munmap(ro, SLAB_SEG_SIZE);
+	}
+	/* the budget counts segments in use, not the idle one */
+	slab_free(&s, sg, of, 10);
+	s.limit_segs = 1;
+	for (i = 0; i < PER_SEG; i++)
+		CHECK_EQ(slab_alloc(&s, 4000, &seg[i], &off[i]), 0);
+	CHECK_EQ(slab_alloc(&s, 4000, &sg, &of), -ENOSPC);
 	slab_release(&s);
 }
 
 TEST_MAIN(arena_init(0); RUN(test_class_sizes); RUN(test_alloc_placement);
 	  RUN(test_reuse); RUN(test_chunk_cycle); RUN(test_segment_budget);
-	  RUN(test_random_patterns))
+	  RUN(test_random_patterns); RUN(test_reclaim))

@@ -600,7 +600,10 @@ test_pins_keep_zombies(void)
 	st = status(s);
 	CHECK_EQ(st.zombies, 0);
 	CHECK_EQ(st.payload, 0);
-	CHECK_EQ(st.used, PROTO_SEG_SIZE); /* segments are kept */
+	/* the emptied segment is no longer counted; one is kept idle */
+	CHECK_EQ(st.used, 0);
+	CHECK_EQ(st.segments, 0);
+	CHECK_EQ(st.idle_segments, PROTO_SEG_SIZE);
 	store_owner_free(s, r2);
 	store_owner_free(s, w);
 	CHECK_EQ(status(s).owners, 0);
@@ -632,6 +635,53 @@ test_owner_free_drops_unsealed(void)
 	CHECK_EQ(st.objects, 1);
 	CHECK_EQ(store_info(s, sealed, &info), 0);
 	store_owner_free(s, NULL); /* no-op */
+	store_free(s);
+}
+
+/* Segments of small blobs come back once empty: the accounting returns to
+ * its baseline, the idle one kept for the next small put is given back
+ * when a large blob needs its memory, and a reused slot has a new
+ * generation (readers map it anew). */
+static void
+test_segments_come_back(void)
+{
+	struct store *s = new_store(4 << 20);
+	struct store_owner *o = store_owner_new(s, "t");
+	struct store_blobref b;
+	uint64_t ids[1100], id;
+	static const char v[4000];
+	struct store_status st;
+	uint32_t gen0;
+	size_t n = 0, count;
+	int rc = 0, fd;
+
+	while (n < 1100 && (rc = store_blob_put_small(s, v, sizeof(v),
+						      &ids[n])) == 0)
+		n++;
+	CHECK_EQ(rc, -ENOSPC);
+	CHECK_EQ(n, 2 * (PROTO_SEG_SIZE / 4096));
+	CHECK_EQ(status(s).used, 4 << 20);
+	CHECK_EQ(store_blob_open(s, o, ids[0], &b), 0);
+	gen0 = b.seg_gen;
+	store_release(s, o, &ids[0], 1);
+	CHECK_EQ(store_delete(s, ids, n, 0, &count), 0);
+	st = status(s);
+	CHECK_EQ(st.used, 0);
+	CHECK_EQ(st.segments, 0);
+	CHECK_EQ(st.idle_segments, PROTO_SEG_SIZE);
+	/* 3 MiB fit the limit only without the idle segment */
+	CHECK_EQ(store_blob_create(s, o, 3 << 20, &id, &fd), 0);
+	st = status(s);
+	CHECK_EQ(st.idle_segments, 0);
+	CHECK_EQ(st.used, 3 << 20);
+	CHECK_EQ(store_blob_abort(s, o, id), 0);
+	/* a small put gets a new segment: a new generation in its slot */
+	CHECK_EQ(store_blob_put_small(s, v, 10, &id), 0);
+	CHECK_EQ(store_blob_open(s, o, id, &b), 0);
+	CHECK_EQ(b.seg, 0);
+	CHECK_EQ(b.seg_gen, gen0 + 1);
+	CHECK(b.seg_fd >= 0);
+	store_owner_free(s, o);
 	store_free(s);
 }
 
@@ -909,6 +959,7 @@ TEST_MAIN(RUN(test_create_seal_abort); RUN(test_sealed_is_immutable);
 	  RUN(test_small_blobs); RUN(test_objects_and_members);
 	  RUN(test_shallow_and_named_members); RUN(test_diamond_delete);
 	  RUN(test_obj_put_checks); RUN(test_pins_keep_zombies);
-	  RUN(test_owner_free_drops_unsealed); RUN(test_limit);
+	  RUN(test_owner_free_drops_unsealed); RUN(test_segments_come_back);
+	  RUN(test_limit);
 	  RUN(test_names); RUN(test_list); RUN(test_watch);
 	  RUN(test_get_errors))
