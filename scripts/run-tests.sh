@@ -83,7 +83,7 @@ run_bats() {
 }
 
 run_python() {
-	local pypre pyasan
+	local pypre pyasan pyargs
 	if ! "$PYTHON" -c 'import pytest' 2>/dev/null; then
 		fail_suite pytest "pytest not importable by $PYTHON"
 		return
@@ -101,11 +101,13 @@ run_python() {
 		pypre="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 		pyasan=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 	fi
+	# PYTEST_ARGS as the shell would split it, quotes included, as
+	# `make pytest` passes it: -k 'a or b' stays two words.
+	eval "pyargs=(${PYTEST_ARGS:-})" || { fail_suite pytest "bad PYTEST_ARGS"; return; }
 	# One line per test in a TAP-like form so the counts add up.
-	# shellcheck disable=SC2086 # PYTEST_ARGS is a list of words
 	count_tap pytest < <(LD_PRELOAD=$pypre ASAN_OPTIONS=$pyasan \
 		"$PYTHON" -m pytest -q -p no:cacheprovider \
-		-rA tests/python ${PYTEST_ARGS:-} 2>&1 | sed -n \
+		-rA tests/python "${pyargs[@]}" 2>&1 | sed -n \
 		-e 's/^PASSED \(.*\)/ok \1/p' -e 's/^FAILED \(.*\)/not ok \1/p' \
 		-e 's/^ERROR \(.*\)/not ok \1/p' -e '/^=\+ .* in [0-9.]*s/p' -e '/Error/p')
 }
