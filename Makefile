@@ -65,7 +65,9 @@ LIBS_CBOR = $(shell pkg-config --libs libcbor 2>/dev/null || echo -lcbor)
 LIBS_LZ4 = $(shell pkg-config --libs liblz4 2>/dev/null || echo -llz4)
 LIBS = $(LIBS_CBOR) -lpthread
 # The core (daemon and unit tests) also needs lz4; the client library does not.
-CORE_LIBS = $(LIBS_CBOR) $(LIBS_LZ4) -lpthread
+# The cluster (src/cluster/) talks to etcd with libcurl and jansson.
+LIBS_CLUSTER = $(shell pkg-config --libs libcurl jansson 2>/dev/null || echo -lcurl -ljansson)
+CORE_LIBS = $(LIBS_CBOR) $(LIBS_LZ4) $(LIBS_CLUSTER) -lpthread
 # FUSE: only fs/ includes it and only vineyardd links it.
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
 LIBS_FUSE = $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
@@ -85,7 +87,9 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
 	src/store_list.c src/store_pjob.c src/store_writer.c \
 	src/store_restore.c src/diskfmt.c src/persist.c src/persist_write.c \
-	src/persist_read.c
+	src/persist_read.c \
+	src/cluster/b64.c src/cluster/etcd.c src/cluster/kvmap.c \
+	src/cluster/cluster.c src/cluster/cluster_thread.c
 # The socket front (src/server_int.h says which file does what); the fuzz
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
@@ -261,7 +265,8 @@ fuzz: fuzz-build
 # ---- packages ----
 DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
 	fuse3 bats python3 python3-numpy python3-pandas python3-pytest \
-	mandoc redis-server clang libclang-rt-14-dev valgrind
+	mandoc redis-server clang libclang-rt-14-dev valgrind \
+	etcd-server etcd-client libcurl4-openssl-dev libjansson-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
