@@ -20,6 +20,7 @@
 
 #include "arena.h"
 #include "cborio.h"
+#include "cluster/attach.h"
 #include "fs.h"
 #include "log.h"
 #include "loop.h"
@@ -46,6 +47,11 @@ struct opts {
 	const char *mount;   /* FUSE view, or NULL */
 	int allow_other;
 	int fs_cached;       /* --fs-mode cached */
+	const char *etcd;    /* --etcd URL[,URL...], or NULL: no cluster */
+	const char *etcd_prefix;
+	int etcd_ttl;
+	const char *rpc;     /* --rpc HOST:PORT, or NULL */
+	const char *rpc_token_file;
 };
 
 static void
@@ -93,6 +99,18 @@ usage(FILE *f)
 "                         passthrough) when the kernel and privileges allow,\n"
 "                         else are served through the page cache; cached:\n"
 "                         always the latter (default auto)\n"
+"      --etcd URL[,URL]   join the cluster kept in etcd at URL (its v3 JSON\n"
+"                         gateway, e.g. http://127.0.0.1:2379); without it\n"
+"                         there is no etcd traffic at all. See\n"
+"                         vineyard-cluster(7)\n"
+"      --etcd-prefix NAME keys under NAME/ (default vineyard): several\n"
+"                         clusters can share one etcd\n"
+"      --etcd-ttl SECONDS lease of this daemon's record (default 5): a\n"
+"                         daemon that dies is gone from the others' view\n"
+"                         within this\n"
+"      --rpc HOST:PORT    the address other instances and TCP clients use\n"
+"                         to reach this daemon, shown in its record\n"
+"      --rpc-token-file PATH  a shared secret TCP peers must present\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -159,6 +177,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "mount", required_argument, NULL, 'F' },
 		{ "allow-other", no_argument, NULL, 'A' },
 		{ "fs-mode", required_argument, NULL, 'D' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "etcd-prefix", required_argument, NULL, 'X' },
+		{ "etcd-ttl", required_argument, NULL, 'T' },
+		{ "rpc", required_argument, NULL, 'R' },
+		{ "rpc-token-file", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = getenv("VINEYARD_IPC_SOCKET");
@@ -281,6 +304,19 @@ parse_opts(int argc, char **argv, struct opts *o)
 				exit(2);
 			}
 			break;
+		case 'E': o->etcd = optarg; break;
+		case 'X': o->etcd_prefix = optarg; break;
+		case 'T':
+			mode = strtol(optarg, &end, 10);
+			if (*end || end == optarg || mode < 1 || mode > 3600) {
+				fprintf(stderr, "vineyardd: --etcd-ttl %s: "
+					"expected seconds, 1 to 3600\n", optarg);
+				exit(2);
+			}
+			o->etcd_ttl = (int)mode;
+			break;
+		case 'R': o->rpc = optarg; break;
+		case 'K': o->rpc_token_file = optarg; break;
 		case 'v': o->level = LOG_LVL_DEBUG; break;
 		case 'q': o->level = LOG_LVL_WARN; break;
 		case 'h': usage(stdout); exit(0);
@@ -298,6 +334,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (!o->size)
 		o->size = default_size();
+	if (!o->etcd && (o->etcd_prefix || o->etcd_ttl)) {
+		fprintf(stderr, "vineyardd: --etcd-prefix and --etcd-ttl need "
+			"--etcd URL\n");
+		exit(2);
+	}
 	if (!o->mount && (o->allow_other || o->fs_cached)) {
 		fprintf(stderr, "vineyardd: --allow-other and --fs-mode need "
 			"--mount DIR\n");
@@ -401,6 +442,7 @@ main(int argc, char **argv)
 	struct store *store;
 	struct server *server = NULL;
 	struct fs *fs = NULL;
+	struct attach *cluster = NULL;
 	struct loop *loop;
 	struct sigctx sc;
 	struct loop_watch *sigw;
@@ -522,6 +564,20 @@ main(int argc, char **argv)
 		vcfg.fs_sync = fs_sync;
 		vcfg.fs_ctx = fs;
 	}
+	if (o.etcd) {
+		struct attach_cfg acfg = {
+			.etcd = o.etcd, .prefix = o.etcd_prefix,
+			.ttl_s = o.etcd_ttl, .socket = o.socket, .rpc = o.rpc,
+			.data_dir = data_dir,
+		};
+
+		/* never waits for etcd: the daemon serves at once */
+		if (!(cluster = attach_start(store, loop, &acfg, err,
+					     sizeof(err)))) {
+			fprintf(stderr, "vineyardd: %s\n", err);
+			exit(2);
+		}
+	}
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),
 			 __ATOMIC_RELEASE);
 
@@ -564,6 +620,7 @@ main(int argc, char **argv)
 		log_warnx("event loop: %s", strerror(-rc));
 	fs_stop(fs);
 	server_free(server);
+	attach_stop(cluster);
 	store_free(store);
 	loop_del(loop, sigw); /* loop_free frees the watches deleted */
 	loop_free(loop);

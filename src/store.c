@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/cluster.h"
 #include "store_int.h"
 #include "banned.h"
 
@@ -127,6 +128,11 @@ new_id(struct store *s, int blob)
 		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 		z ^= z >> 31;
+		/* in a cluster, bits 48..62 say which instance made it, so
+		 * ids are unique cluster-wide (cluster.h) */
+		if (s->instance)
+			z = (z & ((1ull << CLUSTER_ID_SHIFT) - 1)) |
+			    (uint64_t)s->instance << CLUSTER_ID_SHIFT;
 		z = blob ? z | META_BLOB_BIT : z & ~META_BLOB_BIT;
 		if ((z & ~META_BLOB_BIT) == 0)
 			continue;
@@ -199,6 +205,14 @@ obj_destroy(struct store *s, struct object *o)
 		free(o->u.meta);
 	}
 	free(o);
+}
+
+void
+store_set_instance(struct store *s, uint32_t instance)
+{
+	store_lock(s);
+	s->instance = instance & CLUSTER_MAX_INSTANCE;
+	store_unlock(s);
 }
 
 void

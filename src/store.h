@@ -47,6 +47,9 @@ struct store_cfg {
  * friendlier error). */
 struct store *store_new(const struct store_cfg *cfg);
 void store_free(struct store *s);
+/* In a cluster: new ids carry this instance id (cluster.h), so they are
+ * unique cluster-wide; 0 (the default) makes plain random ids. */
+void store_set_instance(struct store *s, uint32_t instance);
 const char *store_errmsg(void);
 
 /* Owners: a client connection, or the FUSE view. Pins and unsealed blobs

@@ -110,6 +110,7 @@ struct store {
 	uint64_t payload;      /* blob bytes */
 	uint64_t nblobs;       /* sealed blobs in objs */
 	uint64_t rng;          /* splitmix64 state for ids */
+	uint32_t instance;     /* cluster instance id for new ids, 0 = none */
 	struct store_owner owners; /* list head */
 	uint64_t nowners;
 	struct watcher watch[4];

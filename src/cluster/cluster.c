@@ -146,6 +146,7 @@ cluster_new(const struct cluster_cfg *cfg, const char **err)
 	kvmap_init(&c->pending);
 	c->ops_tail = &c->ops;
 	c->done_tail = &c->done;
+	c->nev_tail = &c->nev;
 	c->state = CLUSTER_JOINING;
 	snprintf(c->err, sizeof(c->err), "not joined yet");
 	c->started_at = (int64_t)time(NULL);
@@ -188,10 +189,34 @@ op_free(struct op *op)
 	free(op);
 }
 
+void
+cluster_on_names(struct cluster *c, cluster_name_fn fn, void *ctx)
+{
+	c->name_fn = fn;
+	c->name_ctx = ctx;
+}
+
+void
+cl_name_event(struct cluster *c, const uint8_t *name, size_t len,
+	      const uint8_t *val, size_t vlen)
+{
+	struct name_ev *ev;
+
+	if (!c->name_fn)
+		return;
+	ev = xcalloc(1, sizeof(*ev) + len + 1);
+	memcpy(ev->name, name, len);
+	if (val && cl_id_parse((const char *)val, vlen, &ev->id))
+		ev->id = 0;
+	*c->nev_tail = ev;
+	c->nev_tail = &ev->next;
+}
+
 int
 cluster_dispatch(struct cluster *c)
 {
 	struct op *list, *op;
+	struct name_ev *evs, *ev;
 	uint64_t v;
 	int changed;
 
@@ -204,7 +229,16 @@ cluster_dispatch(struct cluster *c)
 	c->done_tail = &c->done;
 	changed = c->gen != c->seen_gen;
 	c->seen_gen = c->gen;
+	evs = c->nev;
+	c->nev = NULL;
+	c->nev_tail = &c->nev;
 	pthread_mutex_unlock(&c->lock);
+	while ((ev = evs)) {
+		evs = ev->next;
+		if (c->name_fn)
+			c->name_fn(c->name_ctx, ev->name, ev->id);
+		free(ev);
+	}
 	while ((op = list)) {
 		list = op->next;
 		op->done(op->ctx, op->rc, op->err);
@@ -306,6 +340,43 @@ cluster_unpublish(struct cluster *c, uint64_t id)
 	kvmap_del(&c->want, k, kl);
 	kvmap_put(&c->pending, k, kl, "", 0, -1);
 	pthread_mutex_unlock(&c->lock);
+	etcd_wake(c->e);
+}
+
+static void
+name_key(const char *name, char **k, size_t *kl)
+{
+	*kl = strlen(name) + 6;
+	*k = xmalloc(*kl + 1);
+	snprintf(*k, *kl + 1, "names/%s", name);
+}
+
+void
+cluster_name_set(struct cluster *c, const char *name, uint64_t id)
+{
+	char *k, ids[18];
+	size_t kl;
+
+	name_key(name, &k, &kl);
+	cl_id_format(id, ids);
+	pthread_mutex_lock(&c->lock);
+	kvmap_put(&c->pending, k, kl, ids, 17, 0);
+	pthread_mutex_unlock(&c->lock);
+	free(k);
+	etcd_wake(c->e);
+}
+
+void
+cluster_name_unset(struct cluster *c, const char *name)
+{
+	char *k;
+	size_t kl;
+
+	name_key(name, &k, &kl);
+	pthread_mutex_lock(&c->lock);
+	kvmap_put(&c->pending, k, kl, "", 0, -1);
+	pthread_mutex_unlock(&c->lock);
+	free(k);
 	etcd_wake(c->e);
 }
 
@@ -557,6 +628,7 @@ cluster_free(struct cluster *c)
 		pthread_join(c->th, NULL);
 	}
 	cl_fail_ops(c, -ECANCELED, "vineyardd is stopping");
+	c->name_fn = NULL;	/* the daemon is going: no more name news */
 	cluster_dispatch(c);
 	etcd_free(c->e);
 	kvmap_release(&c->cache);

@@ -89,6 +89,16 @@ int cluster_name_put(struct cluster *c, const char *name, uint64_t id,
 int cluster_name_drop(struct cluster *c, const char *name,
 		      cluster_done_fn done, void *ctx);
 
+/* Names as desired state, for the daemon: the write is queued and retried
+ * until etcd takes it (last writer wins), like a publication. */
+void cluster_name_set(struct cluster *c, const char *name, uint64_t id);
+void cluster_name_unset(struct cluster *c, const char *name);
+/* fn runs on the loop thread (cluster_dispatch) for every change of a
+ * cluster-wide name (id 0: dropped), whoever made it, and for every name
+ * after each (re)join. Set before cluster_start. */
+typedef int (*cluster_name_fn)(void *ctx, const char *name, uint64_t id);
+void cluster_on_names(struct cluster *c, cluster_name_fn fn, void *ctx);
+
 /* Cache reads (never touch etcd). */
 int cluster_name_get(struct cluster *c, const char *name, uint64_t *id);
 /* The object's record (malloc'd, NUL-terminated, *json may be NULL to
@@ -105,7 +115,6 @@ int cluster_each_instance(struct cluster *c, cluster_inst_fn fn, void *ctx);
 typedef int (*cluster_obj_fn)(void *ctx, uint64_t id, uint32_t instance,
 			      int alive, const char *json, size_t len);
 int cluster_each_object(struct cluster *c, cluster_obj_fn fn, void *ctx);
-typedef int (*cluster_name_fn)(void *ctx, const char *name, uint64_t id);
 int cluster_each_name(struct cluster *c, cluster_name_fn fn, void *ctx);
 
 #endif

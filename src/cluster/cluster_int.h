@@ -32,6 +32,13 @@ struct op {
 	void *ctx;
 };
 
+/* A change of a cluster-wide name, for the loop thread. */
+struct name_ev {
+	struct name_ev *next;
+	uint64_t id; /* 0: dropped */
+	char name[];
+};
+
 struct cluster {
 	struct cluster_cfg cfg;	/* strings point into own[] */
 	char *own[5];
@@ -54,6 +61,9 @@ struct cluster {
 	struct kvmap pending;	/* to write; lease -1 marks a delete */
 	struct op *ops, **ops_tail;
 	struct op *done, **done_tail;
+	struct name_ev *nev, **nev_tail;
+	cluster_name_fn name_fn; /* set before start */
+	void *name_ctx;
 	uint64_t objects, bytes;
 	int record_dirty;
 
@@ -76,6 +86,9 @@ void cl_set_err(struct cluster *c, const char *msg);
 void cl_op_finish(struct cluster *c, struct op *op, int rc, const char *err);
 /* Fails every queued request with rc. */
 void cl_fail_ops(struct cluster *c, int rc, const char *msg);
+/* Queues a name change for the loop (caller holds the lock). */
+void cl_name_event(struct cluster *c, const uint8_t *name, size_t len,
+		   const uint8_t *val, size_t vlen);
 void *cl_thread_main(void *arg);
 
 #endif

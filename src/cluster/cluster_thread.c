@@ -174,12 +174,17 @@ watch_cb(void *ctx, int del, const struct etcd_kv *kv)
 
 	if (kv->klen <= c->pfxlen)
 		return;
+	const uint8_t *rel = kv->key + c->pfxlen;
+	size_t rlen = kv->klen - c->pfxlen;
+
 	pthread_mutex_lock(&c->lock);
 	if (del)
-		kvmap_del(&c->cache, kv->key + c->pfxlen, kv->klen - c->pfxlen);
+		kvmap_del(&c->cache, rel, rlen);
 	else
-		kvmap_put(&c->cache, kv->key + c->pfxlen, kv->klen - c->pfxlen,
-			  kv->val, kv->vlen, kv->lease);
+		kvmap_put(&c->cache, rel, rlen, kv->val, kv->vlen, kv->lease);
+	if (rlen > 6 && !memcmp(rel, "names/", 6))
+		cl_name_event(c, rel + 6, rlen - 6, del ? NULL : kv->val,
+			      kv->vlen);
 	c->gen++;
 	pthread_mutex_unlock(&c->lock);
 	cl_notify(c);
@@ -234,6 +239,18 @@ join(struct cluster *c)
 		return rc;
 	}
 	pthread_mutex_lock(&c->lock);
+	/* names: every one now, and a drop for those gone meanwhile */
+	pos = 0;
+	while ((e = kvmap_next(&c->cache, &pos)))
+		if (e->klen > 6 && !memcmp(e->key, "names/", 6) &&
+		    !kvmap_get(&fresh, e->key, e->klen))
+			cl_name_event(c, e->key + 6, e->klen - 6, NULL, 0);
+	pos = 0;
+	while ((e = kvmap_next(&fresh, &pos)))
+		if (e->klen > 6 && !memcmp(e->key, "names/", 6))
+			cl_name_event(c, e->key + 6, e->klen - 6, e->val,
+				      e->vlen);
+	pos = 0;
 	kvmap_move(&c->cache, &fresh);
 	c->gen++;
 	/* write every published object again (etcd may have lost them) */

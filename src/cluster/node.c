@@ -1,0 +1,461 @@
+/*
+ * node: publishing, name mirroring and the cluster replies. A published
+ * object's record is its meta.json (as `vineyardctl meta` shows it) less
+ * the local-only fields (names, persisted), plus "instance". Names: the
+ * store watcher sends local changes to etcd as desired state; the
+ * cluster's name events re-point the local binding when the object is
+ * here and drop it when it is not, so a name resolves to one id on every
+ * instance once the watch has delivered the last write (last writer wins).
+ * While the node applies such an event it ignores the store's echo of it.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "cluster/kvmap.h"
+#include "cluster/node.h"
+#include "log.h"
+#include "object.h"
+#include "store.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+struct node {
+	struct store *s;
+	struct cluster *c;
+	struct kvmap published; /* key: the 8 id bytes; store lock or loop */
+	int applying;		/* applying a cluster name event */
+};
+
+static int
+on_cluster_name(void *ctx, const char *name, uint64_t id)
+{
+	struct node *n = ctx;
+	size_t len = strlen(name);
+	uint64_t cur = 0;
+	int local = store_name_get(n->s, name, len, &cur) == 0;
+
+	n->applying = 1;
+	if (id && store_has(n->s, id)) {
+		if (!local || cur != id)
+			store_name_put(n->s, name, len, id);
+	} else if (local && cur != id) {
+		/* dropped, or now an object elsewhere: resolve through the
+		 * cluster from here on */
+		store_name_drop(n->s, name, len);
+	}
+	n->applying = 0;
+	return 0;
+}
+
+/* Store watcher: runs with the store lock held; only queues. */
+static void
+on_store(void *ctx, enum store_event ev, uint64_t id, const char *name)
+{
+	struct node *n = ctx;
+
+	switch (ev) {
+	case STORE_EV_DEL:
+		if (kvmap_del(&n->published, &id, sizeof(id)))
+			cluster_unpublish(n->c, id);
+		break;
+	case STORE_EV_NAME_SET:
+		if (!n->applying && name)
+			cluster_name_set(n->c, name, id);
+		break;
+	case STORE_EV_NAME_DROP:
+		if (!n->applying && name)
+			cluster_name_unset(n->c, name);
+		break;
+	default:
+		break;
+	}
+}
+
+struct node *
+node_new(struct store *s, struct cluster *c)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+
+	n->s = s;
+	n->c = c;
+	kvmap_init(&n->published);
+	cluster_on_names(c, on_cluster_name, n);
+	store_watch(s, on_store, n);
+	return n;
+}
+
+void
+node_free(struct node *n)
+{
+	if (!n)
+		return;
+	store_unwatch(n->s, on_store, n);
+	kvmap_release(&n->published);
+	free(n);
+}
+
+struct cluster *
+node_cluster(const struct node *n)
+{
+	return n->c;
+}
+
+/* ---- publishing ---- */
+
+/* The record of one local object, or NULL if it is gone. */
+static char *
+record_of(struct node *n, uint64_t id)
+{
+	struct cw j;
+	json_error_t jerr;
+	json_t *m;
+	char *s = NULL;
+
+	cw_init(&j);
+	if (store_meta_json(n->s, id, &j) == 0 && cw_finish(&j) == 0 &&
+	    (m = json_loadb((const char *)j.buf, j.len, 0, &jerr))) {
+		json_object_del(m, "names");
+		json_object_del(m, "persisted");
+		json_object_set_new(m, "instance",
+				    json_integer(cluster_instance(n->c)));
+		s = json_dumps(m, JSON_COMPACT);
+		json_decref(m);
+	}
+	cw_release(&j);
+	return s;
+}
+
+static int
+publish_member(void *ctx, const char *name, size_t len, uint64_t member)
+{
+	node_publish(ctx, member);
+	return 0;
+}
+
+void
+node_publish(struct node *n, uint64_t id)
+{
+	char *rec;
+
+	if (kvmap_get(&n->published, &id, sizeof(id)))
+		return;	/* objects never change: once is enough */
+	if (!(rec = record_of(n, id)))
+		return;
+	cluster_publish(n->c, id, rec, strlen(rec));
+	free(rec);
+	kvmap_put(&n->published, &id, sizeof(id), "", 0, 0);
+	store_members(n->s, id, publish_member, n);
+}
+
+void
+node_unpublish(struct node *n, uint64_t id)
+{
+	if (kvmap_del(&n->published, &id, sizeof(id)))
+		cluster_unpublish(n->c, id);
+}
+
+struct idlist {
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+static int
+collect_persisted(void *ctx, const struct store_info *info,
+		  const char *const *names, size_t nnames)
+{
+	struct idlist *l = ctx;
+
+	if (!(info->flags & OBJ_PERSISTED))
+		return 0;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+	}
+	l->ids[l->n++] = info->id;
+	return 0;
+}
+
+void
+node_publish_persisted(struct node *n)
+{
+	struct idlist l = { 0 };
+	size_t i;
+	int more = 0;
+
+	/* collected first: list callbacks run under the store lock */
+	store_list(n->s, NULL, 0, 0, collect_persisted, &l, &more);
+	for (i = 0; i < l.n; i++)
+		node_publish(n, l.ids[i]);
+	free(l.ids);
+}
+
+void
+node_dispatch(struct node *n)
+{
+	struct store_status st;
+
+	cluster_dispatch(n->c);
+	store_status(n->s, &st);
+	cluster_set_figures(n->c, st.objects, st.payload);
+}
+
+/* ---- replies ---- */
+
+static int
+not_joined(struct node *n, const char **why)
+{
+	static char msg[700];
+	char err[600];
+	enum cluster_state st = cluster_state(n->c, err, sizeof(err));
+
+	if (st == CLUSTER_JOINED)
+		return 0;
+	snprintf(msg, sizeof(msg), "the cluster is unreachable (%s): %s",
+		 cluster_state_name(st), err);
+	*why = msg;
+	return -ENOTCONN;
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static uint64_t
+juint(json_t *o, const char *k)
+{
+	json_int_t v = json_integer_value(json_object_get(o, k));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+struct inst_ctx {
+	struct cw *w;
+	size_t n;
+	int count_only;
+};
+
+static int
+inst_one(void *ctx, uint32_t id, const char *json, size_t len)
+{
+	struct inst_ctx *x = ctx;
+	json_error_t jerr;
+	json_t *r;
+
+	x->n++;
+	if (x->count_only)
+		return 0;
+	r = json_loadb(json, len, 0, &jerr);
+	/* [id, host, socket, rpc, pid, started, objects, bytes] */
+	cw_array(x->w, 8);
+	cw_uint(x->w, id);
+	cw_str(x->w, jstr(r, "host"));
+	cw_str(x->w, jstr(r, "socket"));
+	cw_str(x->w, jstr(r, "rpc"));
+	cw_uint(x->w, juint(r, "pid"));
+	cw_uint(x->w, juint(r, "started"));
+	cw_uint(x->w, juint(r, "objects"));
+	cw_uint(x->w, juint(r, "bytes"));
+	json_decref(r);
+	return 0;
+}
+
+int
+node_cluster_info(struct node *n, struct cw *w, const char **why)
+{
+	struct inst_ctx x = { w, 0, 1 };
+	char err[600];
+	enum cluster_state st = cluster_state(n->c, err, sizeof(err));
+
+	/* [state, instance, prefix, message, [instance...]]: answered even
+	 * when etcd is away (the state says so; the list is the last seen) */
+	cluster_each_instance(n->c, inst_one, &x);
+	cw_array(w, 5);
+	cw_str(w, cluster_state_name(st));
+	cw_uint(w, cluster_instance(n->c));
+	cw_str(w, cluster_prefix(n->c));
+	cw_str(w, st == CLUSTER_JOINED ? "" : err);
+	cw_array(w, x.n);
+	x.count_only = 0;
+	x.n = 0;
+	cluster_each_instance(n->c, inst_one, &x);
+	(void)why;
+	return 0;
+}
+
+/* name -> id of every cluster name, to list each object's names. */
+struct names_ctx {
+	struct kvmap by_id; /* 8 id bytes -> "a\0b\0" */
+};
+
+static int
+name_collect(void *ctx, const char *name, uint64_t id)
+{
+	struct names_ctx *x = ctx;
+	const struct kv_entry *e = kvmap_get(&x->by_id, &id, sizeof(id));
+	size_t nl = strlen(name) + 1, ol = e ? e->vlen : 0;
+	char *v = xmalloc(ol + nl);
+
+	if (e)
+		memcpy(v, e->val, ol);
+	memcpy(v + ol, name, nl);
+	kvmap_put(&x->by_id, &id, sizeof(id), v, ol + nl, 0);
+	free(v);
+	return 0;
+}
+
+struct list_ctx {
+	struct cw *w;
+	const char *glob;
+	struct names_ctx *names;
+	size_t n;
+	int count_only;
+};
+
+static int
+obj_one(void *ctx, uint64_t id, uint32_t instance, int alive,
+	const char *json, size_t len)
+{
+	struct list_ctx *x = ctx;
+	const struct kv_entry *e;
+	json_error_t jerr;
+	json_t *r = json_loadb(json, len, 0, &jerr);
+	const char *tn = jstr(r, "typename"), *p;
+	size_t k, nn = 0;
+
+	if (x->glob && fnmatch(x->glob, tn, 0)) {
+		json_decref(r);
+		return 0;
+	}
+	x->n++;
+	if (x->count_only) {
+		json_decref(r);
+		return 0;
+	}
+	/* [id, typename, nbytes, instance, alive, [names...]] */
+	cw_array(x->w, 6);
+	cw_uint(x->w, id);
+	cw_str(x->w, tn);
+	cw_uint(x->w, juint(r, "nbytes"));
+	cw_uint(x->w, instance);
+	cw_bool(x->w, alive);
+	e = kvmap_get(&x->names->by_id, &id, sizeof(id));
+	for (k = 0; e && k < e->vlen; k++)
+		nn += e->val[k] == '\0';
+	cw_array(x->w, nn);
+	for (p = e ? (const char *)e->val : NULL; nn--; p += strlen(p) + 1)
+		cw_str(x->w, p);
+	json_decref(r);
+	return 0;
+}
+
+int
+node_cluster_list(struct node *n, const char *glob, struct cw *w,
+		  const char **why)
+{
+	struct names_ctx names;
+	struct list_ctx x = { w, glob, &names, 0, 1 };
+	int rc;
+
+	if ((rc = not_joined(n, why)) < 0)
+		return rc;
+	kvmap_init(&names.by_id);
+	cluster_each_name(n->c, name_collect, &names);
+	/* counted first: the array header comes before the entries (the
+	 * cache may change between the passes; the count is re-checked) */
+	cluster_each_object(n->c, obj_one, &x);
+	{
+		struct cw body;
+		size_t want = x.n;
+
+		cw_init(&body);
+		x.w = &body;
+		x.n = 0;
+		x.count_only = 0;
+		cluster_each_object(n->c, obj_one, &x);
+		(void)want;
+		cw_array(w, x.n);
+		cw_raw(w, body.buf, body.len);
+		cw_release(&body);
+	}
+	kvmap_release(&names.by_id);
+	return 0;
+}
+
+int
+node_remote_meta(struct node *n, uint64_t id, struct cw *json)
+{
+	char *rec = NULL, *s;
+	uint32_t inst = 0;
+	int alive = 0, rc;
+	json_error_t jerr;
+	json_t *m;
+
+	if ((rc = cluster_object(n->c, id, &rec, &inst, &alive)) < 0)
+		return rc;
+	m = json_loads(rec, 0, &jerr);
+	free(rec);
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return -EBADMSG;
+	}
+	json_object_set_new(m, "instance", json_integer(inst));
+	json_object_set_new(m, "available", json_boolean(alive));
+	s = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(m);
+	if (!s)
+		return -ENOMEM;
+	cw_raw(json, s, strlen(s));
+	cw_raw(json, "\n", 1);
+	free(s);
+	return 0;
+}
+
+static int
+inst_json(void *ctx, uint32_t id, const char *json, size_t len)
+{
+	json_t *arr = ctx;
+	json_error_t jerr;
+	json_t *r = json_loadb(json, len, 0, &jerr);
+
+	if (json_is_object(r)) {
+		json_object_set_new(r, "alive", json_true());
+		json_array_append_new(arr, r);
+	} else {
+		json_decref(r);
+	}
+	return 0;
+}
+
+void
+node_cluster_json(struct node *n, struct cw *out)
+{
+	char err[600], *s;
+	enum cluster_state st = cluster_state(n->c, err, sizeof(err));
+	json_t *o = json_object(), *arr = json_array();
+
+	json_object_set_new(o, "state", json_string(cluster_state_name(st)));
+	json_object_set_new(o, "instance",
+			    json_integer(cluster_instance(n->c)));
+	json_object_set_new(o, "prefix", json_string(cluster_prefix(n->c)));
+	json_object_set_new(o, "message",
+			    json_string(st == CLUSTER_JOINED ? "" : err));
+	cluster_each_instance(n->c, inst_json, arr);
+	json_object_set_new(o, "instances", arr);
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (s) {
+		cw_raw(out, s, strlen(s));
+		cw_raw(out, "\n", 1);
+		free(s);
+	}
+}

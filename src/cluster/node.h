@@ -1,0 +1,49 @@
+/*
+ * node: the daemon's side of its cluster membership, between the store and
+ * the cluster module. It publishes persisted objects (their metadata tree)
+ * and withdraws them when deleted, mirrors name changes both ways (a local
+ * name goes to etcd; a name changed anywhere re-points or drops the local
+ * binding), and answers the cluster requests (instances, remote objects,
+ * remote metadata) from the cluster's cache. Loop thread only, except the
+ * store watcher it installs. Without --etcd there is no node at all.
+ */
+#ifndef VY_NODE_H
+#define VY_NODE_H
+
+#include <stdint.h>
+
+#include "cborio.h"
+
+struct store;
+struct cluster;
+struct node;
+
+/* c must not be started yet (the node subscribes to its name changes). */
+struct node *node_new(struct store *s, struct cluster *c);
+/* Stops following the store; the cluster is the caller's. */
+void node_free(struct node *n);
+struct cluster *node_cluster(const struct node *n);
+
+/* After a persist of id: publishes id and everything it references. */
+void node_publish(struct node *n, uint64_t id);
+/* After an unpersist of id: withdraws id (members stay published while
+ * they are persisted on their own or by another object). */
+void node_unpublish(struct node *n, uint64_t id);
+/* Publishes every persisted object (at start, after a restore). */
+void node_publish_persisted(struct node *n);
+/* Runs the cluster's completions and updates the instance figures; call
+ * when cluster_fd() is readable. */
+void node_dispatch(struct node *n);
+
+/* Replies (CBOR, the layouts of MSG_CLUSTER and MSG_CLUSTER_LIST in
+ * proto.h); -ENOTCONN with *why when the cluster cannot answer. */
+int node_cluster_info(struct node *n, struct cw *w, const char **why);
+int node_cluster_list(struct node *n, const char *glob, struct cw *w,
+		      const char **why);
+/* A remote object's metadata as JSON (meta.json's layout plus
+ * "instance" and "available"); -ENOENT if the cluster has no such object. */
+int node_remote_meta(struct node *n, uint64_t id, struct cw *json);
+/* The mount's cluster.json and status: the cluster state as JSON. */
+void node_cluster_json(struct node *n, struct cw *json);
+
+#endif
