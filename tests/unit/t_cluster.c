@@ -26,8 +26,37 @@
 
 static const char *url;
 
+struct seen {
+	int events;
+	uint64_t last;
+};
+static struct seen seen_b;
+
+static int
+on_name(void *ctx, const char *name, uint64_t id)
+{
+	struct seen *s = ctx;
+
+	if (!strcmp(name, "desired")) {
+		s->events++;
+		s->last = id;
+	}
+	return 0;
+}
+
+static struct cluster *
+member_fn(const char *prefix, const char *endpoints, const char *sock,
+	  cluster_name_fn fn, void *ctx);
+
 static struct cluster *
 member(const char *prefix, const char *endpoints, const char *sock)
+{
+	return member_fn(prefix, endpoints, sock, NULL, NULL);
+}
+
+static struct cluster *
+member_fn(const char *prefix, const char *endpoints, const char *sock,
+	  cluster_name_fn fn, void *ctx)
 {
 	struct cluster_cfg cfg = {
 		.endpoints = endpoints, .prefix = prefix, .ttl_s = 2,
@@ -41,6 +70,8 @@ member(const char *prefix, const char *endpoints, const char *sock)
 		fprintf(stderr, "cluster_new: %s\n", err);
 		return NULL;
 	}
+	if (fn)
+		cluster_on_names(c, fn, ctx);
 	if (cluster_start(c)) {
 		cluster_free(c);
 		return NULL;
@@ -165,7 +196,7 @@ test_join(void)
 	struct alive_q q;
 
 	A = member("t1", url, "/a.sock");
-	B = member("t1", url, "/b.sock");
+	B = member_fn("t1", url, "/b.sock", on_name, &seen_b);
 	CHECK(A && B);
 	if (!A || !B)
 		return;
@@ -218,6 +249,15 @@ test_names(void)
 	CHECK(wait_for(done_called, &d, A, B));
 	CHECK_EQ(d.rc, -ENOENT);
 	CHECK(strstr(d.err, "shared") != NULL);
+	/* desired-state names, and the events B's loop gets for them */
+	cluster_name_set(A, "desired", 0x99);
+	q = (struct name_q){ B, "desired", 0x99 };
+	CHECK(wait_for(name_is, &q, A, B));
+	CHECK(seen_b.events >= 1 && seen_b.last == 0x99);
+	cluster_name_unset(A, "desired");
+	q = (struct name_q){ B, "desired", 0 };
+	CHECK(wait_for(name_is, &q, A, B));
+	CHECK(seen_b.last == 0);
 }
 
 static void
