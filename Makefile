@@ -100,10 +100,11 @@ FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
 LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \
 	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \
-	client/lib/names.c
+	client/lib/names.c client/lib/cluster.c
 CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
 	client/ctl/ctl_get.c client/ctl/ctl_list.c client/ctl/ctl_name.c \
-	client/ctl/ctl_rm.c client/ctl/ctl_persist.c client/ctl/ctl_status.c
+	client/ctl/ctl_rm.c client/ctl/ctl_persist.c client/ctl/ctl_status.c \
+	client/ctl/ctl_cluster.c
 UNIT_SRC = $(wildcard tests/unit/t_*.c)
 
 WIRE_OBJ = $(WIRE_SRC:%.c=$(BUILD)/%.o)

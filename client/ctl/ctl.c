@@ -28,8 +28,9 @@ static const struct cmd cmds[] = {
 	  "store a file (or stdin) as a blob; prints its id" },
 	{ "get", cmd_get, "ID|NAME [-o FILE|-] [--wait SECONDS]",
 	  "write a blob's bytes to FILE (default stdout)" },
-	{ "ls", cmd_ls, "[--type GLOB]",
-	  "list objects: id, typename, size, persisted, names" },
+	{ "ls", cmd_ls, "[--type GLOB] [--cluster]",
+	  "list objects: id, typename, size, persisted, names (--cluster:\n"
+	  "           every published object of the cluster, with its instance)" },
 	{ "meta", cmd_meta, "ID|NAME", "print an object's metadata as JSON" },
 	{ "name", cmd_name, "ID|NAME NEWNAME",
 	  "bind NEWNAME to an object (re-points an existing name)" },
@@ -43,6 +44,8 @@ static const struct cmd cmds[] = {
 	{ "wait", cmd_wait, "NAME [--timeout SECONDS]",
 	  "wait for a name to appear; prints its id" },
 	{ "status", cmd_status, "", "show the daemon's figures" },
+	{ "cluster", cmd_cluster, "",
+	  "show the daemon's cluster: state and live instances" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -66,8 +69,8 @@ usage(FILE *f)
 		"  -V, --version      show the version\n\n"
 		"Objects are given by id (o + 16 hex digits) or by name.\n"
 		"exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 daemon "
-		"unreachable,\n5 no space, 6 timed out, 7 in use. See "
-		"vineyardctl(1).\n", VY_DEFAULT_SOCKET);
+		"unreachable,\n5 no space, 6 timed out, 7 in use, 8 cluster (etcd) "
+		"unreachable.\nSee vineyardctl(1).\n", VY_DEFAULT_SOCKET);
 }
 
 int

@@ -23,6 +23,7 @@ enum {
 	EX_NOSPACE = 5,   /* the daemon's memory limit, or its disk, is full */
 	EX_TIMEOUT = 6,   /* a wait ran out */
 	EX_INUSE = 7,     /* refused: object in use (member of another) */
+	EX_CLUSTER = 8,   /* the daemon's cluster (etcd) is unreachable */
 };
 
 /* Bytes moved per write call (and per progress step). */
@@ -73,5 +74,8 @@ int cmd_wait(int argc, char **argv);     /* ctl_name.c */
 int cmd_rm(int argc, char **argv);       /* ctl_rm.c */
 int cmd_persist(int argc, char **argv);  /* ctl_persist.c */
 int cmd_status(int argc, char **argv);   /* ctl_status.c */
+int cmd_cluster(int argc, char **argv);  /* ctl_cluster.c */
+/* `ls --cluster`: the cluster's published objects (ctl_cluster.c). */
+int ls_cluster(struct vy_client *c, const char *glob);
 
 #endif

@@ -52,24 +52,33 @@ cmd_ls(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "type", required_argument, NULL, 't' },
+		{ "cluster", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *glob = NULL;
+	int cluster = 0;
 	struct ls_ctx l = { 0 };
 	struct vy_client *c;
 	int rc, ch;
 
-	while ((ch = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:C", lo, NULL)) != -1) {
 		if (ch == 't')
 			glob = optarg;
+		else if (ch == 'C')
+			cluster = 1;
 		else
 			return EX_USAGE;
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: %s ls [--type GLOB]\n", prog);
+		fprintf(stderr, "usage: %s ls [--type GLOB] [--cluster]\n", prog);
 		return EX_USAGE;
 	}
 	c = connect_or_die();
+	if (cluster) {
+		rc = ls_cluster(c, glob);
+		vy_close(c);
+		return rc;
+	}
 	if (opt_json)
 		printf("[");
 	else if (!opt_quiet)

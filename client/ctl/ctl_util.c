@@ -22,6 +22,7 @@ exit_code(int rc)
 	case -ENOSPC: case -EDQUOT: return EX_NOSPACE;
 	case -ETIMEDOUT: return EX_TIMEOUT;
 	case -EBUSY: return EX_INUSE;
+	case -ENOTCONN: return EX_CLUSTER;
 	case -EINVAL: return EX_USAGE;
 	case -ECONNREFUSED: case -ECONNRESET: case -EPIPE: return EX_NODAEMON;
 	}

@@ -273,6 +273,47 @@ int vy_status(struct vy_client *c, struct vy_status **st);
  * (malloc'd; free it). */
 int vy_status_json(struct vy_client *c, char **json);
 
+/* ---- the cluster (vineyardd --etcd; vineyard-cluster(7)) ---- */
+
+/* The daemon's own membership. */
+struct vy_cluster_state {
+	char state[16];     /* "joined", "joining" (etcd not reached yet) or
+			     * "lost" (etcd gone; joining again) */
+	uint32_t instance;  /* this daemon's instance id, 0 before joining */
+	char prefix[132];   /* its --etcd-prefix */
+	char message[600];  /* why not joined, else "" */
+};
+/* One live instance of the cluster. */
+struct vy_cluster_instance {
+	uint32_t id;
+	const char *host, *socket, *rpc; /* rpc: "" without --rpc */
+	uint64_t pid, started;           /* started: seconds since 1970 */
+	uint64_t objects, bytes;         /* the daemon's figures */
+};
+/* Fills *st (may be NULL) and calls fn (may be NULL) for every live
+ * instance the daemon knows of (from its cache: also while etcd is away,
+ * when st says so). -EOPNOTSUPP when the daemon is not in a cluster.
+ * Entries are valid during the call only. */
+int vy_cluster(struct vy_client *c, struct vy_cluster_state *st,
+	       int (*fn)(void *ctx, const struct vy_cluster_instance *i),
+	       void *ctx);
+/* One published object of the cluster. */
+struct vy_cluster_object {
+	vy_id id;
+	const char *typename;
+	uint64_t nbytes;
+	uint32_t instance;        /* the instance that owns it */
+	int available;            /* 0: that instance is gone */
+	const char *const *names; /* cluster-wide names, nnames */
+	size_t nnames;
+};
+/* Calls fn for every published object of the cluster whose typename
+ * matches glob (NULL: all). -ENOTCONN while the daemon cannot reach etcd,
+ * -EOPNOTSUPP when it is not in a cluster. */
+int vy_cluster_list(struct vy_client *c, const char *glob,
+		    int (*fn)(void *ctx, const struct vy_cluster_object *o),
+		    void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

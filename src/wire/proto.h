@@ -81,7 +81,12 @@
 	X(MSG_NAME_GET, 301, "name-get", name) /* [name, wait_ms] -> [id] */ \
 	X(MSG_NAME_DROP, 302, "name-drop", name) /* [name] -> [] */ \
 	X(MSG_NAME_LIST, 303, "name-list", name_list) \
-		/* [glob|null] -> [[name, id]...] */
+		/* [glob|null] -> [[name, id]...] */ \
+	/* the cluster (vineyard-cluster(7)): 400s */ \
+	X(MSG_CLUSTER, 400, "cluster", cluster) \
+		/* [] -> [state, instance, prefix, message, [inst...]] */ \
+	X(MSG_CLUSTER_LIST, 401, "cluster-list", cluster_list) \
+		/* [glob|null] -> [[obj...]] */
 
 enum proto_type {
 #define PROTO_ENUM_(sym, num, name, handler) sym = num,
@@ -101,6 +106,12 @@ enum proto_type {
  * With GET_F_META the blobs are described but neither pinned nor sent.
  *
  * MSG_LIST entry: [id, typename, nbytes, flags, [names...]] (flags: LIST_F_*)
+ *
+ * MSG_CLUSTER inst: [id, host, socket, rpc, pid, started, objects, bytes]
+ *   state: "joining", "joined" or "lost"; message: why not joined, or "".
+ *   Not in a cluster: -EOPNOTSUPP.
+ * MSG_CLUSTER_LIST obj: [id, typename, nbytes, instance, available, [names...]]
+ *   every published object of the cluster; -ENOTCONN while etcd is away.
  */
 #define GET_F_META 0x1u    /* metadata only: no pins, no fds */
 #define DELETE_F_SHALLOW 0x1u /* keep members that become unreferenced */
