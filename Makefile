@@ -93,7 +93,8 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 # The socket front (src/server_int.h says which file does what); the fuzz
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
-	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c
+	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c \
+	src/req_cluster.c
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c

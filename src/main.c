@@ -21,6 +21,7 @@
 #include "arena.h"
 #include "cborio.h"
 #include "cluster/attach.h"
+#include "cluster/cluster.h"
 #include "fs.h"
 #include "log.h"
 #include "loop.h"
@@ -339,6 +340,18 @@ parse_opts(int argc, char **argv, struct opts *o)
 			"--etcd URL\n");
 		exit(2);
 	}
+	if (o->etcd) {
+		struct cluster_cfg cc = { .endpoints = o->etcd,
+					  .prefix = o->etcd_prefix,
+					  .ttl_s = o->etcd_ttl };
+		const char *why;
+
+		/* before anything is created: a clear error, nothing left */
+		if (cluster_cfg_check(&cc, &why)) {
+			fprintf(stderr, "vineyardd: --etcd: %s\n", why);
+			exit(2);
+		}
+	}
 	if (!o->mount && (o->allow_other || o->fs_cached)) {
 		fprintf(stderr, "vineyardd: --allow-other and --fs-mode need "
 			"--mount DIR\n");
@@ -578,8 +591,10 @@ main(int argc, char **argv)
 			exit(2);
 		}
 	}
+	vcfg.node = attach_node(cluster);
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),
 			 __ATOMIC_RELEASE);
+	attach_on_change(cluster, server_names_changed, server);
 
 	sc.loop = loop;
 	sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -8,6 +8,7 @@
 
 #include "cborio.h"
 #include "proto.h"
+#include "cluster/node.h"
 #include "server_int.h"
 #include "store.h"
 #include "banned.h"
@@ -39,11 +40,18 @@ req_name(struct conn *c, struct req *q)
 	case MSG_NAME_PUT:
 		rc = store_name_put(sv->store, name, nl, id);
 		tk = store_ticket();
+		/* in a cluster: a name for an object another instance has */
+		if (rc == -ENOENT && sv->cfg.node &&
+		    node_name_put(sv->cfg.node, name, id) == 0)
+			rc = 0;
 		if (rc == 0)
 			sv->names_changed = 1;
 		break;
 	case MSG_NAME_GET:
 		rc = store_name_get(sv->store, name, nl, &id);
+		if (rc == -ENOENT && sv->cfg.node &&
+		    node_name_get(sv->cfg.node, name, &id) == 0)
+			rc = 0;
 		if (rc == -ENOENT && wait_ms && !q->final) {
 			conn_park_name(c, q, name, wait_ms);
 			return 0;
@@ -59,6 +67,9 @@ req_name(struct conn *c, struct req *q)
 	default:
 		rc = store_name_drop(sv->store, name, nl);
 		tk = store_ticket();
+		if (rc == -ENOENT && sv->cfg.node &&
+		    node_name_drop(sv->cfg.node, name) == 0)
+			rc = 0;
 	}
 	if (rc)
 		return reply_store_error(c, type, rc);

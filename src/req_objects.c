@@ -13,6 +13,7 @@
 #include "cborio.h"
 #include "log.h"
 #include "proto.h"
+#include "cluster/node.h"
 #include "server_int.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -48,6 +49,8 @@ req_obj_put(struct conn *c, struct req *q)
 		return reply_store_error(c, MSG_OBJ_PUT, rc);
 	if (hasname)
 		sv->names_changed = 1;
+	if (persist && sv->cfg.node)
+		node_publish(sv->cfg.node, id);
 	reply_begin(sv);
 	cw_array(&sv->out, 1);
 	cw_uint(&sv->out, id);
@@ -175,6 +178,9 @@ req_get(struct conn *c, struct req *q)
 		return BAD(c, MSG_GET, "get");
 	if (hasname) {
 		rc = store_name_get(sv->store, name, namelen, &id);
+		if (rc == -ENOENT && sv->cfg.node &&
+		    node_name_get(sv->cfg.node, name, &id) == 0)
+			rc = 0;
 		if (rc == -ENOENT && wait_ms && !q->final) {
 			conn_park_name(c, q, name, wait_ms);
 			return 0;
@@ -204,10 +210,16 @@ req_get(struct conn *c, struct req *q)
 	rc = store_get(sv->store, c->owner, id, (unsigned)flags, get_obj,
 		       (flags & GET_F_META) ? get_blob_meta : get_blob, &g);
 	if (rc) {
-		char msg[320];
+		char msg[400];
 
 		/* (the store's sentence first: the release clears it) */
 		snprintf(msg, sizeof(msg), "%s", store_errmsg());
+		/* published by another instance: say where, never a stale
+		 * or partial answer */
+		if (rc == -ENOENT && sv->cfg.node &&
+		    node_remote_error(sv->cfg.node, id, msg, sizeof(msg)) ==
+		    -EREMOTE)
+			rc = -EREMOTE;
 		if (g.npinned)
 			store_release(sv->store, c->owner, g.pinned,
 				      g.npinned);
@@ -336,8 +348,13 @@ req_persist(struct conn *c, struct req *q)
 			return 0;
 		}
 		rc = store_unpersist(c->sv->store, id);
+		if (rc == 0 && c->sv->cfg.node)
+			node_unpublish(c->sv->cfg.node, id);
 	} else {
 		rc = store_persist(c->sv->store, id);
+		/* in a cluster, persisting publishes the metadata tree */
+		if (rc == 0 && c->sv->cfg.node)
+			node_publish(c->sv->cfg.node, id);
 	}
 	if (rc)
 		return reply_store_error(c, type, rc);
@@ -359,6 +376,10 @@ req_meta(struct conn *c, struct req *q)
 		return BAD(c, MSG_META, "meta");
 	cw_reset(&sv->objs);
 	rc = store_meta_json(sv->store, id, &sv->objs);
+	/* published by another instance: its record, from the cache */
+	if (rc == -ENOENT && sv->cfg.node &&
+	    node_remote_meta(sv->cfg.node, id, &sv->objs) == 0)
+		rc = 0;
 	if (rc)
 		return reply_store_error(c, MSG_META, rc);
 	reply_begin(sv);

@@ -11,6 +11,7 @@
 
 #include "cborio.h"
 #include "proto.h"
+#include "cluster/node.h"
 #include "server_int.h"
 #include "status.h"
 #include "store.h"
@@ -75,6 +76,12 @@ status_fill(struct server *sv, struct status *out)
 	out->disk_bytes = st.disk_bytes;
 	out->disk_raw_bytes = st.disk_raw;
 	out->damaged_files = st.damaged;
+	if (sv->cfg.node) {	/* the cluster (--etcd) */
+		uint32_t inst = 0;
+
+		STATUS_SET(out, cluster, node_state(sv->cfg.node, &inst));
+		out->cluster_instance = inst;
+	}
 }
 
 int

@@ -176,6 +176,14 @@ on_store_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
 		sv->names_changed = 1;
 }
 
+void
+server_names_changed(void *ctx)
+{
+	struct server *sv = ctx;
+
+	sv->names_changed = 1;
+}
+
 /* persistence: disk jobs finished; answer the connections parked on them
  * and let their queued requests run. */
 static void

@@ -32,6 +32,8 @@ struct server_cfg {
 	 * renamed something never sees the old entry in the mount after. */
 	void (*fs_sync)(void *ctx);
 	void *fs_ctx;
+	/* The daemon's cluster membership (--etcd), or NULL. */
+	struct node *node;
 };
 
 /* Creates, binds and listens on path, taking over a stale socket file and
@@ -49,6 +51,8 @@ void server_free(struct server *sv);
  * FUSE view). */
 struct cw;
 int server_status_json(struct server *sv, struct cw *out);
+/* The cluster's names changed: parked name waits try again. */
+void server_names_changed(void *sv);
 /* For loop_run: ms until the next name-wait deadline, and the tick that
  * expires waits and retries them after names change. */
 int server_timeout(void *sv);

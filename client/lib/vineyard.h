@@ -264,6 +264,9 @@ struct vy_status {
 	uint64_t input_limit_bytes; /* vineyardd --input-limit */
 	uint64_t idle_segment_bytes; /* an empty small-blob segment kept for
 				      * the next put; not in used_bytes */
+	const char *cluster;       /* --etcd: "joined", "joining", "lost"; or
+				    * NULL without a cluster */
+	uint64_t cluster_instance; /* this daemon's instance id, or 0 */
 	/* Later versions add fields here only: the library allocates. */
 };
 /* The daemon's figures in *st, one malloc'd block with its strings: free()

@@ -28,6 +28,8 @@ struct attach {
 	struct loop_watch *w;
 	char *id_path;		/* NULL: no data directory */
 	uint32_t iid;		/* the instance id the store uses */
+	void (*changed)(void *ctx);
+	void *changed_ctx;
 };
 
 /* The id this data directory had in its cluster (0: none yet). Kept so a
@@ -73,7 +75,8 @@ on_cluster(void *ctx, uint32_t events)
 	struct attach *a = ctx;
 	uint32_t iid;
 
-	node_dispatch(a->n);
+	if (node_dispatch(a->n) && a->changed)
+		a->changed(a->changed_ctx);
 	iid = cluster_instance(a->c);
 	if (iid && iid != a->iid &&
 	    cluster_state(a->c, NULL, 0) == CLUSTER_JOINED) {
@@ -141,6 +144,15 @@ struct node *
 attach_node(struct attach *a)
 {
 	return a ? a->n : NULL;
+}
+
+void
+attach_on_change(struct attach *a, void (*fn)(void *ctx), void *ctx)
+{
+	if (!a)
+		return;
+	a->changed = fn;
+	a->changed_ctx = ctx;
 }
 
 void

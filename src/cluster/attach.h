@@ -29,6 +29,9 @@ struct attach *attach_start(struct store *s, struct loop *l,
 			    const struct attach_cfg *cfg, char *err,
 			    size_t errlen);
 struct node *attach_node(struct attach *a);
+/* fn runs on the loop after the cluster's cache changed (names to wake
+ * waiters for, objects); set once the server exists. */
+void attach_on_change(struct attach *a, void (*fn)(void *ctx), void *ctx);
 /* Leaves the cluster (revoking the lease if etcd answers in time). */
 void attach_stop(struct attach *a);
 

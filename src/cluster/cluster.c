@@ -86,6 +86,33 @@ cl_set_err(struct cluster *c, const char *msg)
 
 /* ---- setup ---- */
 
+int
+cluster_cfg_check(const struct cluster_cfg *cfg, const char **err)
+{
+	const char *p = cfg->prefix ? cfg->prefix : "vineyard";
+	struct etcd *e;
+	size_t i;
+
+	if (!*p || strlen(p) > 128) {
+		*err = "the etcd prefix is 1 to 128 characters";
+		return -EINVAL;
+	}
+	for (i = 0; p[i]; i++)
+		if ((unsigned char)p[i] <= ' ' || p[i] == 0x7f) {
+			*err = "the etcd prefix has a space or control "
+			       "character";
+			return -EINVAL;
+		}
+	if (cfg->ttl_s < 0 || cfg->ttl_s > 3600) {
+		*err = "the etcd TTL is 1 to 3600 seconds";
+		return -EINVAL;
+	}
+	if (!(e = etcd_new(cfg->endpoints, 1000, err)))
+		return -EINVAL;
+	etcd_free(e);
+	return 0;
+}
+
 struct cluster *
 cluster_new(const struct cluster_cfg *cfg, const char **err)
 {

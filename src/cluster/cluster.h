@@ -47,6 +47,8 @@ struct cluster;
 /* 0 or -errno; err is the text for the daemon's client (may be NULL). */
 typedef void (*cluster_done_fn)(void *ctx, int rc, const char *err);
 
+/* 0, or -EINVAL with *err (static text) when cfg is malformed. */
+int cluster_cfg_check(const struct cluster_cfg *cfg, const char **err);
 /* Checks cfg and copies it. NULL with *err (static text) when bad. */
 struct cluster *cluster_new(const struct cluster_cfg *cfg, const char **err);
 /* Starts the thread; it keeps trying to join until cluster_free. */

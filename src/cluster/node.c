@@ -145,6 +145,8 @@ node_publish(struct node *n, uint64_t id)
 
 	if (kvmap_get(&n->published, &id, sizeof(id)))
 		return;	/* objects never change: once is enough */
+	if (!cluster_instance(n->c))
+		return;	/* never joined: the first join publishes it */
 	if (!(rec = record_of(n, id)))
 		return;
 	cluster_publish(n->c, id, rec, strlen(rec));
@@ -195,14 +197,98 @@ node_publish_persisted(struct node *n)
 	free(l.ids);
 }
 
-void
+int
 node_dispatch(struct node *n)
 {
 	struct store_status st;
+	int changed = cluster_dispatch(n->c);
 
-	cluster_dispatch(n->c);
 	store_status(n->s, &st);
 	cluster_set_figures(n->c, st.objects, st.payload);
+	return changed;
+}
+
+/* ---- names and objects elsewhere ---- */
+
+int
+node_name_get(struct node *n, const char *name, uint64_t *id)
+{
+	return cluster_name_get(n->c, name, id);
+}
+
+int
+node_name_put(struct node *n, const char *name, uint64_t id)
+{
+	if (cluster_object(n->c, id, NULL, NULL, NULL) < 0)
+		return -ENOENT;
+	cluster_name_set(n->c, name, id);
+	return 0;
+}
+
+int
+node_name_drop(struct node *n, const char *name)
+{
+	uint64_t id;
+
+	if (cluster_name_get(n->c, name, &id) < 0)
+		return -ENOENT;
+	cluster_name_unset(n->c, name);
+	return 0;
+}
+
+/* The instance record's "host" and "rpc" for a message. */
+struct where {
+	uint32_t id;
+	char host[128], rpc[128];
+};
+
+static int
+where_cb(void *ctx, uint32_t id, const char *json, size_t len)
+{
+	struct where *w = ctx;
+	json_error_t jerr;
+	json_t *r;
+
+	if (id != w->id)
+		return 0;
+	r = json_loadb(json, len, 0, &jerr);
+	snprintf(w->host, sizeof(w->host), "%s",
+		 json_string_value(json_object_get(r, "host")) ?
+		 json_string_value(json_object_get(r, "host")) : "?");
+	snprintf(w->rpc, sizeof(w->rpc), "%s",
+		 json_string_value(json_object_get(r, "rpc")) ?
+		 json_string_value(json_object_get(r, "rpc")) : "");
+	json_decref(r);
+	return 1;
+}
+
+int
+node_remote_error(struct node *n, uint64_t id, char *msg, size_t len)
+{
+	struct where w = { 0 };
+	int alive = 0;
+
+	if (cluster_object(n->c, id, NULL, &w.id, &alive) < 0)
+		return -ENOENT;
+	if (!alive) {
+		snprintf(msg, len, "object o%016" PRIx64 " lives on instance "
+			 "%" PRIu32 ", which is gone: unavailable until it "
+			 "comes back", id, w.id);
+	} else {
+		cluster_each_instance(n->c, where_cb, &w);
+		snprintf(msg, len, "object o%016" PRIx64 " lives on instance "
+			 "%" PRIu32 " (host %s%s%s): its metadata is here, its "
+			 "bytes are not fetched from other instances yet", id,
+			 w.id, w.host, *w.rpc ? ", rpc " : "", w.rpc);
+	}
+	return -EREMOTE;
+}
+
+const char *
+node_state(struct node *n, uint32_t *instance)
+{
+	*instance = cluster_instance(n->c);
+	return cluster_state_name(cluster_state(n->c, NULL, 0));
 }
 
 /* ---- replies ---- */

@@ -32,8 +32,20 @@ void node_unpublish(struct node *n, uint64_t id);
 /* Publishes every persisted object (at start, after a restore). */
 void node_publish_persisted(struct node *n);
 /* Runs the cluster's completions and updates the instance figures; call
- * when cluster_fd() is readable. */
-void node_dispatch(struct node *n);
+ * when cluster_fd() is readable. 1 when the cluster's cache changed. */
+int node_dispatch(struct node *n);
+
+/* Names that live in the cluster only (their object is elsewhere); each
+ * -ENOENT when the cluster has no such name/object either. */
+int node_name_get(struct node *n, const char *name, uint64_t *id);
+/* Binds name to id, an object published by another instance. */
+int node_name_put(struct node *n, const char *name, uint64_t id);
+int node_name_drop(struct node *n, const char *name);
+/* For a get of id that is not here: -EREMOTE with a sentence in msg when
+ * another instance published it, else -ENOENT. */
+int node_remote_error(struct node *n, uint64_t id, char *msg, size_t len);
+/* State for status: "joined", "joining", "lost"; and the instance id. */
+const char *node_state(struct node *n, uint32_t *instance);
 
 /* Replies (CBOR, the layouts of MSG_CLUSTER and MSG_CLUSTER_LIST in
  * proto.h); -ENOTCONN with *why when the cluster cannot answer. */

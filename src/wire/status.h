@@ -46,7 +46,9 @@
 	U(persisted_objects) \
 	U(disk_bytes)       /* bytes of their files */ \
 	U(disk_raw_bytes)   /* the same before compression */ \
-	U(damaged_files)    /* found damaged at start and set aside */
+	U(damaged_files)    /* found damaged at start and set aside */ \
+	S(cluster, 16)      /* --etcd: joined, joining or lost; else none */ \
+	U(cluster_instance) /* its instance id in the cluster, 0 if none */
 
 struct status {
 #define STATUS_U_(name) uint64_t name;

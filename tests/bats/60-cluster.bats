@@ -72,6 +72,7 @@ eventually() {
 }
 
 joined() { on "$1" cluster | grep -q ": joined,"; }
+not_joined() { ! joined "$1"; }
 sees_instances() { [ "$(on "$1" --json cluster | grep -c '"alive": true')" -eq "$2" ]; }
 name_is() { [ "$(on "$1" meta "$2" | sed -n 's/^ *"id": "\(o[0-9a-f]*\)".*/\1/p' | head -1)" = "$3" ]; }
 no_name() { ! on "$1" meta "$2"; }
@@ -150,8 +151,11 @@ three_nodes() {
 	ida=$(on a put f1 --persist)
 	idb=$(on b put f2 --persist)
 	on a name "$ida" race &
+	p1=$!
 	on b name "$idb" race &
-	wait
+	p2=$!
+	wait $p1
+	wait $p2
 	# converged: all three resolve the name to one of the two
 	converged() {
 		local x y z
@@ -199,7 +203,7 @@ three_nodes() {
 	"$ETCD_SH" stop "$T/etcd"
 	start_node a --etcd "$ETCD_URL"
 	echo local >f
-	id=$(on a put f --name here)
+	id=$(on a put f --name here --persist)
 	on a get here -o out
 	cmp f out
 	run on a cluster
@@ -222,7 +226,7 @@ three_nodes() {
 	three_nodes
 	head -c 100000 /dev/urandom >f
 	"$ETCD_SH" stop "$T/etcd"
-	eventually ! joined a
+	eventually not_joined a
 	for i in $(seq 20); do
 		id=$(on a put f --persist) || { echo "put $i failed" >&2; false; }
 		on a get "$id" -o out
@@ -250,14 +254,15 @@ three_nodes() {
 }
 
 @test "bad cluster options: a clear error and exit 2" {
-	run "$VINEYARDD" --foreground --socket "$T/x.sock" --etcd 127.0.0.1:2379
+	run "$VINEYARDD" --foreground --data-dir none --socket "$T/x.sock" --etcd 127.0.0.1:2379
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"http://"* ]]
-	run "$VINEYARDD" --foreground --socket "$T/x.sock" --etcd-ttl 0 --etcd http://127.0.0.1:1
+	[ ! -e "$T/x.sock" ]
+	run "$VINEYARDD" --foreground --data-dir none --socket "$T/x.sock" --etcd-ttl 0 --etcd http://127.0.0.1:1
 	[ "$status" -eq 2 ]
-	run "$VINEYARDD" --foreground --socket "$T/x.sock" --etcd-prefix x
+	run "$VINEYARDD" --foreground --data-dir none --socket "$T/x.sock" --etcd-prefix x
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--etcd"* ]]
-	run "$VINEYARDD" --foreground --socket "$T/x.sock" --etcd http://127.0.0.1:1 --etcd-prefix "a b"
+	run "$VINEYARDD" --foreground --data-dir none --socket "$T/x.sock" --etcd http://127.0.0.1:1 --etcd-prefix "a b"
 	[ "$status" -eq 2 ]
 }
