@@ -52,7 +52,6 @@ struct opts {
 	const char *etcd_prefix;
 	int etcd_ttl;
 	const char *rpc;     /* --rpc HOST:PORT, or NULL */
-	const char *rpc_token_file;
 };
 
 static void
@@ -109,9 +108,9 @@ usage(FILE *f)
 "      --etcd-ttl SECONDS lease of this daemon's record (default 5): a\n"
 "                         daemon that dies is gone from the others' view\n"
 "                         within this\n"
-"      --rpc HOST:PORT    the address other instances and TCP clients use\n"
-"                         to reach this daemon, shown in its record\n"
-"      --rpc-token-file PATH  a shared secret TCP peers must present\n"
+"      --rpc HOST:PORT    the address other instances and TCP clients are to\n"
+"                         use, written into this daemon's record (it does\n"
+"                         not serve TCP yet)\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -182,7 +181,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "etcd-prefix", required_argument, NULL, 'X' },
 		{ "etcd-ttl", required_argument, NULL, 'T' },
 		{ "rpc", required_argument, NULL, 'R' },
-		{ "rpc-token-file", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = getenv("VINEYARD_IPC_SOCKET");
@@ -317,7 +315,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->etcd_ttl = (int)mode;
 			break;
 		case 'R': o->rpc = optarg; break;
-		case 'K': o->rpc_token_file = optarg; break;
 		case 'v': o->level = LOG_LVL_DEBUG; break;
 		case 'q': o->level = LOG_LVL_WARN; break;
 		case 'h': usage(stdout); exit(0);
