@@ -100,6 +100,10 @@ three_nodes() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"127.0.0.1:1"* ]]   # a's --rpc, in its record
 	[[ "$output" == *"$T/c.sock"* ]]
+	# status says so too
+	run on b --json status
+	[[ "$output" == *'"cluster": "joined"'* ]]
+	[[ "$output" == *"\"cluster_instance\": $ib"* ]]
 	# the instance id is kept in the data dir: a restart is the same one
 	[ "$(cat "$T/a-data/cluster-instance")" = "$ia" ]
 	# ids made after joining carry the instance id (bits 48..62)

@@ -28,6 +28,7 @@ main(void)
 	U(idle_segment_bytes); S(huge_pages); S(mount); S(fs_mode); S(data_dir);
 	U(persisted_objects); U(disk_bytes); U(disk_raw_bytes);
 	U(damaged_files);
+	S(cluster); U(cluster_instance);
 	free(st);
 	vy_close(c);
 	return 0;
