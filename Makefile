@@ -94,14 +94,14 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c \
-	src/req_cluster.c
+	src/req_cluster.c src/req_copy.c src/server_tcp.c
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
 LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \
 	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \
-	client/lib/names.c client/lib/cluster.c
+	client/lib/names.c client/lib/cluster.c client/lib/copy.c
 CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
 	client/ctl/ctl_get.c client/ctl/ctl_list.c client/ctl/ctl_name.c \
 	client/ctl/ctl_rm.c client/ctl/ctl_persist.c client/ctl/ctl_status.c \

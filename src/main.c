@@ -52,6 +52,7 @@ struct opts {
 	const char *etcd_prefix;
 	int etcd_ttl;
 	const char *rpc;     /* --rpc HOST:PORT, or NULL */
+	const char *rpc_token_file;
 };
 
 static void
@@ -108,9 +109,10 @@ usage(FILE *f)
 "      --etcd-ttl SECONDS lease of this daemon's record (default 5): a\n"
 "                         daemon that dies is gone from the others' view\n"
 "                         within this\n"
-"      --rpc HOST:PORT    the address other instances and TCP clients are to\n"
-"                         use, written into this daemon's record (it does\n"
-"                         not serve TCP yet)\n"
+"      --rpc HOST:PORT    also serve clients over TCP at HOST:PORT (the same\n"
+"                         protocol; bytes by copy); loopback only unless\n"
+"                         --rpc-token-file; written into the cluster record\n"
+"      --rpc-token-file PATH  TCP clients must present the token in PATH\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -181,6 +183,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "etcd-prefix", required_argument, NULL, 'X' },
 		{ "etcd-ttl", required_argument, NULL, 'T' },
 		{ "rpc", required_argument, NULL, 'R' },
+		{ "rpc-token-file", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = getenv("VINEYARD_IPC_SOCKET");
@@ -315,6 +318,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->etcd_ttl = (int)mode;
 			break;
 		case 'R': o->rpc = optarg; break;
+		case 'K': o->rpc_token_file = optarg; break;
 		case 'v': o->level = LOG_LVL_DEBUG; break;
 		case 'q': o->level = LOG_LVL_WARN; break;
 		case 'h': usage(stdout); exit(0);
@@ -332,6 +336,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (!o->size)
 		o->size = default_size();
+	if (o->rpc_token_file && !o->rpc) {
+		fprintf(stderr, "vineyardd: --rpc-token-file needs --rpc "
+			"HOST:PORT\n");
+		exit(2);
+	}
 	if (!o->etcd && (o->etcd_prefix || o->etcd_ttl)) {
 		fprintf(stderr, "vineyardd: --etcd-prefix and --etcd-ttl need "
 			"--etcd URL\n");
@@ -385,6 +394,32 @@ default_data_dir(void)
 	if (p)
 		snprintf(p, n, "%s/.local/state/vineyard", home);
 	return p;
+}
+
+/* The TCP token: the file's first line, at least 16 bytes. NULL with a
+ * sentence in err. */
+static char *
+read_token(const char *path, char *err, size_t len)
+{
+	char buf[512];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		snprintf(err, len, "--rpc-token-file %s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strlen(buf) < 16) {
+		snprintf(err, len, "--rpc-token-file %s: the token (its first "
+			 "line) must be at least 16 bytes", path);
+		return NULL;
+	}
+	return strdup(buf);
 }
 
 /* Detaches; the parent exits once the child reports readiness on the pipe
@@ -461,7 +496,8 @@ main(int argc, char **argv)
 	struct opts o;
 	char err[512], thp_old[64] = "";
 	int thp_changed = 0;
-	int lfd, lockfd, ready = -1, rc;
+	int lfd, lockfd, ready = -1, rc, tfd = -1;
+	char *token = NULL;
 
 	parse_opts(argc, argv, &o);
 	if (log_init("vineyardd", o.level, o.log_file ? o.log_file :
@@ -488,6 +524,20 @@ main(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "vineyardd: %s\n", err);
 		return 1;
+	}
+	if (o.rpc) {
+		if (o.rpc_token_file &&
+		    !(token = read_token(o.rpc_token_file, err, sizeof(err)))) {
+			fprintf(stderr, "vineyardd: %s\n", err);
+			unlink(o.socket);
+			return 1;
+		}
+		if (server_listen_tcp(o.rpc, token != NULL, &tfd, err,
+				      sizeof(err))) {
+			fprintf(stderr, "vineyardd: %s\n", err);
+			unlink(o.socket);
+			return 1;
+		}
 	}
 	/* The data directory is checked and locked before detaching, so
 	 * its errors reach the terminal. */
@@ -592,6 +642,13 @@ main(int argc, char **argv)
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),
 			 __ATOMIC_RELEASE);
 	attach_on_change(cluster, server_names_changed, server);
+	if (tfd >= 0) {
+		if (server_tcp_start(server, tfd, token) < 0)
+			fatal("server: watch the TCP socket");
+		log_info("serving TCP clients on %s%s", o.rpc,
+			 token ? " (token required)" : "");
+	}
+	free(token);
 
 	sc.loop = loop;
 	sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

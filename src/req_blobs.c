@@ -23,6 +23,8 @@ req_blob_create(struct conn *c, struct req *q)
 	size_t n, i;
 	int rc = 0;
 
+	if (c->tcp)
+		return TCP_REFUSE(c, MSG_BLOB_CREATE, "blob-create");
 	if (cr_array(r, &n) || n != 1)
 		return BAD(c, MSG_BLOB_CREATE, "blob-create");
 	if ((rc = read_ids(r, &lens, &n)))

@@ -195,6 +195,8 @@ req_get(struct conn *c, struct req *q)
 		if (rc)
 			return reply_store_error(c, MSG_GET, rc);
 	}
+	if (c->tcp && !(flags & GET_F_META))
+		return TCP_REFUSE(c, MSG_GET, "a mapped get");
 	if (!(flags & GET_F_META)) {
 		/* persistence: blobs restored lazily are read back on the
 		 * store's loader thread first, never here. */

@@ -121,6 +121,8 @@ server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 	size_t i;
 	int rc;
 
+	if (c->tcp && server_tcp_check(c, type, body, len) < 0)
+		return -1;
 	for (i = 0; i < sizeof(req_table) / sizeof(req_table[0]); i++) {
 		if (req_table[i].type != type)
 			continue;
@@ -269,6 +271,7 @@ server_new(struct store *s, struct loop *l, const struct server_cfg *cfg,
 		sv->cfg.input_limit = 256ull << 20;
 	sv->socket_path = xstrdup(cfg->socket_path);
 	sv->lfd = lfd;
+	sv->tfd = -1;
 	sv->started = time(NULL);
 	sv->conns.next = sv->conns.prev = &sv->conns;
 	cw_init(&sv->out);
@@ -294,6 +297,7 @@ server_free(struct server *sv)
 		return;
 	while (sv->conns.next != &sv->conns)
 		conn_close(sv->conns.next);
+	server_tcp_stop(sv);
 	loop_del(sv->loop, sv->lwatch);
 	loop_del(sv->loop, sv->dwatch);
 	close(sv->lfd);

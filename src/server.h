@@ -51,6 +51,14 @@ void server_free(struct server *sv);
  * FUSE view). */
 struct cw;
 int server_status_json(struct server *sv, struct cw *out);
+/* The TCP front (--rpc): listens on HOST:PORT, loopback only unless
+ * have_token; -errno with a sentence in err. */
+int server_listen_tcp(const char *hostport, int have_token, int *fd,
+		      char *err, size_t errlen);
+/* Serves fd (from server_listen_tcp); clients must present token unless
+ * it is NULL. */
+int server_tcp_start(struct server *sv, int fd, const char *token);
+void server_tcp_stop(struct server *sv);
 /* The cluster's names changed: parked name waits try again. */
 void server_names_changed(void *sv);
 /* For loop_run: ms until the next name-wait deadline, and the tick that

@@ -418,6 +418,7 @@ conn_new(struct server *sv, int fd)
 
 	c->sv = sv;
 	c->fd = fd;
+	c->wfd = -1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
 		snprintf(c->label, sizeof(c->label), "client pid %d uid %u",
 			 (int)cred.pid, (unsigned)cred.uid);

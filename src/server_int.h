@@ -63,6 +63,12 @@ struct conn {
 	uint64_t tk_undo;       /* put with persist: deleted if it fails */
 	int tk_quiet;           /* the request asked for no reply */
 	int quiet;              /* handling a no-reply request: send nothing */
+	/* the TCP front (server_tcp.c) */
+	int tcp;                /* no descriptor passing on this one */
+	int authed;             /* token checked (or none needed) */
+	uint64_t wid;           /* blob being written by copy, or 0 */
+	int wfd;                /* its read-write descriptor (the store's) */
+	uint64_t wlen;          /* its length */
 	struct conn *prev, *next;
 };
 
@@ -80,6 +86,9 @@ struct server {
 	size_t nwaiting;
 	int names_changed;      /* set by the store watcher */
 	struct loop_watch *dwatch; /* the store's done eventfd */
+	int tfd;                /* TCP listening socket, or -1 */
+	struct loop_watch *twatch;
+	char *token;            /* what TCP clients must present, or NULL */
 	time_t started;
 	/* scratch for replies */
 	struct cw out, objs, blobs;
@@ -108,6 +117,15 @@ PROTO_TYPES(REQ_DECLARE_)
 /* server.c: runs one request through the dispatch table. */
 int server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 		    const uint8_t *body, size_t len, int final);
+
+/* server_tcp.c: before dispatching a TCP connection's request; -1 when
+ * refused (the reply is sent; the caller closes). */
+int server_tcp_check(struct conn *c, uint16_t type, const uint8_t *body,
+		     size_t len);
+/* Refuses a request that needs descriptor passing on a TCP connection. */
+#define TCP_REFUSE(c, type, what)                                        \
+	reply_error(c, type, -EOPNOTSUPP, what " needs the daemon's UNIX "  \
+		    "socket (descriptor passing); over TCP, bytes go by copy")
 
 /* server_conn.c */
 struct conn *conn_new(struct server *sv, int fd);

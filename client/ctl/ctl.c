@@ -14,6 +14,7 @@
 
 const char *prog = "vineyardctl";
 const char *opt_socket;
+const char *opt_host, *opt_token_file;
 int opt_json, opt_quiet;
 
 struct cmd {
@@ -62,6 +63,10 @@ usage(FILE *f)
 	fprintf(f, "\noptions:\n"
 		"  -s, --socket PATH  daemon socket (default: "
 		"$VINEYARD_IPC_SOCKET, else %s)\n"
+		"  -H, --host HOST:PORT  a daemon's TCP front (vineyardd --rpc)\n"
+		"                     instead of a socket; bytes go by copy\n"
+		"      --token-file PATH  the token that daemon wants (default:\n"
+		"                     $VINEYARD_RPC_TOKEN)\n"
 		"  -j, --json         machine-readable output\n"
 		"  -q, --quiet        no headers or progress bars\n"
 		"  -h, --help         this help; COMMAND --help for one "
@@ -78,6 +83,8 @@ main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -88,9 +95,11 @@ main(int argc, char **argv)
 	int ch;
 
 	/* Stop at the subcommand: its options are its own. */
-	while ((ch = getopt_long(argc, argv, "+s:jqhV", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:H:jqhV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's': opt_socket = optarg; break;
+		case 'H': opt_host = optarg; break;
+		case 'T': opt_token_file = optarg; break;
 		case 'j': opt_json = 1; break;
 		case 'q': opt_quiet = 1; break;
 		case 'h': usage(stdout); return EX_OK;

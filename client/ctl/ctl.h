@@ -32,6 +32,7 @@ enum {
 /* Global options, set in ctl.c before a subcommand runs. */
 extern const char *prog;
 extern const char *opt_socket;
+extern const char *opt_host, *opt_token_file; /* --host, --token-file */
 extern int opt_json, opt_quiet;
 
 /* ---- ctl_util.c ---- */

@@ -61,8 +61,9 @@ cmd_get(int argc, char **argv)
 	}
 	c = connect_or_die();
 	rc = resolve(c, argv[optind], seconds_to_ms(wait_s), &id);
+	/* over TCP the bytes come by copy, below */
 	if (rc == 0)
-		rc = vy_get(c, id, &o);
+		rc = vy_is_tcp(c) ? vy_get_meta(c, id, &o) : vy_get(c, id, &o);
 	if (rc)
 		return finish(c, rc, argv[optind]);
 	if (!vy_object_is_blob(o)) {
@@ -86,18 +87,38 @@ cmd_get(int argc, char **argv)
 		}
 	}
 	{
-		const char *p = vy_object_data(o);
+		const char *p = vy_is_tcp(c) ? NULL : vy_object_data(o);
 		uint64_t len = vy_object_nbytes(o), done = 0;
+		size_t step = p ? CHUNK : (16u << 20), got;
+		char *buf = p ? NULL : malloc(step);
 
+		if (!p && !buf)
+			rc = -ENOMEM;
 		progress_init(&pr, out, len);
 		while (rc == 0 && done < len) {
-			size_t k = len - done > CHUNK ? CHUNK :
+			size_t k = len - done > step ? step :
 				   (size_t)(len - done);
 
-			rc = write_all(fd, p + done, k);
+			if (buf) {
+				int e = vy_blob_read(c, id, done, buf, k, &got);
+
+				if (e || got != k) {
+					rc = fail(c, e ? e : -EIO, argv[optind]);
+					free(buf);
+					vy_object_release(c, o);
+					vy_close(c);
+					if (fd != 1) {
+						close(fd);
+						unlink(tmp);
+					}
+					return rc;
+				}
+			}
+			rc = write_all(fd, buf ? buf : p + done, k);
 			done += k;
 			progress_show(&pr, done);
 		}
+		free(buf);
 	}
 	vy_object_release(c, o);
 	vy_close(c);

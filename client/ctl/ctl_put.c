@@ -62,8 +62,9 @@ cmd_put(int argc, char **argv)
 		return EX_FAIL;
 	}
 	c = connect_or_die();
-	if (!S_ISREG(st.st_mode)) {
-		/* A stream of unknown length: gather it, then one put. */
+	if (!S_ISREG(st.st_mode) || vy_is_tcp(c)) {
+		/* A stream of unknown length (or a TCP daemon, which takes
+		 * bytes by copy): gather it, then one put. */
 		size_t cap = 1u << 20, len = 0;
 		char *buf = malloc(cap);
 		ssize_t n;
@@ -94,9 +95,14 @@ cmd_put(int argc, char **argv)
 			vy_close(c);
 			return EX_FAIL;
 		}
-		rc = vy_blob_create(c, len, &w);
-		if (rc == 0)
-			rc = vy_writer_write(w, 0, buf, len);
+		if (vy_is_tcp(c)) {
+			rc = vy_put_blob(c, buf, len, &id);
+			w = NULL;
+		} else {
+			rc = vy_blob_create(c, len, &w);
+			if (rc == 0)
+				rc = vy_writer_write(w, 0, buf, len);
+		}
 		free(buf);
 	} else {
 		progress_init(&pr, path, (uint64_t)st.st_size);
@@ -126,7 +132,7 @@ cmd_put(int argc, char **argv)
 			vy_blob_abort(c, w);
 		return finish(c, rc, "put");
 	}
-	rc = vy_blob_seal(c, w, &id);
+	rc = id ? 0 : vy_blob_seal(c, w, &id);
 	if (rc)
 		return finish(c, rc, "put");
 	/* Name and persist are part of the put: if either fails, the blob

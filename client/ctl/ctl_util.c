@@ -48,12 +48,50 @@ finish(struct vy_client *c, int rc, const char *what)
 	return rc;
 }
 
+/* --host HOST:PORT, with the token from --token-file or the environment. */
+static int
+connect_host(struct vy_client **c, char *err, size_t len)
+{
+	char host[256], tok[512] = "";
+	const char *colon = strrchr(opt_host, ':'), *env;
+	unsigned long port;
+	char *end;
+	size_t hl;
+
+	if (!colon || colon == opt_host ||
+	    (hl = (size_t)(colon - opt_host)) >= sizeof(host) ||
+	    (port = strtoul(colon + 1, &end, 10)) == 0 || *end ||
+	    port > 65535) {
+		fprintf(stderr, "%s: --host %s: expected HOST:PORT\n", prog,
+			opt_host);
+		exit(EX_USAGE);
+	}
+	memcpy(host, opt_host, hl);
+	host[hl] = '\0';
+	if (opt_token_file) {
+		FILE *f = fopen(opt_token_file, "re");
+
+		if (!f || !fgets(tok, sizeof(tok), f)) {
+			fprintf(stderr, "%s: --token-file %s: %s\n", prog,
+				opt_token_file, f ? "empty" : strerror(errno));
+			exit(EX_USAGE);
+		}
+		fclose(f);
+		tok[strcspn(tok, "\r\n")] = '\0';
+	} else if ((env = getenv("VINEYARD_RPC_TOKEN"))) {
+		snprintf(tok, sizeof(tok), "%s", env);
+	}
+	return vy_connect_tcp(host, (unsigned)port, *tok ? tok : NULL, c, err,
+			      len);
+}
+
 struct vy_client *
 connect_or_die(void)
 {
 	struct vy_client *c;
 	char err[600];
-	int rc = vy_connect_err(opt_socket, &c, err, sizeof(err));
+	int rc = opt_host ? connect_host(&c, err, sizeof(err)) :
+		vy_connect_err(opt_socket, &c, err, sizeof(err));
 
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", prog, err);

@@ -332,6 +332,13 @@ vy_put_blob(struct vy_client *c, const void *data, size_t len, vy_id *id)
 	struct vy_writer *w;
 	int rc;
 
+	if (c->tcp) {	/* no descriptors: the bytes go by copy */
+		if ((rc = vy__enter(c)))
+			return rc;
+		rc = vy__put_copy(c, data, len, id);
+		vy__leave(c);
+		return rc;
+	}
 	if (len <= PROTO_SMALL_MAX) {
 		struct vy_writer tmp = { 0, len, -1, (void *)(uintptr_t)data };
 		struct vy_writer *tp = &tmp;

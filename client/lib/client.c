@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -401,10 +404,12 @@ hello(struct vy_client *c)
 	int rc;
 
 	vy__req(c);
-	cw_array(&c->req, 3);
+	cw_array(&c->req, c->token ? 4 : 3);
 	cw_uint(&c->req, PROTO_VERSION);
 	cw_uint(&c->req, (uint64_t)getpid());
 	cw_str(&c->req, "libvineyard " VY_VERSION);
+	if (c->token)	/* TCP with a token: the daemon checks it first */
+		cw_str(&c->req, c->token);
 	rc = vy__rt(c, MSG_HELLO, 0, &rep);
 	if (rc)
 		return rc;
@@ -429,20 +434,83 @@ client_free(struct vy_client *c)
 	free(c->rbuf);
 	free(c->rfds);
 	free(c->path);
+	free(c->token);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+/* A TCP connection to host:port (the daemon's --rpc); -errno with c->err. */
+static int
+connect_tcp(struct vy_client *c, const char *host, unsigned port)
+{
+	struct addrinfo hints, *res = NULL, *a;
+	char ps[16];
+	int rc, e = ECONNREFUSED, one = 1;
+
+	snprintf(ps, sizeof(ps), "%u", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, ps, &hints, &res)) != 0)
+		return vy__fail(c, -EINVAL, "%s: %s", host, gai_strerror(rc));
+	for (a = res; a; a = a->ai_next) {
+		c->fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (c->fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		e = errno;
+		close(c->fd);
+		c->fd = -1;
+	}
+	freeaddrinfo(res);
+	if (c->fd < 0)
+		return vy__fail(c, e == ECONNREFUSED ? -ECONNREFUSED : -e,
+				"cannot connect to vineyardd at %s: %s", c->path,
+				strerror(e));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->tcp = 1;
+	return 0;
+}
+
+static int connect_any(const char *path, const char *host, unsigned port,
+		       const char *token, struct vy_client **out, char *err,
+		       size_t errlen);
+
+VY_API int
+vy_connect_tcp(const char *host, unsigned port, const char *token,
+	       struct vy_client **out, char *err, size_t errlen)
+{
+	if (!host || !*host || !port || port > 65535) {
+		*out = NULL;
+		if (err && errlen)
+			snprintf(err, errlen, "a TCP address is HOST and a "
+				 "PORT from 1 to 65535");
+		return -EINVAL;
+	}
+	return connect_any(NULL, host, port, token, out, err, errlen);
 }
 
 VY_API int
 vy_connect_err(const char *path, struct vy_client **out, char *err,
 	       size_t errlen)
 {
+	return connect_any(path, NULL, 0, NULL, out, err, errlen);
+}
+
+static int
+connect_any(const char *path, const char *host, unsigned port,
+	    const char *token, struct vy_client **out, char *err,
+	    size_t errlen)
+{
 	struct sockaddr_un sa;
 	struct vy_client *c;
 	int rc;
 
 	*out = NULL;
-	if (!path)
+	if (!path && !host)
 		path = vy_default_socket();
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -463,6 +531,24 @@ vy_connect_err(const char *path, struct vy_client **out, char *err,
 	cw_init(&c->req);
 	cw_init(&c->rel);
 	idtab_init(&c->maps);
+	if (host) {
+		size_t pl = strlen(host) + 16;
+
+		c->path = malloc(pl);
+		if (c->path)
+			snprintf(c->path, pl, "%s:%u", host, port);
+		c->token = token ? strdup(token) : NULL;
+		if (!c->path || (token && !c->token)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if ((rc = connect_tcp(c, host, port)) == 0)
+			rc = hello(c);
+		if (rc)
+			goto fail;
+		*out = c;
+		return 0;
+	}
 	c->path = strdup(path);
 	if (!c->path) {
 		rc = -ENOMEM;

@@ -31,7 +31,9 @@ struct vy_client {
 	unsigned forkgen;   /* vy__forkgen at connect; differs in a child */
 	int broken;         /* stream out of step: every call fails */
 	pthread_mutex_t lock;
-	char *path;
+	char *path;         /* socket path, or "host:port" over TCP */
+	int tcp;            /* TCP: no descriptors, bytes by copy */
+	char *token;        /* TCP: sent in the hello, or NULL */
 	char err[512];
 	struct cw req;      /* request being built */
 	struct cw rel;      /* the queued-releases frame sent before it */
@@ -77,6 +79,9 @@ void vy__req(struct vy_client *c);
  * at once. Descriptors received are the caller's to close. */
 int vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 	   struct vy_reply *rep);
+/* vy_put_blob over TCP: by copy (copy.c). */
+int vy__put_copy(struct vy_client *c, const void *data, size_t len,
+		 vy_id *id);
 /* Sends queued small-blob releases now (no reply). */
 void vy__flush_releases(struct vy_client *c);
 /* Closes every descriptor of the last reply from index i on. */

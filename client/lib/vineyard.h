@@ -64,6 +64,19 @@ struct vy_object; /* an object got from the store */
 int vy_connect(const char *socket, struct vy_client **out);
 int vy_connect_err(const char *socket, struct vy_client **out, char *err,
 		   size_t errlen);
+/* Connects over TCP to a daemon's --rpc HOST:PORT, presenting token (NULL:
+ * none) when the daemon was given one. Such a client does metadata,
+ * names, listing, status and the cluster calls as over the socket; blob
+ * bytes go by copy (vy_put_blob, vy_blob_read); calls that map memory
+ * (vy_get, vy_blob_create) fail with EOPNOTSUPP. */
+int vy_connect_tcp(const char *host, unsigned port, const char *token,
+		   struct vy_client **out, char *err, size_t errlen);
+/* Copies len bytes of blob id from offset off into buf (any connection);
+ * *got gets how many there were (fewer at the blob's end). */
+int vy_blob_read(struct vy_client *c, vy_id id, uint64_t off, void *buf,
+		 size_t len, size_t *got);
+/* 1 when c is a TCP client. */
+int vy_is_tcp(const struct vy_client *c);
 /* Releases every object still held, then closes. NULL is a no-op. */
 void vy_close(struct vy_client *c);
 /* The last error on c, as a sentence; "" when none. */

@@ -30,6 +30,8 @@
 #define PROTO_SMALL_MAX 4095u
 /* Bytes of one slab segment (packed small blobs), as clients map it. */
 #define PROTO_SEG_SIZE (2u << 20)
+/* Most bytes one blob-read or blob-write carries. */
+#define PROTO_MAX_COPY (16u << 20)
 /* Most ids, lengths or names in one batch request. */
 #define PROTO_MAX_BATCH 65536u
 
@@ -62,6 +64,10 @@
 		/* [[id...]] -> [] (drops unsealed blobs) */ \
 	X(MSG_RELEASE, 104, "release", id_batch) \
 		/* [[id...]] -> [] (unpins; may be NOREPLY) */ \
+	X(MSG_BLOB_READ, 105, "blob-read", blob_read) \
+		/* [id, offset, len] -> [bytes] (by copy, len <= 16 MiB) */ \
+	X(MSG_BLOB_WRITE, 106, "blob-write", blob_write) \
+		/* [id|0, total, offset, bytes, seal] -> [id] (by copy) */ \
 	/* objects: 200s */ \
 	X(MSG_OBJ_PUT, 200, "obj-put", obj_put) \
 		/* [tree, [seal ids], name|null, persist bool] -> [id] */ \
