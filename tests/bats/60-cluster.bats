@@ -79,7 +79,13 @@ no_name() { ! on "$1" meta "$2"; }
 
 three_nodes() {
 	start_etcd
-	start_node a --etcd "$ETCD_URL" --rpc 127.0.0.1:1
+	# a's TCP front, on a free loopback port (retried when taken)
+	local try
+	for try in $(seq 20); do
+		RPC_PORT=$((20000 + RANDOM % 30000))
+		ss -Htln 2>/dev/null | awk '{print $4}' | grep -q ":$RPC_PORT\$" || break
+	done
+	start_node a --etcd "$ETCD_URL" --rpc "127.0.0.1:$RPC_PORT"
 	start_node b --etcd "$ETCD_URL"
 	start_node c --etcd "$ETCD_URL"
 	eventually joined a
@@ -98,7 +104,11 @@ three_nodes() {
 	eventually sees_instances c 3
 	run on b cluster
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"127.0.0.1:1"* ]]   # a's --rpc, in its record
+	[[ "$output" == *"127.0.0.1:$RPC_PORT"* ]]   # a's --rpc, in its record
+	# and a TCP client of a sees the cluster too
+	run "$VINEYARDCTL" --host "127.0.0.1:$RPC_PORT" cluster
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$T/c.sock"* ]]
 	[[ "$output" == *"$T/c.sock"* ]]
 	# status says so too
 	run on b --json status
