@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""b60-cluster: the cluster and the TCP front against baselines measured in
+the same run (driven by b60-cluster.sh, which starts etcd and the daemons):
+
+  names   a name put on A visible on B: median and p99 latency, beside
+          etcd's own watch latency measured by a plain client (report)
+  publish 10,000 small persisted objects on A until B lists them all, vs a
+          plain client writing the same keys and bytes to the same etcd in
+          the same batch sizes (128 per transaction): rate ratio (>= 0.5)
+  tcp     a TCP client's get of a 256 MiB blob vs a plain TCP loopback copy
+          of the same bytes: throughput ratio (>= 0.8)
+
+argv: ETCD_URL A_SOCK B_SOCK A_TCP_PORT LIBVINEYARD VINEYARDCTL
+"""
+import base64, ctypes, json, os, socket, statistics, subprocess, sys
+import threading, time, urllib.request
+
+etcd, a_sock, b_sock, tcp_port, lib_path, ctl = sys.argv[1:7]
+lib = ctypes.CDLL(lib_path)
+P = ctypes.c_void_p
+lib.vy_connect_err.argtypes = [ctypes.c_char_p, ctypes.POINTER(P),
+                               ctypes.c_char_p, ctypes.c_size_t]
+lib.vy_put_blob.argtypes = [P, ctypes.c_char_p, ctypes.c_size_t,
+                            ctypes.POINTER(ctypes.c_uint64)]
+lib.vy_name_put.argtypes = [P, ctypes.c_char_p, ctypes.c_uint64]
+lib.vy_name_get.argtypes = [P, ctypes.c_char_p, ctypes.c_int,
+                            ctypes.POINTER(ctypes.c_uint64)]
+lib.vy_persist.argtypes = [P, ctypes.c_uint64]
+
+
+def connect(path):
+    c = P()
+    err = ctypes.create_string_buffer(600)
+    if lib.vy_connect_err(path.encode(), ctypes.byref(c), err, 600):
+        sys.exit("connect %s: %s" % (path, err.value.decode()))
+    return c
+
+
+def b64(s):
+    return base64.b64encode(s if isinstance(s, bytes) else s.encode()).decode()
+
+
+def post(path, body):
+    req = urllib.request.Request(etcd + path, data=json.dumps(body).encode())
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p))]
+
+
+A, B = connect(a_sock), connect(b_sock)
+
+# ---- names: put on A, seen on B ----
+oid = ctypes.c_uint64()
+lib.vy_put_blob(A, b"x" * 64, 64, ctypes.byref(oid))
+ours = []
+got = ctypes.c_uint64()
+for i in range(200):
+    name = ("lat-%d" % i).encode()
+    t0 = time.perf_counter()
+    lib.vy_name_put(A, name, oid.value)
+    while lib.vy_name_get(B, name, 0, ctypes.byref(got)) != 0:
+        if time.perf_counter() - t0 > 10:
+            sys.exit("name %s never appeared on B" % name)
+    ours.append(time.perf_counter() - t0)
+
+# etcd's own: a plain client's put seen on a plain client's watch
+seen = {}
+ev = threading.Event()
+
+
+def watcher():
+    body = json.dumps({"create_request": {"key": b64("bench/w/"),
+                                          "range_end": b64("bench/w0")}})
+    req = urllib.request.Request(etcd + "/v3/watch", data=body.encode())
+    with urllib.request.urlopen(req, timeout=60) as r:
+        ev.set()
+        for line in r:
+            m = json.loads(line)
+            for e in m.get("result", {}).get("events", []):
+                k = base64.b64decode(e["kv"]["key"]).decode()
+                seen[k] = time.perf_counter()
+            if len(seen) >= 200:
+                return
+
+
+th = threading.Thread(target=watcher, daemon=True)
+th.start()
+ev.wait(10)
+time.sleep(0.2)
+theirs = []
+for i in range(200):
+    k = "bench/w/%d" % i
+    t0 = time.perf_counter()
+    post("/v3/kv/put", {"key": b64(k), "value": b64("o%016x" % oid.value)})
+    while k not in seen and time.perf_counter() - t0 < 10:
+        time.sleep(0.0002)
+    if k in seen:
+        theirs.append(seen[k] - t0)
+print("name visible on B: median %.2f ms, p99 %.2f ms   etcd watch (plain "
+      "client): median %.2f ms, p99 %.2f ms  (report)" % (
+          statistics.median(ours) * 1e3, pct(ours, 0.99) * 1e3,
+          statistics.median(theirs) * 1e3, pct(theirs, 0.99) * 1e3))
+
+# ---- publishing 10,000 small objects ----
+N = 10000
+t0 = time.perf_counter()
+for i in range(N):
+    lib.vy_put_blob(A, b"%063d" % i, 64, ctypes.byref(oid))
+    lib.vy_persist(A, oid.value)
+deadline = time.time() + 300
+while time.time() < deadline:
+    n = subprocess.run([ctl, "--socket", b_sock, "--json", "ls", "--cluster"],
+                       capture_output=True, text=True).stdout.count('"id"')
+    if n >= N:
+        break
+    time.sleep(0.05)
+ours_s = time.perf_counter() - t0
+rec = json.dumps({"id": "o%016x" % oid.value, "typename": "vineyard::Blob",
+                  "nbytes": 64, "fields": {}, "members": {}, "instance": 1})
+t0 = time.perf_counter()
+for start in range(0, N, 128):
+    ops = [{"requestPut": {"key": b64("bench/p/o%016x" % (start + j)),
+                           "value": b64(rec)}}
+           for j in range(min(128, N - start))]
+    post("/v3/kv/txn", {"success": ops})
+theirs_s = time.perf_counter() - t0
+print("publish %d objects (put + persist + visible on B): %.0f objects/s   "
+      "plain etcd client, same keys in txns of 128: %.0f keys/s   ratio %.2f"
+      "  (target >= 0.5)" % (N, N / ours_s, N / theirs_s, theirs_s / ours_s))
+
+# ---- TCP get of 256 MiB ----
+size = 256 << 20
+data = os.urandom(1 << 20) * 256
+path = os.path.join(os.path.dirname(a_sock), "big.bin")
+with open(path, "wb") as f:
+    f.write(data)
+bid = subprocess.run([ctl, "--socket", a_sock, "put", path], check=True,
+                     capture_output=True, text=True).stdout.strip()
+runs = []
+for _ in range(3):
+    t0 = time.perf_counter()
+    subprocess.run([ctl, "--host", "127.0.0.1:" + tcp_port, "get", bid, "-o",
+                    "/dev/null"], check=True)
+    runs.append(time.perf_counter() - t0)
+ours_t = statistics.median(runs)
+
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+
+
+def serve():
+    for _ in range(3):
+        s, _ = srv.accept()
+        s.sendall(data)
+        s.close()
+
+
+threading.Thread(target=serve, daemon=True).start()
+buf = bytearray(16 << 20)
+runs = []
+for _ in range(3):
+    t0 = time.perf_counter()
+    s = socket.create_connection(srv.getsockname())
+    n = 0
+    while n < size:
+        k = s.recv_into(buf)
+        if not k:
+            break
+        n += k
+    s.close()
+    runs.append(time.perf_counter() - t0)
+theirs_t = statistics.median(runs)
+print("TCP get of 256 MiB: %.0f MiB/s   plain TCP loopback copy: %.0f MiB/s"
+      "   ratio %.2f  (target >= 0.8)" % (256 / ours_t, 256 / theirs_t,
+                                          theirs_t / ours_t))
+os.unlink(path)
