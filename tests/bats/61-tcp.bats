@@ -107,12 +107,12 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	    return bytes([27]) + struct.pack('>Q', v)
 	s = socket.create_connection(('127.0.0.1', port))
 	def rt(typ, body):
-	    s.sendall(struct.pack('<IHHII', 0x44525956, 1, typ, len(body), 0) + body)
+	    s.sendall(struct.pack('<IHHII', 0x44525956, 2, typ, len(body), 0) + body)
 	    h = s.recv(16, socket.MSG_WAITALL)
 	    magic, ver, t, n, st = struct.unpack('<IHHII', h)
 	    b = s.recv(n, socket.MSG_WAITALL) if n else b''
 	    return st, b
-	hello = bytes([0x83]) + cbor_uint(1) + cbor_uint(1) + bytes([0x61]) + b't'
+	hello = bytes([0x83]) + cbor_uint(2) + cbor_uint(1) + bytes([0x61]) + b't'
 	print('hello', rt(1, hello)[0])
 	get = bytes([0x84]) + cbor_uint(oid) + bytes([0xf6]) + cbor_uint(0) + cbor_uint(0)
 	st, b = rt(201, get)
