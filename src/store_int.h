@@ -171,6 +171,11 @@ int find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
 		  struct object **out);
 
 /* store_object.c */
+/* Members of o in order: obj_members starts, then while
+ * (obj_member_next(&it)) use it.id, it.name; a malformed stored document
+ * is fatal (the store checked it when storing it). */
+void obj_members(const struct object *o, struct meta_members *it);
+int obj_member_next(struct meta_members *it);
 /* Calls fn on root and every member below it, each once. */
 void store_walk(struct store *s, struct object *root,
 		int (*fn)(struct store *s, struct object *o, void *ctx), void *ctx);

@@ -122,28 +122,18 @@ store_members(struct store *s, uint64_t id,
 			uint64_t member),
 	      void *ctx)
 {
-	struct meta_view v;
+	struct meta_members it;
 	struct object *o;
-	struct cr r;
-	size_t i, n;
 	int rc = 0;
 
 	store_lock(s);
 	o = store_lookup(s, id);
 	if (!o)
 		rc = -ENOENT;
-	else if (!(o->flags & OBJ_BLOB)) {
-		meta_view_parse(o->u.meta, o->metalen, &v);
-		cr_init(&r, v.members, v.memberslen);
-		cr_map(&r, &n);
-		for (i = 0; i < n && rc == 0; i++) {
-			const char *nm;
-			size_t nl;
-			uint64_t mid;
-
-			meta_member_next(&r, &nm, &nl, &mid);
-			rc = fn(ctx, nm, nl, mid);
-		}
+	else {
+		obj_members(o, &it);
+		while (rc == 0 && obj_member_next(&it))
+			rc = fn(ctx, it.name, it.namelen, it.id);
 	}
 	store_unlock(s);
 	return rc;

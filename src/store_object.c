@@ -151,6 +151,33 @@ blobref(struct store *s, struct object *o, struct store_blobref *b)
 	}
 }
 
+/* Starts walking o's members (a blob has none). The store checked the
+ * document when it stored it, so a malformed one is a bug: fatal. */
+void
+obj_members(const struct object *o, struct meta_members *it)
+{
+	struct meta_view v;
+
+	if (o->flags & OBJ_BLOB) {
+		meta_members_init(it, NULL);
+		return;
+	}
+	if (meta_view_parse(o->u.meta, o->metalen, &v))
+		fatalx("store: stored metadata of %016" PRIx64 " is corrupt",
+		       o->id);
+	meta_members_init(it, &v);
+}
+
+int
+obj_member_next(struct meta_members *it)
+{
+	int rc = meta_members_next(it);
+
+	if (rc < 0)
+		fatalx("store: a stored member list is corrupt");
+	return rc;
+}
+
 /* Visits root and what it references, each once; fn returns 1 to go into
  * an object's members. Caller holds the lock. */
 void
@@ -165,26 +192,16 @@ store_walk(struct store *s, struct object *root,
 	stack[depth++] = root;
 	tab_put(&seen, root);
 	while (depth > 0) {
-		struct meta_view v;
-		struct cr r;
-		size_t i, n;
+		struct meta_members it;
 
 		o = stack[--depth];
 		if (!fn(s, o, ctx) || (o->flags & OBJ_BLOB))
 			continue;
-		if (meta_view_parse(o->u.meta, o->metalen, &v))
-			fatalx("store: stored metadata is corrupt");
-		cr_init(&r, v.members, v.memberslen);
-		cr_map(&r, &n);
-		for (i = 0; i < n; i++) {
-			const char *nm;
-			size_t nl;
-			uint64_t mid;
-			struct object *m;
+		obj_members(o, &it);
+		while (obj_member_next(&it)) {
+			struct object *m = idtab_get(&s->objs, it.id);
 
-			meta_member_next(&r, &nm, &nl, &mid);
-			m = idtab_get(&s->objs, mid);
-			if (!m || idtab_get(&seen, mid))
+			if (!m || idtab_get(&seen, it.id))
 				continue;
 			tab_put(&seen, m);
 			if (depth == cap) {
@@ -333,9 +350,7 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 		struct object *o = work[--nwork];
 		struct pobj *po = pobj_of(s, o->id);
 		int was_persisted = po != NULL;
-		struct meta_view v;
-		struct cr r;
-		size_t i, nmem = 0;
+		struct meta_members it;
 
 		idtab_del(&s->objs, o->id);
 		/* Each name goes with its own event, as in store_name_drop,
@@ -354,22 +369,12 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 			pobj_drop(s, po, jp, quarantine);
 			o->flags &= ~OBJ_PERSISTED;
 		}
-		if (o->flags & OBJ_BLOB) {
+		if (o->flags & OBJ_BLOB)
 			s->nblobs--;
-		} else {
-			if (meta_view_parse(o->u.meta, o->metalen, &v))
-				fatalx("store: stored metadata is corrupt");
-			cr_init(&r, v.members, v.memberslen);
-			cr_map(&r, &nmem);
-		}
-		for (i = 0; i < nmem; i++) {
-			const char *nm;
-			size_t nl;
-			uint64_t mid;
-			struct object *m;
+		obj_members(o, &it);
+		while (obj_member_next(&it)) {
+			struct object *m = idtab_get(&s->objs, it.id);
 
-			meta_member_next(&r, &nm, &nl, &mid);
-			m = idtab_get(&s->objs, mid);
 			if (!m)
 				continue;
 			m->refs--;
@@ -377,12 +382,13 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 				/* persistence: a member no persisted object
 				 * holds any more needs its own anchor, unless
 				 * it goes too (checked when the job runs). */
-				struct pobj *pm = pobj_of(s, mid);
+				struct pobj *pm = pobj_of(s, it.id);
 
 				if (pm && --pm->prefs == 0) {
 					struct pjob *j = job_get(jp);
 
-					ids_add(&j->anchors, &j->nanchors, mid);
+					ids_add(&j->anchors, &j->nanchors,
+						it.id);
 				}
 			}
 			if (!deep || m->refs || m->names)

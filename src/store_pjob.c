@@ -244,35 +244,24 @@ store_unpersist(struct store *s, uint64_t id)
 	while (nwork > 0) {
 		struct object *x = work[--nwork];
 		struct pobj *px = pobj_of(s, x->id);
-		struct meta_view v;
-		struct cr r;
-		size_t n = 0;
+		struct meta_members it;
 
 		if (!px)
 			continue;
-		if (!(x->flags & OBJ_BLOB)) {
-			meta_view_parse(x->u.meta, x->metalen, &v);
-			cr_init(&r, v.members, v.memberslen);
-			cr_map(&r, &n);
-		}
-		for (i = 0; i < n; i++) {
-			const char *nm;
-			size_t nl;
-			uint64_t mid;
-			struct pobj *pm;
+		obj_members(x, &it);
+		while (obj_member_next(&it)) {
+			struct pobj *pm = pobj_of(s, it.id);
 
-			meta_member_next(&r, &nm, &nl, &mid);
-			pm = pobj_of(s, mid);
 			if (!pm || !pm->prefs || --pm->prefs)
 				continue;
 			if (pm->explicit_) {
 				struct pjob *j = job_get(&job);
 
-				ids_add(&j->anchors, &j->nanchors, mid);
+				ids_add(&j->anchors, &j->nanchors, it.id);
 			} else {
 				work = xreallocarray(work, nwork + 1,
 						     sizeof(*work));
-				work[nwork++] = idtab_get(&s->objs, mid);
+				work[nwork++] = idtab_get(&s->objs, it.id);
 			}
 		}
 		x->flags &= ~OBJ_PERSISTED;

@@ -93,11 +93,11 @@ static const char *
 restore_object(struct restore *r, const struct persist_entry *e)
 {
 	const struct diskfmt_hdr *h = &e->hdr;
+	struct meta_members it;
 	struct meta_view v;
 	struct rent *x;
 	const char *why;
 	const void *doc;
-	struct cr c;
 	size_t dl, n, i;
 	uint64_t *members;
 
@@ -107,19 +107,16 @@ restore_object(struct restore *r, const struct persist_entry *e)
 		return why;
 	if (dl > META_MAX_LEN || meta_view_parse(doc, dl, &v))
 		return "malformed metadata document";
-	cr_init(&c, v.members, v.memberslen);
-	if (cr_map(&c, &n))
-		return "malformed member list";
+	n = v.nmembers;
 	members = xcalloc(n ? n : 1, sizeof(*members));
+	meta_members_init(&it, &v);
 	for (i = 0; i < n; i++) {
-		const char *nm;
-		size_t nl;
-
-		if (meta_member_next(&c, &nm, &nl, &members[i]) ||
-		    members[i] == 0 || members[i] == h->id) {
+		if (meta_members_next(&it) <= 0 || it.id == 0 ||
+		    it.id == h->id) {
 			free(members);
 			return "malformed member list";
 		}
+		members[i] = it.id;
 	}
 	x = rent_get(r, h->id);
 	x->content = 1;

@@ -35,25 +35,15 @@ drop_damaged(struct store *s, struct object *bad)
 		changed = 0;
 		pos = 0;
 		while ((o = idtab_next(&s->objs, &pos))) {
-			struct meta_view v;
-			struct cr r;
-			size_t k, nm;
+			struct meta_members it;
+			int refs_bad = 0;
 
 			if ((o->flags & OBJ_BLOB) || idtab_get(&in, o->id))
 				continue;
-			meta_view_parse(o->u.meta, o->metalen, &v);
-			cr_init(&r, v.members, v.memberslen);
-			cr_map(&r, &nm);
-			for (k = 0; k < nm; k++) {
-				const char *name;
-				size_t nl;
-				uint64_t mid;
-
-				meta_member_next(&r, &name, &nl, &mid);
-				if (idtab_get(&in, mid))
-					break;
-			}
-			if (k == nm)
+			obj_members(o, &it);
+			while (!refs_bad && obj_member_next(&it))
+				refs_bad = idtab_get(&in, it.id) != NULL;
+			if (!refs_bad)
 				continue;
 			set = xreallocarray(set, n + 1, sizeof(*set));
 			set[n++] = o;
@@ -263,21 +253,13 @@ each_member(const uint8_t *doc, size_t len, void (*fn)(void *ctx, uint64_t),
 	    void *ctx)
 {
 	struct meta_view v;
-	struct cr r;
-	size_t i, n;
+	struct meta_members it;
 
 	if (meta_view_parse(doc, len, &v))
 		fatalx("store: stored metadata is corrupt");
-	cr_init(&r, v.members, v.memberslen);
-	cr_map(&r, &n);
-	for (i = 0; i < n; i++) {
-		const char *nm;
-		size_t nl;
-		uint64_t mid;
-
-		meta_member_next(&r, &nm, &nl, &mid);
-		fn(ctx, mid);
-	}
+	meta_members_init(&it, &v);
+	while (obj_member_next(&it))
+		fn(ctx, it.id);
 }
 
 static void

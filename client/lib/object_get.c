@@ -60,25 +60,19 @@ node_new(struct vy_tree *t, vy_id id)
 static int
 link_members(struct vy_tree *t, struct vy_object *o)
 {
-	struct cr r;
-	size_t i, n;
+	struct meta_members it;
+	size_t i, n = o->view.nmembers;
 
-	cr_init(&r, o->view.members, o->view.memberslen);
-	if (cr_map(&r, &n))
-		return -EPROTO;
 	o->mnames = calloc(n ? n : 1, sizeof(*o->mnames));
 	o->members = calloc(n ? n : 1, sizeof(*o->members));
 	if (!o->mnames || !o->members)
 		return -ENOMEM;
+	meta_members_init(&it, &o->view);
 	for (i = 0; i < n; i++) {
-		const char *nm;
-		size_t nl;
-		uint64_t mid;
-
-		if (meta_member_next(&r, &nm, &nl, &mid))
+		if (meta_members_next(&it) <= 0)
 			return -EPROTO;
-		o->members[i] = idtab_get(&t->nodes, mid);
-		o->mnames[i] = strndup(nm, nl);
+		o->members[i] = idtab_get(&t->nodes, it.id);
+		o->mnames[i] = strndup(it.name, it.namelen);
 		o->nmembers = i + 1;
 		if (!o->mnames[i])
 			return -ENOMEM;

@@ -473,38 +473,45 @@ meta_view_parse(const void *buf, size_t len, struct meta_view *v)
 	return 0;
 }
 
-int
-meta_member_next(struct cr *r, const char **name, size_t *namelen,
-		 uint64_t *id)
+void
+meta_members_init(struct meta_members *it, const struct meta_view *v)
 {
-	int rc = cr_str(r, name, namelen);
+	memset(it, 0, sizeof(*it));
+	if (!v)
+		return;
+	cr_init(&it->r, v->members, v->memberslen);
+	if (cr_map(&it->r, &it->left))
+		it->rc = -EBADMSG;
+}
 
-	return rc ? rc : cr_uint(r, id);
+int
+meta_members_next(struct meta_members *it)
+{
+	if (it->rc)
+		return it->rc;
+	if (it->left == 0)
+		return 0;
+	if (cr_str(&it->r, &it->name, &it->namelen) ||
+	    cr_uint(&it->r, &it->id))
+		return it->rc = -EBADMSG;
+	it->left--;
+	return 1;
 }
 
 int
 meta_member_find(const struct meta_view *v, const char *name, uint64_t *id)
 {
-	struct cr r;
-	size_t i, cnt, nl = strlen(name);
+	struct meta_members it;
+	size_t nl = strlen(name);
 	int rc;
 
-	cr_init(&r, v->members, v->memberslen);
-	if ((rc = cr_map(&r, &cnt)))
-		return rc;
-	for (i = 0; i < cnt; i++) {
-		const char *n;
-		size_t l;
-		uint64_t x;
-
-		if ((rc = meta_member_next(&r, &n, &l, &x)))
-			return rc;
-		if (l == nl && memcmp(n, name, l) == 0) {
-			*id = x;
+	meta_members_init(&it, v);
+	while ((rc = meta_members_next(&it)) > 0)
+		if (it.namelen == nl && memcmp(it.name, name, nl) == 0) {
+			*id = it.id;
 			return 1;
 		}
-	}
-	return 0;
+	return rc;
 }
 
 int
@@ -748,27 +755,20 @@ meta_json(struct cw *o, const struct meta_json *j)
 	}
 	jputs(o, ",\n  \"members\": {");
 	if (j->view && j->view->nmembers) {
-		struct cr r;
-		size_t n;
+		struct meta_members it;
 
-		cr_init(&r, j->view->members, j->view->memberslen);
-		if (cr_map(&r, &n) == 0) {
-			for (i = 0; i < n; i++) {
-				const char *name;
-				size_t nl;
-				uint64_t mid;
-
-				if (meta_member_next(&r, &name, &nl, &mid))
-					break;
-				if (i)
-					jputs(o, ",");
-				jindent(o, 4);
-				meta_json_str(o, name, nl);
-				meta_id_format(mid, id);
-				jputs(o, ": \"");
-				jputs(o, id);
-				jputs(o, "\"");
-			}
+		/* A malformed entry ends the list (the document was checked
+		 * when it was stored; this only renders it). */
+		meta_members_init(&it, j->view);
+		for (i = 0; meta_members_next(&it) > 0; i++) {
+			if (i)
+				jputs(o, ",");
+			jindent(o, 4);
+			meta_json_str(o, it.name, it.namelen);
+			meta_id_format(it.id, id);
+			jputs(o, ": \"");
+			jputs(o, id);
+			jputs(o, "\"");
 		}
 		jindent(o, 2);
 	}

@@ -77,10 +77,29 @@ struct meta_view {
 
 /* Parses a stored document; 0 or -EBADMSG. */
 int meta_view_parse(const void *buf, size_t len, struct meta_view *v);
-/* Iterates members: call with a reader set on v->members after reading the
- * map head, or use meta_member_at. Returns 0 or -EBADMSG. */
-int meta_member_next(struct cr *r, const char **name, size_t *namelen,
-		     uint64_t *id);
+
+/* Walks a parsed document's members in order, checking each entry:
+ *
+ *	struct meta_members it;
+ *
+ *	meta_members_init(&it, &v);
+ *	while ((rc = meta_members_next(&it)) > 0)
+ *		use it.name, it.namelen, it.id;
+ *	if (rc < 0)
+ *		the member map is malformed (-EBADMSG);
+ *
+ * v NULL walks no members (a blob). Points into v's document. */
+struct meta_members {
+	struct cr r;
+	size_t left;       /* entries not yet read */
+	int rc;            /* once an entry is malformed, every next fails */
+	const char *name;  /* the current member, not NUL-terminated */
+	size_t namelen;
+	uint64_t id;
+};
+void meta_members_init(struct meta_members *it, const struct meta_view *v);
+/* 1 with the next member in it, 0 at the end, or -EBADMSG. */
+int meta_members_next(struct meta_members *it);
 /* Finds a member by name; 1 found, 0 not, <0 error. */
 int meta_member_find(const struct meta_view *v, const char *name,
 		     uint64_t *id);

@@ -565,16 +565,22 @@ test_encode_and_view(void)
 	CHECK_EQ(cr_array(&r, &n), 0);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(meta_field_find(&v, "nope", &r), 0);
-	/* member iteration */
+	/* member iteration: in order, then 0 for good */
 	{
-		const char *nm;
-		size_t nl, cnt;
+		struct meta_members it;
 
-		cr_init(&r, v.members, v.memberslen);
-		CHECK_EQ(cr_map(&r, &cnt), 0);
-		CHECK_EQ(cnt, 2);
-		CHECK_EQ(meta_member_next(&r, &nm, &nl, &id), 0);
-		CHECK(nl == 4 && memcmp(nm, "blob", 4) == 0);
+		meta_members_init(&it, &v);
+		CHECK_EQ(meta_members_next(&it), 1);
+		CHECK(it.namelen == 4 && memcmp(it.name, "blob", 4) == 0);
+		CHECK(it.id == 0x8000000000000abcull);
+		CHECK_EQ(meta_members_next(&it), 1);
+		CHECK(it.namelen == 5 && memcmp(it.name, "child", 5) == 0);
+		CHECK(it.id == 0x1111);
+		CHECK_EQ(meta_members_next(&it), 0);
+		CHECK_EQ(meta_members_next(&it), 0);
+		/* no view: a blob, no members */
+		meta_members_init(&it, NULL);
+		CHECK_EQ(meta_members_next(&it), 0);
 	}
 
 	/* the leaf: no fields, no members, still a full document */
@@ -585,6 +591,58 @@ test_encode_and_view(void)
 	CHECK_EQ(v.nmembers, 0);
 	cw_release(&doc);
 	meta_tree_release(&t);
+	cw_release(&w);
+}
+
+/* meta_view_parse only skips the member map; the iterator checks each
+ * entry, and once one is bad every later call fails too. */
+static void
+test_members_malformed(void)
+{
+	struct meta_members it;
+	struct meta_view v;
+	uint64_t id;
+	struct cw w;
+
+	cw_init(&w);
+	cw_map(&w, 3);
+	cw_str(&w, "typename");
+	cw_str(&w, "T");
+	cw_str(&w, "fields");
+	cw_map(&w, 0);
+	cw_str(&w, "members");
+	cw_map(&w, 3);
+	cw_str(&w, "a");
+	cw_uint(&w, 7);
+	cw_str(&w, "b");
+	cw_str(&w, "not an id");
+	cw_str(&w, "c");
+	cw_uint(&w, 9);
+	CHECK_EQ(cw_finish(&w), 0);
+	CHECK_EQ(meta_view_parse(w.buf, w.len, &v), 0);
+	meta_members_init(&it, &v);
+	CHECK_EQ(meta_members_next(&it), 1);
+	CHECK(it.id == 7);
+	CHECK_EQ(meta_members_next(&it), -EBADMSG);
+	CHECK_EQ(meta_members_next(&it), -EBADMSG);
+	/* a search stops at the bad entry, never reads past it */
+	CHECK_EQ(meta_member_find(&v, "a", &id), 1);
+	CHECK_EQ(meta_member_find(&v, "c", &id), -EBADMSG);
+	/* an id that is not an unsigned integer */
+	cw_reset(&w);
+	cw_map(&w, 3);
+	cw_str(&w, "typename");
+	cw_str(&w, "T");
+	cw_str(&w, "fields");
+	cw_map(&w, 0);
+	cw_str(&w, "members");
+	cw_map(&w, 1);
+	cw_str(&w, "a");
+	cw_int(&w, -1);
+	CHECK_EQ(cw_finish(&w), 0);
+	CHECK_EQ(meta_view_parse(w.buf, w.len, &v), 0);
+	meta_members_init(&it, &v);
+	CHECK_EQ(meta_members_next(&it), -EBADMSG);
 	cw_release(&w);
 }
 
@@ -890,6 +948,6 @@ TEST_MAIN(RUN(test_tree_simple); RUN(test_tree_minimal_and_key_order);
 	  RUN(test_failure_after_members_frees); RUN(test_member_names);
 	  RUN(test_duplicate_keys); RUN(test_field_values);
 	  RUN(test_too_long); RUN(test_encode_and_view);
-	  RUN(test_view_rejects); RUN(test_json_values);
+	  RUN(test_members_malformed); RUN(test_view_rejects); RUN(test_json_values);
 	  RUN(test_json_rejects); RUN(test_json_document); RUN(test_ids);
 	  RUN(test_utf8))
