@@ -4,6 +4,7 @@
  * store_status. The other store_*.c files hold one job each and share
  * the struct in store_int.h (the map is at the top of that header).
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -26,6 +27,8 @@ __thread uint64_t store_tick;
 void
 tab_put(struct idtab *t, void *p)
 {
+	/* An object is in a table at most once. */
+	assert(idtab_get(t, *(const uint64_t *)p) == NULL);
 	if (idtab_put(t, p))
 		fatalx("out of memory growing a table");
 }
@@ -87,6 +90,15 @@ store_fits(struct store *s, uint64_t fp)
 	if (used + fp + slab_idle_bytes(&s->slab) > s->limit)
 		slab_trim(&s->slab);
 	return 1;
+}
+
+void
+slab_limit_update(struct store *s)
+{
+	uint64_t big = s->big_bytes;
+
+	s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
+		(size_t)(big > s->limit ? 0 : (s->limit - big) / SLAB_SEG_SIZE);
 }
 
 void

@@ -76,7 +76,10 @@ int store_blob_put_small(struct store *s, const void *p, size_t len,
 
 /* Creates the objects of a put tree (meta.h). First seals the owner's blobs
  * in seal[] (they may be members), then binds name if given and persists if
- * asked. Everything is checked before anything changes. *id is the root.
+ * asked. Everything is checked before anything changes: on an error no
+ * blob is sealed and no object or name added (a blob of seal[] still mapped
+ * writable fails with -EBUSY; the blobs listed before it stay unsealed,
+ * though the kernel already refuses writes to them). *id is the root.
  * The persist itself completes later, as for store_persist (ticket). */
 int store_obj_put(struct store *s, struct store_owner *o, const void *tree,
 		  size_t len, const uint64_t *seal, size_t nseal,

@@ -2,6 +2,7 @@
  * store_blob: one blob's life before it is an object: create, seal,
  * abort, and small blobs put in one call.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -67,7 +68,7 @@ out:
 }
 
 int
-seal_one(struct store *s, struct object *o)
+seal_prepare(struct store *s, struct object *o, int *rofd)
 {
 	char idbuf[META_ID_LEN];
 	struct stat st;
@@ -80,17 +81,28 @@ seal_one(struct store *s, struct object *o)
 		return store_fail(-EIO, "blob %s is not the %" PRIu64 " bytes "
 				  "it was created with; it cannot be sealed",
 				  idbuf, o->nbytes);
-	rc = arena_seal(o->u.big.fd);
-	if (rc == -EBUSY)
-		return store_fail(rc, "blob %s is still mapped writable; unmap "
-				  "it before sealing", idbuf);
-	if (rc)
-		return store_fail(rc, "cannot seal blob %s: %s", idbuf,
-				  strerror(-rc));
 	ro = arena_reopen_ro(o->u.big.fd);
 	if (ro < 0)
 		return store_fail(ro, "cannot reopen blob %s read-only: %s",
 				  idbuf, strerror(-ro));
+	rc = arena_seal(o->u.big.fd);
+	if (rc) {
+		close(ro);
+		if (rc == -EBUSY)
+			return store_fail(rc, "blob %s is still mapped "
+					  "writable; unmap it before sealing",
+					  idbuf);
+		return store_fail(rc, "cannot seal blob %s: %s", idbuf,
+				  strerror(-rc));
+	}
+	*rofd = ro;
+	return 0;
+}
+
+void
+seal_commit(struct store *s, struct object *o, int ro)
+{
+	assert(!(o->flags & OBJ_SEALED) && idtab_get(&s->unsealed, o->id) == o);
 	close(o->u.big.fd);
 	o->u.big.fd = -1;
 	o->u.big.rofd = ro;
@@ -100,7 +112,6 @@ seal_one(struct store *s, struct object *o)
 	tab_put(&s->objs, o);
 	s->nblobs++;
 	store_notify(s, STORE_EV_ADD, o->id, NULL);
-	return 0;
 }
 
 int
@@ -128,12 +139,12 @@ int
 store_blob_seal(struct store *s, struct store_owner *ow, uint64_t id)
 {
 	struct object *o;
-	int rc;
+	int rc, ro;
 
 	store_lock(s);
 	rc = find_unsealed(s, ow, id, &o);
-	if (rc == 0)
-		rc = seal_one(s, o);
+	if (rc == 0 && (rc = seal_prepare(s, o, &ro)) == 0)
+		seal_commit(s, o, ro);
 	store_unlock(s);
 	return rc;
 }
@@ -160,16 +171,13 @@ store_blob_put_small(struct store *s, const void *p, size_t len,
 {
 	struct object *o;
 	uint32_t seg, off;
-	uint64_t big;
 	int rc;
 
 	if (len > PROTO_SMALL_MAX)
 		return store_fail(-EINVAL, "an inline blob is at most %u bytes",
 				  PROTO_SMALL_MAX);
 	store_lock(s);
-	big = s->big_bytes;
-	s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
-		(size_t)(big > s->limit ? 0 : (s->limit - big) / SLAB_SEG_SIZE);
+	slab_limit_update(s);
 	rc = slab_alloc(&s->slab, len, &seg, &off);
 	if (rc) {
 		rc = rc == -ENOSPC ? fail_nospace(s, SLAB_SEG_SIZE) :

@@ -154,6 +154,9 @@ uint64_t used_bytes(const struct store *s);
  * is memory though not counted in used_bytes: it is given back when fp
  * would not fit beside it. */
 int store_fits(struct store *s, uint64_t fp);
+/* Lets the slab grow only into what memfd blobs leave under the limit;
+ * call before slab_alloc. */
+void slab_limit_update(struct store *s);
 /* v bytes as "12.3 MiB". */
 void human_bytes(uint64_t v, char *buf, size_t len);
 /* -ENOSPC with a sentence naming the limit and what is used. */
@@ -166,7 +169,15 @@ void obj_unpin(struct store *s, struct object *o, uint32_t n);
 void store_pin(struct store_owner *ow, struct object *o);
 
 /* store_blob.c */
-int seal_one(struct store *s, struct object *o);
+/* Sealing unsealed blob o, in two steps so that a caller sealing several
+ * can check them all before changing any: seal_prepare does what can fail
+ * (the read-only descriptor, the kernel seals; -EBUSY while a writable
+ * mapping remains) and leaves o in the unsealed table; seal_commit, which
+ * cannot fail, makes it a sealed blob. A blob prepared but not committed
+ * needs no undo beyond closing *rofd: its kernel seals only stop writes
+ * the writer had finished, and sealing it again later succeeds. */
+int seal_prepare(struct store *s, struct object *o, int *rofd);
+void seal_commit(struct store *s, struct object *o, int rofd);
 int find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
 		  struct object **out);
 

@@ -2,12 +2,14 @@
  * store_object: objects: put (a tree of members), walk, lookup, get
  * (pinning the closure), open one blob, and delete (shallow or deep).
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store_int.h"
 #include "banned.h"
@@ -34,6 +36,7 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 	struct object *o;
 	struct pjob *job = NULL;
 	uint64_t *ids = NULL;
+	int *rofds = NULL;
 	struct cw w;
 	size_t i, k;
 	int rc;
@@ -78,11 +81,18 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 				m->name, idbuf);
 		goto out;
 	}
+	/* What can fail of sealing, for every blob; then nothing can. */
+	rofds = xcalloc(nseal ? nseal : 1, sizeof(*rofds));
 	for (i = 0; i < nseal; i++) {
 		o = idtab_get(&s->unsealed, seal[i]);
-		if ((rc = seal_one(s, o)))
+		if ((rc = seal_prepare(s, o, &rofds[i]))) {
+			while (i > 0)
+				close(rofds[--i]);
 			goto out;
+		}
 	}
+	for (i = 0; i < nseal; i++)
+		seal_commit(s, idtab_get(&s->unsealed, seal[i]), rofds[i]);
 	ids = xcalloc(t.nnodes, sizeof(*ids));
 	for (i = 0; i < t.nnodes; i++) {
 		const struct meta_node *n = &t.nodes[i];
@@ -125,6 +135,7 @@ out:
 	if (w.oom)
 		fatalx("out of memory encoding metadata");
 	cw_release(&w);
+	free(rofds);
 	free(ids);
 	meta_tree_release(&t);
 	return rc;
@@ -156,15 +167,17 @@ blobref(struct store *s, struct object *o, struct store_blobref *b)
 void
 obj_members(const struct object *o, struct meta_members *it)
 {
+	char idbuf[META_ID_LEN];
 	struct meta_view v;
 
 	if (o->flags & OBJ_BLOB) {
 		meta_members_init(it, NULL);
 		return;
 	}
-	if (meta_view_parse(o->u.meta, o->metalen, &v))
-		fatalx("store: stored metadata of %016" PRIx64 " is corrupt",
-		       o->id);
+	if (meta_view_parse(o->u.meta, o->metalen, &v)) {
+		meta_id_format(o->id, idbuf);
+		fatalx("store: stored metadata of %s is corrupt", idbuf);
+	}
 	meta_members_init(it, &v);
 }
 
@@ -369,14 +382,18 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 			pobj_drop(s, po, jp, quarantine);
 			o->flags &= ~OBJ_PERSISTED;
 		}
-		if (o->flags & OBJ_BLOB)
+		if (o->flags & OBJ_BLOB) {
+			assert(s->nblobs > 0);
 			s->nblobs--;
+		}
 		obj_members(o, &it);
 		while (obj_member_next(&it)) {
 			struct object *m = idtab_get(&s->objs, it.id);
 
 			if (!m)
 				continue;
+			/* o counted as one of m's references when stored */
+			assert(m->refs > 0);
 			m->refs--;
 			if (was_persisted) {
 				/* persistence: a member no persisted object

@@ -2,6 +2,7 @@
  * store_pin: owners (one per client connection or FUSE open) and the
  * pins they hold on objects; releasing an owner drops every pin it holds.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -34,10 +35,8 @@ store_owner_new(struct store *s, const char *label)
 void
 obj_unpin(struct store *s, struct object *o, uint32_t n)
 {
-	if (o->pins < n) {
-		log_warnx("store: pin count of %016" PRIx64 " underflows", o->id);
-		n = o->pins;
-	}
+	/* Every unpin matches a pin: the owner's table or a loader's own. */
+	assert(o->pins >= n);
 	o->pins -= n;
 	if (o->pins == 0 && (o->flags & OBJ_DELETED)) {
 		idtab_del(&s->zombies, o->id);
@@ -92,6 +91,7 @@ store_owner_free(struct store *s, struct store_owner *ow)
 	free(drop);
 	ow->prev->next = ow->next;
 	ow->next->prev = ow->prev;
+	assert(s->nowners > 0);
 	s->nowners--;
 	store_unlock(s);
 	free(ow);
@@ -109,6 +109,7 @@ store_release(struct store *s, struct store_owner *ow, const uint64_t *ids,
 
 		if (!p)
 			continue;
+		assert(p->n > 0);
 		obj_unpin(s, p->obj, 1);
 		if (--p->n == 0) {
 			idtab_del(&ow->pins, ids[i]);

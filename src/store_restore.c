@@ -400,7 +400,6 @@ store_restore(struct store *s)
 	struct timespec t0, t1;
 	size_t pos, i;
 	uint64_t nlazy = 0;
-	uint64_t big = s->big_bytes;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -459,9 +458,7 @@ store_restore(struct store *s)
 			 "unfinished persist", r.removed,
 			 r.removed == 1 ? "" : "s");
 	}
-	s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
-		(size_t)(big > s->limit ? 0 : (s->limit - big) /
-			 SLAB_SEG_SIZE);
+	slab_limit_update(s);
 	restore_build(&r, &nlazy);
 	i = restore_names(&r);
 	s->damaged = r.damaged;

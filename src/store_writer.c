@@ -142,11 +142,8 @@ load_blob(struct store *s, uint64_t id)
 	pthread_mutex_lock(&s->lock);
 	if (rc == 0 && buf) {
 		uint32_t seg, off;
-		uint64_t big = s->big_bytes;
 
-		s->slab.limit_segs = s->limit == UINT64_MAX ? (size_t)-1 :
-			(size_t)(big > s->limit ? 0 :
-				 (s->limit - big) / SLAB_SEG_SIZE);
+		slab_limit_update(s);
 		rc = slab_alloc(&s->slab, (size_t)len, &seg, &off);
 		if (rc == 0) {
 			if (len)

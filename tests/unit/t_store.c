@@ -542,6 +542,59 @@ test_obj_put_checks(void)
 	store_free(s);
 }
 
+/* A seal that fails in a put (the last listed blob is still mapped
+ * writable) leaves every listed blob unsealed and adds nothing; the same
+ * put succeeds once the mapping is gone, and a blob the failed put had
+ * already sealed in the kernel seals again without error. */
+static void
+test_obj_put_failing_seal_changes_nothing(void)
+{
+	static const char *const names[] = { "x", "y", "z" };
+	static char want[8192] = "abc";
+	struct store *s = new_store(0);
+	struct store_owner *a = store_owner_new(s, "a");
+	struct store_status before, after;
+	struct store_info info;
+	uint64_t ids[3], root, got;
+	int fds[3], i;
+	struct cw w;
+	void *p;
+
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(store_blob_create(s, a, 8192, &ids[i], &fds[i]), 0);
+		CHECK_EQ(pwrite(fds[i], "abc", 3, 0), 3);
+	}
+	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);
+	CHECK(p != MAP_FAILED);
+	cw_init(&w);
+	tree(&w, "T", 1, names, ids, 3);
+	before = status(s);
+	CHECK_EQ(put_tree(s, a, &w, ids, 3, "n", &root), -EBUSY);
+	CHECK(strstr(store_errmsg(), "mapped writable") != NULL);
+	after = status(s);
+	CHECK_EQ(after.unsealed, 3);
+	CHECK_EQ(after.objects, before.objects);
+	CHECK_EQ(after.blobs, before.blobs);
+	CHECK_EQ(after.names, before.names);
+	CHECK_EQ(store_name_get(s, "n", 1, &got), -ENOENT);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(store_info(s, ids[i], &info), -ENOENT);
+	/* the first blob again, alone: sealing twice in the kernel is fine */
+	CHECK_EQ(store_blob_seal(s, a, ids[0]), 0);
+	CHECK_EQ(store_info(s, ids[0], &info), 0);
+	/* the mapping gone, the rest of the put goes through */
+	munmap(p, 8192);
+	CHECK_EQ(put_tree(s, a, &w, ids + 1, 2, "n", &root), 0);
+	CHECK_EQ(status(s).unsealed, 0);
+	CHECK_EQ(store_name_get(s, "n", 1, &got), 0);
+	CHECK(got == root);
+	for (i = 0; i < 3; i++)
+		CHECK(blob_equals(s, a, ids[i], want, sizeof(want)));
+	cw_release(&w);
+	store_owner_free(s, a);
+	store_free(s);
+}
+
 /* Pins keep a deleted blob's memory until the last reader lets go. */
 static void
 test_pins_keep_zombies(void)
@@ -958,8 +1011,9 @@ test_get_errors(void)
 TEST_MAIN(RUN(test_create_seal_abort); RUN(test_sealed_is_immutable);
 	  RUN(test_small_blobs); RUN(test_objects_and_members);
 	  RUN(test_shallow_and_named_members); RUN(test_diamond_delete);
-	  RUN(test_obj_put_checks); RUN(test_pins_keep_zombies);
-	  RUN(test_owner_free_drops_unsealed); RUN(test_segments_come_back);
-	  RUN(test_limit);
+	  RUN(test_obj_put_checks);
+	  RUN(test_obj_put_failing_seal_changes_nothing);
+	  RUN(test_pins_keep_zombies); RUN(test_owner_free_drops_unsealed);
+	  RUN(test_segments_come_back); RUN(test_limit);
 	  RUN(test_names); RUN(test_list); RUN(test_watch);
 	  RUN(test_get_errors))
