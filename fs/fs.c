@@ -18,12 +18,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,19 +37,29 @@
 #include "xmalloc.h"
 #include "banned.h"
 
-/* ---- the mountpoint ---- */
+/* ---- the mountpoint ----
+ *
+ * A daemon killed with its auto_unmount helper leaves a dead FUSE mount.
+ * stat() of it does not always say so: the kernel answers from the root's
+ * cached attributes without asking the (gone) daemon. So a mount point is
+ * judged by the mount table, and a FUSE mount there by a request the
+ * kernel must forward (statfs), made in a child so that a live daemon
+ * that does not answer cannot hang this start.
+ */
 
-/* Is path (absolute, resolved) a mount point of this namespace? */
+/* The file system type of the topmost mount at abs (absolute, resolved),
+ * or 0 when abs is not a mount point of this namespace. */
 static int
-is_mountpoint(const char *path)
+mount_type(const char *abs, char *type, size_t typelen)
 {
-	char line[4096], *mp, *end, dec[PATH_MAX];
+	char line[4096], *mp, *end, *ty, dec[PATH_MAX];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	int found = 0;
 
 	if (!f)
 		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
+	/* Later lines are mounted later: the last match is on top. */
+	while (fgets(line, sizeof(line), f)) {
 		size_t k = 0;
 		int field;
 
@@ -70,10 +83,58 @@ is_mountpoint(const char *path)
 			}
 		}
 		dec[k] = 0;
-		found = strcmp(dec, path) == 0;
+		if (strcmp(dec, abs))
+			continue;
+		found = 1;
+		/* After the optional fields, " - " and then the type. */
+		snprintf(type, typelen, "?");
+		if ((ty = strstr(end, " - "))) {
+			ty += 3;
+			k = strcspn(ty, " \n");
+			snprintf(type, typelen, "%.*s", (int)k, ty);
+		}
 	}
 	fclose(f);
 	return found;
+}
+
+enum probe { PROBE_LIVE, PROBE_DEAD, PROBE_SILENT };
+
+#define PROBE_MS 3000
+
+/* Asks the FUSE mount at abs for its statfs, which the kernel always
+ * forwards to the daemon: ENOTCONN means that daemon is gone. */
+static enum probe
+probe_fuse(const char *abs)
+{
+	struct timespec nap = { 0, 10 * 1000 * 1000 };
+	struct statfs sf;
+	pid_t pid, r;
+	int st, i;
+
+	pid = fork();
+	if (pid < 0)
+		return statfs(abs, &sf) < 0 && (errno == ENOTCONN ||
+		       errno == ECONNABORTED) ? PROBE_DEAD : PROBE_LIVE;
+	if (pid == 0) {
+		if (statfs(abs, &sf) == 0)
+			_exit(0);
+		_exit(errno == ENOTCONN || errno == ECONNABORTED ? 1 : 2);
+	}
+	for (i = 0; i < PROBE_MS / 10; i++) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) && WEXITSTATUS(st) == 1 ?
+			       PROBE_DEAD : PROBE_LIVE;
+		if (r < 0 && errno != EINTR)
+			return PROBE_LIVE;
+		nanosleep(&nap, NULL);
+	}
+	/* A FUSE request waits killably: the child goes. */
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return PROBE_SILENT;
 }
 
 /* Unmounts a mount whose daemon died (lazily: someone may still be in it). */
@@ -104,17 +165,83 @@ unmount_stale(const char *path)
 	return 0;
 }
 
+/* realpath() of a mountpoint, also when it is a dead mount (ENOTCONN):
+ * then the resolved parent plus the last component. */
+static int
+resolve(const char *path, char *abs)
+{
+	char copy[PATH_MAX], parent[PATH_MAX], *slash, *base;
+	int e;
+
+	if (realpath(path, abs))
+		return 0;
+	e = errno;
+	if (e != ENOTCONN && e != ECONNABORTED)
+		return -e;
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
+		return -ENAMETOOLONG;
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = 0;
+	slash = strrchr(copy, '/');
+	if (slash) {
+		*slash = 0;
+		base = slash + 1;
+		if (!realpath(*copy ? copy : "/", parent))
+			return -errno;
+	} else {
+		base = copy;
+		if (!getcwd(parent, sizeof(parent)))
+			return -errno;
+	}
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return -e;
+	if (snprintf(abs, PATH_MAX, "%s%s%s", parent,
+		     strcmp(parent, "/") ? "/" : "", base) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 static int
 check_mountpoint(const char *path, char *abs, char *err, size_t errlen)
 {
 	struct dirent *de;
 	struct stat st;
+	char type[64];
+	int rc, tries;
 	DIR *d;
 
-	if (stat(path, &st) < 0 && errno == ENOTCONN) {
+	if ((rc = resolve(path, abs))) {
+		if (rc == -ENOENT)
+			snprintf(err, errlen, "mountpoint %s does not exist; "
+				 "create the directory or pick another with "
+				 "--mount DIR", path);
+		else
+			snprintf(err, errlen, "cannot use mountpoint %s: %s",
+				 path, strerror(-rc));
+		return rc;
+	}
+	/* Dead mounts may be stacked: each is taken off in turn. */
+	for (tries = 0; mount_type(abs, type, sizeof(type)); tries++) {
+		enum probe p;
+
+		if (tries == 8 || strcmp(type, "fuse.vineyard")) {
+			snprintf(err, errlen, "mountpoint %s is busy: a %s file "
+				 "system is mounted there; unmount it or pick "
+				 "another with --mount DIR", path, type);
+			return -EBUSY;
+		}
+		p = probe_fuse(abs);
+		if (p != PROBE_DEAD) {
+			snprintf(err, errlen, "mountpoint %s is busy: another "
+				 "vineyardd serves it%s; stop that one or pick "
+				 "another with --mount DIR", path,
+				 p == PROBE_SILENT ? " (and does not answer)" :
+				 "");
+			return -EBUSY;
+		}
 		log_info("fs: %s is a stale mount left by a daemon that died; "
 			 "unmounting it", path);
-		if (unmount_stale(path) < 0) {
+		if (unmount_stale(abs) < 0) {
 			snprintf(err, errlen, "mountpoint %s is a stale FUSE "
 				 "mount that cannot be unmounted; run "
 				 "'fusermount3 -u %s' and start again", path,
@@ -122,34 +249,16 @@ check_mountpoint(const char *path, char *abs, char *err, size_t errlen)
 			return -EBUSY;
 		}
 	}
-	if (stat(path, &st) < 0) {
+	if (stat(abs, &st) < 0) {
 		int e = errno;
 
-		if (e == ENOENT)
-			snprintf(err, errlen, "mountpoint %s does not exist; "
-				 "create the directory or pick another with "
-				 "--mount DIR", path);
-		else
-			snprintf(err, errlen, "cannot use mountpoint %s: %s",
-				 path, strerror(e));
+		snprintf(err, errlen, "cannot use mountpoint %s: %s", path,
+			 strerror(e));
 		return -e;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "mountpoint %s is not a directory", path);
 		return -ENOTDIR;
-	}
-	if (!realpath(path, abs)) {
-		int e = errno;
-
-		snprintf(err, errlen, "cannot resolve mountpoint %s: %s", path,
-			 strerror(e));
-		return -e;
-	}
-	if (is_mountpoint(abs)) {
-		snprintf(err, errlen, "mountpoint %s is busy: something is "
-			 "already mounted there (another vineyardd?); unmount "
-			 "it or pick another with --mount DIR", path);
-		return -EBUSY;
 	}
 	d = opendir(abs);
 	if (!d) {

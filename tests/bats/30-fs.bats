@@ -23,6 +23,8 @@ local_setup() { fs_require; }
 @test "fs: 10,000 objects are listed each exactly once" { case_many_objects; }
 @test "fs: a listing that outlives a delete leaves no stale entry" { case_listing_then_delete; }
 @test "fs: a stale mount left by a killed daemon does not stop the next start" { case_stale_mount; }
+@test "fs: a stale mount whose root the kernel has cached is taken over" { case_stale_mount_cached_root; }
+@test "fs: a live mount of another daemon is never taken over, even a stopped one" { case_mountpoint_live_not_taken; }
 @test "fs: SIGKILL, then a restart on the same mountpoint" { case_sigkill_restart; }
 @test "fs: SIGTERM and SIGINT unmount" { case_sigterm; }
 @test "fs: missing, non-directory, non-empty and busy mountpoints get clear errors" { case_mountpoint_errors; }

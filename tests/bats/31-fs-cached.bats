@@ -22,6 +22,8 @@ local_setup() { fs_require; }
 @test "fs cached: 10,000 objects are listed each exactly once" { case_many_objects; }
 @test "fs cached: a listing that outlives a delete leaves no stale entry" { case_listing_then_delete; }
 @test "fs cached: a stale mount left by a killed daemon does not stop the next start" { case_stale_mount; }
+@test "fs cached: a stale mount whose root the kernel has cached is taken over" { case_stale_mount_cached_root; }
+@test "fs cached: a live mount of another daemon is never taken over, even a stopped one" { case_mountpoint_live_not_taken; }
 @test "fs cached: SIGKILL, then a restart on the same mountpoint" { case_sigkill_restart; }
 @test "fs cached: SIGTERM and SIGINT unmount" { case_sigterm; }
 @test "fs cached: status.json shows what vineyardctl --json status shows" { case_status_json; }

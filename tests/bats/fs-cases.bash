@@ -397,6 +397,56 @@ case_stale_mount() {
 	[ "$(ls "$MNT")" = "$(printf 'names\nobjects\nstatus.json')" ]
 }
 
+# The same, but the kernel has the root's attributes cached (ls and stat
+# just before the kill), so stat() of the dead mount still succeeds: the
+# daemon must probe the connection, not trust stat.
+case_stale_mount_cached_root() {
+	fs_daemon
+	fs_populate
+	ls "$MNT" >/dev/null
+	stat "$MNT" >/dev/null
+	helper=$(ps -o pid= --ppid "$DAEMON_PID" | tr -d ' ')
+	[ -n "$helper" ] && kill -KILL $helper
+	kill_daemon
+	run ls "$MNT"
+	[[ "$output" == *"Transport endpoint is not connected"* ]] || \
+		skip "the mount was cleaned up already: $output"
+	is_mounted "$MNT"
+	fs_daemon
+	grep -q "stale mount" "$T/daemon.log"
+	is_mounted "$MNT"
+	# exactly one mount there: the old one was detached, not stacked on
+	[ "$(awk -v m="$MNT" '$2 == m' /proc/self/mounts | wc -l)" -eq 1 ]
+	[ -z "$(ls "$MNT/objects")" ]
+	id=$(vyctl put "$T/small.txt" --name again)
+	[ "$(cat "$MNT/names/again/data")" = "hello, vineyard" ]
+}
+
+# Live mounts are never taken over: another daemon's view, also when that
+# daemon is stopped and cannot answer the probe, and other file systems.
+case_mountpoint_live_not_taken() {
+	fs_daemon
+	fs_populate
+	first=$DAEMON_PID
+	kill -STOP "$first"
+	run "$VINEYARDD" --foreground --socket "$T/other.sock" --mount "$MNT"
+	kill -CONT "$first"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$MNT is busy: another vineyardd serves it (and does not answer)"* ]]
+	[ ! -e "$T/other.sock" ]
+	# the first one goes on, its objects in the view
+	cmp "$T/small.txt" "$MNT/names/small/data"
+	[ "$(awk -v m="$MNT" '$2 == m' /proc/self/mounts | wc -l)" -eq 1 ]
+	if [ "$(id -u)" = 0 ]; then
+		mkdir "$T/tmpfs"
+		mount -t tmpfs none "$T/tmpfs"
+		run "$VINEYARDD" --foreground --socket "$T/other.sock" --mount "$T/tmpfs"
+		umount "$T/tmpfs"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"$T/tmpfs is busy: a tmpfs file system is mounted there"* ]]
+	fi
+}
+
 case_sigkill_restart() {
 	fs_daemon
 	fs_populate
