@@ -429,7 +429,7 @@ case_mountpoint_live_not_taken() {
 	fs_populate
 	first=$DAEMON_PID
 	kill -STOP "$first"
-	run "$VINEYARDD" --foreground --socket "$T/other.sock" --mount "$MNT"
+	run "$VINEYARDD" --data-dir none --foreground --socket "$T/other.sock" --mount "$MNT"
 	kill -CONT "$first"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$MNT is busy: another vineyardd serves it (and does not answer)"* ]]
@@ -440,7 +440,7 @@ case_mountpoint_live_not_taken() {
 	if [ "$(id -u)" = 0 ]; then
 		mkdir "$T/tmpfs"
 		mount -t tmpfs none "$T/tmpfs"
-		run "$VINEYARDD" --foreground --socket "$T/other.sock" --mount "$T/tmpfs"
+		run "$VINEYARDD" --data-dir none --foreground --socket "$T/other.sock" --mount "$T/tmpfs"
 		umount "$T/tmpfs"
 		[ "$status" -eq 1 ]
 		[[ "$output" == *"$T/tmpfs is busy: a tmpfs file system is mounted there"* ]]
