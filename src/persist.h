@@ -69,6 +69,12 @@ void persist_discard(struct persist *p, struct persist_file *f);
 int persist_sync_dir(struct persist *p);
 /* Removes a committed file; 0 when it was not there. */
 int persist_remove(struct persist *p, uint8_t kind, uint64_t id);
+/* Renames a committed file to its trash name (back: and back again), so
+ * that a delete can be undone until it is decided; -ENOENT when there is
+ * no such file. Start-up removes trash files like temp files. */
+int persist_trash(struct persist *p, uint8_t kind, uint64_t id, int back);
+/* Removes a file's trash name; 0 when it was not there. */
+int persist_remove_trash(struct persist *p, uint8_t kind, uint64_t id);
 /* Moves a file into damaged/ and logs why. */
 void persist_quarantine(struct persist *p, uint8_t kind, uint64_t id,
 			const char *why);

@@ -380,6 +380,44 @@ persist_remove(struct persist *p, uint8_t kind, uint64_t id)
 	return 0;
 }
 
+/* ".tmp-del-" + the file's name: start-up removes it like any temp file. */
+static void
+trash_name(uint8_t kind, uint64_t id, char *name, size_t namelen,
+	   char *trash, size_t trashlen)
+{
+	persist_name(kind, id, name, namelen);
+	snprintf(trash, trashlen, TMP_PREFIX "del-%s", name);
+}
+
+int
+persist_trash(struct persist *p, uint8_t kind, uint64_t id, int back)
+{
+	char name[40], trash[64];
+	const char *from, *to;
+
+	trash_name(kind, id, name, sizeof(name), trash, sizeof(trash));
+	from = back ? trash : name;
+	to = back ? name : trash;
+	if (renameat(p->ofd, from, p->ofd, to) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return -ENOENT;
+	return persist_fail(-errno, "renaming %s/objects/%s to %s: %s",
+			    p->dir, from, to, strerror(errno));
+}
+
+int
+persist_remove_trash(struct persist *p, uint8_t kind, uint64_t id)
+{
+	char name[40], trash[64];
+
+	trash_name(kind, id, name, sizeof(name), trash, sizeof(trash));
+	if (unlinkat(p->ofd, trash, 0) < 0 && errno != ENOENT)
+		return persist_fail(-errno, "removing %s/objects/%s: %s",
+				    p->dir, trash, strerror(errno));
+	return 0;
+}
+
 void
 quarantine_name(struct persist *p, const char *name, const char *why)
 {

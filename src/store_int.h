@@ -94,6 +94,8 @@ struct pjob {
 	size_t nquar;
 	uint64_t *loads;    /* lazy blobs to read back */
 	size_t nloads;
+	int decided;        /* a delete decided on disk (store_decide.c):
+			     * files it cannot remove are left to start-up */
 	int rc;             /* result, 0 or -errno */
 	char msg[320];
 };
@@ -193,6 +195,10 @@ void store_walk(struct store *s, struct object *root,
 struct object *store_lookup(struct store *s, uint64_t id);
 void obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 		struct pjob **jp, int quarantine);
+
+/* store_decide.c */
+int store_delete_decide(struct store *s, const uint64_t *ids, size_t n,
+			int deep);
 
 /* store_list.c */
 const char **names_of(struct object *o, size_t *n);

@@ -452,6 +452,9 @@ store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
 					idbuf, o->refs, o->refs == 1 ? "" : "s",
 					o->refs == 1 ? "that" : "those");
 	}
+	/* persistence: decided on disk first, or not at all */
+	if (rc == 0)
+		rc = store_delete_decide(s, ids, n, !(flags & DELETE_F_SHALLOW));
 	for (i = 0; i < n && rc == 0; i++) {
 		struct object *o = idtab_get(&s->objs, ids[i]);
 
@@ -460,6 +463,8 @@ store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
 			obj_delete(s, o, !(flags & DELETE_F_SHALLOW), count,
 				   &job, 0);
 	}
+	if (job)
+		job->decided = 1;
 	job_submit(s, job, 0); /* persistence */
 	store_unlock(s);
 	return rc;

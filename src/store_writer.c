@@ -522,7 +522,10 @@ run_persist(struct store *s, struct pjob *j)
 }
 
 /* Removes (or moves to damaged/) every file of ids: anchors first, so a
- * crash half-way leaves content no anchor reaches, which start-up drops. */
+ * crash half-way leaves content no anchor reaches, which start-up drops.
+ * After a decided delete (store_decide.c) the trash names go too, and a
+ * file that cannot be removed is only logged: the delete has happened,
+ * nothing reaches that file, and start-up removes it. */
 static void
 remove_files(struct store *s, struct pjob *j, const uint64_t *ids, size_t n,
 	     int quarantine)
@@ -536,13 +539,24 @@ remove_files(struct store *s, struct pjob *j, const uint64_t *ids, size_t n,
 				       meta_id_is_blob(ids[i]) ? DISKFMT_BLOB :
 				       DISKFMT_OBJECT;
 
-			if (quarantine)
+			if (quarantine) {
 				persist_quarantine(s->disk, kind, ids[i],
 						   "its blob is damaged");
-			else if ((rc = persist_remove(s->disk, kind, ids[i])))
+				continue;
+			}
+			rc = persist_remove(s->disk, kind, ids[i]);
+			if (rc == 0 && j->decided)
+				rc = persist_remove_trash(s->disk, kind,
+							  ids[i]);
+			if (rc && j->decided)
+				log_warnx("persist: %s; start-up will remove "
+					  "it", persist_errmsg());
+			else if (rc)
 				jfail(j, rc, "%s", persist_errmsg());
 		}
-		if ((rc = persist_sync_dir(s->disk)))
+		if ((rc = persist_sync_dir(s->disk)) && j->decided)
+			log_warnx("persist: %s", persist_errmsg());
+		else if (rc)
 			jfail(j, rc, "%s", persist_errmsg());
 	}
 }

@@ -12,9 +12,14 @@ local_setup() {
 	DATA=$T/data
 	TINY=
 	XD=
+	IMMUTABLE=
 }
 
 local_teardown() {
+	# An immutable directory a test left would stop the cleanup.
+	if [ -n "${IMMUTABLE:-}" ]; then
+		chattr -i "$IMMUTABLE" 2>/dev/null
+	fi
 	if [ -n "${XD:-}" ]; then
 		if [ -n "${DAEMON_PID:-}" ]; then
 			kill -TERM "$DAEMON_PID" 2>/dev/null
@@ -300,6 +305,75 @@ datafile() { echo "$DATA/objects/$1.$2"; }
 	run vyctl unpersist "$member"
 	[ "$status" -eq 7 ]
 	[[ "$output" == *"member of"*"persisted"* ]]
+}
+
+# objects/ made immutable (chattr +i: even root cannot unlink there), so
+# every file removal fails. A delete then happens nowhere: the reply says
+# so, memory and disk keep the object, and a restart shows it.
+immutable_objects() {
+	command -v chattr >/dev/null || skip "no chattr (e2fsprogs)"
+	chattr +i "$DATA/objects" 2>/dev/null ||
+		skip "chattr +i refused here (needs root on ext4/xfs/btrfs)"
+	IMMUTABLE=$DATA/objects
+	# really refused, as it is for the daemon
+	! rm -f "$DATA/objects/"*.anchor 2>/dev/null
+}
+
+@test "a delete the data dir refuses leaves the object whole, in memory and on disk" {
+	start_daemon
+	random_file "$T/big" 3000000
+	text_file "$T/t" 1000
+	id=$(vyctl put "$T/big" --name big --persist)
+	echo m >"$T/m"
+	"$OBJTOOL" put frame "$T/t" "$T/m" "$T/big" >/dev/null
+	[ "$(status_field persisted_objects)" -eq 5 ]
+	files=$(ls "$DATA/objects" | sort)
+	immutable_objects
+	run vyctl rm big
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"Operation not permitted"* ]]
+	[[ "$output" == *"nothing was deleted"* ]]
+	run vyctl rm frame
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"nothing was deleted"* ]]
+	# memory: all there, still persisted
+	[ "$(status_field objects)" -eq 5 ]
+	[ "$(status_field persisted_objects)" -eq 5 ]
+	vyctl get big -o "$T/big.out"
+	cmp "$T/big" "$T/big.out"
+	"$OBJTOOL" check frame "$T/t" "$T/m" "$T/big"
+	# disk: the same files
+	[ "$(ls "$DATA/objects" | sort)" = "$files" ]
+	chattr -i "$DATA/objects"
+	IMMUTABLE=
+	# Only the composite's content file refused: its anchor was already
+	# set aside when that fails, and must be put back.
+	obj=$(ls "$DATA/objects/"*.obj)
+	[ "$(echo "$obj" | wc -l)" -eq 1 ]
+	chattr +i "$obj"
+	IMMUTABLE=$obj
+	run vyctl rm frame
+	chattr -i "$obj"
+	IMMUTABLE=
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"nothing was deleted"* ]]
+	[ "$(ls "$DATA/objects" | sort)" = "$files" ]
+	[ "$(status_field objects)" -eq 5 ]
+	# a restart shows the same
+	kill_daemon
+	start_daemon
+	[ "$(status_field objects)" -eq 5 ]
+	vyctl get big -o "$T/big.out2"
+	cmp "$T/big" "$T/big.out2"
+	"$OBJTOOL" check frame "$T/t" "$T/m" "$T/big"
+	# and once the directory is writable again, the delete happens whole
+	vyctl rm big
+	vyctl rm frame
+	[ "$(status_field objects)" -eq 0 ]
+	[ -z "$(ls -A "$DATA/objects")" ]
+	kill_daemon
+	start_daemon
+	[ "$(status_field objects)" -eq 0 ]
 }
 
 @test "names of persisted objects persist, re-pointed and dropped" {
