@@ -7,6 +7,7 @@
 #   make check-bats     only the bats suites (TESTS='10-*' picks files)
 #   make check-python   only the Python package's tests (PYTEST_ARGS=...)
 #   make asan       every test under AddressSanitizer + UBSan
+#   make tsan       the concurrent tests under ThreadSanitizer
 #   make bench      benchmarks (tests/bench/)
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -323,6 +324,12 @@ check-python: $(LIBSO) $(DAEMON)
 asan:
 	$(MAKE) BUILD=build-asan SANITIZE=address,undefined check
 
+# The tests that run threads against each other, under ThreadSanitizer
+# (scripts/run-tsan.sh says which).
+tsan:
+	$(MAKE) BUILD=build-tsan SANITIZE=thread all
+	@PYTHON=$(PYTHON) BUILD=build-tsan scripts/run-tsan.sh
+
 # The Python package runs from client/python over this build's library.
 pytest: all
 	PYTHONPATH=$(CURDIR)/client/python VY_BUILD=$(CURDIR)/$(BUILD) \
@@ -361,7 +368,7 @@ install: all
 		'$(LIBDIR)' '$(SBINDIR)' > $(DESTDIR)$(PYTHONDIR)/vineyard/_config.py
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 .PHONY: FORCE all deps run version test check check-unit check-bats check-python \
-	asan pytest bench man-lint install clean fuzz fuzz-build fuzz-corpus
+	asan tsan pytest bench man-lint install clean fuzz fuzz-build fuzz-corpus

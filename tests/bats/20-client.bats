@@ -60,8 +60,12 @@ until_status() {
 
 # Programs linked with a sanitizer-built libvineyard need the runtime too.
 san_flags() {
-	if ldd "$VY_BUILD/libvineyard.so.0" | grep -q libasan; then
+	local libs
+	libs=$(ldd "$VY_BUILD/libvineyard.so.0")
+	if grep -q libasan <<<"$libs"; then
 		echo "-fsanitize=address,undefined"
+	elif grep -q libtsan <<<"$libs"; then
+		echo "-fsanitize=thread"
 	fi
 }
 
