@@ -9,6 +9,7 @@
 #   make asan       every test under AddressSanitizer + UBSan
 #   make tsan       the concurrent tests under ThreadSanitizer
 #   make bench      benchmarks (tests/bench/)
+#   make soak       64 clients x 10,000 checked operations (tests/soak/)
 #   make fuzz       build and briefly run the libFuzzer targets (clang)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make pytest     pytest's own output for the Python package (PYTEST_ARGS=...)
@@ -339,6 +340,17 @@ pytest: all
 bench: all $(BENCH_BIN)
 	@PYTHON=$(PYTHON) BUILD=$(BUILD) tests/bench/run.sh
 
+# Long mixed load with checksums (tests/soak/); not part of check.
+SOAK_BIN = $(BUILD)/soak/soak
+$(SOAK_BIN): INC = $(LIB_INC)
+$(SOAK_BIN): tests/soak/soak.c $(LIBA) client/lib/vineyard.h tests/helpers/timing.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SOAK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/helpers $(LDFLAGS) -o $@ $< $(LIBA) $(LIBS)
+
+soak: all $(SOAK_BIN)
+	@BUILD=$(BUILD) tests/soak/run.sh
+
 man-lint:
 	@for m in man/*.[1-8]; do mandoc -Tlint -Wwarning $$m || exit 1; done; echo "man pages ok"
 
@@ -371,4 +383,4 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
 .PHONY: FORCE all deps run version test check check-unit check-bats check-python \
-	asan tsan pytest bench man-lint install clean fuzz fuzz-build fuzz-corpus
+	asan tsan pytest bench soak man-lint install clean fuzz fuzz-build fuzz-corpus
