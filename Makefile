@@ -270,13 +270,14 @@ fuzz: fuzz-build
 # Every command a test, script, benchmark or .ci/run uses comes from one of
 # these (a minimal Debian 12 has only the Essential set: coreutils, bash,
 # grep, sed, findutils, diffutils, tar, util-linux, dpkg): procps for ps,
-# e2fsprogs for chattr, mount for mount/umount, mawk for awk, bc and
+# e2fsprogs for chattr, mount for mount/umount, mawk for awk, curl and
+# iproute2 (ss) for the etcd helper and the cluster and TCP tests, bc and
 # redis-tools for the benchmarks.
 DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
 	fuse3 bats python3 python3-numpy python3-pandas python3-pytest \
 	mandoc redis-server redis-tools clang libclang-rt-14-dev valgrind \
 	etcd-server etcd-client libcurl4-openssl-dev libjansson-dev \
-	procps e2fsprogs mount mawk bc util-linux
+	procps e2fsprogs mount mawk curl iproute2 bc util-linux
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
