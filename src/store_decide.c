@@ -67,31 +67,20 @@ plan(struct store *s, const uint64_t *ids, size_t n, int deep,
 		while (nwork > 0) {
 			struct object *o = work[--nwork];
 			struct mark *mo = mark_of(t, o->id);
-			struct meta_view v;
-			struct cr r;
-			size_t k, nmem = 0;
+			struct meta_members it;
 
 			if (mo->gone)
 				continue;
 			mo->gone = 1;
 			ids_add(gone, ngone, o->id);
-			if (o->flags & OBJ_BLOB)
-				continue;
-			if (meta_view_parse(o->u.meta, o->metalen, &v))
-				fatalx("store: stored metadata is corrupt");
-			cr_init(&r, v.members, v.memberslen);
-			cr_map(&r, &nmem);
-			for (k = 0; k < nmem; k++) {
-				const char *nm;
-				size_t nl;
-				uint64_t mid;
-				struct object *m;
+			obj_members(o, &it);
+			while (obj_member_next(&it)) {
+				struct object *m = idtab_get(&s->objs, it.id);
 				struct mark *mm;
 
-				meta_member_next(&r, &nm, &nl, &mid);
-				if (!(m = idtab_get(&s->objs, mid)))
+				if (!m)
 					continue;
-				mm = mark_of(t, mid);
+				mm = mark_of(t, it.id);
 				mm->dec++;
 				if (!deep || m->refs > mm->dec || m->names ||
 				    mm->gone)
