@@ -134,7 +134,8 @@ req_blob_put(struct conn *c, struct req *q)
 		size_t gone;
 
 		snprintf(msg, sizeof(msg), "%s", store_errmsg());
-		store_delete(sv->store, ids, i - 1, DELETE_F_SHALLOW, &gone);
+		store_delete(sv->store, ids, i - 1, DELETE_F_SHALLOW, &gone,
+			     NULL);
 		free(ids);
 		return reply_error(c, MSG_BLOB_PUT, rc, msg);
 	}

@@ -21,7 +21,7 @@ req_blob_read(struct conn *c, struct req *q)
 {
 	struct server *sv = c->sv;
 	struct store_blobref b;
-	uint64_t id, off, len;
+	uint64_t id, off, len, tk;
 	uint8_t *dst;
 	size_t n, done = 0;
 	ssize_t k;
@@ -34,9 +34,9 @@ req_blob_read(struct conn *c, struct req *q)
 		return reply_error(c, q->type, -EINVAL, "blob-read: at most "
 				   "16 MiB a request");
 	/* restored blobs come back on the loader thread, never here */
-	store_prefetch(sv->store, id);
-	if (store_ticket()) {
-		conn_park_ticket(c, store_ticket(), q, 1);
+	store_prefetch(sv->store, id, &tk);
+	if (tk) {
+		conn_park_ticket(c, tk, q, 1);
 		return 0;
 	}
 	if ((rc = store_blob_open(sv->store, c->owner, id, &b)))

@@ -38,8 +38,7 @@ req_name(struct conn *c, struct req *q)
 	}
 	switch (type) {
 	case MSG_NAME_PUT:
-		rc = store_name_put(sv->store, name, nl, id);
-		tk = store_ticket();
+		rc = store_name_put(sv->store, name, nl, id, &tk);
 		/* in a cluster: a name for an object another instance has */
 		if (rc == -ENOENT && sv->cfg.node &&
 		    node_name_put(sv->cfg.node, name, id) == 0)
@@ -65,8 +64,7 @@ req_name(struct conn *c, struct req *q)
 		}
 		break;
 	default:
-		rc = store_name_drop(sv->store, name, nl);
-		tk = store_ticket();
+		rc = store_name_drop(sv->store, name, nl, &tk);
 		if (rc == -ENOENT && sv->cfg.node &&
 		    node_name_drop(sv->cfg.node, name) == 0)
 			rc = 0;

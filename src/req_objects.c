@@ -42,8 +42,7 @@ req_obj_put(struct conn *c, struct req *q)
 				   "without NUL" : "malformed obj-put");
 	}
 	rc = store_obj_put(sv->store, c->owner, tree, treelen, seal, nseal,
-			   hasname ? name : NULL, namelen, persist, &id);
-	tk = store_ticket();
+			   hasname ? name : NULL, namelen, persist, &id, &tk);
 	free(seal);
 	if (rc)
 		return reply_store_error(c, MSG_OBJ_PUT, rc);
@@ -167,7 +166,7 @@ req_get(struct conn *c, struct req *q)
 	struct get_ctx g = { c, 0, 0, NULL, NULL, 0, 0, 0, 0 };
 	size_t i;
 	char name[256];
-	uint64_t id, wait_ms, flags;
+	uint64_t id, wait_ms, flags, tk;
 	size_t n, namelen = 0;
 	int hasname, rc;
 
@@ -200,9 +199,9 @@ req_get(struct conn *c, struct req *q)
 	if (!(flags & GET_F_META)) {
 		/* persistence: blobs restored lazily are read back on the
 		 * store's loader thread first, never here. */
-		store_prefetch(sv->store, id);
-		if (store_ticket()) {
-			conn_park_ticket(c, store_ticket(), q, 1);
+		store_prefetch(sv->store, id, &tk);
+		if (tk) {
+			conn_park_ticket(c, tk, q, 1);
 			return 0;
 		}
 	}
@@ -261,8 +260,7 @@ req_delete(struct conn *c, struct req *q)
 		free(ids);
 		return BAD(c, MSG_DELETE, "delete");
 	}
-	rc = store_delete(sv->store, ids, n, (unsigned)flags, &count);
-	tk = store_ticket();
+	rc = store_delete(sv->store, ids, n, (unsigned)flags, &count, &tk);
 	free(ids);
 	if (rc)
 		return reply_store_error(c, MSG_DELETE, rc);
@@ -335,7 +333,7 @@ req_persist(struct conn *c, struct req *q)
 {
 	struct cr *r = &q->r;
 	uint16_t type = q->type;
-	uint64_t id;
+	uint64_t id, tk;
 	size_t n;
 	int rc;
 
@@ -344,16 +342,16 @@ req_persist(struct conn *c, struct req *q)
 	if (type == MSG_UNPERSIST) {
 		/* Bytes still on disk only must come into memory before
 		 * their file goes; that happens on the loader thread. */
-		store_prefetch(c->sv->store, id);
-		if (store_ticket()) {
-			conn_park_ticket(c, store_ticket(), q, 1);
+		store_prefetch(c->sv->store, id, &tk);
+		if (tk) {
+			conn_park_ticket(c, tk, q, 1);
 			return 0;
 		}
-		rc = store_unpersist(c->sv->store, id);
+		rc = store_unpersist(c->sv->store, id, &tk);
 		if (rc == 0 && c->sv->cfg.node)
 			node_unpublish(c->sv->cfg.node, id);
 	} else {
-		rc = store_persist(c->sv->store, id);
+		rc = store_persist(c->sv->store, id, &tk);
 		/* in a cluster, persisting publishes the metadata tree */
 		if (rc == 0 && c->sv->cfg.node)
 			node_publish(c->sv->cfg.node, id);
@@ -362,7 +360,7 @@ req_persist(struct conn *c, struct req *q)
 		return reply_store_error(c, type, rc);
 	reply_begin(c->sv);
 	cw_array(&c->sv->out, 0);
-	return reply_durable(c, q);
+	return reply_durable(c, q, tk);
 }
 
 int

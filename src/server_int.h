@@ -154,9 +154,9 @@ void reply_fd(struct server *sv, int fd);
 void reply_pack(struct server *sv, uint16_t type, int status);
 /* Finishes the reply with status (0 or -errno) and sends it. */
 int reply_send(struct conn *c, uint16_t type, int status);
-/* Sends the success reply now, or once the disk work that the last store
- * call queued is durable. */
-int reply_durable(struct conn *c, const struct req *q);
+/* Sends the success reply now (ticket 0), or once the disk work a store
+ * call queued under ticket is durable. */
+int reply_durable(struct conn *c, const struct req *q, uint64_t ticket);
 int reply_error(struct conn *c, uint16_t type, int rc, const char *msg);
 /* An error reply with the store's message for rc. */
 int reply_store_error(struct conn *c, uint16_t type, int rc);

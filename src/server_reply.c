@@ -65,13 +65,11 @@ reply_send(struct conn *c, uint16_t type, int status)
 }
 
 int
-reply_durable(struct conn *c, const struct req *q)
+reply_durable(struct conn *c, const struct req *q, uint64_t ticket)
 {
-	uint64_t t = store_ticket();
-
-	if (!t)
+	if (!ticket)
 		return reply_send(c, q->type, 0);
-	conn_park_ticket(c, t, q, 0);
+	conn_park_ticket(c, ticket, q, 0);
 	return 0;
 }
 

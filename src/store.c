@@ -22,7 +22,6 @@
 #include "banned.h"
 
 static __thread char store_err[320];
-__thread uint64_t store_tick;
 
 void
 tab_put(struct idtab *t, void *p)
@@ -55,7 +54,6 @@ store_lock(struct store *s)
 {
 	pthread_mutex_lock(&s->lock);
 	store_err[0] = 0;
-	store_tick = 0;
 }
 
 void

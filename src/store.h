@@ -18,8 +18,10 @@
  * Persistence: with a data directory, calls that change what must be on
  * disk (store_persist, store_unpersist, and store_obj_put, store_delete,
  * store_name_put, store_name_drop when persisted objects are involved)
- * change memory at once and queue the disk work; store_ticket() then says
- * which ticket to wait for before telling a client it is durable.
+ * change memory at once and queue the disk work. Each takes a uint64_t
+ * *ticket (NULL when the caller does not care) and sets it to the ticket to
+ * wait for before telling a client it is durable, 0 when nothing was
+ * queued.
  */
 #ifndef VY_STORE_H
 #define VY_STORE_H
@@ -80,10 +82,11 @@ int store_blob_put_small(struct store *s, const void *p, size_t len,
  * blob is sealed and no object or name added (a blob of seal[] still mapped
  * writable fails with -EBUSY; the blobs listed before it stay unsealed,
  * though the kernel already refuses writes to them). *id is the root.
- * The persist itself completes later, as for store_persist (ticket). */
+ * The persist itself completes later, as for store_persist (*ticket). */
 int store_obj_put(struct store *s, struct store_owner *o, const void *tree,
 		  size_t len, const uint64_t *seal, size_t nseal,
-		  const char *name, size_t namelen, int persist, uint64_t *id);
+		  const char *name, size_t namelen, int persist, uint64_t *id,
+		  uint64_t *ticket);
 
 struct store_blobref {
 	uint64_t id;
@@ -119,38 +122,36 @@ int store_blob_open(struct store *s, struct store_owner *o, uint64_t id,
 
 /* Deletes objects. Refused (-EBUSY) for an object that is a member of
  * another. Unless DELETE_F_SHALLOW, members left unreferenced and unnamed
- * go too. *count gets how many objects went. */
+ * go too. *count gets how many objects went; *ticket the removal of
+ * their files. */
 int store_delete(struct store *s, const uint64_t *ids, size_t n,
-		 unsigned flags, size_t *count);
+		 unsigned flags, size_t *count, uint64_t *ticket);
 
 /* ---- persistence ---- */
 
 /* Writes a persisted copy of id and all it references (lz4 files in the
  * data directory) and marks id persisted by request. Queued: 0 means the
- * job is on its way and store_ticket() completes when it is durable (or
- * failed: -EDQUOT when the disk is full or over quota, -EIO... with a
- * sentence; the object stays in memory).
+ * job is on its way and *ticket completes when it is durable (or failed:
+ * -EDQUOT when the disk is full or over quota, -EIO... with a sentence;
+ * the object stays in memory).
  * -ENOTSUP without a data directory. */
-int store_persist(struct store *s, uint64_t id);
+int store_persist(struct store *s, uint64_t id, uint64_t *ticket);
 /* Drops id's persisted copy, and those of members no other persisted
  * object holds and that were not persisted by request. 0 also when id was
  * not persisted. -EBUSY when id is a member of a persisted object. Reads
  * lazily restored blobs back first (blocking; the server prefetches). */
-int store_unpersist(struct store *s, uint64_t id);
+int store_unpersist(struct store *s, uint64_t id, uint64_t *ticket);
 /* Starts reading the restored blobs id references back into memory on the
- * store's loader thread; store_ticket() is set when it did, and the ticket
- * completes when they are in (or failed; then retrying the get says why).
- * Always 0. */
-int store_prefetch(struct store *s, uint64_t id);
+ * store's loader thread; *ticket is nonzero when it did, and completes when
+ * they are in (or failed; then retrying the get says why). Always 0. */
+int store_prefetch(struct store *s, uint64_t id, uint64_t *ticket);
 
-/* Tickets. store_ticket() is the ticket of the disk job that this thread's
- * last store call queued, 0 when it queued none. Jobs finish in order per
+/* Tickets: what the calls above set *ticket to. Jobs finish in order per
  * thread (writer, loader); store_done_fd() becomes readable when any has,
  * and store_done_next() then hands out each finished ticket once, with its
  * result and sentence (1; 0 when none is left). store_wait() instead
  * blocks until one ticket finishes and returns its result (store_errmsg()
  * says why); a store has one consumer of tickets, the server or a test. */
-uint64_t store_ticket(void);
 int store_done_fd(struct store *s); /* -1 without a data directory */
 int store_done_next(struct store *s, uint64_t *ticket, int *rc, char *msg,
 		    size_t len);
@@ -186,10 +187,11 @@ int store_ids(struct store *s, uint64_t **ids, size_t *n);
 /* ---- names ---- */
 
 int store_name_put(struct store *s, const char *name, size_t len,
-		   uint64_t id);
+		   uint64_t id, uint64_t *ticket);
 int store_name_get(struct store *s, const char *name, size_t len,
 		   uint64_t *id);
-int store_name_drop(struct store *s, const char *name, size_t len);
+int store_name_drop(struct store *s, const char *name, size_t len,
+		    uint64_t *ticket);
 /* Names matching glob (NULL = all), sorted. */
 int store_name_list(struct store *s, const char *glob,
 		    int (*fn)(void *ctx, const char *name, uint64_t id),

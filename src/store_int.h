@@ -138,15 +138,12 @@ struct store {
 	int efd;               /* eventfd: a job finished; -1 = none */
 };
 
-/* The ticket of the job this thread's last store call queued; 0 = none. */
-extern __thread uint64_t store_tick;
-
 /* store.c */
 void tab_put(struct idtab *t, void *p);
 /* Writes the sentence store_errmsg() returns; returns rc. */
 int store_fail(int rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Takes the store lock and clears this thread's error and ticket. */
+/* Takes the store lock and clears this thread's error. */
 void store_lock(struct store *s);
 void store_unlock(struct store *s);
 void store_notify(struct store *s, enum store_event ev, uint64_t id,
@@ -191,7 +188,8 @@ void obj_members(const struct object *o, struct meta_members *it);
 int obj_member_next(struct meta_members *it);
 /* Calls fn on root and every member below it, each once. */
 void store_walk(struct store *s, struct object *root,
-		int (*fn)(struct store *s, struct object *o, void *ctx), void *ctx);
+		int (*fn)(struct store *s, struct object *o, void *ctx),
+		void *ctx);
 struct object *store_lookup(struct store *s, uint64_t id);
 void obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 		struct pjob **jp, int quarantine);
@@ -208,7 +206,7 @@ struct pobj *pobj_of(struct store *s, uint64_t id);
 void ids_add(uint64_t **v, size_t *n, uint64_t id);
 struct pjob *job_get(struct pjob **jp);
 void job_free(struct pjob *j);
-void job_submit(struct store *s, struct pjob *j, int loader);
+uint64_t job_submit(struct store *s, struct pjob *j, int loader);
 void pobj_drop(struct store *s, struct pobj *p, struct pjob **jp,
 	       int quarantine);
 void anchor_dirty(struct store *s, struct object *o, struct pjob **jp);

@@ -222,13 +222,17 @@ store_ids(struct store *s, uint64_t **ids, size_t *n)
 /* ---- names ---- */
 
 int
-store_name_put(struct store *s, const char *name, size_t len, uint64_t id)
+store_name_put(struct store *s, const char *name, size_t len, uint64_t id,
+	       uint64_t *ticket)
 {
 	struct object *o, *old;
 	struct name *n;
 	const char *why;
+	uint64_t tk = 0;
 	int rc = 0;
 
+	if (ticket)
+		*ticket = 0;
 	if (names_check(name, len, &why))
 		return store_fail(-EINVAL, "invalid name: %s", why);
 	store_lock(s);
@@ -244,9 +248,11 @@ store_name_put(struct store *s, const char *name, size_t len, uint64_t id)
 		anchor_dirty(s, o, &job);
 		if (old != o)
 			anchor_dirty(s, old, &job);
-		job_submit(s, job, 0);
+		tk = job_submit(s, job, 0);
 	}
 	store_unlock(s);
+	if (ticket)
+		*ticket = tk;
 	return rc;
 }
 
@@ -268,11 +274,15 @@ store_name_get(struct store *s, const char *name, size_t len, uint64_t *id)
 }
 
 int
-store_name_drop(struct store *s, const char *name, size_t len)
+store_name_drop(struct store *s, const char *name, size_t len,
+		uint64_t *ticket)
 {
 	struct name *n;
+	uint64_t tk = 0;
 	int rc = 0;
 
+	if (ticket)
+		*ticket = 0;
 	store_lock(s);
 	n = names_get(&s->names, name, len);
 	if (n) {
@@ -284,12 +294,14 @@ store_name_drop(struct store *s, const char *name, size_t len)
 		store_notify(s, STORE_EV_NAME_DROP, o->id, copy);
 		free(copy);
 		anchor_dirty(s, o, &job); /* persistence */
-		job_submit(s, job, 0);
+		tk = job_submit(s, job, 0);
 	} else {
 		rc = store_fail(-ENOENT, "no name '%.*s'",
 				(int)(len > 255 ? 255 : len), name);
 	}
 	store_unlock(s);
+	if (ticket)
+		*ticket = tk;
 	return rc;
 }
 

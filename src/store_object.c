@@ -30,17 +30,20 @@ in_list(const uint64_t *v, size_t n, uint64_t id)
 int
 store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 	      size_t len, const uint64_t *seal, size_t nseal,
-	      const char *name, size_t namelen, int persist, uint64_t *id)
+	      const char *name, size_t namelen, int persist, uint64_t *id,
+	      uint64_t *ticket)
 {
 	struct meta_tree t;
 	struct object *o;
 	struct pjob *job = NULL;
-	uint64_t *ids = NULL;
+	uint64_t *ids = NULL, tk = 0;
 	int *rofds = NULL;
 	struct cw w;
 	size_t i, k;
 	int rc;
 
+	if (ticket)
+		*ticket = 0;
 	rc = meta_tree_parse(tree, len, &t);
 	if (rc)
 		return store_fail(rc, "bad metadata: %s", t.err);
@@ -129,9 +132,11 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 	}
 	if (persist) /* persistence */
 		job_get(&job)->persist = *id;
-	job_submit(s, job, 0);
+	tk = job_submit(s, job, 0);
 out:
 	store_unlock(s);
+	if (ticket)
+		*ticket = tk;
 	if (w.oom)
 		fatalx("out of memory encoding metadata");
 	cw_release(&w);
@@ -429,12 +434,15 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 
 int
 store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
-	     size_t *count)
+	     size_t *count, uint64_t *ticket)
 {
 	struct pjob *job = NULL;
+	uint64_t tk;
 	size_t i;
 	int rc = 0;
 
+	if (ticket)
+		*ticket = 0;
 	*count = 0;
 	store_lock(s);
 	for (i = 0; i < n && rc == 0; i++) {
@@ -465,7 +473,9 @@ store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
 	}
 	if (job)
 		job->decided = 1;
-	job_submit(s, job, 0); /* persistence */
+	tk = job_submit(s, job, 0); /* persistence */
 	store_unlock(s);
+	if (ticket)
+		*ticket = tk;
 	return rc;
 }

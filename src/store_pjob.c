@@ -75,13 +75,13 @@ job_free(struct pjob *j)
 	free(j);
 }
 
-/* Queues j for the writer (or the loader) and makes it this thread's
- * ticket. Caller holds the store lock. NULL is a no-op. */
-void
+/* Queues j for the writer (or the loader); returns its ticket. Caller
+ * holds the store lock. NULL is a no-op and returns 0. */
+uint64_t
 job_submit(struct store *s, struct pjob *j, int loader)
 {
 	if (!j)
-		return;
+		return 0;
 	j->ticket = ++s->tickets;
 	if (loader) {
 		*s->lq_tail = j;
@@ -92,7 +92,7 @@ job_submit(struct store *s, struct pjob *j, int loader)
 		s->wq_tail = &j->next;
 		pthread_cond_signal(&s->wq_cond);
 	}
-	store_tick = j->ticket;
+	return j->ticket;
 }
 
 /* Forgets that p's object is persisted and queues removal (or, for damage,
@@ -173,10 +173,13 @@ lazy_ids(struct store *s, struct object *root, uint64_t **ids, size_t *n)
 /* ---- the calls ---- */
 
 int
-store_persist(struct store *s, uint64_t id)
+store_persist(struct store *s, uint64_t id, uint64_t *ticket)
 {
+	uint64_t tk = 0;
 	int rc = 0;
 
+	if (ticket)
+		*ticket = 0;
 	store_lock(s);
 	if (!store_lookup(s, id)) {
 		rc = -ENOENT;
@@ -187,24 +190,28 @@ store_persist(struct store *s, uint64_t id)
 		struct pjob *job = NULL;
 
 		job_get(&job)->persist = id;
-		job_submit(s, job, 0);
+		tk = job_submit(s, job, 0);
 	}
 	store_unlock(s);
+	if (ticket)
+		*ticket = tk;
 	return rc;
 }
 
 int
-store_unpersist(struct store *s, uint64_t id)
+store_unpersist(struct store *s, uint64_t id, uint64_t *ticket)
 {
 	struct object **work = NULL, *o;
 	struct pjob *job = NULL;
 	struct pobj *p;
 	size_t nwork = 0, i;
-	uint64_t *lazy = NULL;
+	uint64_t *lazy = NULL, tk = 0;
 	size_t nlazy = 0;
 	char idbuf[META_ID_LEN];
 	int rc = 0;
 
+	if (ticket)
+		*ticket = 0;
 	meta_id_format(id, idbuf);
 	store_lock(s);
 	o = store_lookup(s, id);
@@ -268,20 +275,24 @@ store_unpersist(struct store *s, uint64_t id)
 		pobj_drop(s, px, &job, 0);
 	}
 	free(work);
-	job_submit(s, job, 0);
+	tk = job_submit(s, job, 0);
 out:
 	store_unlock(s);
+	if (ticket)
+		*ticket = tk;
 	return rc;
 }
 
 int
-store_prefetch(struct store *s, uint64_t id)
+store_prefetch(struct store *s, uint64_t id, uint64_t *ticket)
 {
 	struct object *o;
 	struct pjob *job;
-	uint64_t *ids;
+	uint64_t *ids, tk = 0;
 	size_t n;
 
+	if (ticket)
+		*ticket = 0;
 	store_lock(s);
 	o = s->disk ? idtab_get(&s->objs, id) : NULL;
 	if (o) {
@@ -290,17 +301,13 @@ store_prefetch(struct store *s, uint64_t id)
 			job = xcalloc(1, sizeof(*job));
 			job->loads = ids;
 			job->nloads = n;
-			job_submit(s, job, 1);
+			tk = job_submit(s, job, 1);
 		}
 	}
 	store_unlock(s);
+	if (ticket)
+		*ticket = tk;
 	return 0;
-}
-
-uint64_t
-store_ticket(void)
-{
-	return store_tick;
 }
 
 int

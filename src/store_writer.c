@@ -66,6 +66,8 @@ drop_damaged(struct store *s, struct object *bad)
 			break; /* cannot happen: set is closed upwards */
 	}
 	free(set);
+	/* Nobody waits for this ticket: the damage is logged and the
+	 * caller's own call fails. */
 	job_submit(s, job, 0);
 	meta_id_format(bad->id, idbuf);
 	if (count > 1)

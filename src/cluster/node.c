@@ -43,11 +43,11 @@ on_cluster_name(void *ctx, const char *name, uint64_t id)
 	n->applying = 1;
 	if (id && store_has(n->s, id)) {
 		if (!local || cur != id)
-			store_name_put(n->s, name, len, id);
+			store_name_put(n->s, name, len, id, NULL);
 	} else if (local && cur != id) {
 		/* dropped, or now an object elsewhere: resolve through the
 		 * cluster from here on */
-		store_name_drop(n->s, name, len);
+		store_name_drop(n->s, name, len, NULL);
 	}
 	n->applying = 0;
 	return 0;

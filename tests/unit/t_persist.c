@@ -174,6 +174,7 @@ put_obj(struct store *s, struct store_owner *ow, const char *type,
 	const char *const *mnames, const uint64_t *ids, size_t n,
 	const char *name, int persist)
 {
+	uint64_t tk;
 	struct cw w;
 	uint64_t id = 0;
 	size_t i;
@@ -193,9 +194,9 @@ put_obj(struct store *s, struct store_owner *ow, const char *type,
 		cw_uint(&w, ids[i]);
 	}
 	CHECK_EQ(store_obj_put(s, ow, w.buf, w.len, NULL, 0, name,
-			       name ? strlen(name) : 0, persist, &id), 0);
+			       name ? strlen(name) : 0, persist, &id, &tk), 0);
 	if (persist)
-		CHECK_EQ(store_wait(s, store_ticket()), 0);
+		CHECK_EQ(store_wait(s, tk), 0);
 	cw_release(&w);
 	return id;
 }
@@ -203,9 +204,10 @@ put_obj(struct store *s, struct store_owner *ow, const char *type,
 static int
 persist(struct store *s, uint64_t id)
 {
-	int rc = store_persist(s, id);
+	uint64_t tk;
+	int rc = store_persist(s, id, &tk);
 
-	return rc ? rc : store_wait(s, store_ticket());
+	return rc ? rc : store_wait(s, tk);
 }
 
 /* 1 when blob id reads back as p[0..len). */
@@ -355,7 +357,7 @@ test_roundtrip(void)
 	{
 		size_t count;
 
-		CHECK_EQ(store_delete(s, &obj, 1, 0, &count), -EBUSY);
+		CHECK_EQ(store_delete(s, &obj, 1, 0, &count, NULL), -EBUSY);
 	}
 	store_owner_free(s, ow);
 	store_free(s);
@@ -364,6 +366,7 @@ test_roundtrip(void)
 static void
 test_delete_unpersist(void)
 {
+	uint64_t tk;
 	const char *dir = newdir();
 	struct store *s = open_store(dir);
 	struct store_owner *ow = store_owner_new(s, "t");
@@ -375,7 +378,7 @@ test_delete_unpersist(void)
 	fill(big, sizeof(big), 4);
 	b1 = put_big(s, ow, big, sizeof(big));
 	b2 = put_small(s, "xyz", 3);
-	CHECK_EQ(store_name_put(s, "b2", 2, b2), 0);
+	CHECK_EQ(store_name_put(s, "b2", 2, b2, NULL), 0);
 	ids[0] = b1;
 	ids[1] = b2;
 	obj = put_obj(s, ow, "t::Pair", mn, ids, 2, NULL, 1);
@@ -385,24 +388,24 @@ test_delete_unpersist(void)
 	CHECK_EQ(persist(s, b2), 0);
 	CHECK_EQ(nfiles(dir, "objects", ".anchor"), 1);
 	/* A member of a persisted object cannot be unpersisted alone. */
-	CHECK_EQ(store_unpersist(s, b1), -EBUSY);
+	CHECK_EQ(store_unpersist(s, b1, NULL), -EBUSY);
 	CHECK(strstr(store_errmsg(), "member of 1 persisted object") != NULL);
 	/* Unpersisting the pair takes b1 with it, not b2 (by request). */
-	CHECK_EQ(store_unpersist(s, obj), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_unpersist(s, obj, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK(!(flags_of(s, obj) & OBJ_PERSISTED));
 	CHECK(!(flags_of(s, b1) & OBJ_PERSISTED));
 	CHECK(flags_of(s, b2) & OBJ_PERSISTED);
 	CHECK(!exists(dir, obj, "obj") && !exists(dir, b1, "blob"));
 	CHECK(exists(dir, b2, "blob") && exists(dir, b2, "anchor"));
 	/* Unpersisting what is not persisted is fine. */
-	CHECK_EQ(store_unpersist(s, obj), 0);
-	CHECK_EQ(store_ticket(), 0);
+	CHECK_EQ(store_unpersist(s, obj, &tk), 0);
+	CHECK_EQ(tk, 0);
 	/* Persist again, then delete: all files go. */
 	CHECK_EQ(persist(s, obj), 0);
 	CHECK(exists(dir, obj, "obj") && exists(dir, b1, "blob"));
-	CHECK_EQ(store_delete(s, &obj, 1, 0, &count), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_delete(s, &obj, 1, 0, &count, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK_EQ(count, 2); /* obj and b1; b2 has a name */
 	CHECK(!exists(dir, obj, "obj") && !exists(dir, b1, "blob"));
 	CHECK(exists(dir, b2, "blob"));
@@ -427,6 +430,7 @@ test_delete_unpersist(void)
 static void
 test_shallow_delete_keeps_members(void)
 {
+	uint64_t tk;
 	const char *dir = newdir();
 	struct store *s = open_store(dir);
 	struct store_owner *ow = store_owner_new(s, "t");
@@ -438,8 +442,8 @@ test_shallow_delete_keeps_members(void)
 	obj = put_obj(s, ow, "t::One", mn, &b, 1, NULL, 1);
 	CHECK(!exists(dir, b, "anchor"));
 	/* The member outlives its parent: it needs its own anchor now. */
-	CHECK_EQ(store_delete(s, &obj, 1, DELETE_F_SHALLOW, &count), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_delete(s, &obj, 1, DELETE_F_SHALLOW, &count, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK(exists(dir, b, "anchor"));
 	CHECK(!exists(dir, obj, "obj"));
 	store_owner_free(s, ow);
@@ -455,6 +459,7 @@ test_shallow_delete_keeps_members(void)
 static void
 test_member_made_explicit(void)
 {
+	uint64_t tk;
 	const char *dir = newdir();
 	struct store *s = open_store(dir);
 	struct store_owner *ow = store_owner_new(s, "t");
@@ -469,8 +474,8 @@ test_member_made_explicit(void)
 	store_owner_free(s, ow);
 	store_free(s);
 	s = open_store(dir);
-	CHECK_EQ(store_unpersist(s, obj), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_unpersist(s, obj, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK(flags_of(s, m) & OBJ_PERSISTED);
 	CHECK(!exists(dir, obj, "obj"));
 	store_free(s);
@@ -483,6 +488,7 @@ test_member_made_explicit(void)
 static void
 test_names(void)
 {
+	uint64_t tk;
 	const char *dir = newdir();
 	struct store *s = open_store(dir);
 	uint64_t a, b, c, id;
@@ -492,17 +498,17 @@ test_names(void)
 	c = put_small(s, "c", 1);
 	CHECK_EQ(persist(s, a), 0);
 	CHECK_EQ(persist(s, b), 0);
-	CHECK_EQ(store_name_put(s, "x", 1, a), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
-	CHECK_EQ(store_name_put(s, "y", 1, a), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
-	CHECK_EQ(store_name_put(s, "z", 1, c), 0); /* c: not persisted */
-	CHECK_EQ(store_ticket(), 0);
+	CHECK_EQ(store_name_put(s, "x", 1, a, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
+	CHECK_EQ(store_name_put(s, "y", 1, a, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
+	CHECK_EQ(store_name_put(s, "z", 1, c, &tk), 0); /* c: not persisted */
+	CHECK_EQ(tk, 0);
 	/* Re-pointed from one persisted object to another. */
-	CHECK_EQ(store_name_put(s, "x", 1, b), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
-	CHECK_EQ(store_name_drop(s, "y", 1), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_name_put(s, "x", 1, b, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
+	CHECK_EQ(store_name_drop(s, "y", 1, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	store_free(s);
 
 	s = open_store(dir);
@@ -512,8 +518,8 @@ test_names(void)
 	CHECK_EQ(store_name_get(s, "z", 1, &id), -ENOENT);
 	/* A name moved onto an object that is not persisted leaves disk. */
 	c = put_small(s, "c", 1);
-	CHECK_EQ(store_name_put(s, "x", 1, c), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_name_put(s, "x", 1, c, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	store_free(s);
 	s = open_store(dir);
 	CHECK_EQ(store_name_get(s, "x", 1, &id), -ENOENT);
@@ -525,6 +531,7 @@ test_names(void)
 static void
 test_name_conflict(void)
 {
+	uint64_t tk;
 	const char *dir = newdir();
 	struct store *s = open_store(dir);
 	char pa[256], pb[256], save[256];
@@ -534,13 +541,13 @@ test_name_conflict(void)
 	b = put_small(s, "b", 1);
 	CHECK_EQ(persist(s, a), 0);
 	CHECK_EQ(persist(s, b), 0);
-	CHECK_EQ(store_name_put(s, "n", 1, a), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_name_put(s, "n", 1, a, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	file_path(dir, a, "anchor", pa, sizeof(pa));
 	snprintf(save, sizeof(save), "%s/saved", root);
 	CHECK_EQ(link(pa, save), 0);
-	CHECK_EQ(store_name_put(s, "n", 1, b), 0);
-	CHECK_EQ(store_wait(s, store_ticket()), 0);
+	CHECK_EQ(store_name_put(s, "n", 1, b, &tk), 0);
+	CHECK_EQ(store_wait(s, tk), 0);
 	store_free(s);
 	/* Put back a's old anchor, which still claims n. */
 	CHECK_EQ(rename(save, pa), 0);
@@ -811,13 +818,11 @@ test_delete_races_persist(void)
 		size_t count;
 
 		obj = put_obj(s, ow, "t::R", mn, &b, 1, NULL, 0);
-		CHECK_EQ(store_persist(s, obj), 0);
-		t1 = store_ticket();
+		CHECK_EQ(store_persist(s, obj, &t1), 0);
 		if (i % 4)
 			usleep((useconds_t)(i * 300));
 		CHECK_EQ(store_delete(s, &obj, 1, i % 2 ? DELETE_F_SHALLOW : 0,
-				      &count), 0);
-		t2 = store_ticket();
+				      &count, &t2), 0);
 		store_wait(s, t1); /* may fail: deleted before its turn */
 		CHECK_EQ(store_wait(s, t2), 0);
 		CHECK(!exists(dir, obj, "obj"));
@@ -827,8 +832,8 @@ test_delete_races_persist(void)
 
 			CHECK_EQ(exists(dir, b, "blob"), persisted);
 			CHECK_EQ(exists(dir, b, "anchor"), persisted);
-			CHECK_EQ(store_delete(s, &b, 1, 0, &count), 0);
-			CHECK_EQ(store_wait(s, store_ticket()), 0);
+			CHECK_EQ(store_delete(s, &b, 1, 0, &count, &t1), 0);
+			CHECK_EQ(store_wait(s, t1), 0);
 		}
 		CHECK(!exists(dir, b, "blob"));
 	}
@@ -847,7 +852,7 @@ test_no_data_dir(void)
 	memset(&cfg, 0, sizeof(cfg));
 	s = store_new(&cfg);
 	b = put_small(s, "x", 1);
-	CHECK_EQ(store_persist(s, b), -ENOTSUP);
+	CHECK_EQ(store_persist(s, b, NULL), -ENOTSUP);
 	CHECK(strstr(store_errmsg(), "no data directory") != NULL);
 	CHECK_EQ(store_done_fd(s), -1);
 	store_free(s);

@@ -284,7 +284,7 @@ put_tree(struct store *s, struct store_owner *o, const struct cw *w,
 	 const uint64_t *seal, size_t nseal, const char *name, uint64_t *id)
 {
 	return store_obj_put(s, o, w->buf, w->len, seal, nseal, name,
-			     name ? strlen(name) : 0, 0, id);
+			     name ? strlen(name) : 0, 0, id, NULL);
 }
 
 struct walk {
@@ -352,14 +352,14 @@ test_objects_and_members(void)
 	store_release(s, o, ids, 2);
 
 	/* members are refused deletion while referenced */
-	CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt), -EBUSY);
+	CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt, NULL), -EBUSY);
 	CHECK(strstr(store_errmsg(), "member of 1 other object") != NULL);
 	CHECK_EQ(cnt, 0);
 	/* a batch with one refused id changes nothing */
 	{
 		uint64_t batch[2] = { root, ids[1] };
 
-		CHECK_EQ(store_delete(s, batch, 2, 0, &cnt), -EBUSY);
+		CHECK_EQ(store_delete(s, batch, 2, 0, &cnt, NULL), -EBUSY);
 		CHECK_EQ(status(s).objects, 4);
 	}
 	/* a second parent: two references */
@@ -369,7 +369,7 @@ test_objects_and_members(void)
 		cw_init(&out);
 		tree(&out, "Other", 1, one, &ids[0], 1);
 		CHECK_EQ(put_tree(s, o, &out, NULL, 0, "other", &id), 0);
-		CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt), -EBUSY);
+		CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt, NULL), -EBUSY);
 		CHECK(strstr(store_errmsg(), "member of 2 other objects") !=
 		      NULL);
 		cw_release(&out);
@@ -385,13 +385,13 @@ test_objects_and_members(void)
 
 	/* deep delete of the root: the leaf and the small blob go, the big
 	 * blob stays (still a member of "other") */
-	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 3);
 	CHECK_EQ(store_info(s, ids[1], &info), -ENOENT);
 	CHECK_EQ(store_info(s, ids[0], &info), 0);
 	CHECK_EQ(status(s).objects, 2);
 	/* deleting "other" frees the big blob too; its name goes with it */
-	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 2);
 	CHECK_EQ(store_name_get(s, "other", 5, &root), -ENOENT);
 	CHECK_EQ(status(s).objects, 0);
@@ -418,21 +418,21 @@ test_shallow_and_named_members(void)
 	cw_init(&w);
 	tree(&w, "T", 1, names, ids, 2);
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &root), 0);
-	CHECK_EQ(store_delete(s, &root, 1, DELETE_F_SHALLOW, &cnt), 0);
+	CHECK_EQ(store_delete(s, &root, 1, DELETE_F_SHALLOW, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 1);
 	/* members stay and are free to delete now */
 	CHECK_EQ(store_info(s, ids[0], &info), 0);
-	CHECK_EQ(store_delete(s, ids, 2, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, ids, 2, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 2);
 
 	/* a named member survives a deep delete of its parent */
 	ids[0] = small_blob(s, "one");
 	ids[1] = small_blob(s, "two");
-	CHECK_EQ(store_name_put(s, "keep", 4, ids[1]), 0);
+	CHECK_EQ(store_name_put(s, "keep", 4, ids[1], NULL), 0);
 	cw_reset(&w);
 	tree(&w, "T", 1, names, ids, 2);
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &root), 0);
-	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 2);
 	CHECK_EQ(store_info(s, ids[0], &info), -ENOENT);
 	CHECK_EQ(store_info(s, ids[1], &info), 0);
@@ -462,7 +462,7 @@ test_diamond_delete(void)
 	tree(&w, "A", 1, an, bc, 2);
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &a), 0);
 	CHECK_EQ(status(s).objects, 4);
-	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 4);
 	CHECK_EQ(status(s).objects, 0);
 	/* the same id twice in one batch is deleted once */
@@ -470,7 +470,7 @@ test_diamond_delete(void)
 	{
 		uint64_t twice[2] = { x, x };
 
-		CHECK_EQ(store_delete(s, twice, 2, 0, &cnt), 0);
+		CHECK_EQ(store_delete(s, twice, 2, 0, &cnt, NULL), 0);
 		CHECK_EQ(cnt, 1);
 	}
 	cw_release(&w);
@@ -528,8 +528,8 @@ test_obj_put_checks(void)
 	/* invalid name, bad metadata */
 	CHECK_EQ(put_tree(s, a, &w, &blob, 1, "a/b", &root), -EINVAL);
 	CHECK(strstr(store_errmsg(), "'/'") != NULL);
-	CHECK_EQ(store_obj_put(s, a, "\xa1", 1, &blob, 1, NULL, 0, 0, &root),
-		 -EBADMSG);
+	CHECK_EQ(store_obj_put(s, a, "\xa1", 1, &blob, 1, NULL, 0, 0, &root,
+			       NULL), -EBADMSG);
 	CHECK(strstr(store_errmsg(), "bad metadata") != NULL);
 	after = status(s);
 	CHECK_EQ(after.unsealed, before.unsealed);
@@ -622,8 +622,8 @@ test_pins_keep_zombies(void)
 	/* metadata-only gets pin nothing */
 	CHECK_EQ(store_get(s, r1, id, GET_F_META, NULL, walk_blob, &wk), 0);
 
-	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt), 0);
-	CHECK_EQ(store_delete(s, &small, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, &small, 1, 0, &cnt, NULL), 0);
 	st = status(s);
 	CHECK_EQ(st.objects, 0);
 	CHECK_EQ(st.zombies, 2);
@@ -717,7 +717,7 @@ test_segments_come_back(void)
 	CHECK_EQ(store_blob_open(s, o, ids[0], &b), 0);
 	gen0 = b.seg_gen;
 	store_release(s, o, &ids[0], 1);
-	CHECK_EQ(store_delete(s, ids, n, 0, &count), 0);
+	CHECK_EQ(store_delete(s, ids, n, 0, &count, NULL), 0);
 	st = status(s);
 	CHECK_EQ(st.used, 0);
 	CHECK_EQ(st.segments, 0);
@@ -775,7 +775,7 @@ test_limit(void)
 	/* an absurd size is refused, not wrapped */
 	CHECK_EQ(store_blob_create(s, o, SIZE_MAX, &c, &fd), -ENOSPC);
 	CHECK_EQ(store_blob_create(s, o, SIZE_MAX - 100, &c, &fd), -ENOSPC);
-	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt, NULL), 0);
 	store_owner_free(s, o);
 	store_free(s);
 }
@@ -801,11 +801,11 @@ test_names(void)
 	struct cw w;
 	size_t cnt;
 
-	CHECK_EQ(store_name_put(s, "dataset", 7, a), 0);
+	CHECK_EQ(store_name_put(s, "dataset", 7, a, NULL), 0);
 	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
 	CHECK(id == a);
 	/* put replaces */
-	CHECK_EQ(store_name_put(s, "dataset", 7, b), 0);
+	CHECK_EQ(store_name_put(s, "dataset", 7, b, NULL), 0);
 	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
 	CHECK(id == b);
 	CHECK_EQ(status(s).names, 1);
@@ -814,23 +814,24 @@ test_names(void)
 	CHECK_EQ(store_info(s, b, &info), 0);
 	CHECK_EQ(info.nnames, 1);
 	/* invalid names: clear errors */
-	CHECK_EQ(store_name_put(s, "a/b", 3, a), -EINVAL);
+	CHECK_EQ(store_name_put(s, "a/b", 3, a, NULL), -EINVAL);
 	CHECK(strstr(store_errmsg(), "invalid name") != NULL);
-	CHECK_EQ(store_name_put(s, "..", 2, a), -EINVAL);
-	CHECK_EQ(store_name_put(s, "", 0, a), -EINVAL);
+	CHECK_EQ(store_name_put(s, "..", 2, a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, "", 0, a, NULL), -EINVAL);
 	memset(big, 'x', sizeof(big));
-	CHECK_EQ(store_name_put(s, big, sizeof(big), a), -EINVAL);
+	CHECK_EQ(store_name_put(s, big, sizeof(big), a, NULL), -EINVAL);
 	CHECK(strstr(store_errmsg(), "255") != NULL);
-	CHECK_EQ(store_name_put(s, "bell\a", 5, a), -EINVAL);
-	CHECK_EQ(store_name_put(s, "o0123456789abcdef", 17, a), -EINVAL);
+	CHECK_EQ(store_name_put(s, "bell\a", 5, a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, "o0123456789abcdef", 17, a, NULL), -EINVAL);
 	/* unknown object */
-	CHECK_EQ(store_name_put(s, "n", 1, 0x8000000000000555ull), -ENOENT);
+	CHECK_EQ(store_name_put(s, "n", 1, 0x8000000000000555ull, NULL),
+		 -ENOENT);
 	CHECK_EQ(store_name_get(s, "nope", 4, &id), -ENOENT);
 	CHECK(strstr(store_errmsg(), "no name 'nope'") != NULL);
-	CHECK_EQ(store_name_drop(s, "nope", 4), -ENOENT);
+	CHECK_EQ(store_name_drop(s, "nope", 4, NULL), -ENOENT);
 	/* list, sorted and globbed */
-	CHECK_EQ(store_name_put(s, "beta", 4, a), 0);
-	CHECK_EQ(store_name_put(s, "alpha", 5, a), 0);
+	CHECK_EQ(store_name_put(s, "beta", 4, a, NULL), 0);
+	CHECK_EQ(store_name_put(s, "alpha", 5, a, NULL), 0);
 	cw_init(&w);
 	CHECK_EQ(store_name_list(s, NULL, collect_name, &w), 0);
 	cw_raw(&w, "", 1);
@@ -840,9 +841,9 @@ test_names(void)
 	cw_raw(&w, "", 1);
 	CHECK(strcmp((char *)w.buf, "beta,dataset,") == 0);
 	/* drop one; delete drops the object's names */
-	CHECK_EQ(store_name_drop(s, "beta", 4), 0);
+	CHECK_EQ(store_name_drop(s, "beta", 4, NULL), 0);
 	CHECK_EQ(store_name_get(s, "beta", 4, &id), -ENOENT);
-	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(store_name_get(s, "alpha", 5, &id), -ENOENT);
 	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
 	CHECK_EQ(status(s).names, 1);
@@ -963,11 +964,11 @@ test_watch(void)
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, "n1", &obj), 0);
 	CHECK_EQ(e.add, 2);
 	CHECK_EQ(e.set, 1);
-	CHECK_EQ(store_name_put(s, "n2", 2, obj), 0);
-	CHECK_EQ(store_name_drop(s, "n2", 2), 0);
+	CHECK_EQ(store_name_put(s, "n2", 2, obj, NULL), 0);
+	CHECK_EQ(store_name_drop(s, "n2", 2, NULL), 0);
 	CHECK_EQ(e.set, 2);
 	CHECK_EQ(e.drop, 1);
-	CHECK_EQ(store_delete(s, &obj, 1, 0, &cnt), 0);
+	CHECK_EQ(store_delete(s, &obj, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(e.del, 2);
 	cw_release(&w);
 	store_owner_free(s, o);
