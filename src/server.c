@@ -147,6 +147,40 @@ server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 
 /* ---- accepting and waking ---- */
 
+/* Out of descriptors: a client left waiting in the backlog would hang, and
+ * the listening socket would stay readable and spin the loop. Give up the
+ * spare descriptor to accept it, tell it why, and close it. */
+static int
+refuse_client(struct server *sv)
+{
+	char msg[200];
+	int fd;
+
+	if (sv->spare_fd < 0)
+		return -1;
+	close(sv->spare_fd);
+	fd = accept4(sv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		snprintf(msg, sizeof(msg), "vineyardd has no file descriptor "
+			 "left for another client (%zu connected; each blob "
+			 "of 4096 bytes or more also holds one); retry later",
+			 sv->nconns);
+		reply_begin(sv);
+		cw_str(&sv->out, msg);
+		reply_pack(sv, 0, -EMFILE);
+		if (send(fd, sv->out.buf, sv->out.len,
+			 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			/* best effort: it is closed either way */
+		}
+		close(fd);
+		if (!sv->refusing)
+			log_warnx("server: %s", msg);
+		sv->refusing = 1;
+	}
+	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -1 : 0;
+}
+
 static void
 accept_event(void *ctx, uint32_t events)
 {
@@ -158,11 +192,17 @@ accept_event(void *ctx, uint32_t events)
 		int fd = accept4(sv->lfd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			if (refuse_client(sv) < 0)
+				return;
+			continue;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("server: accept");
 			return;
 		}
+		sv->refusing = 0;
 		conn_new(sv, fd);
 	}
 }
@@ -273,6 +313,7 @@ server_new(struct store *s, struct loop *l, const struct server_cfg *cfg,
 	sv->socket_path = xstrdup(cfg->socket_path);
 	sv->lfd = lfd;
 	sv->tfd = -1;
+	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sv->started = time(NULL);
 	sv->conns.next = sv->conns.prev = &sv->conns;
 	cw_init(&sv->out);
@@ -302,6 +343,8 @@ server_free(struct server *sv)
 	loop_del(sv->loop, sv->lwatch);
 	loop_del(sv->loop, sv->dwatch);
 	close(sv->lfd);
+	if (sv->spare_fd >= 0)
+		close(sv->spare_fd);
 	unlink(sv->socket_path);
 	cw_release(&sv->out);
 	cw_release(&sv->objs);

@@ -28,6 +28,7 @@
 
 #define IN_INITIAL (16u << 10)
 
+/* Copies of fds, or NULL when the daemon has no descriptor left. */
 static int *
 dup_fds(const int *fds, int n)
 {
@@ -36,22 +37,32 @@ dup_fds(const int *fds, int n)
 
 	for (i = 0; i < n; i++) {
 		v[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-		if (v[i] < 0)
-			fatal("server: dup");
+		if (v[i] < 0) {
+			log_warn("server: dup");
+			while (i-- > 0)
+				close(v[i]);
+			free(v);
+			return NULL;
+		}
 	}
 	return v;
 }
 
-static void
+/* -1 when the descriptors cannot be kept: the connection must close. */
+static int
 queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	    int nfds)
 {
-	struct chunk *k = xcalloc(1, sizeof(*k));
+	struct chunk *k;
+	int *dup = NULL;
 
+	if (nfds && !(dup = dup_fds(fds, nfds)))
+		return -1;
+	k = xcalloc(1, sizeof(*k));
 	k->buf = xmemdup(buf, len);
 	k->len = len;
 	if (nfds) {
-		k->fds = dup_fds(fds, nfds);
+		k->fds = dup;
 		k->nfds = nfds;
 	}
 	if (c->out_tail)
@@ -59,6 +70,7 @@ queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	else
 		c->out = k;
 	c->out_tail = k;
+	return 0;
 }
 
 static void
@@ -149,8 +161,8 @@ conn_send(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 			first = 0;
 		}
 	}
-	if (len)
-		queue_chunk(c, buf, len, fds, first);
+	if (len && queue_chunk(c, buf, len, fds, first) < 0)
+		return -1;
 	if (first) {
 		fds += first;
 		nfds -= first;
@@ -167,7 +179,8 @@ conn_send(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 			if (n != -EAGAIN)
 				return -1;
 		}
-		queue_chunk(c, &zero, 1, fds + done, k);
+		if (queue_chunk(c, &zero, 1, fds + done, k) < 0)
+			return -1;
 	}
 	if (c->out)
 		conn_update_events(c);

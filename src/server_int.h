@@ -78,6 +78,9 @@ struct server {
 	struct server_cfg cfg;
 	char *socket_path;
 	int lfd;
+	int spare_fd;           /* /dev/null, given up to refuse a client when
+				 * the daemon has no descriptor left */
+	int refusing;           /* logged that it has none, until one frees */
 	struct loop_watch *lwatch;
 	struct conn conns;      /* list head */
 	size_t nconns;

@@ -339,6 +339,28 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 		got = (size_t)n - sizeof(hb);
 	}
 	rc = proto_hdr_unpack(hb, &h);
+	/* Type 0: an error the daemon sent before it read the request (no
+	 * descriptor left for this connection, a frame it could not take);
+	 * its sentence says why, and the daemon closes the connection. */
+	if (rc == 0 && h.type == 0 && (int32_t)h.status < 0 && h.len < 1024 &&
+	    got <= h.len) {
+		char msg[1024];
+		struct cr r;
+		const char *s;
+		size_t ml;
+
+		memmove(c->rbuf, c->rbuf + sizeof(hb), got);
+		if (read_full(c, c->rbuf + got, h.len - got) == 0) {
+			cr_init(&r, c->rbuf, h.len);
+			if (cr_str(&r, &s, &ml) == 0) {
+				snprintf(msg, sizeof(msg), "%.*s", (int)ml, s);
+				c->broken = 1;
+				return vy__fail(c, (int32_t)h.status, "%s",
+						msg);
+			}
+		}
+		return broken(c, (int32_t)h.status);
+	}
 	if (rc || h.type != type) {
 		if (h.magic == PROTO_MAGIC && h.version != PROTO_VERSION) {
 			c->broken = 1;

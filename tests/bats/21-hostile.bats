@@ -148,3 +148,19 @@ print(len(b), b.count(b"v"))' "$SOCK"
 	[ "$(vyctl get after)" = ok ]
 	"$VINEYARDD" --help | grep -q -- --input-limit
 }
+
+@test "out of file descriptors: clients beyond get EMFILE and a sentence at once, the daemon goes on" {
+	command -v prlimit >/dev/null || skip "no prlimit"
+	start_daemon
+	prlimit --pid "$DAEMON_PID" --nofile=64:64
+	run "$H/hostile" connections 100
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"some_refused=ok"* ]]
+	[[ "$output" == *"lib_emfile=ok"* ]]
+	[[ "$output" == *"served_again=ok"* ]]
+	# said once while refusing, not once per attempt
+	[ "$(grep -c "no file descriptor left" daemon.log)" -le 3 ]
+	echo ok | vyctl put - --name after >/dev/null
+	[ "$(vyctl get after)" = ok ]
+}

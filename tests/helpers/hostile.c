@@ -14,6 +14,8 @@
  *                          B bytes: the daemon refuses those that do not
  *                          fit its input limit, counts the rest (status),
  *                          and serves them once their frames complete
+ *   hostile connections N  N connections at once to a daemon with few
+ *                          file descriptors: those beyond get EMFILE
  *   hostile bigtree        puts, gets and releases an object of 70,400
  *                          blobs: more than one request may name
  *   hostile reclaim        puts 4,000-byte blobs until the store is full,
@@ -391,6 +393,64 @@ do_bigtree(void)
 	vy_close(c);
 }
 
+/* N connections at once against a daemon with few descriptors: those it
+ * has no descriptor for get EMFILE and a sentence, at once; the others
+ * are served, and once they go new clients are served again. */
+static void
+do_connections(int n)
+{
+	static const uint8_t empty = 0x80;
+	int *fds = calloc((size_t)n, sizeof(int)), i, nok = 0, nref = 0;
+	struct vy_client *c;
+	struct reply r;
+	char err[512];
+	int rc;
+
+	if (!fds)
+		die("out of memory");
+	for (i = 0; i < n; i++) {
+		fds[i] = raw_connect();
+		send_frame(fds[i], PROTO_VERSION, MSG_STATUS, 1, &empty, 1);
+		if (read_reply(fds[i], &r) == 0 && r.h.type == MSG_STATUS &&
+		    r.h.status == 0) {
+			nok++;
+			continue;
+		}
+		if (nref++ == 0)
+			printf("refused_type=%u\nrefused_status=%d\n"
+			       "refused_msg=%s\n", r.h.type,
+			       (int32_t)r.h.status, r.msg);
+		expect(r.h.type == 0 && (int32_t)r.h.status == -EMFILE,
+		       "refused_emfile");
+		close(fds[i]);
+		fds[i] = -1;
+	}
+	printf("served=%d\nrefused=%d\n", nok, nref);
+	expect(nok >= 1 && nref >= 1, "some_refused");
+	/* The library says it too. */
+	rc = vy_connect_err(NULL, &c, err, sizeof(err));
+	printf("lib_rc=%d\nlib_err=%s\n", rc, rc ? err : "");
+	expect(rc == -EMFILE && strstr(err, "no file descriptor"),
+	       "lib_emfile");
+	if (rc == 0)
+		vy_close(c);
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	/* Descriptors come back with the clients: served again (the
+	 * daemon notices the closes in its own time). */
+	for (i = 0; i < 100; i++) {
+		rc = vy_connect_err(NULL, &c, err, sizeof(err));
+		if (rc == 0)
+			break;
+		usleep(50000);
+	}
+	expect(rc == 0, "served_again");
+	if (rc == 0)
+		vy_close(c);
+	free(fds);
+}
+
 /* ---- small blobs: segments come back ---- */
 
 #define SMALL 4000
@@ -509,12 +569,14 @@ main(int argc, char **argv)
 		do_bigdelete();
 	else if (strcmp(mode, "buffers") == 0 && argc == 4)
 		do_buffers(atoi(argv[2]), strtoull(argv[3], NULL, 0));
+	else if (strcmp(mode, "connections") == 0 && argc == 3)
+		do_connections(atoi(argv[2]));
 	else if (strcmp(mode, "bigtree") == 0)
 		do_bigtree();
 	else if (strcmp(mode, "reclaim") == 0)
 		do_reclaim();
 	else
 		die("usage: hostile shrink|grow NAME | noreply | bigdelete | "
-		    "buffers N BYTES | bigtree | reclaim");
+		    "buffers N BYTES | connections N | bigtree | reclaim");
 	return fails ? 1 : 0;
 }
