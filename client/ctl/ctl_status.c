@@ -14,12 +14,15 @@ static void
 print_human(struct vy_client *c, const struct vy_status *st)
 {
 	char used[32], limit[32], payload[32], disk[32], raw[32];
+	char in[32], inlim[32];
 
 	human(st->used_bytes, used, sizeof(used));
 	human(st->limit_bytes, limit, sizeof(limit));
 	human(st->payload_bytes, payload, sizeof(payload));
 	human(st->disk_bytes, disk, sizeof(disk));
 	human(st->disk_raw_bytes, raw, sizeof(raw));
+	human(st->input_bytes, in, sizeof(in));
+	human(st->input_limit_bytes, inlim, sizeof(inlim));
 	printf("daemon:     pid %" PRIu64 ", up %" PRIu64 " s, socket %s\n",
 	       st->pid, st->uptime_s, vy_socket_path(c));
 	printf("objects:    %" PRIu64 " (%" PRIu64 " blobs, %" PRIu64
@@ -29,7 +32,8 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	printf("in flight:  %" PRIu64 " unsealed blobs, %" PRIu64
 	       " deleted blobs still mapped\n", st->unsealed_blobs,
 	       st->deleted_in_use);
-	printf("clients:    %" PRIu64 "\n", st->clients);
+	printf("clients:    %" PRIu64 " (%s of requests being received, limit "
+	       "%s)\n", st->clients, in, inlim);
 	printf("mount:      %s%s%s%s\n", st->mount ? st->mount : "-",
 	       st->fs_mode ? " (" : "", st->fs_mode ? st->fs_mode : "",
 	       st->fs_mode ? ")" : "");

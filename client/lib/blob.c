@@ -226,7 +226,11 @@ bad:
 	return vy__malformed(c, "blob-put");
 }
 
-/* As many requests as the batch and frame limits need: on failure, the
+/* Bytes of inline blobs per request: far below PROTO_MAX_BODY, so that one
+ * put does not take a large share of the daemon's --input-limit. */
+#define PUT_SMALL_BYTES (8u << 20)
+
+/* As many requests as the batch and size limits need: on failure, the
  * writers sent before have their ids (the caller deletes them). */
 int
 vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
@@ -239,7 +243,7 @@ vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
 			continue;
 		/* 3 bytes of CBOR head per blob of at most 4095 bytes */
 		if (k == PROTO_MAX_BATCH ||
-		    bytes + ws[i]->len + 3 > PROTO_MAX_BODY - 64) {
+		    bytes + ws[i]->len + 3 > PUT_SMALL_BYTES) {
 			if ((rc = put_small_batch(c, ws, from, i, k)))
 				return rc;
 			from = i;
