@@ -168,6 +168,12 @@ vy_writer_size(const struct vy_writer *w)
 	return w->len;
 }
 
+VY_API vy_id
+vy_writer_id(const struct vy_writer *w)
+{
+	return w->id;
+}
+
 VY_API int
 vy_writer_write(struct vy_writer *w, size_t off, const void *p, size_t len)
 {

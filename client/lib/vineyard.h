@@ -111,6 +111,9 @@ int vy_blob_create_many(struct vy_client *c, const size_t *lens, size_t n,
  * vy_writer_write avoids them. */
 void *vy_writer_data(struct vy_writer *w);
 size_t vy_writer_size(const struct vy_writer *w);
+/* The blob's id: known at create for a blob larger than 4095 bytes, 0 for a
+ * smaller one (it travels inline and gets its id when sealed). */
+vy_id vy_writer_id(const struct vy_writer *w);
 /* Copies len bytes to offset off of the blob. */
 int vy_writer_write(struct vy_writer *w, size_t off, const void *p,
 		    size_t len);
