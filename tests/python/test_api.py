@@ -100,4 +100,4 @@ def test_get_object_gives_raw_access(client):
         obj.array()
     mv = buf.buffer
     assert mv.readonly and mv.nbytes == 12
-    assert obj.meta().members["buffer_"].nbytes == 12
+    assert obj.meta.members["buffer_"].nbytes == 12

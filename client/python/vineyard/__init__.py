@@ -10,25 +10,39 @@ zero-copy between processes through vineyardd.
 
 A thin layer over libvineyard (the C client; it speaks the protocol).
 Values become objects through builders and come back through resolvers,
-both extensible: see register_builder and register_resolver. Arrays got
+both extensible: see register_builder and register_resolver. Code written
+for upstream Vineyard's Python client finds its modules and names here too
+(vineyard.core, vineyard.data, vineyard.shared_memory, vineyard._C);
+vineyard-python(7) lists where the two differ. Arrays got
 from the store are read-only views of shared memory that stay valid as
 long as they live, even if the object is deleted meanwhile.
 """
 from . import _capi
-from ._object import Object
-from ._types import ObjectID, ObjectInfo, ObjectMeta
-from .client import DEFAULT_NAME_TIMEOUT, Client, connect
+from ._blob import BlobBuilder
+from ._object import Blob, Object
+from ._types import ObjectID, ObjectInfo, ObjectMeta, ObjectName
+from .core.builder import (BuildContext, BuilderContext, builder_context,
+                           default_builder_context, register_builder,
+                           unregister_builder)
+from .core.client import DEFAULT_NAME_TIMEOUT, Client, connect
+from .core.resolver import (ResolveContext, ResolverContext,
+                            default_resolver_context, register_resolver,
+                            resolver_context, unregister_resolver)
 from .errors import (ConnectionFailed, ConnectionLost, DiskFull, Error,
                      InvalidArgument, NameNotExists, NotAvailable,
                      NotEnoughMemory, ObjectExists, ObjectInUse,
                      ObjectNotExists, ProtocolError, Timeout,
                      UnsupportedType)
-from .registry import (BuildContext, ResolveContext, register_builder,
-                       register_resolver, unregister_builder,
-                       unregister_resolver)
+from . import core  # noqa: F401
 from . import data  # noqa: F401  (registers the shipped builders)
+from . import shared_memory  # noqa: F401
+from ._C import *  # noqa: F401,F403  (upstream's exception names...)
+from ._C import IPCClient, InstanceStatus, RemoteBlob  # noqa: F401
+from .data import register_builtin_types  # noqa: F401
 
-__version__ = "0.1.0"
+#: The version of this package: that of the libvineyard it runs on, which
+#: the Makefile's VERSION sets.
+__version__ = _capi.version().decode()
 LIBRARY_PATH = _capi.LIBRARY_PATH
 
 
@@ -38,9 +52,14 @@ def default_socket():
 
 
 __all__ = [
-    "connect", "Client", "ObjectID", "ObjectMeta", "ObjectInfo", "Object",
+    "connect", "Client", "IPCClient", "ObjectID", "ObjectName", "ObjectMeta",
+    "ObjectInfo", "Object", "Blob", "BlobBuilder", "RemoteBlob",
+    "InstanceStatus",
     "register_builder", "register_resolver", "unregister_builder",
     "unregister_resolver", "BuildContext", "ResolveContext",
+    "BuilderContext", "ResolverContext", "builder_context",
+    "resolver_context", "default_builder_context",
+    "default_resolver_context", "register_builtin_types",
     "DEFAULT_NAME_TIMEOUT", "default_socket",
     "Error", "ObjectNotExists", "NameNotExists", "ObjectExists",
     "ObjectInUse", "NotEnoughMemory", "DiskFull", "InvalidArgument",

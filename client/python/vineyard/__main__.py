@@ -1,33 +1,13 @@
 """python3 -m vineyard [--socket PATH] [vineyardd options]: runs vineyardd
 in the foreground (Ctrl-C stops it).
 
-The daemon is found through $VINEYARDD, else the source tree's build/
-directory, else the sbin directory `make install` recorded, else PATH.
+The daemon is found as vineyard._locate says ($VINEYARDD first).
 The process becomes vineyardd (exec), so signals reach it directly.
 """
 import os
-import shutil
 import sys
 
-
-def find_vineyardd():
-    env = os.environ.get("VINEYARDD")
-    if env:
-        return env
-    here = os.path.dirname(os.path.abspath(__file__))
-    tree = os.path.normpath(os.path.join(here, "..", "..", "..", "build",
-                                         "vineyardd"))
-    if os.access(tree, os.X_OK):
-        return tree
-    try:
-        from . import _config
-        p = os.path.join(getattr(_config, "SBINDIR", "") or "", "vineyardd")
-        if os.access(p, os.X_OK):
-            return p
-    except ImportError:
-        pass
-    path = os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin"
-    return shutil.which("vineyardd", path=path)
+from ._locate import find_vineyardd
 
 
 def main(argv):

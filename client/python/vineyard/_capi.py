@@ -3,9 +3,7 @@ loads the library. Every wire-protocol detail stays in C; this module only
 describes the C functions, and turns a negative errno plus vy_errmsg() into
 a vineyard.Error subclass.
 
-The library is found through $VINEYARD_LIBRARY, else the source tree's
-build/ directory (when the package runs from the tree), else the directory
-`make install` recorded in _config.py, else the system's loader path.
+Where the library is looked for is _locate's business.
 """
 import ctypes
 import os
@@ -13,41 +11,20 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double,
                     c_int, c_int64, c_size_t, c_uint, c_uint64, c_void_p)
 
 from . import errors
+from ._locate import LIBRARY_HINT, library_candidates
 
-SONAME = "libvineyard.so.0"
 ID_STRLEN = 18
-
-
-def _candidates():
-    env = os.environ.get("VINEYARD_LIBRARY")
-    if env:
-        return [env]
-    out = []
-    here = os.path.dirname(os.path.abspath(__file__))
-    tree = os.path.normpath(os.path.join(here, "..", "..", "..", "build",
-                                         SONAME))
-    if os.path.exists(tree):
-        out.append(tree)
-    try:
-        from . import _config
-        if getattr(_config, "LIBDIR", None):
-            out.append(os.path.join(_config.LIBDIR, SONAME))
-    except ImportError:
-        pass
-    out.append(SONAME)
-    return out
 
 
 def _load():
     tried = []
-    for path in _candidates():
+    for path in library_candidates():
         try:
             return ctypes.CDLL(path), path
         except OSError as e:
             tried.append("%s (%s)" % (path, e))
-    raise ImportError("vineyard: cannot load libvineyard; tried: %s. Build "
-                      "it with `make`, or point VINEYARD_LIBRARY at "
-                      "libvineyard.so.0" % "; ".join(tried))
+    raise ImportError("vineyard: cannot load libvineyard; tried: %s. %s" %
+                      ("; ".join(tried), LIBRARY_HINT))
 
 
 lib, LIBRARY_PATH = _load()
@@ -75,12 +52,15 @@ _protos = {
     "vy_errmsg": (c_char_p, [P]),
     "vy_default_socket": (c_char_p, []),
     "vy_socket_path": (c_char_p, [P]),
+    "vy_version": (c_char_p, []),
     "vy_id_format": (None, [c_uint64, c_char * ID_STRLEN]),
     "vy_id_parse": (c_int, [c_char_p, POINTER(c_uint64)]),
     "vy_put_blob": (c_int, [P, c_void_p, c_size_t, POINTER(c_uint64)]),
     "vy_blob_create_many": (c_int, [P, POINTER(c_size_t), c_size_t,
                                     POINTER(P)]),
     "vy_writer_data": (c_void_p, [P]),
+    "vy_writer_id": (c_uint64, [P]),
+    "vy_blob_seal": (c_int, [P, P, POINTER(c_uint64)]),
     "vy_writer_size": (c_size_t, [P]),
     "vy_writer_write": (c_int, [P, c_size_t, c_void_p, c_size_t]),
     "vy_blob_abort": (None, [P, P]),
@@ -124,6 +104,7 @@ _protos = {
     "vy_delete": (c_int, [P, POINTER(c_uint64), c_size_t, c_uint,
                           POINTER(c_size_t)]),
     "vy_persist": (c_int, [P, c_uint64]),
+    "vy_unpersist": (c_int, [P, c_uint64]),
     "vy_list": (c_int, [P, c_char_p, LIST_FN, c_void_p]),
     "vy_meta_json": (c_int, [P, c_uint64, POINTER(c_void_p)]),
     "vy_status_json": (c_int, [P, POINTER(c_void_p)]),

@@ -41,11 +41,15 @@ def generation():
 
 
 class _Conn:
-    __slots__ = ("ptr", "path", "gen", "pending", "__weakref__")
+    __slots__ = ("ptr", "path", "gen", "pending", "trees", "writers",
+                 "__weakref__")
 
     def __init__(self, path):
         self.ptr = None
         self.pending = []
+        # Live trees and blob builders, for Client.find_shared_memory.
+        self.trees = weakref.WeakSet()
+        self.writers = weakref.WeakSet()
         handle = ctypes.c_void_p()
         err = ctypes.create_string_buffer(512)
         arg = os.fsencode(path) if path is not None else None

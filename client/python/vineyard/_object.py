@@ -2,10 +2,13 @@
 
 A get returns one tree (struct vy_object) whose blobs are mapped read-only.
 _Tree owns it: when the last Python reference to the tree goes, the tree
-is released (unmapped, unpinned). Object wraps one node of a tree;
-BlobView lends a blob's memory to numpy through __array_interface__ and
-holds the tree, so every array made from a blob (and every view of such an
-array) keeps the mapping alive: nothing is copied and nothing dangles.
+is released (unmapped, unpinned). Object wraps one node of a tree; Blob
+wraps a blob node and is itself a read-only uint8 numpy array over the
+blob's memory, so memoryview(blob), bytes(blob) and np.frombuffer(blob)
+work as with upstream's Blob. BlobView lends a blob's memory to numpy
+through __array_interface__ and holds the tree, so every array made from a
+blob (and every view of such an array) keeps the mapping alive: nothing is
+copied and nothing dangles.
 """
 import ctypes
 import json
@@ -19,11 +22,13 @@ from .errors import UnsupportedType
 
 
 class _Tree:
-    __slots__ = ("conn", "root", "__weakref__")
+    __slots__ = ("conn", "root", "client", "__weakref__")
 
-    def __init__(self, conn, root):
+    def __init__(self, conn, root, client=None):
         self.conn = conn
         self.root = root
+        self.client = client  # the Client that got it (for meta.get_member)
+        conn.trees.add(self)
 
     def __del__(self):
         root, self.root = self.root, None
@@ -90,24 +95,30 @@ def store_blob(arr):
 
 
 class Object:
-    """One object of a tree got from the store.
+    """One object of a tree got from the store (upstream's Object).
 
-    ``id``, ``typename``, ``nbytes``, ``is_blob``; fields by key
-    (``obj['shape_']``, ``obj.fields``); members (``obj.member('buffer_')``,
-    ``obj.members``). A blob's bytes: ``obj.buffer`` (read-only memoryview)
-    or ``obj.array(dtype, shape, order)``, both zero-copy. Everything made
-    from an Object keeps its tree mapped."""
+    ``id``, ``typename``, ``nbytes``, ``meta`` (its ObjectMeta), ``is_blob``;
+    fields by key (``obj['shape_']``, ``obj.fields``); members
+    (``obj.member('buffer_')``, ``obj['buffer_']``, ``obj.members``). A
+    blob member is a Blob. A blob's bytes: ``obj.buffer`` (read-only
+    memoryview) or ``obj.array(dtype, shape, order)``, both zero-copy.
+    Everything made from an Object keeps its tree mapped."""
 
-    __slots__ = ("_tree", "_p", "_fields")
+    _vineyard_object = True
 
     def __init__(self, tree, ptr):
         self._tree = tree
         self._p = ptr
         self._fields = None
+        self._meta = None
 
     @property
     def id(self):
         return ObjectID(_capi.object_id(self._p))
+
+    @property
+    def signature(self):
+        return int(_capi.object_id(self._p))
 
     @property
     def typename(self):
@@ -122,6 +133,24 @@ class Object:
         return bool(_capi.object_is_blob(self._p))
 
     @property
+    def islocal(self):
+        return True
+
+    @property
+    def isglobal(self):
+        return False
+
+    @property
+    def ispersist(self):
+        """Whether the object is persisted (asks the daemon)."""
+        conn = self._tree.conn
+        p = ctypes.c_void_p()
+        c = conn.handle()
+        _capi.check(_capi.meta_json(c, _capi.object_id(self._p),
+                                    ctypes.byref(p)), c)
+        return bool(json.loads(_capi.take_string(p.value)).get("persisted"))
+
+    @property
     def fields(self):
         """All fields as a dict (NaN and infinities read as None here; use
         double() for exact floats)."""
@@ -131,10 +160,17 @@ class Object:
         return self._fields
 
     def __getitem__(self, key):
-        return self.fields[key]
+        """A field's value, or else a member (as upstream's obj[name])."""
+        fields = self.fields
+        if key in fields:
+            return fields[key]
+        if isinstance(key, str) and \
+                _capi.object_member_by_name(self._p, key.encode()):
+            return self.member(key)
+        raise KeyError(key)
 
     def __contains__(self, key):
-        return key in self.fields
+        return key in self.fields or self.has_member(key)
 
     def get(self, key, default=None):
         return self.fields.get(key, default)
@@ -161,20 +197,21 @@ class Object:
                 for i in range(n)]
 
     def has_member(self, name):
-        return bool(_capi.object_member_by_name(self._p, name.encode()))
+        return isinstance(name, str) and \
+            bool(_capi.object_member_by_name(self._p, name.encode()))
 
     def member(self, name):
         p = _capi.object_member_by_name(self._p, name.encode())
         if not p:
             raise UnsupportedType("object %s (%s) has no member %r" % (
                 self.id, self.typename, name))
-        return Object(self._tree, p)
+        return wrap(self._tree, p)
 
     @property
     def members(self):
         n = _capi.object_nmembers(self._p)
         return {_capi.object_member_name(self._p, i).decode():
-                Object(self._tree, _capi.object_member(self._p, i))
+                wrap(self._tree, _capi.object_member(self._p, i))
                 for i in range(n)}
 
     # ---- blobs ----
@@ -230,15 +267,125 @@ class Object:
         """The blob's bytes as a read-only memoryview, without copying."""
         return memoryview(self.array())
 
-    def meta(self):
-        """This object and its members as ObjectMeta (no blob bytes)."""
+    def _make_meta(self):
         m = ObjectMeta(self.typename, self.fields)
         m.id = self.id
         m.nbytes = self.nbytes
         m.is_blob = self.is_blob
-        for name, child in self.members.items():
-            m.members[name] = child.meta()
+        m._client = self._tree.client
+        n = _capi.object_nmembers(self._p)
+        for i in range(n):
+            name = _capi.object_member_name(self._p, i).decode()
+            child = Object(self._tree, _capi.object_member(self._p, i))
+            m.members[name] = child.meta
         return m
+
+    @property
+    def meta(self):
+        """This object and its members as ObjectMeta (no blob bytes)."""
+        if self._meta is None:
+            self._meta = self._make_meta()
+        return self._meta
 
     def __repr__(self):
         return "Object(%s, %r)" % (self.id, self.typename)
+
+
+class Blob(np.ndarray, Object):
+    """A blob got from the store (upstream's Blob): its bytes as a read-only
+    uint8 array over the shared memory, plus Object's accessors. ``size``,
+    ``is_empty``, ``address``, ``buffer``, len(), iteration and integer
+    indexing as upstream; slices and arithmetic give plain arrays."""
+
+    def __new__(cls, *args, **kw):
+        raise TypeError("a Blob comes from Client.get_blob or get_object; "
+                        "Blob.empty() is the empty one")
+
+    @staticmethod
+    def empty():
+        """An empty blob, not in any store."""
+        arr = np.empty(0, np.uint8)
+        arr.flags.writeable = False
+        b = arr.view(Blob)
+        b._tree = b._p = None
+        b._fields, b._meta = {}, None
+        return b
+
+    @property
+    def is_empty(self):
+        return self.size == 0
+
+    @property
+    def id(self):
+        return ObjectID(0) if self._p is None else Object.id.fget(self)
+
+    @property
+    def typename(self):
+        return "vineyard::Blob"
+
+    @property
+    def is_blob(self):
+        return True
+
+    @property
+    def address(self):
+        return 0 if self._p is None else Object.address.fget(self)
+
+    @property
+    def buffer(self):
+        return memoryview(self)
+
+    def __bool__(self):
+        return self.size > 0
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return Object.__getitem__(self, key)
+        r = self.view(np.ndarray)[key]
+        return int(r) if isinstance(r, np.integer) else r
+
+    def __iter__(self):
+        return iter(self.view(np.ndarray).tolist())
+
+    def __eq__(self, other):
+        if isinstance(other, Blob):
+            return self.id == other.id and self.size == other.size
+        return NotImplemented
+
+    def __ne__(self, other):
+        r = self.__eq__(other)
+        return r if r is NotImplemented else not r
+
+    def __hash__(self):
+        return hash((Blob, int(self.id)))
+
+    def __array_wrap__(self, arr, context=None, *args):
+        return arr.view(np.ndarray)
+
+    def __reduce__(self):
+        return (bytes, (self.tobytes(),))
+
+    def __repr__(self):
+        return "Blob(%s, size=%d)" % (self.id, self.size)
+
+    __str__ = __repr__
+
+
+def wrap(tree, ptr):
+    """The Object (or Blob) for node ptr of tree."""
+    if not _capi.object_is_blob(ptr):
+        return Object(tree, ptr)
+    size = _capi.object_nbytes(ptr)
+    addr = _capi.object_data(ptr)
+    if size and addr:
+        arr = np.asarray(BlobView(tree, _capi.object_id(ptr), addr, size,
+                                  np.dtype(np.uint8), (size,)))
+    else:  # empty, or a metadata-only tree: no bytes to show
+        arr = np.empty(0, np.uint8)
+        arr.flags.writeable = False
+    b = arr.view(Blob)
+    b._tree = tree
+    b._p = ptr
+    b._fields = None
+    b._meta = None
+    return b

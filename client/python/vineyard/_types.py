@@ -1,6 +1,6 @@
-"""Plain value types of the vineyard package: ObjectID, ObjectMeta (what a
-builder fills in, and what Client.get_meta returns) and ObjectInfo (one row
-of Client.list_objects). No C calls here."""
+"""Plain value types of the vineyard package: ObjectID, ObjectName,
+ObjectMeta (what a builder fills in, and what Client.get_meta returns) and
+ObjectInfo (one row of Client.list_objects). No C calls here."""
 import re
 from collections import namedtuple
 
@@ -18,7 +18,7 @@ class ObjectID(int):
 
     __slots__ = ()
 
-    def __new__(cls, value):
+    def __new__(cls, value=0):
         if type(value) is cls:
             return value
         if isinstance(value, bytes):
@@ -57,51 +57,182 @@ class ObjectID(int):
         return bool(int(self) & _BLOB_BIT)
 
 
+class ObjectName(str):
+    """A name bound to an object (upstream's ObjectName): a str that says
+    what it is. Every call taking a name takes a plain str as well."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "ObjectName(%s)" % str.__repr__(self)
+
+    @property
+    def uri(self):
+        return "vineyard://" + str(self)
+
+    @staticmethod
+    def from_uri(uri):
+        return ObjectName(uri[len("vineyard://"):]
+                          if uri.startswith("vineyard://") else uri)
+
+
+# Keys of an ObjectMeta that are not fields: meta['typename'] is the
+# typename, meta['nbytes'] the size, as upstream Vineyard spells them.
+_SPECIAL = ("typename", "nbytes", "id", "signature", "instance_id",
+            "global", "persisted")
+
+
 class ObjectMeta:
     """Metadata of an object: a typename, fields and named members.
 
-    Builders return one: set fields with ``meta['key'] = value`` (int,
-    float, bool, None, str, or a list of ints or of strs) and add members
-    with ``meta.add_member(name, value)`` where value is another
-    ObjectMeta, an ObjectID of a stored object, or any contiguous
+    Either way of building one works::
+
+        meta = vineyard.ObjectMeta('my::Pair')          # ours
+        meta = vineyard.ObjectMeta()                    # upstream's
+        meta['typename'] = 'my::Pair'
+
+    ``meta['key'] = value`` sets a field (int, float, bool, None, str, or a
+    list of ints or of strs; anything else is kept as JSON text), except
+    ``typename`` and ``nbytes``, and an ObjectMeta or Object value, which
+    becomes a member. ``meta.add_member(name, value)`` takes another
+    ObjectMeta, an ObjectID or Object already stored, or any contiguous
     bytes-like object (bytes, a numpy array, a memoryview...), which
-    becomes a new blob. ``Client.get_meta`` returns the same type, with
-    ``id`` and ``nbytes`` set and members that are ObjectMeta themselves.
+    becomes a new blob. ``meta[name]`` gives a field or a member's
+    ObjectMeta. ``Client.get_meta`` and ``Client.create_metadata`` return
+    this type with ``id`` and ``nbytes`` set.
     """
 
     __slots__ = ("typename", "fields", "members", "id", "nbytes",
-                 "is_blob")
+                 "is_blob", "_global", "_persisted", "_client")
 
-    def __init__(self, typename, fields=None):
-        if not isinstance(typename, str) or not typename:
+    def __init__(self, typename=None, fields=None, global_=False, **kw):
+        if isinstance(typename, bool):  # upstream: ObjectMeta(global_)
+            typename, global_ = None, typename
+        if typename is not None and (not isinstance(typename, str) or
+                                     not typename):
             raise InvalidArgument(22, "a typename is a non-empty str")
         self.typename = typename
-        self.fields = dict(fields or {})
+        self.fields = {}
         self.members = {}
         self.id = None
         self.nbytes = None
         self.is_blob = False
+        self._global = bool(global_)
+        self._persisted = None
+        self._client = None
+        for k, v in dict(fields or {}, **kw).items():
+            self[k] = v
+
+    # ---- upstream's item interface ----
 
     def __setitem__(self, key, value):
-        self.fields[key] = value
+        if key == "typename":
+            if not isinstance(value, str) or not value:
+                raise InvalidArgument(22, "a typename is a non-empty str")
+            self.typename = value
+        elif key == "nbytes":
+            self.nbytes = int(value)
+        elif key in ("id", "signature", "instance_id"):
+            pass  # given by the store; setting them has no effect
+        elif key == "global":
+            self._global = bool(value)
+        elif isinstance(value, ObjectMeta) or _is_object(value):
+            self.members[key] = value
+        else:
+            self.fields[key] = value
 
     def __getitem__(self, key):
-        return self.fields[key]
+        if key == "typename":
+            return self.typename
+        if key == "nbytes":
+            return self.nbytes if self.nbytes is not None else 0
+        if key == "id" and self.id is not None:
+            return repr(self.id)
+        if key in self.fields:
+            return self.fields[key]
+        if key in self.members:
+            return self.members[key]
+        raise KeyError(key)
 
     def __contains__(self, key):
-        return key in self.fields
+        return key in self.fields or key in self.members or \
+            key in ("typename", "nbytes")
 
     def get(self, key, default=None):
-        return self.fields.get(key, default)
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self):
+        return [k for k, _ in self.items()]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def items(self):
+        """(key, value) pairs: typename, nbytes, id when known, every
+        field, then every member (an ObjectMeta, or the ObjectID added)."""
+        out = [("typename", self.typename), ("nbytes", self["nbytes"])]
+        if self.id is not None:
+            out.append(("id", repr(self.id)))
+        out.extend(self.fields.items())
+        out.extend(self.members.items())
+        return out
 
     def add_member(self, name, value):
-        """Adds member `name`: an ObjectMeta, an ObjectID or a buffer."""
+        """Adds member `name`: an ObjectMeta, an ObjectID or Object already
+        stored, or a buffer (a new blob)."""
+        if not isinstance(name, str):
+            raise InvalidArgument(22, "a member name is a str")
         if name in self.members:
             raise InvalidArgument(17, "member %r added twice" % (name,))
+        if _is_object(value):
+            value = value.id
         self.members[name] = value
 
     def member(self, name):
         return self.members[name]
+
+    def get_member(self, name):
+        """The member as an Object, when this metadata came from the store
+        (its blobs mapped); otherwise its ObjectMeta or ObjectID."""
+        value = self.members[name]
+        client = self._client
+        if client is not None:
+            mid = value.id if isinstance(value, ObjectMeta) else value
+            if mid is not None:
+                return client.get_object(mid)
+        return value
+
+    # ---- upstream's properties ----
+
+    @property
+    def signature(self):
+        """Upstream's content signature; here the id (ids are never
+        reused), or None before the object is created."""
+        return None if self.id is None else int(self.id)
+
+    @property
+    def instance_id(self):
+        return 0
+
+    @property
+    def isglobal(self):
+        return self._global
+
+    @property
+    def islocal(self):
+        return True
+
+    def set_global(self, global_=True):
+        """Records that the object is meant to be global (seen cluster
+        wide). Recorded only: on one daemon every object is local too."""
+        self._global = bool(global_)
+
+    @property
+    def memory_usage(self):
+        return self["nbytes"]
 
     def __repr__(self):
         head = "ObjectMeta(%r" % self.typename
@@ -109,6 +240,12 @@ class ObjectMeta:
             head += ", id=%s" % self.id
         return "%s, fields=%r, members=%r)" % (
             head, self.fields, sorted(self.members))
+
+
+def _is_object(value):
+    """True for an Object or Blob got from the store (duck-typed: this
+    module does not import _object)."""
+    return getattr(type(value), "_vineyard_object", False)
 
 
 ObjectInfo = namedtuple("ObjectInfo", "id typename nbytes is_blob persisted "

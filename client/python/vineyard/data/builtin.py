@@ -11,6 +11,8 @@
                           __elements_-size, members __elements_-<i>
   dict                    vineyard::Dict: members __elements_-key-<i> and
                           __elements_-value-<i>
+  memoryview              one blob (vineyard::Blob), got back as a read-only
+                          memoryview of the store's memory
 
 Only these exact types: subclasses (bool-like enums, namedtuples,
 OrderedDict...) and numpy scalars are pickled so they come back as
@@ -18,7 +20,8 @@ themselves. Containers of more than CONTAINER_MAX items are pickled as a
 whole (arrays inside still travel out of band, zero-copy).
 """
 from .._types import ObjectMeta
-from ..registry import register_builder, register_resolver
+from ..core.builder import default_builder_context
+from ..core.resolver import default_resolver_context
 from .pickled import build_pickle
 
 import numpy as np
@@ -144,13 +147,27 @@ def resolve_dict(obj, ctx, **kw):
             for i in range(n)}
 
 
-for _t, _f in ((type(None), build_none), (bool, build_bool), (int, build_int),
-               (float, build_float), (str, build_str), (bytes, build_bytes),
-               (tuple, build_tuple), (list, build_list), (dict, build_dict)):
-    register_builder(_t, _f, subclasses=False)
-register_builder(np.generic, build_pickle)
+def build_memoryview(value, ctx, **kw):
+    """A buffer without a type of its own is stored as one blob (got back
+    as a read-only memoryview)."""
+    return ctx.client.put_blob(value)
 
-register_resolver("vineyard::Scalar<", resolve_scalar)
-register_resolver("vineyard::Tuple", resolve_tuple)
-register_resolver("vineyard::List", resolve_list)
-register_resolver("vineyard::Dict", resolve_dict)
+
+def register_types(builder_ctx=None, resolver_ctx=None):
+    """Registers this module's builders and resolvers in the contexts."""
+    if builder_ctx is not None:
+        for t, f in ((type(None), build_none), (bool, build_bool),
+                     (int, build_int), (float, build_float),
+                     (str, build_str), (bytes, build_bytes),
+                     (tuple, build_tuple), (list, build_list),
+                     (dict, build_dict), (memoryview, build_memoryview)):
+            builder_ctx.register_native(t, f, subclasses=False)
+        builder_ctx.register_native(np.generic, build_pickle)
+    if resolver_ctx is not None:
+        resolver_ctx.register_native("vineyard::Scalar<", resolve_scalar)
+        resolver_ctx.register_native("vineyard::Tuple", resolve_tuple)
+        resolver_ctx.register_native("vineyard::List", resolve_list)
+        resolver_ctx.register_native("vineyard::Dict", resolve_dict)
+
+
+register_types(default_builder_context, default_resolver_context)

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from .._types import ObjectMeta
-from ..registry import register_builder, register_resolver
+from ..core.builder import default_builder_context
+from ..core.resolver import default_resolver_context
 from .pickled import build_pickle
 from .tensor import KINDS
 
@@ -176,10 +177,21 @@ def resolve_index(obj, ctx, **kw):
                     name=json.loads(obj["name_"]), copy=False)
 
 
-register_builder(pd.DataFrame, build_dataframe, subclasses=False)
-register_builder(pd.Series, build_series, subclasses=False)
-register_builder(pd.Index, build_index)
-register_resolver("vineyard::DataFrame", resolve_dataframe)
-register_resolver("vineyard::Series", resolve_series)
-register_resolver("vineyard::RangeIndex", resolve_range_index)
-register_resolver("vineyard::Index", resolve_index)
+def register_types(builder_ctx=None, resolver_ctx=None):
+    """Registers this module's builders and resolvers in the contexts."""
+    if builder_ctx is not None:
+        builder_ctx.register_native(pd.DataFrame, build_dataframe,
+                                    subclasses=False)
+        builder_ctx.register_native(pd.Series, build_series,
+                                    subclasses=False)
+        builder_ctx.register_native(pd.Index, build_index)
+    if resolver_ctx is not None:
+        resolver_ctx.register_native("vineyard::DataFrame",
+                                     resolve_dataframe)
+        resolver_ctx.register_native("vineyard::Series", resolve_series)
+        resolver_ctx.register_native("vineyard::RangeIndex",
+                                     resolve_range_index)
+        resolver_ctx.register_native("vineyard::Index", resolve_index)
+
+
+register_types(default_builder_context, default_resolver_context)

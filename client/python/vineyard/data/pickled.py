@@ -10,7 +10,8 @@ import pickle
 
 from .._types import ObjectMeta
 from ..errors import UnsupportedType
-from ..registry import register_resolver, set_fallback_builder
+from ..core.builder import default_builder_context
+from ..core.resolver import default_resolver_context
 
 
 def build_pickle(value, ctx, **kw):
@@ -42,5 +43,13 @@ def resolve_pickle(obj, ctx, **kw):
     return pickle.loads(obj.member("buffer_").buffer, buffers=bufs)
 
 
-set_fallback_builder(build_pickle)
-register_resolver("vineyard::Pickle", resolve_pickle)
+def register_types(builder_ctx=None, resolver_ctx=None):
+    """Registers the fallback builder (for ``object``: anything without a
+    builder of its own) and the resolver of vineyard::Pickle."""
+    if builder_ctx is not None:
+        builder_ctx.register_native(object, build_pickle)
+    if resolver_ctx is not None:
+        resolver_ctx.register_native("vineyard::Pickle", resolve_pickle)
+
+
+register_types(default_builder_context, default_resolver_context)

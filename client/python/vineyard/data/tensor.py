@@ -16,7 +16,8 @@ import numpy as np
 
 from .._types import ObjectMeta
 from ..errors import UnsupportedType
-from ..registry import register_builder, register_resolver
+from ..core.builder import default_builder_context
+from ..core.resolver import default_resolver_context
 
 _CPP = {
     "bool": "bool", "int8": "int8", "int16": "int16", "int32": "int32",
@@ -90,6 +91,17 @@ def resolve_blob(obj, ctx, **kw):
     return obj.buffer
 
 
-register_builder(np.ndarray, build_ndarray, subclasses=False)
-register_resolver("vineyard::Tensor", resolve_tensor)
-register_resolver("vineyard::Blob", resolve_blob)
+def register_types(builder_ctx=None, resolver_ctx=None):
+    """Registers this module's builders and resolvers in the contexts."""
+    if builder_ctx is not None:
+        builder_ctx.register_native(np.ndarray, build_ndarray,
+                                    subclasses=False)
+    if resolver_ctx is not None:
+        resolver_ctx.register_native("vineyard::Tensor", resolve_tensor)
+        resolver_ctx.register_native("vineyard::Blob", resolve_blob)
+
+
+register_types(default_builder_context, default_resolver_context)
+
+
+register_tensor_types = register_types  # upstream's name

@@ -1,4 +1,6 @@
-"""The Client: a connection to vineyardd and every operation on it.
+"""The Client: a connection to vineyardd and every operation on it, with
+upstream Vineyard's IPCClient calls (create_metadata, get_object(s),
+get_meta(s), create_blob, get_blob(s), fork, clear...) beside ours.
 
 put() runs the builders into one ObjectMeta tree, creates every new blob
 of it in one request, fills them (pwrite for contiguous memory: no page
@@ -14,13 +16,18 @@ import threading
 
 import numpy as np
 
-from . import _capi
-from ._conn import _Conn, busy, generation
-from ._object import Object, _Tree, store_blob
-from ._types import ObjectID, ObjectInfo, ObjectMeta
-from .errors import (ConnectionLost, InvalidArgument, NameNotExists, from_errno,
-                     ObjectNotExists, UnsupportedType)
-from .registry import BuildContext, ResolveContext
+from .. import _capi
+from .._blob import BlobBuilder
+from .._conn import _Conn, busy, generation
+from .._object import Blob, Object, _Tree, store_blob, wrap
+from .._types import ObjectID, ObjectInfo, ObjectMeta, _is_object
+from ..errors import (ConnectionLost, InvalidArgument, NameNotExists,
+                      from_errno, ObjectNotExists, UnsupportedType)
+from .builder import (BuildContext, BuilderContext, _takes,
+                      get_current_builders)
+from .resolver import ResolveContext, ResolverContext
+from .status import Status
+from .upstream_calls import UpstreamCalls
 
 #: Seconds a get or get_name by name waits for the name to appear, unless
 #: told otherwise with timeout=.
@@ -140,12 +147,9 @@ def _set_field(m, key, v):
                                                for x in v])
             rc = _capi.meta_set_string_array(m, k, arr, len(v))
         else:
-            raise InvalidArgument(errno.EINVAL, "field %r: a list field "
-                                  "holds only ints or only strs" % key)
+            rc = _set_json(m, k, key, v)
     else:
-        raise InvalidArgument(errno.EINVAL, "field %r: %s is not a field "
-                              "type (int, float, bool, None, str, or a list "
-                              "of ints or of strs)" % (key, t.__name__))
+        rc = _set_json(m, k, key, v)
     if rc < 0:
         if rc == -errno.EEXIST:
             msg = "field %r set twice" % key
@@ -157,7 +161,38 @@ def _set_field(m, key, v):
         raise from_errno(-rc, msg)
 
 
-class Client:
+def _set_json(m, k, key, v):
+    """Other values (dicts, lists of floats or of mixed types...) are kept
+    as their JSON text, as upstream keeps every field."""
+    try:
+        text = json.dumps(v, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidArgument(errno.EINVAL, "field %r: %s is not a field "
+                              "type (int, float, bool, None, str, a list "
+                              "of ints or of strs, or anything JSON can "
+                              "write)" % (key, type(v).__name__)) from None
+    return _capi.meta_set_string(m, k, text.encode("utf-8"))
+
+
+def _id_of(value):
+    """The ObjectID behind an id, an Object or a created ObjectMeta."""
+    if isinstance(value, ObjectMeta):
+        if value.id is None:
+            raise InvalidArgument(errno.EINVAL, "this ObjectMeta is not "
+                                  "created yet (Client.create_metadata)")
+        return value.id
+    if _is_object(value):
+        return value.id
+    return ObjectID(value)
+
+
+def _created(v):
+    """True for a member that is already stored."""
+    return isinstance(v, ObjectID) or _is_object(v) or \
+        (isinstance(v, ObjectMeta) and v.id is not None)
+
+
+class Client(UpstreamCalls):
     """A connection to vineyardd. Make one with vineyard.connect(); use it
     as a context manager or call close(). One client may be used by many
     threads; their calls take turns, so a thread waiting long for a name
@@ -220,12 +255,18 @@ class Client:
 
     # ---- put ----
 
-    def put(self, value, persist=False, name=None, **kw):
+    def put(self, value, builder=None, persist=False, name=None, **kw):
         """Stores value; returns its ObjectID. name binds a name to it,
-        persist makes it survive a daemon restart. Extra keyword arguments
-        go to the builders."""
-        ctx = BuildContext(self, kw)
-        meta = ctx.build(value)
+        persist makes it survive a daemon restart. builder (a
+        BuilderContext, default: the one in effect) chooses the builders;
+        extra keyword arguments go to them."""
+        if builder is not None and not isinstance(builder, BuilderContext):
+            if _takes(builder, "builder"):  # upstream: one builder
+                kw["builder"] = get_current_builders()
+            out = builder(self, value, **kw)
+            meta = _id_of(out) if _created(out) else out
+        else:
+            meta = BuildContext(self, kw, builder).build(value)
         if isinstance(meta, ObjectID):
             if name is not None:
                 self.put_name(meta, name)
@@ -234,12 +275,33 @@ class Client:
             return meta
         return self.create(meta, name=name, persist=persist)
 
+    def put_blob(self, data):
+        """Stores the bytes of data (any bytes-like object) as one blob;
+        returns its ObjectID. A get gives a read-only memoryview back."""
+        p = _Payload(data)
+        if p.reuse is not None:
+            return ObjectID(p.reuse)
+        if p.src is None:
+            p = _Payload(np.ascontiguousarray(p.arr))
+        c = self._h().handle()
+        oid = ctypes.c_uint64()
+        src = p.src if p.nbytes else None
+        _capi.check(_capi.put_blob(c, src, p.nbytes, ctypes.byref(oid)), c)
+        return ObjectID(oid.value)
+
     def create(self, meta, name=None, persist=False):
         """Creates the object described by an ObjectMeta tree (as builders
         return); returns its ObjectID."""
         if not isinstance(meta, ObjectMeta):
             raise InvalidArgument(errno.EINVAL, "create() takes an "
                                   "ObjectMeta")
+        if meta.id is not None:
+            oid = meta.id  # created already
+            if name is not None:
+                self.put_name(oid, name)
+            if persist:
+                self.persist(oid)
+            return oid
         nameb = _name_bytes(name) if name is not None else None
         conn = self._h()
         extra = []
@@ -261,7 +323,7 @@ class Client:
         request, replacing them by their ids; returns the nodes left."""
         count = 1
         for key, v in list(meta.members.items()):
-            if not isinstance(v, ObjectMeta):
+            if not isinstance(v, ObjectMeta) or v.id is not None:
                 continue
             if depth + 1 >= _MAX_DEPTH:
                 n = _MAX_NODES + 1
@@ -316,13 +378,15 @@ class Client:
 
     def _collect(self, meta, out, reuse):
         for key, v in list(meta.members.items()):
+            if _created(v):
+                continue
             if isinstance(v, ObjectMeta):
                 self._collect(v, out, reuse)
             elif isinstance(v, _Payload):
                 if not reuse:
                     v.reuse = None
                 out.append(v)
-            elif not isinstance(v, ObjectID):
+            else:
                 p = _Payload(v)
                 if not reuse:
                     p.reuse = None
@@ -330,6 +394,9 @@ class Client:
                 out.append(p)
 
     def _to_c(self, meta):
+        if meta.typename is None:
+            raise InvalidArgument(errno.EINVAL, "the metadata has no "
+                                  "typename: set meta['typename']")
         m = _capi.meta_new(meta.typename.encode("utf-8"))
         if not m:
             raise InvalidArgument(errno.EINVAL, "invalid typename %r" %
@@ -339,13 +406,13 @@ class Client:
                 _set_field(m, k, v)
             for name, v in meta.members.items():
                 nb = name.encode("utf-8") if isinstance(name, str) else b""
-                if isinstance(v, ObjectMeta):
+                if _created(v):
+                    rc = _capi.meta_add_member(m, nb, _id_of(v))
+                elif isinstance(v, ObjectMeta):
                     child = self._to_c(v)
                     rc = _capi.meta_add_member_meta(m, nb, child)
                     if rc < 0:
                         _capi.meta_free(child)
-                elif isinstance(v, ObjectID):
-                    rc = _capi.meta_add_member(m, nb, v)
                 elif v.reuse is not None:
                     rc = _capi.meta_add_member(m, nb, v.reuse)
                 else:
@@ -372,19 +439,24 @@ class Client:
 
     # ---- get ----
 
-    def get(self, object_id=None, name=None, timeout=None, **kw):
+    def get(self, object_id=None, name=None, timeout=None, resolver=None,
+            fetch=False, **kw):
         """The value of an object, by id or by name. A get by name waits up
         to timeout seconds (default DEFAULT_NAME_TIMEOUT) for the name to
         appear. Arrays in the value share the store's memory (read-only)
-        and keep it mapped while they live. Extra keyword arguments go to
-        the resolvers."""
-        return self._resolve(self.get_object(object_id, name, timeout), kw)
+        and keep it mapped while they live. resolver (a ResolverContext,
+        default: the one in effect) chooses the resolvers; extra keyword
+        arguments go to them."""
+        obj = self.get_object(object_id, name, timeout)
+        if resolver is not None and not isinstance(resolver,
+                                                   ResolverContext):
+            return resolver(obj, **kw)  # upstream: one resolver
+        return ResolveContext(self, kw, resolver).resolve(obj)
 
-    def _resolve(self, obj, kw):
-        return ResolveContext(self, kw).resolve(obj)
-
-    def get_object(self, object_id=None, name=None, timeout=None):
-        """The object itself (a vineyard.Object), without resolving it."""
+    def get_object(self, object_id=None, name=None, timeout=None,
+                   sync_remote=True, fetch=False):
+        """The object itself (a vineyard.Object, or a Blob), without
+        resolving it."""
         out = ctypes.c_void_p()
         if name is not None:
             if object_id is not None:
@@ -403,7 +475,7 @@ class Client:
                 raise InvalidArgument(errno.EINVAL, "give an object id or "
                                       "name=")
             try:
-                oid = ObjectID(object_id)
+                oid = _id_of(object_id)
             except InvalidArgument as e:
                 raise InvalidArgument(e.errno, "%s (to get by name, say "
                                       "name=)" % e.strerror) from None
@@ -411,19 +483,19 @@ class Client:
             c = conn.handle()
             rc = _capi.get(c, oid, ctypes.byref(out))
         _capi.check(rc, c)
-        return Object(_Tree(conn, out.value), out.value)
+        return wrap(_Tree(conn, out.value, self), out.value)
 
-    def get_meta(self, object_id):
+    def get_meta(self, object_id, sync_remote=False, fetch=False):
         """The metadata of an object and its members, as ObjectMeta; no
         blob is mapped."""
-        oid = ObjectID(object_id)
+        oid = _id_of(object_id)
         conn = self._h()
         c = conn.handle()
         out = ctypes.c_void_p()
         _capi.check(_capi.get_meta(c, oid, ctypes.byref(out)), c)
-        tree = _Tree(conn, out.value)
+        tree = _Tree(conn, out.value, self)
         try:
-            return Object(tree, out.value).meta()
+            return Object(tree, out.value).meta
         finally:
             del tree
 
@@ -431,7 +503,7 @@ class Client:
 
     def put_name(self, object_id, name):
         """Binds name to object_id; an existing name is re-pointed."""
-        oid = ObjectID(object_id)
+        oid = _id_of(object_id)
         nameb = _name_bytes(name)
         c = self._h().handle()
         _capi.check(_capi.name_put(c, nameb, oid), c)
@@ -479,13 +551,16 @@ class Client:
 
     # ---- the rest ----
 
-    def delete(self, object_id, deep=True):
+    def delete(self, object_id, force=False, deep=True, memory_trim=False):
         """Deletes an object (or a list of them); unless deep is False, its
         members go too when nothing else uses them. Values already got stay
-        readable. Returns how many objects went."""
+        readable. Returns how many objects went. force and memory_trim are
+        upstream's; here an object another one references is never
+        deleted (force or not), and memory goes back to the system as soon
+        as no reader maps it."""
         ids = object_id if isinstance(object_id, (list, tuple, set)) \
             else [object_id]
-        ids = [ObjectID(i) for i in ids]
+        ids = [_id_of(i) for i in ids]
         c = self._h().handle()
         arr = (ctypes.c_uint64 * len(ids))(*ids)
         n = ctypes.c_size_t()
@@ -495,19 +570,24 @@ class Client:
         return n.value
 
     def persist(self, object_id):
-        """Makes an object and everything it references survive a daemon
-        restart (needs a daemon with a data directory)."""
-        oid = ObjectID(object_id)
+        """Makes an object (an id, Object or created ObjectMeta) and
+        everything it references survive a daemon restart (needs a daemon
+        with a data directory)."""
+        oid = _id_of(object_id)
         c = self._h().handle()
         _capi.check(_capi.persist(c, oid), c)
 
     def exists(self, object_id):
         """True when the object is in the store."""
-        try:
-            self.get_meta(object_id)
-            return True
-        except ObjectNotExists:
+        oid = _id_of(object_id)
+        c = self._h().handle()
+        p = ctypes.c_void_p()
+        rc = _capi.meta_json(c, oid, ctypes.byref(p))
+        if rc == -errno.ENOENT:
             return False
+        _capi.check(rc, c)
+        _capi.free(p.value)
+        return True
 
     def list_objects(self, pattern=None):
         """ObjectInfo for every object (blobs included) whose typename
@@ -534,18 +614,22 @@ class Client:
 
     def meta_json(self, object_id):
         """meta.json of an object as the daemon renders it (text)."""
-        oid = ObjectID(object_id)
+        oid = _id_of(object_id)
         c = self._h().handle()
         p = ctypes.c_void_p()
         _capi.check(_capi.meta_json(c, oid, ctypes.byref(p)), c)
         return _capi.take_string(p.value)
 
+    @property
     def status(self):
-        """The daemon's figures (objects, bytes used, limit...) as a dict."""
+        """The daemon's figures: a dict of ours (objects, used_bytes,
+        limit_bytes...) whose attributes are upstream's (memory_usage,
+        memory_limit, ipc_connections...). Calling it, as in
+        client.status(), gives the same."""
         c = self._h().handle()
         p = ctypes.c_void_p()
         _capi.check(_capi.status_json(c, ctypes.byref(p)), c)
-        return json.loads(_capi.take_string(p.value))
+        return Status(json.loads(_capi.take_string(p.value)))
 
 
 def connect(socket=None):
