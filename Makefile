@@ -28,6 +28,8 @@ PYTHON ?= /usr/bin/python3
 # /usr/local/lib/python3/dist-packages and /usr/lib/python3/dist-packages).
 PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 BUILD ?= build
+# The Python package's directories under client/python (make install).
+PY_PACKAGES = vineyard vineyard/core vineyard/data vineyard/shared_memory
 RUN_DIR ?= /tmp/vineyard-run
 RUN_SOCKET ?= $(RUN_DIR)/vineyard.sock
 RUN_MOUNT ?= $(RUN_DIR)/mnt
@@ -275,6 +277,7 @@ fuzz: fuzz-build
 # redis-tools for the benchmarks.
 DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
 	fuse3 bats python3 python3-numpy python3-pandas python3-pytest \
+	python3-pip python3-setuptools python3-wheel python3-venv \
 	mandoc redis-server redis-tools clang libclang-rt-14-dev valgrind \
 	etcd-server etcd-client libcurl4-openssl-dev libjansson-dev \
 	procps e2fsprogs mount mawk curl iproute2 bc util-linux
@@ -295,6 +298,7 @@ run: deps all
 	@mkdir -p $(RUN_MOUNT) 2>/dev/null || true
 	@echo "vineyardd on $(RUN_SOCKET), the store mounted at $(RUN_MOUNT); in another terminal:"
 	@echo "  export VINEYARD_IPC_SOCKET=$(RUN_SOCKET) PATH=$(CURDIR)/$(BUILD):\$$PATH"
+	@echo "  export PYTHONPATH=$(CURDIR)/client/python    # for python3 -c 'import vineyard'"
 	@echo "  ls $(RUN_MOUNT)/objects; cat $(RUN_MOUNT)/status.json"
 	$(DAEMON) --foreground --socket $(RUN_SOCKET) --mount $(RUN_MOUNT) $(RUN_OPTS)
 
@@ -374,9 +378,8 @@ install: all
 	for m in man/*.[1-8]; do [ -e "$$m" ] || continue; s=$${m##*.}; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	# The Python package, told where the library and the daemon went.
-	install -d $(DESTDIR)$(PYTHONDIR)/vineyard/data
-	install -m 644 client/python/vineyard/*.py $(DESTDIR)$(PYTHONDIR)/vineyard/
-	install -m 644 client/python/vineyard/data/*.py $(DESTDIR)$(PYTHONDIR)/vineyard/data/
+	for d in $(PY_PACKAGES); do install -d $(DESTDIR)$(PYTHONDIR)/$$d && \
+		install -m 644 client/python/$$d/*.py $(DESTDIR)$(PYTHONDIR)/$$d/ || exit 1; done
 	printf '"""Written by make install."""\nLIBDIR = "%s"\nSBINDIR = "%s"\n' \
 		'$(LIBDIR)' '$(SBINDIR)' > $(DESTDIR)$(PYTHONDIR)/vineyard/_config.py
 
