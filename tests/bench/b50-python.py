@@ -12,6 +12,9 @@ baselines measured in the same run).
                        DataFrame without copying
    Also the same with the consumer reading every value (df.sum()).
 2. get of a 1 GiB ndarray vs a 1 KiB one in Python (median of many).
+3. Storing a GiB/4 float64 ndarray the way upstream Vineyard's users do
+   (create_blob, copy, seal, then create_metadata of a Tensor with the
+   blob as member) against put() of the same array (median, alternating).
 
 usage: b50-python.py GiB SOCKET [LABEL=SOCKET...]: the vineyard figures are
 taken against each daemon given (e.g. one with 4 KiB pages and one with
@@ -217,10 +220,44 @@ def bench_get():
     client.close()
 
 
+def upstream_put(client, arr):
+    """An ndarray stored the upstream way; returns the tensor's id."""
+    buf = client.create_blob(arr.nbytes)
+    buf.copy(0, arr)
+    blob = buf.seal(client)
+    meta = vineyard.ObjectMeta()
+    meta["typename"] = "vineyard::Tensor<double>"
+    meta["value_type_"] = "double"
+    meta["shape_"] = arr.shape
+    meta["order_"] = "C"
+    meta["partition_index_"] = []
+    meta.add_member("buffer_", blob)
+    return client.create_metadata(meta).id
+
+
+def bench_upstream_path():
+    client = vineyard.connect(SOCK)
+    arr = np.random.default_rng(2).random(NBYTES // 4 // 8)
+    times = {"put": [], "upstream": []}
+    for _ in range(max(RUNS, 5)):  # alternating, so noise hits both alike
+        for kind in ("put", "upstream"):
+            t0 = now()
+            oid = client.put(arr) if kind == "put" else \
+                upstream_put(client, arr)
+            times[kind].append(now() - t0)
+            assert client.get(oid)[-1] == arr[-1]
+            client.delete(oid)
+    u, p = median(times["upstream"]), median(times["put"])
+    print("upstream_path_ndarray_%dMiB: %.3f s  baseline (put): %.3f s  "
+          "ratio: %.2fx  (target <= 1.2x)" % (arr.nbytes >> 20, u, p, u / p))
+    client.close()
+
+
 if __name__ == "__main__":
     mp.set_start_method("fork")
     # One resource tracker for producer and consumers (they are forked
     # after it starts), so attaching does not look like a leak.
     resource_tracker.ensure_running()
     bench_get()
+    bench_upstream_path()
     bench_frame()

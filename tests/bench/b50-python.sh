@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Python package benchmarks: a 1 GiB DataFrame passed between processes
-# (vs multiprocessing.Queue and vs multiprocessing.shared_memory) and the
-# get of a 1 GiB vs a 1 KiB ndarray. Runs its own daemons on private
-# sockets: one as configured by default, and, when root, one with
-# --huge-pages enable. BENCH_GIB=0.25 shrinks the frame; BENCH_RUNS and
+# (vs multiprocessing.Queue and vs multiprocessing.shared_memory), the get
+# of a 1 GiB vs a 1 KiB ndarray, and the upstream-style store (create_blob,
+# copy, seal, create_metadata) vs put of an ndarray. Runs its own daemons
+# on private sockets: one as configured by default, and, when root, one
+# with --huge-pages enable. BENCH_GIB=0.25 shrinks the frame; BENCH_RUNS and
 # BENCH_QUEUE_RUNS set repetitions.
 set -u
 cd "$(dirname "$0")/../.."
