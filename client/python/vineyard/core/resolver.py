@@ -25,11 +25,15 @@ import threading
 # Resolvers of optional libraries load on first use: prefix -> module.
 _lazy_prefixes = {}
 _lazy_done = set()
+# Bumped by every change to any context: lookups cached under an older
+# value are stale (a child sees its parents' changes).
+_epoch = [0]
 
 
 def lazy_resolver(prefix, module):
     """Declares that importing module registers the resolver of prefix."""
     _lazy_prefixes[prefix] = module
+    _epoch[0] += 1
 
 
 def _load_lazy(typename):
@@ -37,6 +41,7 @@ def _load_lazy(typename):
         if typename.startswith(prefix) and mod not in _lazy_done:
             _lazy_done.add(mod)
             importlib.import_module(mod)
+            _epoch[0] += 1
 
 
 class ResolverContext:
@@ -45,6 +50,7 @@ class ResolverContext:
     def __init__(self, parent_context=None):
         self._factory = {}   # prefix -> (fn, native)
         self._parent = parent_context
+        self._cache = {}     # typename -> (epoch, hit)
 
     @property
     def parent_context(self):
@@ -53,17 +59,23 @@ class ResolverContext:
     def register(self, typename_prefix, resolver):
         """Upstream's: resolver(obj[, resolver=ctx][, **kw]) -> value."""
         self._factory[typename_prefix] = (resolver, False)
+        _epoch[0] += 1
 
     def register_native(self, typename_prefix, fn):
         """Ours: fn(obj, ctx, **kw) -> value."""
         self._factory[typename_prefix] = (fn, True)
+        _epoch[0] += 1
 
     def unregister(self, typename_prefix):
         self._factory.pop(typename_prefix, None)
+        _epoch[0] += 1
 
     def lookup(self, typename):
         """(fn, native) of the longest matching prefix (a child's entry
         before its parent's for the same prefix), or None."""
+        cached = self._cache.get(typename)
+        if cached is not None and cached[0] == _epoch[0]:
+            return cached[1]
         _load_lazy(typename)
         best, hit = -1, None
         ctx = self
@@ -72,6 +84,9 @@ class ResolverContext:
                 if len(prefix) > best and typename.startswith(prefix):
                     best, hit = len(prefix), entry
             ctx = ctx._parent
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[typename] = (_epoch[0], hit)
         return hit
 
     def run(self, obj, **kw):
