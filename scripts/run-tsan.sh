@@ -23,13 +23,17 @@ rc=0
 TESTS='[234]0-*' scripts/run-tests.sh || rc=1
 
 echo "== pytest (threads and fork)"
-if python3 -c 'import pytest' 2>/dev/null; then
+PY=${PYTHON:-/usr/bin/python3}
+if ! "$PY" -c 'import pytest' 2>/dev/null; then
+	echo "pytest not importable by $PY"
+	rc=1
+else
 	# The interpreter is not instrumented: the runtime goes in first.
 	LD_PRELOAD=$(gcc -print-file-name=libtsan.so) \
 	PYTHONPATH=$PWD/client/python VY_BUILD=$PWD/$BUILD \
 	VINEYARD_LIBRARY=$PWD/$BUILD/libvineyard.so.0 \
 	VINEYARDD=$PWD/$BUILD/vineyardd \
-		"${PYTHON:-/usr/bin/python3}" -m pytest -q -p no:cacheprovider \
+		"$PY" -m pytest -q -p no:cacheprovider \
 		tests/python/test_concurrency.py tests/python/test_fork.py || rc=1
 fi
 
