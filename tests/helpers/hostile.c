@@ -430,8 +430,12 @@ do_connections(int n)
 	/* The library says it too. */
 	rc = vy_connect_err(NULL, &c, err, sizeof(err));
 	printf("lib_rc=%d\nlib_err=%s\n", rc, rc ? err : "");
-	expect(rc == -EMFILE && strstr(err, "no file descriptor"),
-	       "lib_emfile");
+	/* The refusal is written and the socket closed at once; when the
+	 * library's hello is still unread at that close, the kernel resets
+	 * the connection and the sentence is lost (seen in CI under load).
+	 * Either way the library must fail at once, never hang or succeed. */
+	expect((rc == -EMFILE && strstr(err, "no file descriptor")) ||
+	       rc == -ECONNRESET || rc == -EPIPE, "lib_emfile");
 	if (rc == 0)
 		vy_close(c);
 	for (i = 0; i < n; i++)
