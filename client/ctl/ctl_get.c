@@ -3,6 +3,7 @@
  * written beside the target and renamed into place.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,8 @@ cmd_get(int argc, char **argv)
 	struct vy_object *o;
 	struct progress pr;
 	double wait_s = 0;
-	int fd = 1, rc, ch;
+	int fd = 1, rc, ch, direct = 0;
+	struct stat st;
 	vy_id id;
 	char tmp[4096];
 
@@ -74,7 +76,20 @@ cmd_get(int argc, char **argv)
 		vy_close(c);
 		return EX_FAIL;
 	}
-	if (strcmp(out, "-") != 0) {
+	/* A device or a pipe (-o /dev/null) is written to, never replaced:
+	 * renaming a file over /dev/null as root broke the machine. */
+	if (strcmp(out, "-") != 0 && stat(out, &st) == 0 &&
+	    !S_ISREG(st.st_mode)) {
+		direct = 1;
+		fd = open(out, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "%s: %s: %s\n", prog, out,
+				strerror(errno));
+			vy_object_release(c, o);
+			vy_close(c);
+			return EX_FAIL;
+		}
+	} else if (strcmp(out, "-") != 0) {
 		/* Write beside the target, then rename: no half file. */
 		snprintf(tmp, sizeof(tmp), "%s.vineyardctl-XXXXXX", out);
 		fd = mkstemp(tmp);
@@ -109,7 +124,8 @@ cmd_get(int argc, char **argv)
 					vy_close(c);
 					if (fd != 1) {
 						close(fd);
-						unlink(tmp);
+						if (!direct)
+							unlink(tmp);
 					}
 					return rc;
 				}
@@ -122,7 +138,10 @@ cmd_get(int argc, char **argv)
 	}
 	vy_object_release(c, o);
 	vy_close(c);
-	if (fd != 1) {
+	if (fd != 1 && direct) {
+		if (close(fd) < 0 && rc == 0)
+			rc = -errno;
+	} else if (fd != 1) {
 		if (rc == 0 && (fsync(fd) < 0 || fchmod(fd, 0644) < 0))
 			rc = -errno;
 		if (close(fd) < 0 && rc == 0)

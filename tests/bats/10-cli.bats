@@ -529,3 +529,12 @@ is_id() {
 	"$PYTHON" -c 'import json,sys; assert json.loads(sys.argv[1])[0]["names"] == ["my data €"]' "$output"
 	[ "$(vyctl get 'my data €')" = x ]
 }
+
+@test "get -o of a device writes to it and never replaces it (/dev/null stays a device)" {
+	start_daemon
+	echo hi >f
+	vyctl put f --name f >/dev/null
+	vyctl get f -o /dev/null
+	[ "$(stat -c %F /dev/null)" = "character special file" ]
+	[ "$(stat -c %t,%T /dev/null)" = "1,3" ]
+}
