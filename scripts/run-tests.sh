@@ -9,7 +9,7 @@
 # numpy, pandas and pytest; default /usr/bin/python3), TESTS (a glob of
 # bats files to run instead of all, e.g. TESTS='10-*'; with no suite named
 # it also leaves pytest out), PYTEST_ARGS (more pytest arguments, e.g.
-# '-k roundtrip').
+# '-k roundtrip'), SUITE_TIMEOUT (seconds a suite may take, default 2400).
 set -u
 cd "$(dirname "$0")/.."
 for s in "$@"; do
@@ -33,8 +33,14 @@ if ! VY_BUILD=$(cd "$BUILD" 2>/dev/null && pwd); then
 	exit 1
 fi
 export VY_BUILD PYTHON
+# Each suite's bound in seconds (SUITE_TIMEOUT), far above a normal run.
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-2400}
 passed=0 failed=0
 failures=()
+
+# timed_out RC: true when RC is timeout(1)'s (the suite passed its bound).
+TIMED_OUT="over ${SUITE_TIMEOUT}s: a test, or a process one left behind, hung"
+timed_out() { [ "$1" -eq 124 ] || [ "$1" -eq 137 ]; }
 
 count_tap() { # reads TAP on stdin, echoes it, counts ok / not ok
 	local line
@@ -79,7 +85,10 @@ run_bats() {
 		fail_suite bats "no file matches tests/bats/${TESTS:-*}.bats"
 		return
 	fi
-	count_tap bats < <(bats --tap $files 2>&1)
+	# Bounded: a process a test leaves behind holding bats' output would
+	# otherwise hang the run with no word of which test did it.
+	count_tap bats < <(timeout -k 30 "$SUITE_TIMEOUT" bats --tap $files 2>&1
+		timed_out $? && echo "not ok bats: $TIMED_OUT")
 }
 
 run_python() {
@@ -105,9 +114,9 @@ run_python() {
 	# `make pytest` passes it: -k 'a or b' stays two words.
 	eval "pyargs=(${PYTEST_ARGS:-})" || { fail_suite pytest "bad PYTEST_ARGS"; return; }
 	# One line per test in a TAP-like form so the counts add up.
-	count_tap pytest < <(LD_PRELOAD=$pypre ASAN_OPTIONS=$pyasan \
-		"$PYTHON" -m pytest -q -p no:cacheprovider \
-		-rA tests/python "${pyargs[@]}" 2>&1 | sed -n \
+	count_tap pytest < <({ LD_PRELOAD=$pypre ASAN_OPTIONS=$pyasan \
+		timeout -k 30 "$SUITE_TIMEOUT" "$PYTHON" -m pytest -q -p no:cacheprovider \
+		-rA tests/python "${pyargs[@]}"; timed_out $? && echo "FAILED pytest: $TIMED_OUT"; } 2>&1 | sed -n \
 		-e 's/^PASSED \(.*\)/ok \1/p' -e 's/^FAILED \(.*\)/not ok \1/p' \
 		-e 's/^ERROR \(.*\)/not ok \1/p' -e '/^=\+ .* in [0-9.]*s/p' -e '/Error/p')
 }

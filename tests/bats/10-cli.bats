@@ -531,7 +531,6 @@ is_id() {
 }
 
 @test "get -o of a device writes to it and never replaces it (/dev/null stays a device)" {
-	start_daemon
 	echo hi >f
 	vyctl put f --name f >/dev/null
 	vyctl get f -o /dev/null

@@ -460,7 +460,7 @@ immutable_objects() {
 	cp "$VINEYARDD" "$XD/vineyardd"
 	chmod 0755 "$XD/vineyardd"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups env XDG_STATE_HOME="$XD" \
-		"$XD/vineyardd" --foreground --socket "$XD/v.sock" >"$T/daemon.log" 2>&1 &
+		"$XD/vineyardd" --foreground --socket "$XD/v.sock" >"$T/daemon.log" 2>&1 3>&- &
 	DAEMON_PID=$!
 	for _ in $(seq 100); do [ -S "$XD/v.sock" ] && break; sleep 0.05; done
 	run "$VINEYARDCTL" --socket "$XD/v.sock" --json status

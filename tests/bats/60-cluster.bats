@@ -41,7 +41,7 @@ start_node() {
 	local n=$1 i
 	shift
 	"$VINEYARDD" --foreground --socket "$T/$n.sock" --data-dir "$T/$n-data" \
-		--etcd-ttl 2 "$@" >>"$T/$n.log" 2>&1 &
+		--etcd-ttl 2 "$@" >>"$T/$n.log" 2>&1 3>&- &
 	echo $! >"$T/$n.pid"
 	NODES+=("$n")
 	for i in $(seq 100); do

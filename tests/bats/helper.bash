@@ -50,10 +50,18 @@ unmount_all() {
 # otherwise, its data directory is $T/data (never the user's default).
 start_daemon() {
 	local dd=(--data-dir "$T/data") a
+	# A second daemon on the same socket would fail while the first still
+	# answers: the test would go on with the first one's pid lost, and the
+	# orphan would hold bats' output open and hang the whole run.
+	if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		echo "start_daemon: this test's daemon (pid $DAEMON_PID) is still running" >&2
+		return 1
+	fi
 	for a in "$@"; do
 		case "$a" in --data-dir|--data-dir=*|-d) dd=() ;; esac
 	done
-	"$VINEYARDD" --foreground --socket "$SOCK" "${dd[@]}" "$@" >>"$T/daemon.log" 2>&1 &
+	# 3>&-: bats waits for every holder of its fd 3; a daemon never needs it.
+	"$VINEYARDD" --foreground --socket "$SOCK" "${dd[@]}" "$@" >>"$T/daemon.log" 2>&1 3>&- &
 	DAEMON_PID=$!
 	wait_daemon
 }

@@ -27,7 +27,7 @@ launch() { # CPORT PPORT
 		--listen-client-urls "$url" --advertise-client-urls "$url" \
 		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
 		--initial-cluster "t=$peer" --log-level error \
-		</dev/null >>"$dir/etcd.log" 2>&1 &
+		</dev/null >>"$dir/etcd.log" 2>&1 3>&- &
 	echo $! >"$dir/etcd.pid"
 	for i in $(seq 150); do
 		ready "$url" && { echo "$url" >"$dir/etcd.url"; echo "$1 $2" >"$dir/etcd.ports"; echo "$url"; return 0; }
