@@ -301,10 +301,14 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 		rc = fdpass_send_all(c->fd, v, nv + 1, NULL, 0);
 		c->npending = 0;
 	}
-	if (rc)
+	/* A daemon that refuses a connection (no descriptor left) writes
+	 * why and closes at once, maybe before this request arrived: the
+	 * send then fails, but the sentence is already here to read (the
+	 * read cannot block on a closed peer). */
+	if (rc && rc != -EPIPE && rc != -ECONNRESET)
 		return broken(c, rc);
 	if (flags & PROTO_F_NOREPLY)
-		return 0;
+		return rc ? broken(c, rc) : 0;
 
 	c->nrfds = 0;
 	/* Room for what arrives on the header's first byte. */
