@@ -150,8 +150,8 @@ server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 /* Out of descriptors: a client left waiting in the backlog would hang, and
  * the listening socket would stay readable and spin the loop. Give up the
  * spare descriptor to accept it, tell it why, and close it. */
-static int
-refuse_client(struct server *sv)
+int
+server_refuse(struct server *sv, int lfd)
 {
 	char msg[200];
 	int fd;
@@ -159,7 +159,7 @@ refuse_client(struct server *sv)
 	if (sv->spare_fd < 0)
 		return -1;
 	close(sv->spare_fd);
-	fd = accept4(sv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd >= 0) {
 		snprintf(msg, sizeof(msg), "vineyardd has no file descriptor "
 			 "left for another client (%zu connected; each blob "
@@ -193,7 +193,7 @@ accept_event(void *ctx, uint32_t events)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-			if (refuse_client(sv) < 0)
+			if (server_refuse(sv, sv->lfd) < 0)
 				return;
 			continue;
 		}

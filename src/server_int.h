@@ -117,6 +117,9 @@ typedef int req_fn(struct conn *c, struct req *q);
 PROTO_TYPES(REQ_DECLARE_)
 #undef REQ_DECLARE_
 
+/* Out of descriptors: accept one waiting client on lfd with the spare
+ * descriptor, tell it why, close it (server.c). -1 if none could be. */
+int server_refuse(struct server *sv, int lfd);
 /* server.c: runs one request through the dispatch table. */
 int server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 		    const uint8_t *body, size_t len, int final);

@@ -107,11 +107,19 @@ accept_tcp(void *ctx, uint32_t events)
 		sl = sizeof(ss);
 		fd = accept4(sv->tfd, (struct sockaddr *)&ss, &sl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* Out of descriptors: refused with a sentence, as on the
+		 * socket; left in the backlog it would spin the loop. */
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			if (server_refuse(sv, sv->tfd) < 0)
+				return;
+			continue;
+		}
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				log_warn("server: accept tcp");
 			return;
 		}
+		sv->refusing = 0;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (!(c = conn_new(sv, fd)))
 			continue;

@@ -146,3 +146,39 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	kill -0 "$DAEMON_PID"
 	grep -q "tcp client 127.0.0.1" "$T/daemon.log"
 }
+
+@test "out of file descriptors on the TCP front: refused with a sentence, the daemon goes on" {
+	command -v prlimit >/dev/null || skip "no prlimit"
+	start_tcp
+	prlimit --pid "$DAEMON_PID" --nofile=48:48
+	run python3 - "$PORT" <<-'EOF'
+	import socket, struct, sys
+	port = int(sys.argv[1])
+	held, refused = [], None
+	for i in range(80):
+	    s = socket.create_connection(('127.0.0.1', port), timeout=10)
+	    held.append(s)
+	    try:
+	        s.settimeout(0.3)
+	        data = s.recv(4096)
+	    except socket.timeout:
+	        continue
+	    except OSError:
+	        data = b''
+	    if data:
+	        refused = data
+	        break
+	print('refused' if refused and b'no file descriptor' in refused else 'not refused')
+	for s in held:
+	    s.close()
+	EOF
+	echo "$output"
+	[ "$output" = refused ]
+	# said once while refusing, not once per attempt; never a spin of
+	# failed accepts
+	[ "$(grep -c "no file descriptor left" "$T/daemon.log")" -le 3 ]
+	! grep -q "accept tcp" "$T/daemon.log"
+	echo ok >f
+	id=$(tcp put f)
+	[ "$(tcp get "$id")" = ok ]
+}
