@@ -92,7 +92,8 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c \
 	src/store_restore.c src/diskfmt.c src/persist.c src/persist_write.c \
 	src/persist_read.c \
-	src/cluster/b64.c src/cluster/etcd.c src/cluster/kvmap.c \
+	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
+	src/cluster/etcd_watch.c src/cluster/kvmap.c \
 	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c
 # The socket front (src/server_int.h says which file does what); the fuzz
 # targets link it too.

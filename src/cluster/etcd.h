@@ -1,8 +1,10 @@
 /*
  * etcd: a small client of etcd's v3 JSON gateway (etcd 3.4: POST
  * /v3/kv/{range,put,deleterange,txn}, /v3/lease/{grant,keepalive,revoke},
- * /v3/watch) over libcurl, with jansson for the JSON. The only files that
- * include <curl/curl.h> is etcd.c; <jansson.h> is also in cluster.c.
+ * /v3/watch) over libcurl, with jansson for the JSON: etcd.c (the handle,
+ * one request), etcd_kv.c (keys, transactions, leases) and etcd_watch.c
+ * (the watch), sharing etcd_int.h, are the only files that include
+ * <curl/curl.h>; <jansson.h> is also in the cluster's own files.
  *
  * Every call but etcd_wake belongs to one thread (the cluster thread). Every
  * request has a timeout: nothing here waits on etcd for longer than the
