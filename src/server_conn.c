@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "human.h"
 #include "log.h"
 #include "loop.h"
 #include "proto.h"
@@ -284,15 +285,6 @@ in_resize(struct conn *c, size_t cap)
 	c->incap = cap;
 }
 
-static void
-human(uint64_t v, char *buf, size_t len)
-{
-	if (v >= (1u << 20))
-		snprintf(buf, len, "%.1f MiB", (double)v / (1u << 20));
-	else
-		snprintf(buf, len, "%.1f KiB", (double)v / 1024);
-}
-
 /* A frame that would take the input buffers of all clients past the
  * limit: the client hears why, then the connection closes (the rest of
  * the frame cannot be skipped without reading it). */
@@ -302,9 +294,9 @@ refuse_input(struct conn *c, uint16_t type, size_t cap)
 	struct server *sv = c->sv;
 	char msg[320], need[32], held[32], lim[32];
 
-	human(cap, need, sizeof(need));
-	human(sv->inbytes - c->incap, held, sizeof(held));
-	human(sv->cfg.input_limit, lim, sizeof(lim));
+	human_bytes(cap, need, sizeof(need));
+	human_bytes(sv->inbytes - c->incap, held, sizeof(held));
+	human_bytes(sv->cfg.input_limit, lim, sizeof(lim));
 	snprintf(msg, sizeof(msg), "this %s request needs %s of input "
 		 "buffer; the daemon holds %s of requests not yet received in "
 		 "full and takes at most %s (vineyardd --input-limit); send "

@@ -99,23 +99,6 @@ slab_limit_update(struct store *s)
 		(size_t)(big > s->limit ? 0 : (s->limit - big) / SLAB_SEG_SIZE);
 }
 
-void
-human_bytes(uint64_t v, char *buf, size_t len)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	int u = 0;
-
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", v);
-	else
-		snprintf(buf, len, "%.1f %s", d, unit[u]);
-}
-
 int
 fail_nospace(struct store *s, uint64_t want)
 {

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "human.h"
 #include "idtab.h"
 #include "log.h"
 #include "meta.h"
@@ -156,8 +157,6 @@ int store_fits(struct store *s, uint64_t fp);
 /* Lets the slab grow only into what memfd blobs leave under the limit;
  * call before slab_alloc. */
 void slab_limit_update(struct store *s);
-/* v bytes as "12.3 MiB". */
-void human_bytes(uint64_t v, char *buf, size_t len);
 /* -ENOSPC with a sentence naming the limit and what is used. */
 int fail_nospace(struct store *s, uint64_t want);
 uint64_t new_id(struct store *s, int blob);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "human.h"
 #include "vineyard.h"
 
 /* Exit codes: listed in usage() and vineyardctl(1); keep all three in step. */
@@ -49,8 +50,6 @@ struct vy_client *connect_or_die(void);
 int seconds_to_ms(double s);
 /* An id, or a name resolved now (waiting up to wait_ms). */
 int resolve(struct vy_client *c, const char *arg, int wait_ms, vy_id *id);
-/* v as "123 B" or "1.5 MiB". */
-void human(uint64_t v, char *buf, size_t len);
 /* s as a JSON string, quoted and escaped. */
 void json_str(FILE *f, const char *s);
 

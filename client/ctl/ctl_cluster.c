@@ -35,7 +35,7 @@ inst_one(void *ctx, const struct vy_cluster_instance *i)
 		       ", \"bytes\": %" PRIu64 "}", i->pid, i->started,
 		       i->objects, i->bytes);
 	} else {
-		human(i->bytes, bytes, sizeof(bytes));
+		human_bytes(i->bytes, bytes, sizeof(bytes));
 		printf("%-4" PRIu32 "%s %-16s %-7" PRIu64 " %-21s %8" PRIu64
 		       " %10s  %s\n", i->id, i->id == x->self ? "*" : " ",
 		       i->host, i->pid, *i->rpc ? i->rpc : "-", i->objects,
@@ -121,7 +121,7 @@ obj_one(void *ctx, const struct vy_cluster_object *o)
 		}
 		printf("]}");
 	} else {
-		human(o->nbytes, size, sizeof(size));
+		human_bytes(o->nbytes, size, sizeof(size));
 		printf("%s  %-28s %10s  %-8" PRIu32 " %-11s ", idbuf,
 		       o->typename, size, o->instance,
 		       o->available ? "yes" : "no (gone)");

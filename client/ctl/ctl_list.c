@@ -34,7 +34,7 @@ ls_one(void *ctx, const struct vy_list_entry *e)
 		printf("], \"persisted\": %s}", e->persisted ? "true" :
 		       "false");
 	} else {
-		human(e->nbytes, size, sizeof(size));
+		human_bytes(e->nbytes, size, sizeof(size));
 		printf("%s  %-28s %10s  %-9s ", idbuf, e->typename, size,
 		       e->persisted ? "persisted" : "-");
 		for (i = 0; i < e->nnames; i++)

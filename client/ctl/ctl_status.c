@@ -16,13 +16,13 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	char used[32], limit[32], payload[32], disk[32], raw[32];
 	char in[32], inlim[32];
 
-	human(st->used_bytes, used, sizeof(used));
-	human(st->limit_bytes, limit, sizeof(limit));
-	human(st->payload_bytes, payload, sizeof(payload));
-	human(st->disk_bytes, disk, sizeof(disk));
-	human(st->disk_raw_bytes, raw, sizeof(raw));
-	human(st->input_bytes, in, sizeof(in));
-	human(st->input_limit_bytes, inlim, sizeof(inlim));
+	human_bytes(st->used_bytes, used, sizeof(used));
+	human_bytes(st->limit_bytes, limit, sizeof(limit));
+	human_bytes(st->payload_bytes, payload, sizeof(payload));
+	human_bytes(st->disk_bytes, disk, sizeof(disk));
+	human_bytes(st->disk_raw_bytes, raw, sizeof(raw));
+	human_bytes(st->input_bytes, in, sizeof(in));
+	human_bytes(st->input_limit_bytes, inlim, sizeof(inlim));
 	printf("daemon:     pid %" PRIu64 ", up %" PRIu64 " s, socket %s\n",
 	       st->pid, st->uptime_s, vy_socket_path(c));
 	printf("objects:    %" PRIu64 " (%" PRIu64 " blobs, %" PRIu64

@@ -124,23 +124,6 @@ resolve(struct vy_client *c, const char *arg, int wait_ms, vy_id *id)
 }
 
 void
-human(uint64_t v, char *buf, size_t len)
-{
-	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double d = (double)v;
-	int u = 0;
-
-	while (d >= 1024 && u < 4) {
-		d /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", v);
-	else
-		snprintf(buf, len, "%.1f %s", d, unit[u]);
-}
-
-void
 json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
@@ -188,9 +171,9 @@ progress_show(struct progress *p, uint64_t done)
 	if (!p->on)
 		return;
 	t = since(&p->t0);
-	human(done, a, sizeof(a));
-	human(p->total, b, sizeof(b));
-	human(t > 0 ? (uint64_t)((double)done / t) : 0, r, sizeof(r));
+	human_bytes(done, a, sizeof(a));
+	human_bytes(p->total, b, sizeof(b));
+	human_bytes(t > 0 ? (uint64_t)((double)done / t) : 0, r, sizeof(r));
 	pct = p->total ? (int)(done * 100 / p->total) : 100;
 	fprintf(stderr, "\r%s [", p->what);
 	for (i = 0; i < 30; i++)
