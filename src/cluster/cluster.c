@@ -527,106 +527,92 @@ cluster_object(struct cluster *c, uint64_t id, char **json,
 	return 0;
 }
 
-/* Calls fn for every cache entry whose key starts with rel. */
+/* What an iteration over the cache walks: the kinds of record, each under
+ * its key prefix, with its own callback type. */
+enum each_kind { EACH_INSTANCE, EACH_OBJECT, EACH_NAME };
+
+/* One cache entry of kind k (rest: its key after the prefix) → fn; a key
+ * that does not parse is skipped. c->lock held. */
 static int
-each_prefix(struct cluster *c, const char *rel,
-	    int (*fn)(struct cluster *c, void *arg, const struct kv_entry *e,
-		      const char *rest, size_t restlen),
-	    void *arg)
+each_call(struct cluster *c, enum each_kind k, void *fn, void *ctx,
+	  const struct kv_entry *e, const char *rest, size_t rl)
 {
+	char buf[16], *end, *name;
+	unsigned long v;
+	uint64_t id;
+	uint32_t inst;
+	int rc;
+
+	switch (k) {
+	case EACH_INSTANCE:
+		if (rl >= sizeof(buf))
+			return 0;
+		memcpy(buf, rest, rl);
+		buf[rl] = '\0';
+		v = strtoul(buf, &end, 10);
+		if (*end || v > CLUSTER_MAX_INSTANCE)
+			return 0;
+		return ((cluster_inst_fn)fn)(ctx, (uint32_t)v,
+					     (const char *)e->val, e->vlen);
+	case EACH_OBJECT:
+		if (cl_id_parse(rest, rl, &id))
+			return 0;
+		inst = record_instance(id, (const char *)e->val, e->vlen);
+		return ((cluster_obj_fn)fn)(ctx, id, inst,
+					    alive_locked(c, inst),
+					    (const char *)e->val, e->vlen);
+	case EACH_NAME:
+		if (cl_id_parse((const char *)e->val, e->vlen, &id))
+			return 0;
+		name = xmalloc(rl + 1);
+		memcpy(name, rest, rl);
+		name[rl] = '\0';
+		rc = ((cluster_name_fn)fn)(ctx, name, id);
+		free(name);
+		return rc;
+	}
+	return 0;
+}
+
+/* Calls fn for every cache entry of kind k. */
+static int
+each_prefix(struct cluster *c, enum each_kind k, void *fn, void *ctx)
+{
+	static const char *const rel[] = {
+		[EACH_INSTANCE] = "instances/",
+		[EACH_OBJECT] = "objects/",
+		[EACH_NAME] = "names/",
+	};
 	const struct kv_entry *e;
-	size_t pos = 0, rl = strlen(rel);
+	size_t pos = 0, rl = strlen(rel[k]);
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);
 	while (rc == 0 && (e = kvmap_next(&c->cache, &pos)))
-		if (e->klen > rl && !memcmp(e->key, rel, rl))
-			rc = fn(c, arg, e, (const char *)e->key + rl,
-				e->klen - rl);
+		if (e->klen > rl && !memcmp(e->key, rel[k], rl))
+			rc = each_call(c, k, fn, ctx, e,
+				       (const char *)e->key + rl,
+				       e->klen - rl);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
-}
-
-struct each {
-	void *fn, *ctx;
-};
-
-static int
-inst_cb(struct cluster *c, void *arg, const struct kv_entry *e,
-	const char *rest, size_t rl)
-{
-	struct each *a = arg;
-	char buf[16];
-	char *end;
-	unsigned long v;
-
-	if (rl >= sizeof(buf))
-		return 0;
-	memcpy(buf, rest, rl);
-	buf[rl] = '\0';
-	v = strtoul(buf, &end, 10);
-	if (*end || v > CLUSTER_MAX_INSTANCE)
-		return 0;
-	return ((cluster_inst_fn)a->fn)(a->ctx, (uint32_t)v,
-					(const char *)e->val, e->vlen);
 }
 
 int
 cluster_each_instance(struct cluster *c, cluster_inst_fn fn, void *ctx)
 {
-	struct each a = { (void *)fn, ctx };
-
-	return each_prefix(c, "instances/", inst_cb, &a);
-}
-
-static int
-obj_cb(struct cluster *c, void *arg, const struct kv_entry *e,
-       const char *rest, size_t rl)
-{
-	struct each *a = arg;
-	uint64_t id;
-	uint32_t inst;
-
-	if (cl_id_parse(rest, rl, &id))
-		return 0;
-	inst = record_instance(id, (const char *)e->val, e->vlen);
-	return ((cluster_obj_fn)a->fn)(a->ctx, id, inst, alive_locked(c, inst),
-				       (const char *)e->val, e->vlen);
+	return each_prefix(c, EACH_INSTANCE, (void *)fn, ctx);
 }
 
 int
 cluster_each_object(struct cluster *c, cluster_obj_fn fn, void *ctx)
 {
-	struct each a = { (void *)fn, ctx };
-
-	return each_prefix(c, "objects/", obj_cb, &a);
-}
-
-static int
-name_cb(struct cluster *c, void *arg, const struct kv_entry *e,
-	const char *rest, size_t rl)
-{
-	struct each *a = arg;
-	char *name;
-	uint64_t id;
-	int rc;
-
-	if (cl_id_parse((const char *)e->val, e->vlen, &id))
-		return 0;
-	name = xmalloc(rl + 1);
-	memcpy(name, rest, rl);
-	name[rl] = '\0';
-	rc = ((cluster_name_fn)a->fn)(a->ctx, name, id);
-	free(name);
-	return rc;
+	return each_prefix(c, EACH_OBJECT, (void *)fn, ctx);
 }
 
 int
 cluster_each_name(struct cluster *c, cluster_name_fn fn, void *ctx)
 {
-	struct each a = { (void *)fn, ctx };
-
-	return each_prefix(c, "names/", name_cb, &a);
+	return each_prefix(c, EACH_NAME, (void *)fn, ctx);
 }
 
 int
