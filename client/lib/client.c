@@ -54,6 +54,16 @@ vy__reply_uint(struct vy_client *c, const struct vy_reply *rep,
 	return 0;
 }
 
+int
+vy__copy_body(struct vy_client *c, const struct vy_reply *rep, uint8_t **out)
+{
+	*out = malloc(rep->len ? rep->len : 1);
+	if (!*out)
+		return vy__fail(c, -ENOMEM, "out of memory");
+	memcpy(*out, rep->body, rep->len);
+	return 0;
+}
+
 VY_API const char *
 vy_default_socket(void)
 {

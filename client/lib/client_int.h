@@ -89,6 +89,10 @@ void vy__close_fds(struct vy_client *c, int from);
 /* Reads a reply that is one unsigned number ([n]) into *v. */
 int vy__reply_uint(struct vy_client *c, const struct vy_reply *rep,
 		   const char *what, uint64_t *v);
+/* A malloc'd copy of the reply body in *out, so that callbacks may call
+ * back into the library (which reuses the reply buffer); 0 or -ENOMEM. */
+int vy__copy_body(struct vy_client *c, const struct vy_reply *rep,
+		  uint8_t **out);
 
 /* A string or, for NULL, CBOR null: the optional names and globs. */
 static inline void

@@ -10,13 +10,6 @@
 #include "client_int.h"
 #include "banned.h"
 
-static int
-bad(struct vy_client *c, const char *what)
-{
-	c->broken = 1;
-	return vy__fail(c, -EPROTO, "malformed %s reply", what);
-}
-
 /* The reply body, copied so callbacks may use the client. */
 static int
 round_trip(struct vy_client *c, uint16_t type, const char *glob,
@@ -28,18 +21,13 @@ round_trip(struct vy_client *c, uint16_t type, const char *glob,
 	vy__req(c);
 	if (type == MSG_CLUSTER_LIST) {
 		cw_array(&c->req, 1);
-		if (glob)
-			cw_str(&c->req, glob);
-		else
-			cw_null(&c->req);
+		vy__str_or_null(&c->req, glob);
 	} else {
 		cw_array(&c->req, 0);
 	}
-	if ((rc = vy__rt(c, type, 0, &rep)))
+	if ((rc = vy__rt(c, type, 0, &rep)) ||
+	    (rc = vy__copy_body(c, &rep, body)))
 		return rc;
-	if (!(*body = malloc(rep.len ? rep.len : 1)))
-		return vy__fail(c, -ENOMEM, "out of memory");
-	memcpy(*body, rep.body, rep.len);
 	*len = rep.len;
 	return 0;
 }
@@ -98,7 +86,7 @@ vy_cluster(struct vy_client *c, struct vy_cluster_state *st,
 	    str_into(&r, st->message, sizeof(st->message)) ||
 	    cr_array(&r, &n)) {
 		free(body);
-		rc = bad(c, "cluster");
+		rc = vy__malformed(c, "cluster");
 		vy__leave(c);
 		return rc;
 	}
@@ -130,7 +118,7 @@ vy_cluster(struct vy_client *c, struct vy_cluster_state *st,
 	free(body);
 	if (rc == -EPROTO) {
 		pthread_mutex_lock(&c->lock);
-		rc = bad(c, "cluster");
+		rc = vy__malformed(c, "cluster");
 		pthread_mutex_unlock(&c->lock);
 	}
 	return rc;
@@ -190,7 +178,7 @@ vy_cluster_list(struct vy_client *c, const char *glob,
 	free(body);
 	if (rc == -EPROTO || rc == -ENOMEM) {
 		pthread_mutex_lock(&c->lock);
-		rc = rc == -EPROTO ? bad(c, "cluster list") :
+		rc = rc == -EPROTO ? vy__malformed(c, "cluster list") :
 			vy__fail(c, rc, "out of memory");
 		pthread_mutex_unlock(&c->lock);
 	}

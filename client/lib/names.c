@@ -21,8 +21,11 @@ vy__check_name(struct vy_client *c, const char *name)
 	return 0;
 }
 
-VY_API int
-vy_name_put(struct vy_client *c, const char *name, vy_id id)
+/* One request on a name, with a number after it when narg is 1; a reply of
+ * one number (what names it in errors) goes to *out when out is not NULL. */
+static int
+name_rt(struct vy_client *c, uint16_t type, const char *name, int narg,
+	uint64_t arg, const char *what, uint64_t *out)
 {
 	struct vy_reply rep;
 	int rc = vy__enter(c);
@@ -31,63 +34,36 @@ vy_name_put(struct vy_client *c, const char *name, vy_id id)
 		return rc;
 	if (!(rc = vy__check_name(c, name))) {
 		vy__req(c);
-		cw_array(&c->req, 2);
+		cw_array(&c->req, 1 + (size_t)narg);
 		cw_str(&c->req, name);
-		cw_uint(&c->req, id);
-		rc = vy__rt(c, MSG_NAME_PUT, 0, &rep);
+		if (narg)
+			cw_uint(&c->req, arg);
+		rc = vy__rt(c, type, 0, &rep);
+		if (rc == 0 && out)
+			rc = vy__reply_uint(c, &rep, what, out);
 	}
 	vy__leave(c);
 	return rc;
+}
+
+VY_API int
+vy_name_put(struct vy_client *c, const char *name, vy_id id)
+{
+	return name_rt(c, MSG_NAME_PUT, name, 1, id, NULL, NULL);
 }
 
 VY_API int
 vy_name_get(struct vy_client *c, const char *name, int timeout_ms, vy_id *id)
 {
-	struct vy_reply rep;
-	int rc = vy__enter(c);
-
-	if (rc)
-		return rc;
-	if (!(rc = vy__check_name(c, name))) {
-		vy__req(c);
-		cw_array(&c->req, 2);
-		cw_str(&c->req, name);
-		cw_uint(&c->req, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
-		rc = vy__rt(c, MSG_NAME_GET, 0, &rep);
-		if (rc == 0)
-			rc = vy__reply_uint(c, &rep, "name-get", id);
-	}
-	vy__leave(c);
-	return rc;
+	return name_rt(c, MSG_NAME_GET, name, 1,
+		       timeout_ms > 0 ? (uint64_t)timeout_ms : 0, "name-get",
+		       id);
 }
 
 VY_API int
 vy_name_drop(struct vy_client *c, const char *name)
 {
-	struct vy_reply rep;
-	int rc = vy__enter(c);
-
-	if (rc)
-		return rc;
-	if (!(rc = vy__check_name(c, name))) {
-		vy__req(c);
-		cw_array(&c->req, 1);
-		cw_str(&c->req, name);
-		rc = vy__rt(c, MSG_NAME_DROP, 0, &rep);
-	}
-	vy__leave(c);
-	return rc;
-}
-
-/* Copies the reply body: callbacks may call back into the library. */
-static int
-copy_body(struct vy_client *c, const struct vy_reply *rep, uint8_t **out)
-{
-	*out = malloc(rep->len ? rep->len : 1);
-	if (!*out)
-		return vy__fail(c, -ENOMEM, "out of memory");
-	memcpy(*out, rep->body, rep->len);
-	return 0;
+	return name_rt(c, MSG_NAME_DROP, name, 0, 0, NULL, NULL);
 }
 
 VY_API int
@@ -107,7 +83,7 @@ vy_name_list(struct vy_client *c, const char *glob,
 	vy__str_or_null(&c->req, glob);
 	rc = vy__rt(c, MSG_NAME_LIST, 0, &rep);
 	if (rc == 0)
-		rc = copy_body(c, &rep, &body);
+		rc = vy__copy_body(c, &rep, &body);
 	if (rc == 0) {
 		cr_init(&r, body, rep.len);
 		if (cr_array(&r, &n) || n != 1 || cr_array(&r, &n))
@@ -224,7 +200,7 @@ list_page(struct vy_client *c, const char *glob, uint64_t after,
 	cw_uint(&c->req, 10000);
 	rc = vy__rt(c, MSG_LIST, 0, &rep);
 	if (rc == 0)
-		rc = copy_body(c, &rep, &body);
+		rc = vy__copy_body(c, &rep, &body);
 	if (rc)
 		return rc;
 	cr_init(&r, body, rep.len);
