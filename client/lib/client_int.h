@@ -82,6 +82,9 @@ int vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 /* vy_put_blob over TCP: by copy (copy.c). */
 int vy__put_copy(struct vy_client *c, const void *data, size_t len,
 		 vy_id *id);
+/* vy_blob_read for a caller that holds the lock. */
+int vy__read_copy(struct vy_client *c, vy_id id, uint64_t off, void *buf,
+		  size_t len, size_t *got);
 /* Sends queued small-blob releases now (no reply). */
 void vy__flush_releases(struct vy_client *c);
 /* Closes every descriptor of the last reply from index i on. */

@@ -48,18 +48,17 @@ vy__put_copy(struct vy_client *c, const void *data, size_t len, vy_id *id)
 	return 0;
 }
 
-VY_API int
-vy_blob_read(struct vy_client *c, vy_id id, uint64_t off, void *buf,
-	     size_t len, size_t *got)
+/* vy_blob_read with the lock held. */
+int
+vy__read_copy(struct vy_client *c, vy_id id, uint64_t off, void *buf,
+	      size_t len, size_t *got)
 {
 	struct vy_reply rep;
 	const void *p;
 	size_t n, l, done = 0, k;
 	struct cr r;
-	int rc = vy__enter(c);
+	int rc = 0;
 
-	if (rc)
-		return rc;
 	while (done < len) {
 		k = len - done > PROTO_MAX_COPY ? PROTO_MAX_COPY : len - done;
 		vy__req(c);
@@ -83,6 +82,18 @@ vy_blob_read(struct vy_client *c, vy_id id, uint64_t off, void *buf,
 	}
 	if (got)
 		*got = done;
+	return rc;
+}
+
+VY_API int
+vy_blob_read(struct vy_client *c, vy_id id, uint64_t off, void *buf,
+	     size_t len, size_t *got)
+{
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	rc = vy__read_copy(c, id, off, buf, len, got);
 	vy__leave(c);
 	return rc;
 }

@@ -1,9 +1,12 @@
 /*
  * object_get: vy_get, vy_get_meta, vy_get_by_name and vy_object_release.
  * A get receives every object and blob of the tree in one reply, maps the
- * blobs and links the nodes by id; the release gives it all back.
+ * blobs and links the nodes by id; the release gives it all back. Over
+ * TCP nothing can be mapped: the tree comes as metadata and each blob's
+ * bytes are copied into memory of the tree's own (copy_blobs).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,8 +36,11 @@ tree_free(struct vy_tree *t)
 	struct vy_object *o;
 	size_t pos = 0;
 
-	while ((o = idtab_next(&t->nodes, &pos)))
+	while ((o = idtab_next(&t->nodes, &pos))) {
+		if (t->copied && o->is_blob)
+			free((void *)(uintptr_t)o->data);
 		node_free(o);
+	}
 	idtab_release(&t->nodes);
 	free(t->pinned);
 	free(t);
@@ -162,12 +168,43 @@ parse_get(struct vy_client *c, const struct vy_reply *rep, int meta_only,
 	return 0;
 }
 
+/* TCP: reads every blob of a metadata-only tree into malloc'd memory. A
+ * blob deleted meanwhile (or cut short) fails the get whole. */
+static int
+copy_blobs(struct vy_client *c, struct vy_tree *t)
+{
+	struct vy_object *o;
+	size_t pos = 0, got;
+	void *buf;
+	int rc;
+
+	t->copied = 1;
+	while ((o = idtab_next(&t->nodes, &pos))) {
+		if (!o->is_blob || !o->nbytes)
+			continue;
+		if (o->nbytes > SIZE_MAX || !(buf = malloc(o->nbytes)))
+			return vy__fail(c, -ENOMEM, "out of memory for a copy "
+					"of %llu bytes",
+					(unsigned long long)o->nbytes);
+		o->data = buf;
+		rc = vy__read_copy(c, o->id, 0, buf, o->nbytes, &got);
+		if (rc)
+			return rc;
+		if (got != o->nbytes)
+			return vy__fail(c, -EIO, "blob read short over TCP: "
+					"%zu of %llu bytes", got,
+					(unsigned long long)o->nbytes);
+	}
+	return 0;
+}
+
 static int
 do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
        unsigned flags, struct vy_object **out)
 {
 	struct vy_reply rep;
 	struct vy_tree *t;
+	int want_meta = (flags & GET_F_META) != 0;
 	int rc;
 
 	*out = NULL;
@@ -175,6 +212,8 @@ do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	if (!t)
 		return vy__fail(c, -ENOMEM, "out of memory");
 	idtab_init(&t->nodes);
+	if (c->tcp)	/* the tree first; the bytes by copy after */
+		flags |= GET_F_META;
 	t->meta_only = (flags & GET_F_META) != 0;
 	vy__req(c);
 	cw_array(&c->req, 4);
@@ -189,6 +228,13 @@ do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	}
 	rc = parse_get(c, &rep, t->meta_only, t);
 	vy__close_fds(c, 0);
+	if (rc == 0 && c->tcp && !want_meta) {
+		rc = copy_blobs(c, t);
+		if (rc) {
+			tree_free(t);
+			return rc;
+		}
+	}
 	if (rc) {
 		/* Give back what was mapped and pinned before the failure. */
 		vy__unmap_blobs(c, t->pinned, t->npinned);

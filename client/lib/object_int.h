@@ -59,6 +59,7 @@ struct vy_tree {
 	uint64_t *pinned;      /* blob ids to release */
 	size_t npinned;
 	int meta_only;
+	int copied;            /* TCP: blob bytes are malloc'd copies */
 };
 
 #endif

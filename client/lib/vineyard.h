@@ -67,8 +67,9 @@ int vy_connect_err(const char *socket, struct vy_client **out, char *err,
 /* Connects over TCP to a daemon's --rpc HOST:PORT, presenting token (NULL:
  * none) when the daemon was given one. Such a client does metadata,
  * names, listing, status and the cluster calls as over the socket; blob
- * bytes go by copy (vy_put_blob, vy_blob_read); calls that map memory
- * (vy_get, vy_blob_create) fail with EOPNOTSUPP. */
+ * bytes go by copy (vy_put_blob, vy_blob_read, and vy_get, whose tree then
+ * owns a copy of each blob's bytes); vy_blob_create, which maps memory,
+ * fails with EOPNOTSUPP. */
 int vy_connect_tcp(const char *host, unsigned port, const char *token,
 		   struct vy_client **out, char *err, size_t errlen);
 /* Copies len bytes of blob id from offset off into buf (any connection);

@@ -6,6 +6,7 @@ from ._blob import BlobBuilder
 from ._object import Blob, Object
 from ._types import ObjectID, ObjectMeta, ObjectName
 from .core.client import Client as IPCClient
+from .core.client import RPCClient
 from .core.status import Status as InstanceStatus
 from .errors import (ConnectionFailed, ConnectionLost, Error,
                      InvalidArgument, NameNotExists, NotAvailable,
@@ -17,16 +18,18 @@ ObjectBuilder = BlobBuilder
 
 
 class RemoteBlob(Blob):
-    """Upstream's blob got over RPC. There is no RPC client here; the class
-    exists for isinstance checks and never has instances."""
+    """Upstream's blob got over RPC. A get over TCP (RPCClient) gives Blobs
+    holding a copy of the bytes; the class exists for isinstance checks
+    and never has instances."""
 
 
 class RemoteBlobBuilder(BlobBuilder):
-    """Upstream's RPC blob builder: not available (no RPC client)."""
+    """Upstream's RPC blob builder: not available; over TCP, put bytes with
+    RPCClient.put_blob or put (they go by copy)."""
 
     def __init__(self, *args, **kw):
-        raise NotAvailable(95, "there is no RPC client: blobs are built "
-                           "with Client.create_blob over the socket")
+        raise NotAvailable(95, "there is no RemoteBlobBuilder: over TCP, "
+                           "store bytes with put_blob or put (by copy)")
 
 
 # Upstream's exception names, as aliases of ours.

@@ -38,6 +38,7 @@ from . import data  # noqa: F401  (registers the shipped builders)
 from . import shared_memory  # noqa: F401
 from ._C import *  # noqa: F401,F403  (upstream's exception names...)
 from ._C import IPCClient, InstanceStatus, RemoteBlob  # noqa: F401
+from ._C import RPCClient  # noqa: F401
 from .data import register_builtin_types  # noqa: F401
 
 #: The version of this package: that of the libvineyard it runs on, which
@@ -52,7 +53,7 @@ def default_socket():
 
 
 __all__ = [
-    "connect", "Client", "IPCClient", "ObjectID", "ObjectName", "ObjectMeta",
+    "connect", "Client", "IPCClient", "RPCClient", "ObjectID", "ObjectName", "ObjectMeta",
     "ObjectInfo", "Object", "Blob", "BlobBuilder", "RemoteBlob",
     "InstanceStatus",
     "register_builder", "register_resolver", "unregister_builder",

@@ -48,6 +48,11 @@ LIST_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ListEntry))
 P = c_void_p  # every opaque handle
 _protos = {
     "vy_connect_err": (c_int, [c_char_p, POINTER(P), c_char_p, c_size_t]),
+    "vy_connect_tcp": (c_int, [c_char_p, c_uint, c_char_p, POINTER(P),
+                               c_char_p, c_size_t]),
+    "vy_is_tcp": (c_int, [P]),
+    "vy_blob_read": (c_int, [P, c_uint64, c_uint64, c_void_p, c_size_t,
+                             POINTER(c_size_t)]),
     "vy_close": (None, [P]),
     "vy_errmsg": (c_char_p, [P]),
     "vy_default_socket": (c_char_p, []),

@@ -11,6 +11,9 @@ descriptor and leaves the shared mappings alone) and bumps a generation
 counter; a Client sees the new generation and connects again. Trees
 inherited from the parent stay readable in the child and are simply never
 released there (their mappings belong to the parent's pins).
+
+A _Conn reaches the daemon through its UNIX socket (a path) or through its
+TCP front (a _TCP address: host, port, token), where blob bytes go by copy.
 """
 import ctypes
 import os
@@ -40,8 +43,20 @@ def generation():
     return _gen
 
 
+class _TCP(tuple):
+    """A TCP address: (host, port, token or None)."""
+
+    __slots__ = ()
+
+    def __new__(cls, host, port, token=None):
+        return tuple.__new__(cls, (host, port, token))
+
+    def __str__(self):
+        return "%s:%d" % (self[0], self[1])
+
+
 class _Conn:
-    __slots__ = ("ptr", "path", "gen", "pending", "trees", "writers",
+    __slots__ = ("ptr", "path", "gen", "pending", "trees", "writers", "tcp",
                  "__weakref__")
 
     def __init__(self, path):
@@ -52,13 +67,21 @@ class _Conn:
         self.writers = weakref.WeakSet()
         handle = ctypes.c_void_p()
         err = ctypes.create_string_buffer(512)
-        arg = os.fsencode(path) if path is not None else None
-        rc = _capi.connect_err(arg, ctypes.byref(handle), err, len(err))
+        self.tcp = isinstance(path, _TCP)
+        if self.tcp:
+            host, port, token = path
+            rc = _capi.connect_tcp(host.encode("utf-8"), port,
+                                   token.encode("utf-8") if token else None,
+                                   ctypes.byref(handle), err, len(err))
+        else:
+            arg = os.fsencode(path) if path is not None else None
+            rc = _capi.connect_err(arg, ctypes.byref(handle), err, len(err))
         if rc < 0:
             msg = err.value.decode("utf-8", "replace") or os.strerror(-rc)
             raise ConnectionFailed(-rc, msg)
         self.ptr = handle.value
-        self.path = os.fsdecode(_capi.socket_path(self.ptr))
+        self.path = path if self.tcp else \
+            os.fsdecode(_capi.socket_path(self.ptr))
         self.gen = _gen
         _live.add(self)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _capi
 from .._blob import BlobBuilder
-from .._conn import _Conn, busy, generation
+from .._conn import _TCP, _Conn, busy, generation
 from .._object import Blob, Object, _Tree, store_blob, wrap
 from .._types import ObjectID, ObjectInfo, ObjectMeta, _is_object
 from ..errors import (ConnectionLost, InvalidArgument, NameNotExists,
@@ -200,10 +200,13 @@ class Client(UpstreamCalls):
     os.fork() a client used in the child connects again by itself (the
     parent's connection is never touched there)."""
 
-    def __init__(self, socket=None):
-        path = os.fspath(socket) if socket is not None else None
-        if path is not None and not isinstance(path, (str, bytes)):
-            raise InvalidArgument(errno.EINVAL, "socket is a path")
+    def __init__(self, socket=None, port=None, host=None, endpoint=None,
+                 token=None, **upstream):
+        for k in upstream:
+            if k not in _UPSTREAM_IGNORED:
+                raise TypeError("connect() got an unexpected keyword "
+                                "argument %r" % k)
+        path = _address(socket, port, host, endpoint, token)
         conn = _Conn(path)
         self._conn = conn
         self._path = conn.path
@@ -213,8 +216,8 @@ class Client(UpstreamCalls):
 
     @property
     def socket(self):
-        """The path of the daemon's socket."""
-        return self._path
+        """The path of the daemon's socket ("HOST:PORT" over TCP)."""
+        return str(self._path)
 
     @property
     def closed(self):
@@ -250,7 +253,8 @@ class Client(UpstreamCalls):
         self.close()
 
     def __repr__(self):
-        return "<vineyard.Client %s%s>" % (
+        return "<vineyard.%s %s%s>" % (
+            "RPCClient" if isinstance(self._path, _TCP) else "Client",
             self._path, " (closed)" if self._conn is None else "")
 
     # ---- put ----
@@ -344,6 +348,8 @@ class Client(UpstreamCalls):
         self._collect(meta, payloads, reuse)
         new = [p for p in payloads if p.reuse is None]
         c = conn.handle()
+        if conn.tcp:
+            return self._put_copied(conn, c, meta, new, nameb, persist)
         root = None
         try:
             for i in range(0, len(new), _MAX_BATCH):
@@ -375,6 +381,38 @@ class Client(UpstreamCalls):
                 if p.writer:
                     _capi.blob_abort(c, p.writer)
                     p.writer = None
+
+    def _put_copied(self, conn, c, meta, new, nameb, persist):
+        """Over TCP nothing is mapped: each new blob goes by copy first
+        (vy_put_blob), then the tree refers to them by id. Blobs of a put
+        that fails are deleted."""
+        made = []
+        root = None
+        try:
+            for p in new:
+                keep = None
+                src = p.src
+                if src is None:
+                    keep = np.ascontiguousarray(p.arr)
+                    src = keep.__array_interface__["data"][0]
+                oid = ctypes.c_uint64()
+                _capi.check(_capi.put_blob(c, src if p.nbytes else None,
+                                           p.nbytes, ctypes.byref(oid)), c)
+                del keep
+                made.append(oid.value)
+                p.reuse = oid.value
+            root = self._to_c(meta)
+            oid = ctypes.c_uint64()
+            _capi.check(_capi.put_object(c, root, nameb,
+                                         1 if persist else 0,
+                                         ctypes.byref(oid)), c)
+            made = []
+            return ObjectID(oid.value)
+        finally:
+            if root:
+                _capi.meta_free(root)
+            if made:
+                self._delete_quietly(conn, made)
 
     def _collect(self, meta, out, reuse):
         for key, v in list(meta.members.items()):
@@ -632,8 +670,87 @@ class Client(UpstreamCalls):
         return Status(json.loads(_capi.take_string(p.value)))
 
 
-def connect(socket=None):
-    """Connects to vineyardd at socket, else $VINEYARD_IPC_SOCKET, else
-    /var/run/vineyard.sock. Raises vineyard.ConnectionFailed (with the
-    reason) when no daemon answers there."""
-    return Client(socket)
+# Upstream's connect() arguments that mean nothing here.
+_UPSTREAM_IGNORED = ("session", "username", "password", "config",
+                     "rdma_endpoint")
+
+
+def _tcp_pair(text):
+    """(host, port) of "HOST:PORT" (the first of a comma-separated list, as
+    upstream's endpoints), or None when text is not one."""
+    text = text.split(",")[0].strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or "/" in text or not port.isdigit():
+        return None
+    return host.strip("[]"), port
+
+
+def _address(socket, port, host, endpoint, token):
+    """What to connect to: a socket path (or None: the default), or a _TCP
+    address, from connect()'s arguments as upstream takes them."""
+    if isinstance(socket, _TCP):
+        return socket
+    if socket is not None and port is not None and host is None:
+        socket, host = None, socket          # connect('host', port)
+    if socket is not None and host is None and endpoint is None and \
+            isinstance(socket, str) and _tcp_pair(socket):
+        socket, endpoint = None, socket      # connect('host:port')
+    if socket is None and host is None and port is None and \
+            endpoint is None and not os.environ.get("VINEYARD_IPC_SOCKET"):
+        endpoint = os.environ.get("VINEYARD_RPC_ENDPOINT") or None
+    if endpoint is not None:
+        if isinstance(endpoint, (tuple, list)) and len(endpoint) == 2:
+            host, port = endpoint
+        elif isinstance(endpoint, str) and _tcp_pair(endpoint):
+            host, port = _tcp_pair(endpoint)
+        else:
+            raise InvalidArgument(errno.EINVAL, "an endpoint is 'HOST:PORT' "
+                                  "or (host, port), not %r" % (endpoint,))
+    if host is None and port is None:
+        path = os.fspath(socket) if socket is not None else None
+        if path is not None and not isinstance(path, (str, bytes)):
+            raise InvalidArgument(errno.EINVAL, "socket is a path")
+        return path
+    if socket is not None:
+        raise InvalidArgument(errno.EINVAL, "give a socket path or a TCP "
+                              "host and port, not both")
+    if not isinstance(host, str) or not host:
+        raise InvalidArgument(errno.EINVAL, "a TCP host is a non-empty str")
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 < port < 65536:
+        raise InvalidArgument(errno.EINVAL, "a TCP port is 1 to 65535")
+    if token is None:
+        token = os.environ.get("VINEYARD_RPC_TOKEN") or None
+    return _TCP(host, port, token)
+
+
+def connect(*args, **kw):
+    """Connects to vineyardd: ``connect(path)`` through its UNIX socket
+    (default $VINEYARD_IPC_SOCKET, else /var/run/vineyard.sock), or
+    ``connect(host, port)``, ``connect('host:port')``,
+    ``connect(endpoint=(host, port))`` through its TCP front (vineyardd
+    --rpc; also $VINEYARD_RPC_ENDPOINT when no socket is set), with
+    ``token=`` (else $VINEYARD_RPC_TOKEN) when the daemon asks for one.
+    Over TCP blob bytes go by copy. Raises vineyard.ConnectionFailed (with
+    the reason) when no daemon answers there."""
+    return Client(*args, **kw)
+
+
+class RPCClient(Client):
+    """Upstream's name for a client over TCP: ``RPCClient(host, port)``
+    is ``connect(host, port)``."""
+
+    def __init__(self, host=None, port=None, endpoint=None, token=None,
+                 **upstream):
+        if isinstance(host, _TCP):
+            super().__init__(host)
+            return
+        if host is not None and port is None and endpoint is None:
+            host, endpoint = None, host
+        if host is None and port is None and endpoint is None:
+            raise InvalidArgument(errno.EINVAL, "an RPCClient needs a host "
+                                  "and port, or an endpoint")
+        super().__init__(None, port, host, endpoint, token, **upstream)

@@ -207,15 +207,20 @@ class UpstreamCalls:
 
     @property
     def instance_id(self):
-        return 0
+        """The daemon's instance id in its cluster (vineyardd --etcd), 0
+        when it is not in one (or has not joined yet)."""
+        return self.status.instance_id
+
+    remote_instance_id = instance_id  # upstream's RPCClient name
 
     @property
     def ipc_socket(self):
-        return self._path
+        return "" if self.is_rpc else self._path
 
     @property
     def rpc_endpoint(self):
-        return ""
+        """"HOST:PORT" of a client over TCP, else ""."""
+        return str(self._path) if self.is_rpc else ""
 
     @property
     def connected(self):
@@ -223,11 +228,12 @@ class UpstreamCalls:
 
     @property
     def is_ipc(self):
-        return True
+        return not self.is_rpc
 
     @property
     def is_rpc(self):
-        return False
+        """True for a client over TCP (connect(host, port))."""
+        return isinstance(self._path, tuple)
 
     @property
     def version(self):
