@@ -106,6 +106,7 @@ node_cluster(const struct node *n)
 	return n->c;
 }
 
+
 /* ---- publishing ---- */
 
 /* The record of one local object, or NULL if it is gone. */
@@ -131,17 +132,36 @@ record_of(struct node *n, uint64_t id)
 	return s;
 }
 
-static int
-publish_member(void *ctx, const char *name, size_t len, uint64_t member)
+struct idlist {
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+static void
+idlist_add(struct idlist *l, uint64_t id)
 {
-	node_publish(ctx, member);
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
+	}
+	l->ids[l->n++] = id;
+}
+
+/* store_members runs this under the store lock: it only collects (a
+ * publish reads the store, which would lock it again). */
+static int
+collect_member(void *ctx, const char *name, size_t len, uint64_t member)
+{
+	idlist_add(ctx, member);
 	return 0;
 }
 
 void
 node_publish(struct node *n, uint64_t id)
 {
+	struct idlist members = { 0 };
 	char *rec;
+	size_t i;
 
 	if (kvmap_get(&n->published, &id, sizeof(id)))
 		return;	/* objects never change: once is enough */
@@ -152,7 +172,10 @@ node_publish(struct node *n, uint64_t id)
 	cluster_publish(n->c, id, rec, strlen(rec));
 	free(rec);
 	kvmap_put(&n->published, &id, sizeof(id), "", 0, 0);
-	store_members(n->s, id, publish_member, n);
+	store_members(n->s, id, collect_member, &members);
+	for (i = 0; i < members.n; i++)
+		node_publish(n, members.ids[i]);
+	free(members.ids);
 }
 
 void
@@ -162,11 +185,6 @@ node_unpublish(struct node *n, uint64_t id)
 		cluster_unpublish(n->c, id);
 }
 
-struct idlist {
-	uint64_t *ids;
-	size_t n, cap;
-};
-
 static int
 collect_persisted(void *ctx, const struct store_info *info,
 		  const char *const *names, size_t nnames)
@@ -175,11 +193,7 @@ collect_persisted(void *ctx, const struct store_info *info,
 
 	if (!(info->flags & OBJ_PERSISTED))
 		return 0;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->ids = xreallocarray(l->ids, l->cap, sizeof(*l->ids));
-	}
-	l->ids[l->n++] = info->id;
+	idlist_add(l, info->id);
 	return 0;
 }
 
