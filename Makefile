@@ -94,7 +94,8 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/persist_read.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \
-	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c
+	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c \
+	src/cluster/global.c
 # The socket front (src/server_int.h says which file does what); the fuzz
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \

@@ -1,11 +1,13 @@
 /*
  * req_cluster: the cluster requests (MSG_CLUSTER, MSG_CLUSTER_LIST), answered
  * from the cluster's local cache through the node (src/cluster/node.h):
- * never a wait on etcd. A daemon without --etcd says so.
+ * never a wait on etcd; and MSG_GLOBAL_PUT, which creates a global object
+ * (src/cluster/global.h). A daemon without --etcd says so.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "cluster/global.h"
 #include "cluster/node.h"
 #include "server_int.h"
 #include "banned.h"
@@ -54,5 +56,27 @@ req_cluster_list(struct conn *c, struct req *q)
 	rc = node_cluster_list(sv->cfg.node, has ? glob : NULL, &sv->out, &why);
 	if (rc)
 		return reply_error(c, q->type, rc, why);
+	return reply_send(c, q->type, 0);
+}
+
+int
+req_global_put(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	const void *tree;
+	char msg[700];
+	uint64_t id;
+	size_t n, len;
+	int rc;
+
+	if (cr_array(&q->r, &n) || n != 1 || cr_bytes(&q->r, &tree, &len))
+		return BAD(c, q->type, "global-put");
+	if (!sv->cfg.node)
+		return no_cluster(c, q->type);
+	if ((rc = global_put(sv->cfg.node, tree, len, &id, msg, sizeof(msg))))
+		return reply_error(c, q->type, rc, msg);
+	reply_begin(sv);
+	cw_array(&sv->out, 1);
+	cw_uint(&sv->out, id);
 	return reply_send(c, q->type, 0);
 }

@@ -13,6 +13,8 @@
 #include "cborio.h"
 #include "log.h"
 #include "proto.h"
+#include "cluster/cluster.h"
+#include "cluster/global.h"
 #include "cluster/node.h"
 #include "server_int.h"
 #include "store.h"
@@ -261,6 +263,14 @@ req_delete(struct conn *c, struct req *q)
 		return BAD(c, MSG_DELETE, "delete");
 	}
 	rc = store_delete(sv->store, ids, n, (unsigned)flags, &count, &tk);
+	/* a global object (metadata only) is withdrawn from the cluster */
+	if (rc == -ENOENT && n == 1 && sv->cfg.node &&
+	    global_is(sv->cfg.node, ids[0])) {
+		cluster_unpublish(node_cluster(sv->cfg.node), ids[0]);
+		rc = 0;
+		count = 1;
+		tk = 0;
+	}
 	free(ids);
 	if (rc)
 		return reply_store_error(c, MSG_DELETE, rc);
@@ -355,6 +365,12 @@ req_persist(struct conn *c, struct req *q)
 		/* in a cluster, persisting publishes the metadata tree */
 		if (rc == 0 && c->sv->cfg.node)
 			node_publish(c->sv->cfg.node, id);
+		/* a global object is published from its creation on */
+		if (rc == -ENOENT && c->sv->cfg.node &&
+		    global_is(c->sv->cfg.node, id)) {
+			rc = 0;
+			tk = 0;
+		}
 	}
 	if (rc)
 		return reply_store_error(c, type, rc);

@@ -12,7 +12,7 @@
  *   req_blobs.c     blob create, seal, abort, release, small-blob put
  *   req_objects.c   object put, get, delete, list, persist, meta
  *   req_names.c     name put, get (with waits), drop, list
- *   req_cluster.c   the cluster's instances and published objects
+ *   req_cluster.c   the cluster's instances and published objects, global puts
  */
 #ifndef VY_SERVER_INT_H
 #define VY_SERVER_INT_H

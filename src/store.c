@@ -135,6 +135,17 @@ new_id(struct store *s, int blob)
 	}
 }
 
+uint64_t
+store_new_id(struct store *s)
+{
+	uint64_t id;
+
+	store_lock(s);
+	id = new_id(s, 0);
+	store_unlock(s);
+	return id;
+}
+
 struct store *
 store_new(const struct store_cfg *cfg)
 {

@@ -216,6 +216,9 @@ void store_unwatch(struct store *s, store_watch_fn fn, void *ctx);
 /* Added for the FUSE view: 1 if id is a sealed, visible object, else 0.
  * Cheaper than store_info (no metadata parsed, no error message). */
 int store_has(struct store *s, uint64_t id);
+/* A fresh object id (with this daemon's instance bits) for something the
+ * store does not hold: a global object (src/cluster/global.h). */
+uint64_t store_new_id(struct store *s);
 
 /* ---- figures ---- */
 

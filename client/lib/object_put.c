@@ -168,3 +168,40 @@ consume:
 	cw_release(&tree);
 	return rc;
 }
+
+/* A global object: every member must already be stored (an id) on some
+ * instance; m is not consumed. */
+VY_API int
+vy_put_global(struct vy_client *c, const struct vy_meta *m, vy_id *id)
+{
+	struct vy_reply rep;
+	struct cw tree;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < m->nmembers; i++)
+		if (m->members[i].kind != MEM_ID)
+			return vy__fail(c, -EINVAL, "member %s of a global "
+					"object: its members are stored "
+					"objects (ids), not new ones",
+					m->members[i].name);
+	cw_init(&tree);
+	encode_tree(m, &tree);
+	if ((rc = cw_finish(&tree))) {
+		cw_release(&tree);
+		return vy__fail(c, rc, "out of memory");
+	}
+	if ((rc = vy__enter(c))) {
+		cw_release(&tree);
+		return rc;
+	}
+	vy__req(c);
+	cw_array(&c->req, 1);
+	cw_bytes(&c->req, tree.buf, tree.len);
+	rc = vy__rt(c, MSG_GLOBAL_PUT, 0, &rep);
+	if (rc == 0)
+		rc = vy__reply_uint(c, &rep, "global-put", id);
+	vy__leave(c);
+	cw_release(&tree);
+	return rc;
+}

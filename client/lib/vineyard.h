@@ -333,6 +333,13 @@ struct vy_cluster_object {
 int vy_cluster_list(struct vy_client *c, const char *glob,
 		    int (*fn)(void *ctx, const struct vy_cluster_object *o),
 		    void *ctx);
+/* Creates a global object (vineyard-cluster(7)): metadata only, published
+ * to the cluster at once, whose members (every one added by id with
+ * vy_meta_add_member) are objects published by any instance (persisted
+ * there) or persisted here. m is not consumed. -ENOTCONN while the
+ * cluster is unreachable, -EOPNOTSUPP outside a cluster, -ENOENT for a
+ * member no instance published, -EINVAL for one not persisted. */
+int vy_put_global(struct vy_client *c, const struct vy_meta *m, vy_id *id);
 
 #ifdef __cplusplus
 }

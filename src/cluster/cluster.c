@@ -512,7 +512,10 @@ cluster_object(struct cluster *c, uint64_t id, char **json,
 	cl_id_format(id, ids);
 	kl = cl_relkey(k, sizeof(k), "objects/%s", ids);
 	pthread_mutex_lock(&c->lock);
-	if (!(e = kvmap_get(&c->cache, k, kl))) {
+	/* what this daemon published is answered before the watch echoes
+	 * it back (a global object read right after its creation) */
+	if (!(e = kvmap_get(&c->cache, k, kl)) &&
+	    !(e = kvmap_get(&c->want, k, kl))) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOENT;
 	}

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "cluster/global.h"
 #include "cluster/kvmap.h"
 #include "cluster/node.h"
 #include "log.h"
@@ -106,6 +107,11 @@ node_cluster(const struct node *n)
 	return n->c;
 }
 
+struct store *
+node_store(const struct node *n)
+{
+	return n->s;
+}
 
 /* ---- publishing ---- */
 
@@ -510,6 +516,8 @@ node_remote_meta(struct node *n, uint64_t id, struct cw *json)
 	}
 	json_object_set_new(m, "instance", json_integer(inst));
 	json_object_set_new(m, "available", json_boolean(alive));
+	if (json_is_true(json_object_get(m, "global")))
+		global_annotate(n, m);
 	s = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(m);
 	if (!s)

@@ -23,6 +23,7 @@ struct node *node_new(struct store *s, struct cluster *c);
 /* Stops following the store; the cluster is the caller's. */
 void node_free(struct node *n);
 struct cluster *node_cluster(const struct node *n);
+struct store *node_store(const struct node *n);
 
 /* After a persist of id: publishes id and everything it references. */
 void node_publish(struct node *n, uint64_t id);

@@ -92,7 +92,9 @@
 	X(MSG_CLUSTER, 400, "cluster", cluster) \
 		/* [] -> [state, instance, prefix, message, [inst...]] */ \
 	X(MSG_CLUSTER_LIST, 401, "cluster-list", cluster_list) \
-		/* [glob|null] -> [[obj...]] */
+		/* [glob|null] -> [[obj...]] */ \
+	X(MSG_GLOBAL_PUT, 402, "global-put", global_put) \
+		/* [tree] (members by id only) -> [id] */
 
 enum proto_type {
 #define PROTO_ENUM_(sym, num, name, handler) sym = num,
@@ -118,6 +120,9 @@ enum proto_type {
  *   Not in a cluster: -EOPNOTSUPP.
  * MSG_CLUSTER_LIST obj: [id, typename, nbytes, instance, available, [names...]]
  *   every published object of the cluster; -ENOTCONN while etcd is away.
+ * MSG_GLOBAL_PUT: a global object (metadata only, published at once)
+ *   whose members are objects published by any instance or persisted
+ *   here; -ENOTCONN while etcd is away, -EOPNOTSUPP outside a cluster.
  */
 #define GET_F_META 0x1u    /* metadata only: no pins, no fds */
 #define DELETE_F_SHALLOW 0x1u /* keep members that become unreferenced */

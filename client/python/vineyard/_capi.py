@@ -84,6 +84,7 @@ _protos = {
     "vy_meta_add_member_writer": (c_int, [P, c_char_p, P]),
     "vy_meta_add_member_meta": (c_int, [P, c_char_p, P]),
     "vy_put_object": (c_int, [P, P, c_char_p, c_int, POINTER(c_uint64)]),
+    "vy_put_global": (c_int, [P, P, POINTER(c_uint64)]),
     "vy_get": (c_int, [P, c_uint64, POINTER(P)]),
     "vy_get_by_name": (c_int, [P, c_char_p, c_int, POINTER(P)]),
     "vy_get_meta": (c_int, [P, c_uint64, POINTER(P)]),

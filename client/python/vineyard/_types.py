@@ -103,7 +103,8 @@ class ObjectMeta:
     """
 
     __slots__ = ("typename", "fields", "members", "id", "nbytes",
-                 "is_blob", "_global", "_persisted", "_client")
+                 "is_blob", "_global", "_persisted", "_client", "_instance",
+                 "_local")
 
     def __init__(self, typename=None, fields=None, global_=False, **kw):
         if isinstance(typename, bool):  # upstream: ObjectMeta(global_)
@@ -120,6 +121,8 @@ class ObjectMeta:
         self._global = bool(global_)
         self._persisted = None
         self._client = None
+        self._instance = None   # the instance holding it, when known
+        self._local = None      # False: it lives on another instance
         for k, v in dict(fields or {}, **kw).items():
             self[k] = v
 
@@ -215,6 +218,12 @@ class ObjectMeta:
 
     @property
     def instance_id(self):
+        """The instance of the cluster that holds the object (that of the
+        daemon it came from for a local one; 0 outside a cluster)."""
+        if self._instance is not None:
+            return self._instance
+        if self._client is not None and self._local is not False:
+            return self._client.instance_id
         return 0
 
     @property
@@ -223,11 +232,15 @@ class ObjectMeta:
 
     @property
     def islocal(self):
-        return True
+        """False for an object that lives on another instance of the
+        cluster (and for a global object, which lives on none)."""
+        return self._local is not False
 
     def set_global(self, global_=True):
-        """Records that the object is meant to be global (seen cluster
-        wide). Recorded only: on one daemon every object is local too."""
+        """Makes Client.create_metadata create a global object: metadata
+        only, published to the whole cluster, whose members (ids of
+        persisted objects) may live on any instance
+        (vineyard-cluster(7))."""
         self._global = bool(global_)
 
     @property

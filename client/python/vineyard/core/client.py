@@ -525,17 +525,80 @@ class Client(UpstreamCalls):
 
     def get_meta(self, object_id, sync_remote=False, fetch=False):
         """The metadata of an object and its members, as ObjectMeta; no
-        blob is mapped."""
+        blob is mapped. In a cluster, also of an object published by
+        another instance or of a global object (its members wherever they
+        live): ``meta.islocal`` and ``meta.instance_id`` say where."""
         oid = _id_of(object_id)
         conn = self._h()
         c = conn.handle()
         out = ctypes.c_void_p()
-        _capi.check(_capi.get_meta(c, oid, ctypes.byref(out)), c)
+        rc = _capi.get_meta(c, oid, ctypes.byref(out))
+        if rc == -errno.EREMOTE:
+            return self._remote_meta(oid, 0)
+        _capi.check(rc, c)
         tree = _Tree(conn, out.value, self)
         try:
             return Object(tree, out.value).meta
         finally:
             del tree
+
+    def _remote_meta(self, oid, depth):
+        """ObjectMeta of an object this daemon does not hold, from the
+        record the cluster published (meta.json)."""
+        d = json.loads(self.meta_json(oid))
+        m = ObjectMeta(d["typename"])
+        for k, v in (d.get("fields") or {}).items():
+            m.fields[k] = v
+        m.id = ObjectID(d["id"])
+        m.nbytes = d.get("nbytes", 0)
+        m.is_blob = bool(int(m.id) >> 63)
+        m._global = bool(d.get("global"))
+        m._instance = d.get("instance")
+        m._local = False
+        m._client = self
+        if depth >= 64:
+            raise InvalidArgument(errno.ELOOP, "metadata nested too deep")
+        for name, mid in (d.get("members") or {}).items():
+            try:
+                child = self._member_meta(mid, depth + 1)
+            except ObjectNotExists:
+                child = ObjectID(mid)  # withdrawn meanwhile: the id only
+            m.members[name] = child
+        return m
+
+    def _member_meta(self, mid, depth):
+        oid = ObjectID(mid)
+        c = self._h().handle()
+        out = ctypes.c_void_p()
+        rc = _capi.get_meta(c, oid, ctypes.byref(out))
+        if rc == -errno.EREMOTE:
+            return self._remote_meta(oid, depth)
+        _capi.check(rc, c)
+        tree = _Tree(self._h(), out.value, self)
+        try:
+            return Object(tree, out.value).meta
+        finally:
+            del tree
+
+    def create_global(self, meta):
+        """Creates a global object (meta.set_global(), or upstream's
+        create_metadata of such a meta): metadata only, published to the
+        whole cluster at once, whose members are objects persisted on any
+        instance (given by id, Object or created ObjectMeta). Returns its
+        ObjectID. Needs a daemon in a cluster (vineyardd --etcd)."""
+        for name, v in meta.members.items():
+            if not _created(v):
+                raise InvalidArgument(errno.EINVAL, "member %r of a global "
+                                      "object: its members are stored "
+                                      "objects (ids), not new ones" % name)
+        c = self._h().handle()
+        root = self._to_c(meta)
+        try:
+            oid = ctypes.c_uint64()
+            _capi.check(_capi.put_global(c, root, ctypes.byref(oid)), c)
+        finally:
+            _capi.meta_free(root)
+        return ObjectID(oid.value)
 
     # ---- names ----
 

@@ -47,6 +47,10 @@ class UpstreamCalls:
             raise InvalidArgument(errno.EINVAL, "create_metadata takes an "
                                   "ObjectMeta, not %s" %
                                   type(metadata).__name__)
+        if metadata.isglobal and metadata.id is None:
+            oid = self.create_global(metadata)
+            metadata.id = oid
+            return self.get_meta(oid)
         oid = self.create(metadata)
         metadata.id = oid
         return self.get_meta(oid)
