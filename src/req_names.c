@@ -36,6 +36,12 @@ req_name(struct conn *c, struct req *q)
 		if (n != 2 || cr_uint(r, type == MSG_NAME_PUT ? &id : &wait_ms))
 			return BAD(c, type, "name request");
 	}
+	if (type != MSG_NAME_GET && sv->cfg.node) {
+		char msg[800];
+
+		if ((rc = node_names_writable(sv->cfg.node, msg, sizeof(msg))))
+			return reply_error(c, type, rc, msg);
+	}
 	switch (type) {
 	case MSG_NAME_PUT:
 		rc = store_name_put(sv->store, name, nl, id, &tk);

@@ -43,6 +43,14 @@ req_obj_put(struct conn *c, struct req *q)
 				   "invalid name: a name is 1-255 bytes "
 				   "without NUL" : "malformed obj-put");
 	}
+	if (hasname && sv->cfg.node) {
+		char msg[800];
+
+		if ((rc = node_names_writable(sv->cfg.node, msg, sizeof(msg)))) {
+			free(seal);
+			return reply_error(c, MSG_OBJ_PUT, rc, msg);
+		}
+	}
 	rc = store_obj_put(sv->store, c->owner, tree, treelen, seal, nseal,
 			   hasname ? name : NULL, namelen, persist, &id, &tk);
 	free(seal);

@@ -283,6 +283,21 @@ where_cb(void *ctx, uint32_t id, const char *json, size_t len)
 }
 
 int
+node_names_writable(struct node *n, char *msg, size_t len)
+{
+	char err[600];
+	enum cluster_state st = cluster_state(n->c, err, sizeof(err));
+
+	if (st == CLUSTER_JOINED)
+		return 0;
+	snprintf(msg, len, "the cluster is unreachable (%s: %s): names are "
+		 "cluster-wide and cannot be bound or dropped until etcd "
+		 "answers; objects without names can still be put",
+		 cluster_state_name(st), err);
+	return -ENOTCONN;
+}
+
+int
 node_remote_error(struct node *n, uint64_t id, char *msg, size_t len)
 {
 	struct where w = { 0 };

@@ -42,6 +42,10 @@ int node_name_get(struct node *n, const char *name, uint64_t *id);
 /* Binds name to id, an object published by another instance. */
 int node_name_put(struct node *n, const char *name, uint64_t id);
 int node_name_drop(struct node *n, const char *name);
+/* 0 when cluster-wide names can be bound or dropped now; -ENOTCONN with
+ * a sentence in msg while etcd is unreachable (a name is never queued
+ * silently: it would not be cluster-wide until etcd is back). */
+int node_names_writable(struct node *n, char *msg, size_t len);
 /* For a get of id that is not here: -EREMOTE with a sentence in msg when
  * another instance published it, else -ENOENT. */
 int node_remote_error(struct node *n, uint64_t id, char *msg, size_t len);

@@ -217,9 +217,20 @@ three_nodes() {
 	"$ETCD_SH" stop "$T/etcd"
 	start_node a --etcd "$ETCD_URL"
 	echo local >f
-	id=$(on a put f --name here --persist)
-	on a get here -o out
+	id=$(on a put f --persist)
+	on a get "$id" -o out
 	cmp f out
+	# a name is cluster-wide: binding one now is a clear error (exit 8),
+	# never queued silently, and the put it came with leaves nothing
+	run on a put f --name here
+	[ "$status" -eq 8 ]
+	[[ "$output" == *"cluster is unreachable"* ]]
+	[ "$(on a ls | grep -c vineyard::Blob)" -eq 1 ]
+	run on a name "$id" here
+	[ "$status" -eq 8 ]
+	[[ "$output" == *"names are cluster-wide"* ]]
+	run on a wait here --timeout 0
+	[ "$status" -ne 0 ]
 	run on a cluster
 	[ "$status" -eq 8 ]
 	[[ "$output" == *"joining"* ]]
@@ -230,10 +241,40 @@ three_nodes() {
 	grep -q "cannot join" "$T/a.log"
 	"$ETCD_SH" restart "$T/etcd"
 	eventually joined a
-	# the name made meanwhile reached etcd
+	# once joined, the name binds, and the object persisted meanwhile
+	# was published
+	on a name "$id" here
 	start_node b --etcd "$ETCD_URL"
 	eventually joined b
 	eventually name_is b here "$id"
+}
+
+@test "etcd lost later: names fail with exit 8, unnamed puts go on, names work again after" {
+	three_nodes
+	echo x >f
+	keep=$(on a put f --name kept --persist)
+	eventually name_is b kept "$keep"
+	"$ETCD_SH" stop "$T/etcd"
+	eventually not_joined a
+	id=$(on a put f --persist)
+	run on a put f --name during
+	[ "$status" -eq 8 ]
+	[[ "$output" == *"cluster is unreachable (lost"* ]]
+	run on a name "$id" during
+	[ "$status" -eq 8 ]
+	run on a name kept --drop
+	[ "$status" -eq 8 ]
+	# nothing was queued: the name is nowhere, the old one still resolves
+	run on a wait during --timeout 0
+	[ "$status" -ne 0 ]
+	[ "$(on a wait kept --timeout 0)" = "$keep" ]
+	"$ETCD_SH" restart "$T/etcd"
+	eventually joined a
+	eventually joined b
+	on a name "$id" during
+	eventually name_is b during "$id"
+	no_during() { ! on c meta during >/dev/null 2>&1 || name_is c during "$id"; }
+	eventually no_during
 }
 
 @test "etcd stopped and restarted under load: local puts and gets never fail, the view converges" {

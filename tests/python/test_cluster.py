@@ -3,6 +3,7 @@ on free loopback ports by tests/helpers/etcd.sh and stopped after). A
 producer on each instance puts and persists chunks; one builds a global
 object whose members live on all three; a consumer on any instance reads
 its metadata and sees where each member lives. Every wait is bounded."""
+import errno
 import json
 import os
 import shutil
@@ -199,3 +200,32 @@ def test_global_object_errors(cluster, tmp_path):
             assert cl.instance_id == 0
     finally:
         d.stop()
+
+
+def test_names_fail_clearly_while_etcd_is_away(cluster, tmp_path):
+    url, (a, b, c) = cluster
+    ca = vineyard.connect(a.socket)
+    edir = str(tmp_path / "etcd")
+    subprocess.run([ETCD_SH, "stop", edir], timeout=60, check=True)
+    try:
+        eventually(lambda: ca.status["cluster"] != "joined", "etcd lost")
+        oid = ca.put(np.arange(4))         # local work goes on
+        assert list(ca.get(oid)) == [0, 1, 2, 3]
+        before = len(ca.list_objects())
+        with pytest.raises(vineyard.Error) as e:
+            ca.put(np.arange(4), name="during")
+        assert e.value.errno == errno.ENOTCONN
+        assert "cluster is unreachable" in str(e.value)
+        assert len(ca.list_objects()) == before   # nothing left behind
+        with pytest.raises(vineyard.Error) as e:
+            ca.put_name(oid, "during")
+        assert e.value.errno == errno.ENOTCONN
+        with pytest.raises(vineyard.NameNotExists):
+            ca.get_name("during")
+    finally:
+        subprocess.run([ETCD_SH, "restart", edir], timeout=60, check=True)
+    eventually(lambda: ca.status["cluster"] == "joined", "joined again")
+    ca.put_name(oid, "during")
+    with vineyard.connect(b.socket) as cb:
+        eventually(lambda: cb.get_name("during") == oid, "name on b")
+    ca.close()
