@@ -103,7 +103,8 @@ SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 	src/req_cluster.c src/req_copy.c src/server_tcp.c
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
-FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c
+FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \
+	fs/remote.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
 LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \
 	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \

@@ -591,6 +591,8 @@ fs_start(struct store *s, const struct fs_cfg *cfg, struct fs **out,
 	fs->allow_other = cfg->allow_other;
 	fs->status_json = cfg->status_json;
 	fs->status_ctx = cfg->status_ctx;
+	fs->cluster = cfg->cluster;
+	fs->cluster_ctx = cfg->cluster_ctx;
 	fs->uid = geteuid();
 	fs->gid = getegid();
 	clock_gettime(CLOCK_REALTIME, &fs->t0);

@@ -8,6 +8,11 @@
  *   MNT/objects/<id>/<member>    symbolic link to ../<member id>
  *   MNT/names/<name>             symbolic link to ../objects/<id>
  *   MNT/status.json              the daemon's figures
+ *   MNT/cluster.json             the cluster (vineyardd --etcd)
+ *
+ * In a cluster, objects/ also shows the objects other instances
+ * published (meta.json, typename; a blob's data is read through
+ * fs_remote_blob_open in remote.c, which cannot fetch bytes yet).
  *
  * Blob files are passed through to the blob's memfd where the kernel and
  * our privileges allow (mode "passthrough"), else served from store memory
@@ -26,6 +31,25 @@ struct store;
 struct cw;
 struct fs;
 
+/* What another instance published, for its directory in objects/. */
+struct fs_remote {
+	char typename[256];
+	uint64_t nbytes;
+	uint32_t instance;
+	int alive;
+};
+
+/* The daemon's cluster, read from its cache (never waits on etcd); called
+ * from fs threads. Each returns -ENOENT (-EAGAIN before the cluster is
+ * attached) when it has nothing. */
+struct fs_cluster {
+	int (*json)(void *ctx, struct cw *out);          /* cluster.json */
+	int (*info)(void *ctx, uint64_t id, struct fs_remote *r);
+	int (*meta)(void *ctx, uint64_t id, struct cw *out); /* meta.json */
+	/* published ids this daemon does not hold; *ids malloc'd */
+	int (*ids)(void *ctx, uint64_t **ids, size_t *n);
+};
+
 struct fs_cfg {
 	const char *mount;     /* an existing, empty directory */
 	int allow_other;       /* let other users in (mount option) */
@@ -35,6 +59,9 @@ struct fs_cfg {
 	 * made from store_status(). */
 	int (*status_json)(void *ctx, struct cw *out);
 	void *status_ctx;
+	/* NULL without --etcd: no cluster.json, no remote objects */
+	const struct fs_cluster *cluster;
+	void *cluster_ctx;
 };
 
 /* Checks the mountpoint (taking over a stale mount left by a killed

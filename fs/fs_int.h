@@ -58,7 +58,8 @@ struct fs_file {
 	/* The open, and each read reply being written from our memory: the
 	 * RELEASE can be handled by another thread before writev returns. */
 	int refs;             /* atomic */
-	int kind;             /* IK_DATA, IK_META, IK_TYPENAME, IK_STATUS */
+	int kind;             /* IK_DATA, IK_META, IK_TYPENAME, IK_STATUS,
+				 IK_CLUSTER */
 	struct fs_blob *blob; /* IK_DATA */
 	char *buf;            /* the others: the text, rendered at open */
 	size_t len;
@@ -73,6 +74,8 @@ struct fs {
 	int allow_other;
 	int (*status_json)(void *ctx, struct cw *out);
 	void *status_ctx;
+	const struct fs_cluster *cluster; /* NULL: not in a cluster */
+	void *cluster_ctx;
 	struct inode_tab inodes;
 	pthread_mutex_t blob_lock;
 	struct idtab blobs;       /* struct fs_blob by id; blob_lock */
@@ -102,9 +105,17 @@ struct fs {
 void fs_attr(struct fs *fs, int kind, uint64_t ino, uint64_t size,
 	     struct stat *st);
 double fs_attr_ttl(int kind);
-/* Renders status.json / meta.json of id into out; 0 or -errno. */
+/* Renders status.json / meta.json of id (local, else published by
+ * another instance) / cluster.json into out; 0 or -errno. */
 int fs_render_status(struct fs *fs, struct cw *out);
 int fs_render_meta(struct fs *fs, uint64_t id, struct cw *out);
+int fs_render_cluster(struct fs *fs, struct cw *out);
+/* What another instance published as id; -ENOENT when nothing (or not in
+ * a cluster). */
+int fs_remote_info(struct fs *fs, uint64_t id, struct fs_remote *r);
+
+/* remote.c: the bytes of a blob another instance holds. */
+int fs_remote_blob_open(struct fs *fs, uint64_t id, struct fs_file *f);
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void fs_op_forget_multi(fuse_req_t req, size_t count,

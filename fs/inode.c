@@ -100,6 +100,7 @@ fixed_ino(int kind)
 	case IK_OBJECTS: return INO_OBJECTS;
 	case IK_NAMES: return INO_NAMES;
 	case IK_STATUS: return INO_STATUS;
+	case IK_CLUSTER: return INO_CLUSTER;
 	default: return 0;
 	}
 }
@@ -196,9 +197,9 @@ static int
 fixed_info(uint64_t ino, struct inode_info *out)
 {
 	static const int kinds[] = { 0, IK_ROOT, IK_OBJECTS, IK_NAMES,
-				     IK_STATUS };
+				     IK_STATUS, IK_CLUSTER };
 
-	if (ino == 0 || ino > INO_STATUS)
+	if (ino == 0 || ino > INO_CLUSTER)
 		return 0;
 	memset(out, 0, sizeof(*out));
 	out->ino = ino;

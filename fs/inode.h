@@ -28,6 +28,7 @@
 #define INO_OBJECTS 2
 #define INO_NAMES 3
 #define INO_STATUS 4
+#define INO_CLUSTER 5
 #define INO_FIRST_DYNAMIC 16
 
 enum inode_kind {
@@ -41,6 +42,7 @@ enum inode_kind {
 	IK_DATA,     /* objects/<id>/data (blobs) */
 	IK_MEMBER,   /* objects/<id>/<member> -> ../<target> */
 	IK_NAME,     /* names/<name> -> ../objects/<target> */
+	IK_CLUSTER,  /* cluster.json */
 };
 
 struct inode {

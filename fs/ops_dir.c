@@ -2,8 +2,11 @@
  * ops_dir: the shape of the tree. Which entries each directory has, their
  * attributes, lookup, readdir(plus), readlink, getattr and statfs.
  *
- *   /                  objects/  names/  status.json
- *   objects/           one directory per sealed object, named by its id
+ *   /                  objects/  names/  status.json  [cluster.json]
+ *   objects/           one directory per sealed object, named by its id,
+ *                      and in a cluster one per object another instance
+ *                      published (meta.json, typename, [data]; no member
+ *                      links: meta.json lists them)
  *   objects/<id>/      meta.json  typename  [data]  [<member> links]
  *   names/             one link per name
  *
@@ -37,9 +40,14 @@
 /* The unknown-inode convention for plain readdir entries. */
 #define INO_UNKNOWN 0xffffffffu
 
+/* Seconds the kernel may keep what another instance published: it can be
+ * withdrawn without any event reaching the fs. */
+#define FS_REMOTE_TTL 1.0
+
 /* One directory entry as the tree defines it. */
 struct dent {
 	int kind;
+	int remote;       /* of an object another instance published */
 	uint64_t id;      /* the object (MEMBER: the parent; NAME: target) */
 	uint64_t target;  /* MEMBER, NAME: the object linked to */
 	uint64_t size;
@@ -104,7 +112,41 @@ fs_attr_ttl(int kind)
 {
 	/* meta.json lists the object's names and status.json changes all
 	 * the time: their sizes are asked for every time. */
-	return kind == IK_META || kind == IK_STATUS ? 0.0 : FS_TTL;
+	return kind == IK_META || kind == IK_STATUS || kind == IK_CLUSTER ?
+		0.0 : FS_TTL;
+}
+
+int
+fs_remote_info(struct fs *fs, uint64_t id, struct fs_remote *r)
+{
+	if (!fs->cluster)
+		return -ENOENT;
+	return fs->cluster->info(fs->cluster_ctx, id, r) ? -ENOENT : 0;
+}
+
+int
+fs_render_cluster(struct fs *fs, struct cw *out)
+{
+	int rc;
+
+	if (!fs->cluster)
+		return -ENOENT;
+	if ((rc = fs->cluster->json(fs->cluster_ctx, out)))
+		return rc;
+	return cw_finish(out);
+}
+
+static uint64_t
+cluster_len(struct fs *fs)
+{
+	struct cw w;
+	uint64_t len = 0;
+
+	cw_init(&w);
+	if (fs_render_cluster(fs, &w) == 0)
+		len = w.len;
+	cw_release(&w);
+	return len;
 }
 
 int
@@ -129,7 +171,14 @@ fs_render_status(struct fs *fs, struct cw *out)
 int
 fs_render_meta(struct fs *fs, uint64_t id, struct cw *out)
 {
-	return store_meta_json(fs->store, id, out);
+	int rc = store_meta_json(fs->store, id, out);
+
+	if (rc == -ENOENT && fs->cluster) {
+		cw_reset(out);
+		if (fs->cluster->meta(fs->cluster_ctx, id, out) == 0)
+			rc = cw_finish(out);
+	}
+	return rc;
 }
 
 static uint64_t
@@ -171,6 +220,11 @@ dent_param(struct fs *fs, const struct dent *d, struct fuse_entry_param *e)
 	fs_attr(fs, d->kind, e->ino, d->size, &e->attr);
 	e->attr_timeout = fs_attr_ttl(d->kind);
 	e->entry_timeout = FS_TTL;
+	if (d->remote) {
+		e->entry_timeout = FS_REMOTE_TTL;
+		if (e->attr_timeout > FS_REMOTE_TTL)
+			e->attr_timeout = FS_REMOTE_TTL;
+	}
 }
 
 /* ---- what each directory holds ---- */
@@ -186,6 +240,9 @@ lookup_root(struct fs *fs, const char *name, struct dent *d)
 	else if (strcmp(name, "status.json") == 0) {
 		d->kind = IK_STATUS;
 		d->size = status_len(fs);
+	} else if (fs->cluster && strcmp(name, "cluster.json") == 0) {
+		d->kind = IK_CLUSTER;
+		d->size = cluster_len(fs);
 	} else
 		return -ENOENT;
 	return 0;
@@ -195,13 +252,21 @@ static int
 lookup_objects(struct fs *fs, const char *name, struct dent *d)
 {
 	struct store_info info;
+	struct fs_remote r;
 	uint64_t id;
+	int remote = 0;
 
-	if (meta_id_parse(name, &id) || store_info(fs->store, id, &info))
+	if (meta_id_parse(name, &id))
 		return -ENOENT;
+	if (store_info(fs->store, id, &info)) {
+		if (fs_remote_info(fs, id, &r))
+			return -ENOENT;
+		remote = 1;
+	}
 	memset(d, 0, sizeof(*d));
 	d->kind = IK_OBJDIR;
 	d->id = id;
+	d->remote = remote;
 	return 0;
 }
 
@@ -247,16 +312,27 @@ lookup_objdir(struct fs *fs, uint64_t id, const char *name, struct dent *d)
 {
 	struct store_info info;
 	struct member_find mf;
+	struct fs_remote r;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
 	d->id = id;
+	if ((rc = store_info(fs->store, id, &info))) {
+		/* published by another instance: its files, no links */
+		if (fs_remote_info(fs, id, &r))
+			return rc;
+		d->remote = 1;
+		snprintf(info.typename, sizeof(info.typename), "%s",
+			 r.typename);
+		info.nbytes = r.nbytes;
+		if (strcmp(name, "meta.json") && strcmp(name, "typename") &&
+		    strcmp(name, "data"))
+			return -ENOENT;
+	}
 	if (strcmp(name, "meta.json") == 0) {
 		d->kind = IK_META;
 		return meta_len(fs, id, &d->size);
 	}
-	if ((rc = store_info(fs->store, id, &info)))
-		return rc;
 	if (strcmp(name, "typename") == 0) {
 		d->kind = IK_TYPENAME;
 		d->size = strlen(info.typename) + 1;
@@ -349,10 +425,13 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* The kernel gives a handle for fstat of a regular file: then the
 	 * size is that of the text this open file reads. */
-	if ((ii.kind == IK_META || ii.kind == IK_STATUS) && fi && fi->fh) {
+	if ((ii.kind == IK_META || ii.kind == IK_STATUS ||
+	     ii.kind == IK_CLUSTER) && fi && fi->fh) {
 		ii.size = ((struct fs_file *)(uintptr_t)fi->fh)->len;
 	} else if (ii.kind == IK_STATUS) {
 		ii.size = status_len(fs);
+	} else if (ii.kind == IK_CLUSTER) {
+		ii.size = cluster_len(fs);
 	} else if (ii.kind == IK_META && meta_len(fs, ii.id, &len) == 0) {
 		ii.size = len;
 		inode_set_size(&fs->inodes, ino, len);
@@ -496,6 +575,64 @@ members_cb(void *ctx, const char *name, size_t len, uint64_t member)
 }
 
 static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* objects/ in a cluster: the local ids, then what other instances
+ * published, in one sorted list. */
+static void
+add_remote_ids(struct fs *fs, struct dirh *dh)
+{
+	uint64_t *more = NULL;
+	size_t n = 0;
+
+	if (!fs->cluster || fs->cluster->ids(fs->cluster_ctx, &more, &n) ||
+	    !n) {
+		free(more);
+		return;
+	}
+	dh->ids = xreallocarray(dh->ids, dh->nids + n, sizeof(*dh->ids));
+	memcpy(dh->ids + dh->nids, more, n * sizeof(*more));
+	dh->nids += n;
+	free(more);
+	qsort(dh->ids, dh->nids, sizeof(*dh->ids), u64_cmp);
+}
+
+/* The directory of an object another instance published. */
+static int
+remote_dir(struct fs *fs, struct dirh *dh)
+{
+	struct fs_remote r;
+	struct dent *d;
+	uint64_t len;
+	int rc;
+
+	if (fs_remote_info(fs, dh->id, &r))
+		return -ENOENT;
+	if ((rc = meta_len(fs, dh->id, &len)))
+		return rc;
+	d = dirh_add(dh, IK_META, "meta.json", 9);
+	d->id = dh->id;
+	d->size = len;
+	d->remote = 1;
+	d = dirh_add(dh, IK_TYPENAME, "typename", 8);
+	d->id = dh->id;
+	d->size = strlen(r.typename) + 1;
+	d->remote = 1;
+	if (meta_id_is_blob(dh->id)) {
+		d = dirh_add(dh, IK_DATA, "data", 4);
+		d->id = dh->id;
+		d->size = r.nbytes;
+		d->remote = 1;
+	}
+	return 0;
+}
+
+static int
 dirh_fill(struct fs *fs, struct dirh *dh)
 {
 	struct store_info info;
@@ -511,16 +648,25 @@ dirh_fill(struct fs *fs, struct dirh *dh)
 		dirh_add(dh, IK_NAMES, "names", 5);
 		d = dirh_add(dh, IK_STATUS, "status.json", 11);
 		d->size = status_len(fs);
+		if (fs->cluster) {
+			d = dirh_add(dh, IK_CLUSTER, "cluster.json", 12);
+			d->size = cluster_len(fs);
+		}
 		break;
 	case IK_OBJECTS:
 		rc = store_ids(fs->store, &dh->ids, &dh->nids);
+		if (rc == 0)
+			add_remote_ids(fs, dh);
 		break;
 	case IK_NAMES:
 		rc = store_name_list(fs->store, NULL, names_cb, dh);
 		break;
 	case IK_OBJDIR:
-		if ((rc = store_info(fs->store, dh->id, &info)) ||
-		    (rc = meta_len(fs, dh->id, &len)))
+		if ((rc = store_info(fs->store, dh->id, &info))) {
+			rc = remote_dir(fs, dh);
+			break;
+		}
+		if ((rc = meta_len(fs, dh->id, &len)))
 			break;
 		d = dirh_add(dh, IK_META, "meta.json", 9);
 		d->id = dh->id;
@@ -567,9 +713,12 @@ dent_current(struct fs *fs, const struct dent *d)
 {
 	uint64_t id;
 
+	struct fs_remote r;
+
 	switch (d->kind) {
 	case IK_OBJDIR:
-		return store_has(fs->store, d->id);
+		return store_has(fs->store, d->id) ||
+		       fs_remote_info(fs, d->id, &r) == 0;
 	case IK_NAME:
 		return store_name_get(fs->store, d->name, d->namelen,
 				      &id) == 0 && id == d->target;
@@ -628,6 +777,8 @@ readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else {
 			dirh_entry(dh, i, &d, idbuf);
 			name = d.name;
+			if (d.kind == IK_OBJDIR && fs->cluster)
+				d.remote = !store_has(fs->store, d.id);
 			if (plus && dent_current(fs, &d)) {
 				dent_param(fs, &d, &e);
 				counted = 1;

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -176,6 +177,7 @@ static int
 render_text(struct fs *fs, const struct inode_info *ii, struct fs_file *f)
 {
 	struct store_info info;
+	struct fs_remote r;
 	struct cw w;
 	int rc;
 
@@ -189,8 +191,16 @@ render_text(struct fs *fs, const struct inode_info *ii, struct fs_file *f)
 	case IK_STATUS:
 		rc = fs_render_status(fs, &w);
 		break;
+	case IK_CLUSTER:
+		rc = fs_render_cluster(fs, &w);
+		break;
 	default: /* IK_TYPENAME */
 		rc = store_info(fs->store, ii->id, &info);
+		if (rc == -ENOENT && fs_remote_info(fs, ii->id, &r) == 0) {
+			snprintf(info.typename, sizeof(info.typename), "%s",
+				 r.typename);
+			rc = 0;
+		}
 		if (rc == 0) {
 			cw_raw(&w, info.typename, strlen(info.typename));
 			cw_raw(&w, "\n", 1);
@@ -226,6 +236,7 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	switch (ii.kind) {
 	case IK_DATA: case IK_META: case IK_TYPENAME: case IK_STATUS:
+	case IK_CLUSTER:
 		break;
 	case IK_MEMBER: case IK_NAME:
 		fuse_reply_err(req, ELOOP);
@@ -238,8 +249,15 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	f->refs = 1;
 	f->kind = ii.kind;
 	if (ii.kind == IK_DATA) {
+		struct fs_remote r;
+
 		rc = blob_get(fs, ii.id, &f->blob);
-		if (rc == 0 && f->blob->backing)
+		/* a blob another instance holds */
+		if (rc == -ENOENT && fs_remote_info(fs, ii.id, &r) == 0)
+			rc = fs_remote_blob_open(fs, ii.id, f);
+		if (rc == 0 && !f->blob)
+			fi->keep_cache = 1;
+		else if (rc == 0 && f->blob->backing)
 			pt_expect_open(fi, f->blob->backing);
 		else if (rc == 0)
 			fi->keep_cache = 1; /* immutable: keep what was read */
@@ -279,7 +297,7 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
-	if (f->kind == IK_DATA) {
+	if (f->kind == IK_DATA && f->blob) {
 		p = f->blob->bytes;
 		len = f->blob->len;
 	} else {

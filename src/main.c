@@ -609,6 +609,10 @@ main(int argc, char **argv)
 		fcfg.force_cached = o.fs_cached;
 		fcfg.status_json = fs_status_json;
 		fcfg.status_ctx = &server;
+		if (o.etcd) {	/* cluster.json, other instances' objects */
+			fcfg.cluster = &attach_fs_ops;
+			fcfg.cluster_ctx = &cluster;
+		}
 		rc = fs_start(store, &fcfg, &fs, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "vineyardd: %s\n", err);
@@ -632,11 +636,15 @@ main(int argc, char **argv)
 		};
 
 		/* never waits for etcd: the daemon serves at once */
-		if (!(cluster = attach_start(store, loop, &acfg, err,
-					     sizeof(err)))) {
+		struct attach *a = attach_start(store, loop, &acfg, err,
+						sizeof(err));
+
+		if (!a) {
 			fprintf(stderr, "vineyardd: %s\n", err);
 			exit(2);
 		}
+		/* the mount's threads read it (attach_fs_ops) */
+		__atomic_store_n(&cluster, a, __ATOMIC_RELEASE);
 	}
 	vcfg.node = attach_node(cluster);
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),

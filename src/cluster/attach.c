@@ -12,6 +12,8 @@
 #include "cluster/attach.h"
 #include "cluster/cluster.h"
 #include "cluster/node.h"
+#include "cborio.h"
+#include "fs.h"
 #include "log.h"
 #include "loop.h"
 #include "store.h"
@@ -166,3 +168,60 @@ attach_stop(struct attach *a)
 	free(a->id_path);
 	free(a);
 }
+
+/* ---- the mount's view (fs.h) ---- */
+
+static struct node *
+fs_node(void *ctx)
+{
+	struct attach *a = __atomic_load_n((struct attach **)ctx,
+					   __ATOMIC_ACQUIRE);
+
+	return a ? a->n : NULL;
+}
+
+static int
+fs_json(void *ctx, struct cw *out)
+{
+	struct node *n = fs_node(ctx);
+
+	if (!n)
+		return -EAGAIN;
+	node_cluster_json(n, out);
+	return 0;
+}
+
+static int
+fs_info(void *ctx, uint64_t id, struct fs_remote *r)
+{
+	struct node *n = fs_node(ctx);
+
+	if (!n)
+		return -ENOENT;
+	return node_remote_info(n, id, r->typename, sizeof(r->typename),
+				&r->nbytes, &r->instance, &r->alive);
+}
+
+static int
+fs_meta(void *ctx, uint64_t id, struct cw *out)
+{
+	struct node *n = fs_node(ctx);
+
+	return n ? node_remote_meta(n, id, out) : -ENOENT;
+}
+
+static int
+fs_ids(void *ctx, uint64_t **ids, size_t *count)
+{
+	struct node *n = fs_node(ctx);
+
+	if (!n) {
+		*ids = NULL;
+		*count = 0;
+		return 0;
+	}
+	return node_remote_ids(n, ids, count);
+}
+
+const struct fs_cluster attach_fs_ops = { fs_json, fs_info, fs_meta,
+					  fs_ids };

@@ -32,6 +32,10 @@ struct node *attach_node(struct attach *a);
 /* fn runs on the loop after the cluster's cache changed (names to wake
  * waiters for, objects); set once the server exists. */
 void attach_on_change(struct attach *a, void (*fn)(void *ctx), void *ctx);
+/* The mount's view of the cluster (fs.h's struct fs_cluster). Its ctx is
+ * the address of the daemon's struct attach pointer, read atomically: the
+ * mount starts before the cluster is attached. */
+extern const struct fs_cluster attach_fs_ops;
 /* Leaves the cluster (revoking the lease if etcd answers in time). */
 void attach_stop(struct attach *a);
 

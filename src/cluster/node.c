@@ -543,6 +543,50 @@ node_remote_meta(struct node *n, uint64_t id, struct cw *json)
 	return 0;
 }
 
+int
+node_remote_info(struct node *n, uint64_t id, char *typename, size_t tlen,
+		 uint64_t *nbytes, uint32_t *instance, int *alive)
+{
+	char *rec = NULL;
+	json_error_t jerr;
+	json_t *m;
+	int rc;
+
+	if ((rc = cluster_object(n->c, id, &rec, instance, alive)) < 0)
+		return rc;
+	m = json_loads(rec, 0, &jerr);
+	free(rec);
+	snprintf(typename, tlen, "%s", jstr(m, "typename"));
+	*nbytes = juint(m, "nbytes");
+	json_decref(m);
+	return 0;
+}
+
+static int
+id_collect(void *ctx, uint64_t id, uint32_t instance, int alive,
+	   const char *json, size_t len)
+{
+	idlist_add(ctx, id);
+	return 0;
+}
+
+int
+node_remote_ids(struct node *n, uint64_t **ids, size_t *count)
+{
+	struct idlist l = { 0 };
+	size_t i, k = 0;
+
+	/* collected first (the cache's lock), then filtered (the store's):
+	 * never one lock inside the other */
+	cluster_each_object(n->c, id_collect, &l);
+	for (i = 0; i < l.n; i++)
+		if (!store_has(n->s, l.ids[i]))
+			l.ids[k++] = l.ids[i];
+	*ids = l.ids;
+	*count = k;
+	return 0;
+}
+
 static int
 inst_json(void *ctx, uint32_t id, const char *json, size_t len)
 {

@@ -60,6 +60,14 @@ int node_cluster_list(struct node *n, const char *glob, struct cw *w,
 /* A remote object's metadata as JSON (meta.json's layout plus
  * "instance" and "available"); -ENOENT if the cluster has no such object. */
 int node_remote_meta(struct node *n, uint64_t id, struct cw *json);
+/* What the cluster's cache says of id (typename, nbytes, instance and
+ * whether it is alive), for the mount; -ENOENT if nobody published it. */
+int node_remote_info(struct node *n, uint64_t id, char *typename,
+		     size_t tlen, uint64_t *nbytes, uint32_t *instance,
+		     int *alive);
+/* The ids published in the cluster that this daemon's store does not
+ * hold (*ids malloc'd). */
+int node_remote_ids(struct node *n, uint64_t **ids, size_t *count);
 /* The mount's cluster.json and status: the cluster state as JSON. */
 void node_cluster_json(struct node *n, struct cw *json);
 

@@ -299,6 +299,45 @@ three_nodes() {
 	eventually sees_instances b 3
 }
 
+@test "the mount: cluster.json, and the objects other instances published (their bytes are EREMOTE)" {
+	start_etcd
+	mkdir "$T/amnt"
+	start_node a --etcd "$ETCD_URL" --mount "$T/amnt"
+	start_node b --etcd "$ETCD_URL"
+	eventually joined a
+	eventually joined b
+	eventually sees_instances a 2
+	has2() { [ "$(grep -c '"socket"' "$T/amnt/cluster.json")" -eq 2 ]; }
+	eventually has2
+	run cat "$T/amnt/cluster.json"
+	[[ "$output" == *'"state": "joined"'* ]]
+	[[ "$output" == *"$T/b.sock"* ]]
+	[[ "$(ls "$T/amnt")" == *cluster.json* ]]
+	head -c 5000 /dev/urandom >f
+	id=$(on b put f --persist --name on-b)
+	local_id=$(on a put f)
+	shown() { [ -d "$T/amnt/objects/$id" ]; }
+	eventually shown
+	ls "$T/amnt/objects" | grep -qx "$id"
+	ls "$T/amnt/objects" | grep -qx "$local_id"
+	[ "$(cat "$T/amnt/objects/$id/typename")" = "vineyard::Blob" ]
+	run cat "$T/amnt/objects/$id/meta.json"
+	[[ "$output" == *'"instance": '* ]]
+	[[ "$output" == *'"available": true'* ]]
+	[ "$(stat -c %s "$T/amnt/objects/$id/data")" -eq 5000 ]
+	# the bytes live on b: a clear error, never a hang or wrong bytes
+	run timeout 30 cat "$T/amnt/objects/$id/data"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$output" == *"Object is remote"* ]]
+	# local blobs read as ever
+	cmp f "$T/amnt/objects/$local_id/data"
+	# withdrawn on b: gone from a's mount too (no event reaches a's
+	# kernel: it forgets within a second)
+	on b rm on-b
+	gone() { [ ! -e "$T/amnt/objects/$id" ] && ! ls "$T/amnt/objects" | grep -qx "$id"; }
+	eventually gone
+}
+
 @test "without --etcd nothing changes: no cluster, a clear answer" {
 	start_daemon
 	run vyctl cluster

@@ -21,13 +21,16 @@ fixed_inodes(void)
 	CHECK_EQ(inode_ref(&t, IK_OBJECTS, 0, 0, NULL, 0, 0), INO_OBJECTS);
 	CHECK_EQ(inode_ref(&t, IK_NAMES, 0, 0, NULL, 0, 0), INO_NAMES);
 	CHECK_EQ(inode_ref(&t, IK_STATUS, 0, 0, NULL, 0, 9), INO_STATUS);
+	CHECK_EQ(inode_ref(&t, IK_CLUSTER, 0, 0, NULL, 0, 9), INO_CLUSTER);
 	CHECK_EQ(inode_get(&t, INO_NAMES, &ii), 0);
 	CHECK_EQ(ii.kind, IK_NAMES);
 	/* forgetting them is harmless; they stay */
 	inode_forget(&t, INO_ROOT, 100);
 	CHECK_EQ(inode_get(&t, INO_ROOT, &ii), 0);
 	CHECK_EQ(ii.kind, IK_ROOT);
-	CHECK_EQ(inode_get(&t, 5, &ii), -ENOENT);
+	CHECK_EQ(inode_get(&t, INO_CLUSTER, &ii), 0);
+	CHECK_EQ(ii.kind, IK_CLUSTER);
+	CHECK_EQ(inode_get(&t, INO_CLUSTER + 1, &ii), -ENOENT);
 	inode_tab_release(&t);
 }
 
