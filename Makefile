@@ -90,7 +90,7 @@ WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
 	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c \
-	src/store_restore.c src/diskfmt.c src/persist.c src/persist_write.c \
+	src/store_restore.c src/store_reserve.c src/diskfmt.c src/persist.c src/persist_write.c \
 	src/persist_read.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \

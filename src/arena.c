@@ -200,3 +200,74 @@ arena_reopen_ro(int fd)
 	f = open(path, O_RDONLY | O_CLOEXEC);
 	return f < 0 ? -errno : f;
 }
+
+/* ---- the reserve pool ---- */
+
+int
+arena_pool_new(int *fd)
+{
+	int f = memfd_create("vineyard-reserve", MFD_CLOEXEC |
+			     MFD_ALLOW_SEALING);
+
+	if (f < 0)
+		return errno == EMFILE || errno == ENFILE ? -EMFILE : -errno;
+	*fd = f;
+	return 0;
+}
+
+int
+arena_pool_fill(int fd, size_t from, size_t to)
+{
+	size_t len = to - from;
+	void *p;
+	int rc = 0;
+
+	if (to <= from)
+		return 0;
+	if (ftruncate(fd, (off_t)to) < 0)
+		return -errno;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 (off_t)from);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (arena_mode == ARENA_HUGE_ADVISE && len >= HUGE_MIN)
+		madvise(p, len, MADV_HUGEPAGE);
+	/* Writing faults every page in, host included: the cost a put into
+	 * fresh pages would pay. */
+	if (madvise(p, len, MADV_POPULATE_WRITE) < 0) {
+		if (errno == EINVAL) {
+			volatile char *c = p;
+			size_t i;
+
+			for (i = 0; i < len; i += 4096)
+				c[i] = 0;
+		} else {
+			rc = -ENOSPC;
+		}
+	}
+	munmap(p, len);
+	return rc;
+}
+
+int
+arena_adopt(int fd, size_t have, size_t len)
+{
+	int rc;
+
+	if (len == 0)
+		return -EINVAL;
+	if (ftruncate(fd, (off_t)len) < 0)
+		return -errno;
+	if (len > have) {
+		rc = posix_fallocate(fd, (off_t)have, (off_t)(len - have));
+		if (rc) {
+			if (ftruncate(fd, (off_t)have) < 0) {
+				/* only shrinks back what we just grew */
+			}
+			return rc == ENOSPC || rc == ENOMEM ? -ENOSPC : -rc;
+		}
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		return -errno;
+	return 0;
+}

@@ -45,6 +45,18 @@ int arena_memfd(const char *name, size_t len, int *fd);
 int arena_seal(int fd);
 /* A new read-only open file of the same memory; or -errno. */
 int arena_reopen_ro(int fd);
+/* ---- the reserve pool (store_reserve.c) ----
+ * A pool memfd is sealable but has no seals yet: its pages are allocated
+ * and touched ahead of time, and a put of about its size adopts it. */
+int arena_pool_new(int *fd);
+/* Grows pool fd from `from` to `to` bytes and writes (zeroes) every new
+ * page through a transient mapping, so the host backs them now rather
+ * than during a put. -ENOSPC when memory runs out. */
+int arena_pool_fill(int fd, size_t from, size_t to);
+/* Makes pool fd (have bytes filled) a blob memfd of exactly len bytes:
+ * trims or extends it (the extension reserved as arena_memfd does) and
+ * seals its size. On error the caller closes fd. */
+int arena_adopt(int fd, size_t have, size_t len);
 /* Bytes of memory a blob of len bytes really holds. */
 size_t arena_footprint(size_t len);
 

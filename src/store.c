@@ -85,6 +85,9 @@ store_fits(struct store *s, uint64_t fp)
 
 	if (used + fp < fp || used + fp > s->limit)
 		return 0;
+	if (used + fp + slab_idle_bytes(&s->slab) + reserve_bytes(s) >
+	    s->limit)
+		reserve_drop(s);
 	if (used + fp + slab_idle_bytes(&s->slab) > s->limit)
 		slab_trim(&s->slab);
 	return 1;
@@ -184,6 +187,7 @@ store_new(const struct store_cfg *cfg)
 			fatal("eventfd");
 		threads_start(s);
 	}
+	reserve_start(s, cfg->reserve, cfg->reserve_eager);
 	return s;
 }
 
@@ -228,6 +232,7 @@ store_free(struct store *s)
 	if (!s)
 		return;
 	threads_stop(s); /* persistence: before anything they use goes */
+	reserve_stop(s);
 	while (s->owners.next != &s->owners)
 		store_owner_free(s, s->owners.next);
 	pos = 0;
@@ -276,6 +281,7 @@ store_status(struct store *s, struct store_status *st)
 	st->limit = s->limit == UINT64_MAX ? 0 : s->limit;
 	st->segments = slab_bytes(&s->slab);
 	st->idle_segments = slab_idle_bytes(&s->slab);
+	st->reserve = reserve_bytes(s);
 	st->huge = arena_huge_name();
 	st->persisted = s->npersisted;
 	st->disk_bytes = s->disk_bytes;

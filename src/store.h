@@ -41,6 +41,9 @@ struct store_cfg {
 	const char *data_dir; /* persisted objects live here; NULL = none */
 	struct persist *persist; /* or an open one (persist_open), which the
 				  * store then owns; wins over data_dir */
+	uint64_t reserve;     /* pre-faulted pool for puts, bytes (at most a
+			       * quarter of the limit); 0 = none */
+	int reserve_eager;    /* fill it all at start (else grow with puts) */
 };
 
 /* With a data directory, restores what it holds (damaged files are moved
@@ -234,6 +237,7 @@ struct store_status {
 	uint64_t limit;
 	uint64_t segments;   /* bytes of slab segments (part of used) */
 	uint64_t idle_segments; /* an empty segment kept (not in used) */
+	uint64_t reserve;    /* pre-faulted pool for puts (not in used) */
 	const char *huge;    /* huge-page mode */
 	/* persistence */
 	uint64_t persisted;  /* persisted objects */

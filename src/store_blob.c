@@ -30,6 +30,7 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 		return store_fail(-EINVAL, "a blob created for writing needs "
 				  "at least one byte");
 	store_lock(s);
+	reserve_note(s, fp); /* may wait for the pool: before the checks */
 	if (fp < len || !store_fits(s, fp)) {
 		rc = fail_nospace(s, len);
 		goto out;
@@ -37,7 +38,7 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 	o = xcalloc(1, sizeof(*o));
 	o->id = new_id(s, 1);
 	snprintf(name, sizeof(name), "vineyard-%016" PRIx64, o->id);
-	rc = arena_memfd(name, len, &f);
+	rc = reserve_take(s, len, &f) ? 0 : arena_memfd(name, len, &f);
 	if (rc) {
 		free(o);
 		if (rc == -ENOSPC) {

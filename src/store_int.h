@@ -21,6 +21,7 @@
  *                    tickets, wait; the hooks the other files call
  *   store_writer.c   the writer and loader threads, load_blob
  *   store_restore.c  start-up restore of the data directory
+ *   store_reserve.c  the reserve pool of pre-faulted memory for puts
  */
 #ifndef VY_STORE_INT_H
 #define VY_STORE_INT_H
@@ -101,6 +102,20 @@ struct pjob {
 	char msg[320];
 };
 
+/* The reserve pool (store_reserve.c); store lock. */
+struct reserve {
+	int fd;             /* the pool memfd, -1 = none */
+	uint64_t have;      /* its bytes filled */
+	uint64_t claimed;   /* have + the chunk being filled: held room */
+	uint64_t cap;       /* the most it holds */
+	uint64_t target;    /* what the thread fills to (<= cap) */
+	int on, busy, stop;
+	int orphan;         /* dropped while busy: the thread closes it */
+	int failed;         /* a fill ran out of memory: wait for a put */
+	pthread_t thr;
+	pthread_cond_t cond;
+};
+
 struct store {
 	pthread_mutex_t lock;
 	struct idtab objs;     /* sealed objects */
@@ -137,6 +152,7 @@ struct store {
 	int stopping;
 	volatile int cancel;   /* read by the writer without the lock */
 	int efd;               /* eventfd: a job finished; -1 = none */
+	struct reserve res;
 };
 
 /* store.c */
@@ -220,6 +236,22 @@ void threads_stop(struct store *s);
 
 /* store_restore.c */
 int store_restore(struct store *s);
+
+/* store_reserve.c */
+/* cap: the most the pool holds (at most a quarter of the limit); eager:
+ * fill it all at start, else 64 MiB and then what puts ask. Lock not
+ * held for start and stop. */
+void reserve_start(struct store *s, uint64_t cap, int eager);
+void reserve_stop(struct store *s);
+/* Gives the pool's room back (a put needs it). */
+void reserve_drop(struct store *s);
+/* A blob of fp bytes is being created: the pool grows towards it. */
+void reserve_note(struct store *s, uint64_t fp);
+/* 1 and *fd a blob memfd of exactly len bytes made of the pool when the
+ * pool suits len; 0 to make one the usual way. */
+int reserve_take(struct store *s, size_t len, int *fd);
+/* Room the pool holds now (not in used_bytes). */
+uint64_t reserve_bytes(struct store *s);
 
 #pragma GCC visibility pop
 
