@@ -90,7 +90,7 @@ WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
 	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c \
-	src/store_restore.c src/store_reserve.c src/diskfmt.c src/persist.c src/persist_write.c \
+	src/store_restore.c src/store_reserve.c src/store_spill.c src/diskfmt.c src/persist.c src/persist_write.c \
 	src/persist_read.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \
@@ -100,7 +100,7 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c \
-	src/req_cluster.c src/req_copy.c src/server_tcp.c
+	src/req_cluster.c src/req_copy.c src/req_spill.c src/server_tcp.c
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \

@@ -204,10 +204,9 @@ arena_reopen_ro(int fd)
 /* ---- the reserve pool ---- */
 
 int
-arena_pool_new(int *fd)
+arena_pool_new(const char *name, int *fd)
 {
-	int f = memfd_create("vineyard-reserve", MFD_CLOEXEC |
-			     MFD_ALLOW_SEALING);
+	int f = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (f < 0)
 		return errno == EMFILE || errno == ENFILE ? -EMFILE : -errno;

@@ -48,7 +48,7 @@ int arena_reopen_ro(int fd);
 /* ---- the reserve pool (store_reserve.c) ----
  * A pool memfd is sealable but has no seals yet: its pages are allocated
  * and touched ahead of time, and a put of about its size adopts it. */
-int arena_pool_new(int *fd);
+int arena_pool_new(const char *name, int *fd);
 /* Grows pool fd from `from` to `to` bytes and writes (zeroes) every new
  * page through a transient mapping, so the host backs them now rather
  * than during a put. -ENOSPC when memory runs out. */

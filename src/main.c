@@ -38,6 +38,8 @@ struct opts {
 	uint64_t size;
 	uint64_t input_limit;
 	uint64_t reserve;     /* --reserve; explicit ones are filled at start */
+	const char *spill_dir; /* NULL: inside the data dir; "" = none */
+	double spill_lower, spill_upper;
 	int reserve_set;
 	mode_t socket_mode;
 	int foreground;
@@ -89,6 +91,14 @@ usage(FILE *f)
 "                         filled at start; 0 turns it off). Never more than\n"
 "                         a quarter of --size,\n"
 "                         and only out of room the blobs leave free\n"
+"      --spill-dir DIR    when memory runs short, write cold blobs to DIR\n"
+"                         and read them back on use (default: DATA_DIR/spill;\n"
+"                         none turns spilling off, as does --data-dir none\n"
+"                         without --spill-dir); emptied at start\n"
+"      --spill-lower F, --spill-upper F  past F_upper of --size in use,\n"
+"                         least recently used blobs are spilled until\n"
+"                         F_lower is (default 0.3 and 0.8); a put or reload\n"
+"                         that does not fit spills as much as it needs\n"
 "      --input-limit SIZE at most SIZE bytes of requests not yet received\n"
 "                         in full, all clients together (default 256M); a\n"
 "                         request that does not fit is refused (ENOBUFS)\n"
@@ -179,6 +189,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "busy-poll", required_argument, NULL, 'B' },
 		{ "input-limit", required_argument, NULL, 'I' },
 		{ "reserve", required_argument, NULL, 'r' },
+		{ "spill-dir", required_argument, NULL, 'S' },
+		{ "spill-lower", required_argument, NULL, 'w' },
+		{ "spill-upper", required_argument, NULL, 'u' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "log-file", required_argument, NULL, 'L' },
@@ -207,6 +220,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->busy_poll = 50;
 	o->input_limit = 256ull << 20;
 	o->reserve = 1ull << 30;
+	o->spill_lower = 0.3;
+	o->spill_upper = 0.8;
 	o->level = LOG_LVL_INFO;
 	while ((c = getopt_long(argc, argv, "s:m:d:fvqhV", longopts, NULL)) !=
 	       -1) {
@@ -290,6 +305,31 @@ parse_opts(int argc, char **argv, struct opts *o)
 			}
 			o->reserve_set = 1;
 			break;
+		case 'S':
+			if (!*optarg) {
+				fprintf(stderr, "vineyardd: --spill-dir needs a "
+					"directory (or none)\n");
+				exit(2);
+			}
+			o->spill_dir = strcmp(optarg, "none") ? optarg : "";
+			break;
+		case 'w':
+		case 'u': {
+			double v = strtod(optarg, &end);
+
+			if (*end || end == optarg || !(v > 0 && v <= 1)) {
+				fprintf(stderr, "vineyardd: --spill-%s %s: "
+					"expected a fraction of --size, above 0 "
+					"and at most 1, such as 0.8\n",
+					c == 'w' ? "lower" : "upper", optarg);
+				exit(2);
+			}
+			if (c == 'w')
+				o->spill_lower = v;
+			else
+				o->spill_upper = v;
+			break;
+		}
 		case 'f': o->foreground = 1; break;
 		case 'P': o->pidfile = optarg; break;
 		case 'L': o->log_file = optarg; break;
@@ -359,6 +399,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (!o->size)
 		o->size = default_size();
+	if (o->spill_lower > o->spill_upper) {
+		fprintf(stderr, "vineyardd: --spill-lower %g is above "
+			"--spill-upper %g\n", o->spill_lower, o->spill_upper);
+		exit(2);
+	}
 	if (o->rpc_token_file && !o->rpc) {
 		fprintf(stderr, "vineyardd: --rpc-token-file needs --rpc "
 			"HOST:PORT\n");
@@ -505,8 +550,8 @@ main(int argc, char **argv)
 {
 	struct store_cfg scfg;
 	struct server_cfg vcfg;
-	struct persist *disk = NULL;
-	char *data_dir = NULL;
+	struct persist *disk = NULL, *spill = NULL;
+	char *data_dir = NULL, *spill_dir = NULL;
 	struct store *store;
 	struct server *server = NULL;
 	struct fs *fs = NULL;
@@ -574,6 +619,20 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* The spill directory likewise: DATA_DIR/spill unless told. */
+	if (o.spill_dir ? *o.spill_dir != 0 : data_dir != NULL) {
+		if (o.spill_dir)
+			spill_dir = strdup(o.spill_dir);
+		else if (asprintf(&spill_dir, "%s/spill", data_dir) < 0)
+			spill_dir = NULL;
+		if (!spill_dir)
+			fatal("out of memory");
+		if (persist_open(spill_dir, &spill, err, sizeof(err))) {
+			fprintf(stderr, "vineyardd: spill directory: %s\n", err);
+			unlink(o.socket);
+			return 1;
+		}
+	}
 	if (!o.foreground) {
 		ready = detach();
 		if (ftruncate(lockfd, 0) == 0) {
@@ -612,6 +671,10 @@ main(int argc, char **argv)
 	scfg.data_dir = data_dir;
 	scfg.persist = disk;
 	scfg.reserve = o.reserve;
+	scfg.spill = spill;
+	scfg.spill_dir = spill_dir;
+	scfg.spill_lower = o.spill_lower;
+	scfg.spill_upper = o.spill_upper;
 	scfg.reserve_eager = o.reserve_set;
 	store = store_new(&scfg);
 	loop = loop_new();
@@ -733,6 +796,7 @@ main(int argc, char **argv)
 		unlink(o.pidfile);
 	close(lockfd);
 	free(data_dir);
+	free(spill_dir);
 	log_info("stopped");
 	return rc ? 1 : 0;
 }

@@ -18,6 +18,10 @@
 #define OBJ_DELETED 0x10u   /* gone from the table; waits for its pins */
 #define OBJ_LAZY 0x20u      /* restored from disk, bytes not loaded yet */
 #define OBJ_LOADING 0x40u   /* lazy, and a thread is reading its bytes */
+#define OBJ_SPILLED 0x80u   /* a spill file holds its bytes (store_spill.c);
+			     * with OBJ_LAZY, only it does */
+#define OBJ_SPILLING 0x100u /* its spill file is being written */
+#define OBJ_HELD 0x200u     /* kept in memory on request: never spilled */
 
 struct name;
 struct store_owner;
@@ -29,6 +33,7 @@ struct object {
 	uint32_t pins;      /* reader pins: clients' gets and open files */
 	uint32_t metalen;   /* composite: bytes of meta */
 	uint64_t nbytes;    /* blob: its length; composite: sum of members */
+	uint64_t used_at;   /* store tick of its last use: spill picks LRU */
 	struct name *names; /* names bound here, linked by names.c */
 	struct store_owner *owner; /* unsealed blob: its creator */
 	union {

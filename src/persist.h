@@ -75,6 +75,9 @@ int persist_remove(struct persist *p, uint8_t kind, uint64_t id);
 int persist_trash(struct persist *p, uint8_t kind, uint64_t id, int back);
 /* Removes a file's trash name; 0 when it was not there. */
 int persist_remove_trash(struct persist *p, uint8_t kind, uint64_t id);
+/* Removes every file of objects/ (a spill directory at start-up: its
+ * files belong to a daemon that is gone); *n gets how many. */
+int persist_clear(struct persist *p, uint64_t *n);
 /* Moves a file into damaged/ and logs why. */
 void persist_quarantine(struct persist *p, uint8_t kind, uint64_t id,
 			const char *why);

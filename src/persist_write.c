@@ -3,6 +3,7 @@
  * fsync, rename, then one fsync of the directory for a batch; blob files
  * through O_DIRECT where the file system takes it; removal and quarantine.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -448,4 +449,32 @@ persist_quarantine(struct persist *p, uint8_t kind, uint64_t id,
 
 	persist_name(kind, id, name, sizeof(name));
 	quarantine_name(p, name, why);
+}
+
+int
+persist_clear(struct persist *p, uint64_t *n)
+{
+	struct dirent *e;
+	DIR *d;
+	int fd, rc = 0;
+
+	*n = 0;
+	fd = openat(p->ofd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return persist_fail(-errno, "reading %s/objects: %s", p->dir,
+				    strerror(errno));
+	}
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (unlinkat(p->ofd, e->d_name, 0) == 0)
+			(*n)++;
+		else if (rc == 0)
+			rc = persist_fail(-errno, "removing %s/objects/%s: %s",
+					  p->dir, e->d_name, strerror(errno));
+	}
+	closedir(d);
+	return rc;
 }

@@ -304,6 +304,8 @@ list_one(void *ctx, const struct store_info *info, const char *const *names,
 		flags |= LIST_F_BLOB;
 	if (info->flags & 0x08u)
 		flags |= LIST_F_PERSISTED;
+	if (info->flags & 0x20u) /* OBJ_LAZY: on disk only */
+		flags |= LIST_F_SPILLED;
 	cw_array(l->w, 5);
 	cw_uint(l->w, info->id);
 	cw_str(l->w, info->typename);

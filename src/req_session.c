@@ -76,6 +76,11 @@ status_fill(struct server *sv, struct status *out)
 	out->disk_bytes = st.disk_bytes;
 	out->disk_raw_bytes = st.disk_raw;
 	out->damaged_files = st.damaged;
+	out->reserve_bytes = st.reserve;
+	STATUS_SET(out, spill_dir, st.spill_dir);
+	out->spilled_bytes = st.spilled;
+	out->spill_file_bytes = st.spill_disk;
+	out->spills = st.spills;
 	if (sv->cfg.node) {	/* the cluster (--etcd) */
 		uint32_t inst = 0;
 

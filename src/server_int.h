@@ -13,6 +13,7 @@
  *   req_objects.c   object put, get, delete, list, persist, meta
  *   req_names.c     name put, get (with waits), drop, list
  *   req_cluster.c   the cluster's instances and published objects, global puts
+ *   req_spill.c     evict, load, hold and query spilled objects
  */
 #ifndef VY_SERVER_INT_H
 #define VY_SERVER_INT_H

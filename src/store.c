@@ -111,7 +111,9 @@ fail_nospace(struct store *s, uint64_t want)
 	human_bytes(used_bytes(s), u, sizeof(u));
 	human_bytes(s->limit, l, sizeof(l));
 	return store_fail(-ENOSPC, "no space for %s: %s of %s in use "
-			  "(vineyardd --size)", w, u, l);
+			  "(vineyardd --size)%s", w, u, l, s->spill ?
+			  "; what is in memory is in use or held, so it "
+			  "cannot be spilled" : "");
 }
 
 uint64_t
@@ -133,7 +135,8 @@ new_id(struct store *s, int blob)
 		if ((z & ~META_BLOB_BIT) == 0)
 			continue;
 		if (!idtab_get(&s->objs, z) && !idtab_get(&s->unsealed, z) &&
-		    !idtab_get(&s->zombies, z))
+		    !idtab_get(&s->zombies, z) &&
+		    !(s->res.fd >= 0 && s->res.id == z))
 			return z;
 	}
 }
@@ -179,9 +182,12 @@ store_new(const struct store_cfg *cfg)
 		if (persist_open(cfg->data_dir, &s->disk, err, sizeof(err)))
 			fatalx("%s", err);
 	}
+	spill_start(s, cfg);
 	if (s->disk) {
 		persist_note_pid(s->disk);
 		store_restore(s);
+	}
+	if (s->disk || s->spill) {
 		s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (s->efd < 0)
 			fatal("eventfd");
@@ -195,8 +201,11 @@ store_new(const struct store_cfg *cfg)
 void
 obj_destroy(struct store *s, struct object *o)
 {
+	if (o->flags & OBJ_SPILLED)
+		spill_forget(s, o->id);
 	if (o->flags & OBJ_LAZY) {
-		/* persistence: restored, never read back: no memory held */
+		/* restored or spilled, not read back: no memory held */
+		s->lazy_bytes -= o->nbytes;
 	} else if (o->flags & OBJ_BLOB) {
 		s->payload -= o->nbytes;
 		if (o->flags & OBJ_SMALL) {
@@ -220,6 +229,7 @@ store_set_instance(struct store *s, uint32_t instance)
 {
 	store_lock(s);
 	s->instance = instance & CLUSTER_MAX_INSTANCE;
+	reserve_drop(s); /* named after an id without the instance */
 	store_unlock(s);
 }
 
@@ -231,6 +241,7 @@ store_free(struct store *s)
 
 	if (!s)
 		return;
+	spill_stop(s);
 	threads_stop(s); /* persistence: before anything they use goes */
 	reserve_stop(s);
 	while (s->owners.next != &s->owners)
@@ -251,6 +262,7 @@ store_free(struct store *s)
 	while ((o = idtab_next(&s->pobjs, &pos)))
 		free(o);
 	idtab_release(&s->pobjs);
+	spill_release(s);
 	while (s->done) {
 		struct pjob *j = s->done;
 
@@ -282,6 +294,10 @@ store_status(struct store *s, struct store_status *st)
 	st->segments = slab_bytes(&s->slab);
 	st->idle_segments = slab_idle_bytes(&s->slab);
 	st->reserve = reserve_bytes(s);
+	st->spilled = s->lazy_bytes;
+	st->spill_disk = s->spill_disk;
+	st->spills = s->nspills;
+	st->spill_dir = s->spill ? persist_dir(s->spill) : NULL;
 	st->huge = arena_huge_name();
 	st->persisted = s->npersisted;
 	st->disk_bytes = s->disk_bytes;

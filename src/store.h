@@ -44,6 +44,9 @@ struct store_cfg {
 	uint64_t reserve;     /* pre-faulted pool for puts, bytes (at most a
 			       * quarter of the limit); 0 = none */
 	int reserve_eager;    /* fill it all at start (else grow with puts) */
+	const char *spill_dir; /* spill cold blobs here; NULL = never */
+	struct persist *spill; /* or an open one, which the store owns */
+	double spill_lower, spill_upper; /* fractions of limit (0.3, 0.8) */
 };
 
 /* With a data directory, restores what it holds (damaged files are moved
@@ -164,7 +167,8 @@ int store_wait(struct store *s, uint64_t ticket);
 struct store_info {
 	uint64_t id;
 	uint64_t nbytes;
-	uint32_t flags;     /* OBJ_* */
+	uint32_t flags;     /* OBJ_*; in store_list, OBJ_LAZY also when a
+			     * member blob is on disk only */
 	uint32_t nmembers;
 	uint32_t nnames;
 	char typename[256];
@@ -186,6 +190,18 @@ int store_list(struct store *s, const char *glob, uint64_t after,
 	       size_t limit, store_list_fn fn, void *ctx, int *more);
 /* Every sealed object id, sorted, in a malloc'd array. */
 int store_ids(struct store *s, uint64_t **ids, size_t *n);
+
+/* ---- spilling (store_spill.c) ---- */
+
+/* Spills every memfd blob of each object now (those a reader holds stay);
+ * clears a hold. -ENOTSUP without a spill directory. Blocks while files
+ * are written. */
+int store_evict(struct store *s, const uint64_t *ids, size_t n);
+/* hold: the blobs of each object are never spilled until released
+ * (hold 0). Read them back first with store_prefetch. */
+int store_hold(struct store *s, const uint64_t *ids, size_t n, int hold);
+/* 1 when some blob of id is on disk only, 0 when all are in memory. */
+int store_spilled(struct store *s, uint64_t id, int *out);
 
 /* ---- names ---- */
 
@@ -238,6 +254,11 @@ struct store_status {
 	uint64_t segments;   /* bytes of slab segments (part of used) */
 	uint64_t idle_segments; /* an empty segment kept (not in used) */
 	uint64_t reserve;    /* pre-faulted pool for puts (not in used) */
+	uint64_t spilled;    /* blob bytes on disk only: spilled, or
+			      * restored and not read back yet */
+	uint64_t spill_disk; /* bytes of spill files */
+	uint64_t spills;     /* blobs spilled since start */
+	const char *spill_dir; /* NULL = no spilling */
 	const char *huge;    /* huge-page mode */
 	/* persistence */
 	uint64_t persisted;  /* persisted objects */

@@ -31,14 +31,22 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 				  "at least one byte");
 	store_lock(s);
 	reserve_note(s, fp); /* may wait for the pool: before the checks */
-	if (fp < len || !store_fits(s, fp)) {
+	if (fp < len) {
 		rc = fail_nospace(s, len);
 		goto out;
 	}
+	/* Full: spill cold blobs (which says why it cannot). */
+	if (!store_fits(s, fp) &&
+	    (rc = s->spill ? spill_room(s, fp) : fail_nospace(s, len)))
+		goto out;
 	o = xcalloc(1, sizeof(*o));
-	o->id = new_id(s, 1);
-	snprintf(name, sizeof(name), "vineyard-%016" PRIx64, o->id);
-	rc = reserve_take(s, len, &f) ? 0 : arena_memfd(name, len, &f);
+	if (reserve_take(s, len, &f, &o->id)) {
+		rc = 0; /* the pool, already named after its id */
+	} else {
+		o->id = new_id(s, 1);
+		snprintf(name, sizeof(name), "vineyard-%016" PRIx64, o->id);
+		rc = arena_memfd(name, len, &f);
+	}
 	if (rc) {
 		free(o);
 		if (rc == -ENOSPC) {
@@ -112,7 +120,9 @@ seal_commit(struct store *s, struct object *o, int ro)
 	idtab_del(&s->unsealed, o->id);
 	tab_put(&s->objs, o);
 	s->nblobs++;
+	o->used_at = ++s->tick;
 	store_notify(s, STORE_EV_ADD, o->id, NULL);
+	spill_kick(s);
 }
 
 int

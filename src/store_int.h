@@ -22,6 +22,7 @@
  *   store_writer.c   the writer and loader threads, load_blob
  *   store_restore.c  start-up restore of the data directory
  *   store_reserve.c  the reserve pool of pre-faulted memory for puts
+ *   store_spill.c    spilling cold blobs to disk, the spiller thread
  */
 #ifndef VY_STORE_INT_H
 #define VY_STORE_INT_H
@@ -105,6 +106,8 @@ struct pjob {
 /* The reserve pool (store_reserve.c); store lock. */
 struct reserve {
 	int fd;             /* the pool memfd, -1 = none */
+	uint64_t id;        /* the blob id it is named after (readers see
+			     * the name in their maps), kept from new_id */
 	uint64_t have;      /* its bytes filled */
 	uint64_t claimed;   /* have + the chunk being filled: held room */
 	uint64_t cap;       /* the most it holds */
@@ -153,6 +156,18 @@ struct store {
 	volatile int cancel;   /* read by the writer without the lock */
 	int efd;               /* eventfd: a job finished; -1 = none */
 	struct reserve res;
+	/* spill (store_spill.c); store lock */
+	struct persist *spill; /* the spill directory; NULL = no spilling */
+	struct idtab sfiles;   /* struct sfile: spill files written */
+	uint64_t spill_lower, spill_upper; /* bytes of used memory */
+	uint64_t lazy_bytes;   /* blob bytes on disk only (OBJ_LAZY) */
+	uint64_t spill_disk;   /* bytes of spill files */
+	uint64_t nspills;      /* blobs whose memory spilling freed */
+	uint64_t tick;         /* use counter for object used_at */
+	int spilling;          /* spill files being written */
+	int spill_stop, spill_thread;
+	pthread_t spiller;
+	pthread_cond_t spill_cond; /* a spill finished, or memory grew */
 };
 
 /* store.c */
@@ -237,6 +252,23 @@ void threads_stop(struct store *s);
 /* store_restore.c */
 int store_restore(struct store *s);
 
+/* store_spill.c */
+/* Opens and empties the spill directory and starts the spiller thread
+ * (cfg->spill_dir NULL: no spilling). */
+int spill_start(struct store *s, const struct store_cfg *cfg);
+void spill_stop(struct store *s);   /* the thread; lock not held */
+void spill_release(struct store *s); /* removes the files; at the end */
+/* Spills least recently used blobs until fp more bytes fit; may let go of
+ * the lock. 0 when they fit, else -ENOSPC (or why spilling failed) with
+ * a sentence. */
+int spill_room(struct store *s, uint64_t fp);
+/* Wakes the spiller when used memory passed the upper threshold. */
+void spill_kick(struct store *s);
+/* Removes id's spill file, if any (its object goes). */
+void spill_forget(struct store *s, uint64_t id);
+/* Moves id's damaged spill file aside. */
+void spill_damaged(struct store *s, uint64_t id, const char *why);
+
 /* store_reserve.c */
 /* cap: the most the pool holds (at most a quarter of the limit); eager:
  * fill it all at start, else 64 MiB and then what puts ask. Lock not
@@ -247,9 +279,10 @@ void reserve_stop(struct store *s);
 void reserve_drop(struct store *s);
 /* A blob of fp bytes is being created: the pool grows towards it. */
 void reserve_note(struct store *s, uint64_t fp);
-/* 1 and *fd a blob memfd of exactly len bytes made of the pool when the
- * pool suits len; 0 to make one the usual way. */
-int reserve_take(struct store *s, size_t len, int *fd);
+/* 1 and *fd a blob memfd of exactly len bytes made of the pool, *id the
+ * id it is named after, when the pool suits len; 0 to make one the usual
+ * way. */
+int reserve_take(struct store *s, size_t len, int *fd, uint64_t *id);
 /* Room the pool holds now (not in used_bytes). */
 uint64_t reserve_bytes(struct store *s);
 

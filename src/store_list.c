@@ -156,6 +156,15 @@ obj_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+static int
+lazy_one(struct store *s, struct object *o, void *ctx)
+{
+	(void)s;
+	if (o->flags & OBJ_LAZY)
+		*(int *)ctx = 1;
+	return !*(int *)ctx;
+}
+
 int
 store_list(struct store *s, const char *glob, uint64_t after, size_t limit,
 	   store_list_fn fn, void *ctx, int *more)
@@ -188,6 +197,15 @@ store_list(struct store *s, const char *glob, uint64_t after, size_t limit,
 		size_t nn;
 
 		info_of(v[i], &info);
+		if (!(v[i]->flags & OBJ_BLOB) && s->lazy_bytes) {
+			/* on disk only: some blob of it is (spilled, or
+			 * restored and not read back yet) */
+			int lazy = 0;
+
+			store_walk(s, v[i], lazy_one, &lazy);
+			if (lazy)
+				info.flags |= OBJ_LAZY;
+		}
 		names = names_of(v[i], &nn);
 		rc = fn(ctx, &info, names, nn);
 		free(names);

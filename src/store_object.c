@@ -276,8 +276,10 @@ get_one(struct store *s, struct object *o, void *ctx)
 		struct store_blobref b;
 
 		blobref(s, o, &b);
-		if (!(g->flags & GET_F_META))
+		if (!(g->flags & GET_F_META)) {
 			store_pin(g->ow, o);
+			o->used_at = ++s->tick;
+		}
 		g->rc = g->on_blob ? g->on_blob(g->ctx, &b) : 0;
 		return 0;
 	}
@@ -304,7 +306,7 @@ store_get(struct store *s, struct store_owner *ow, uint64_t id,
 	/* persistence: read lazily restored blobs back first. The server
 	 * has done it on the loader thread already (store_prefetch), so
 	 * this only blocks other callers. */
-	if (!(flags & GET_F_META) && s->disk) {
+	if (!(flags & GET_F_META) && (s->disk || s->spill)) {
 		uint64_t *lazy = NULL;
 		size_t nlazy = 0, i;
 
@@ -348,6 +350,7 @@ store_blob_open(struct store *s, struct store_owner *ow, uint64_t id,
 	else {
 		blobref(s, o, b);
 		store_pin(ow, o);
+		o->used_at = ++s->tick;
 	}
 	store_unlock(s);
 	return rc;

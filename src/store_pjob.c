@@ -294,7 +294,7 @@ store_prefetch(struct store *s, uint64_t id, uint64_t *ticket)
 	if (ticket)
 		*ticket = 0;
 	store_lock(s);
-	o = s->disk ? idtab_get(&s->objs, id) : NULL;
+	o = s->disk || s->spill ? idtab_get(&s->objs, id) : NULL;
 	if (o) {
 		lazy_ids(s, o, &ids, &n);
 		if (n) {

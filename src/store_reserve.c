@@ -89,7 +89,12 @@ reserve_main(void *arg)
 			continue;
 		}
 		if (r->fd < 0) {
-			rc = arena_pool_new(&r->fd);
+			char name[40];
+
+			r->id = new_id(s, 1);
+			snprintf(name, sizeof(name), "vineyard-%016" PRIx64,
+				 r->id);
+			rc = arena_pool_new(name, &r->fd);
 			if (rc) {
 				r->failed = 1;
 				continue;
@@ -206,7 +211,7 @@ reserve_note(struct store *s, uint64_t fp)
 }
 
 int
-reserve_take(struct store *s, size_t len, int *fd)
+reserve_take(struct store *s, size_t len, int *fd, uint64_t *id)
 {
 	struct reserve *r = &s->res;
 	uint64_t fp = arena_footprint(len);
@@ -227,6 +232,7 @@ reserve_take(struct store *s, size_t len, int *fd)
 	log_debug("reserve: a blob of %zu bytes adopts the pool of %" PRIu64
 		  " bytes", len, r->have);
 	*fd = r->fd;
+	*id = r->id;
 	r->fd = -1;
 	r->have = r->claimed = 0;
 	pthread_cond_signal(&r->cond);

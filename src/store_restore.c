@@ -322,6 +322,7 @@ restore_build(struct restore *r, uint64_t *nlazy)
 			} else {
 				o->flags |= OBJ_LAZY;
 				o->u.big.fd = o->u.big.rofd = -1;
+				s->lazy_bytes += x->raw;
 				(*nlazy)++;
 			}
 			s->nblobs++;

@@ -87,7 +87,8 @@ load_blob(struct store *s, uint64_t id)
 	uint8_t *buf = NULL;
 	size_t fp = 0;
 	uint64_t len;
-	int fd = -1, ro = -1, rc = 0;
+	struct persist *src;
+	int fd = -1, ro = -1, rc = 0, spilled, tries = 0;
 
 	meta_id_format(id, idbuf);
 	for (;;) {
@@ -96,11 +97,27 @@ load_blob(struct store *s, uint64_t id)
 			return store_fail(-ENOENT, "no object %s", idbuf);
 		if (!(o->flags & OBJ_LAZY))
 			return 0;
-		if (!(o->flags & OBJ_LOADING))
-			break;
-		pthread_cond_wait(&s->load_cond, &s->lock);
+		if (o->flags & OBJ_LOADING) {
+			pthread_cond_wait(&s->load_cond, &s->lock);
+			continue;
+		}
+		/* Full: spill others first (letting go of the lock, so
+		 * look again after). */
+		fp = arena_footprint(o->nbytes);
+		if (o->nbytes > PROTO_SMALL_MAX && s->spill && fp >= o->nbytes &&
+		    !store_fits(s, fp) && tries++ < 3) {
+			if (spill_room(s, fp) == 0)
+				continue;
+			return store_fail(-ENOSPC, "no space to read blob %s "
+					  "back into memory: %s", idbuf,
+					  store_errmsg());
+		}
+		break;
 	}
+	spilled = (o->flags & OBJ_SPILLED) != 0;
+	src = spilled ? s->spill : s->disk;
 	len = o->nbytes;
+	fp = 0;
 	if (len <= PROTO_SMALL_MAX) {
 		buf = xmalloc(len ? len : 1);
 	} else {
@@ -130,7 +147,7 @@ load_blob(struct store *s, uint64_t id)
 
 	/* Written with pwrite: the memfd's pages are reserved already, and
 	 * copying in beats faulting a mapping in page by page. */
-	rc = persist_load_blob(s->disk, id, fd, buf, len, &why);
+	rc = persist_load_blob(src, id, fd, buf, len, &why);
 	if (rc)
 		snprintf(msg, sizeof(msg), "%s", persist_errmsg());
 	if (rc == 0 && fd >= 0) {
@@ -166,6 +183,8 @@ load_blob(struct store *s, uint64_t id)
 	if (rc == 0) {
 		o->flags &= ~OBJ_LAZY;
 		s->payload += len;
+		s->lazy_bytes -= len;
+		o->used_at = ++s->tick;
 	} else if (fd >= 0) {
 		close(fd);
 		s->big_bytes -= fp;
@@ -173,7 +192,14 @@ load_blob(struct store *s, uint64_t id)
 	o->flags &= ~OBJ_LOADING;
 	pthread_cond_broadcast(&s->load_cond);
 	free(buf);
-	if (rc == -EBADMSG) {
+	if (rc == -EBADMSG && spilled) {
+		/* Never served: set aside, and what needs it goes. */
+		log_warnx("store: spilled blob %s: %s", idbuf, msg);
+		spill_damaged(s, id, why ? why : "damaged");
+		if (!(o->flags & OBJ_DELETED))
+			drop_damaged(s, o);
+		rc = store_fail(-EBADMSG, "%s; the object was dropped", msg);
+	} else if (rc == -EBADMSG) {
 		log_warnx("store: persisted blob %s: %s", idbuf, msg);
 		if (!(o->flags & OBJ_DELETED))
 			drop_damaged(s, o);
@@ -183,6 +209,8 @@ load_blob(struct store *s, uint64_t id)
 				idbuf, msg);
 	}
 	obj_unpin(s, o, 1);
+	if (rc == 0)
+		spill_kick(s);
 	return rc;
 }
 
@@ -420,6 +448,35 @@ run_persist(struct store *s, struct pjob *j)
 		store_unlock(s);
 		jfail(j, -ENOENT, "object %s was deleted before it could be "
 		      "persisted", idbuf);
+		return;
+	}
+	/* Spilled blobs come back into memory first: the writer reads
+	 * memory. Loading lets go of the lock, so look again. */
+	for (pass = 0; pass < 5; pass++) {
+		uint64_t *lazy = NULL;
+		size_t nlazy = 0, left = 0;
+
+		lazy_ids(s, o, &lazy, &nlazy);
+		for (i = 0; i < nlazy; i++)
+			if (!pobj_of(s, lazy[i]))
+				left++;
+		for (i = 0; i < nlazy && rc == 0 && pass < 4; i++)
+			if (!pobj_of(s, lazy[i]))
+				rc = load_blob(s, lazy[i]);
+		free(lazy);
+		if (left == 0)
+			break;
+		if (rc == 0 && pass == 4)
+			rc = store_fail(-EAGAIN, "its blobs were spilled again "
+					"while read back; try again");
+		o = idtab_get(&s->objs, j->persist);
+		if (rc || !o)
+			break;
+	}
+	if (rc || !o) {
+		store_unlock(s);
+		jfail(j, rc ? rc : -ENOENT, "cannot persist %s: %s", idbuf,
+		      rc ? store_errmsg() : "it was deleted meanwhile");
 		return;
 	}
 	store_walk(s, o, collect_one, &c);

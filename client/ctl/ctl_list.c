@@ -31,12 +31,14 @@ ls_one(void *ctx, const struct vy_list_entry *e)
 				printf(", ");
 			json_str(stdout, e->names[i]);
 		}
-		printf("], \"persisted\": %s}", e->persisted ? "true" :
-		       "false");
+		printf("], \"persisted\": %s, \"where\": \"%s\"}",
+		       e->persisted ? "true" : "false",
+		       e->spilled ? "disk" : "memory");
 	} else {
 		human_bytes(e->nbytes, size, sizeof(size));
-		printf("%s  %-28s %10s  %-9s ", idbuf, e->typename, size,
-		       e->persisted ? "persisted" : "-");
+		printf("%s  %-28s %10s  %-9s %-6s ", idbuf, e->typename, size,
+		       e->persisted ? "persisted" : "-",
+		       e->spilled ? "disk" : "memory");
 		for (i = 0; i < e->nnames; i++)
 			printf("%s%s", i ? "," : "", e->names[i]);
 		if (!e->nnames)
@@ -82,8 +84,8 @@ cmd_ls(int argc, char **argv)
 	if (opt_json)
 		printf("[");
 	else if (!opt_quiet)
-		printf("%-17s  %-28s %10s  %-9s %s\n", "ID", "TYPENAME", "SIZE",
-		       "PERSISTED", "NAMES");
+		printf("%-17s  %-28s %10s  %-9s %-6s %s\n", "ID", "TYPENAME",
+		       "SIZE", "PERSISTED", "WHERE", "NAMES");
 	rc = vy_list(c, glob, ls_one, &l);
 	if (opt_json)
 		printf("%s]\n", l.n ? "\n" : "");

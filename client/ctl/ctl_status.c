@@ -14,7 +14,7 @@ static void
 print_human(struct vy_client *c, const struct vy_status *st)
 {
 	char used[32], limit[32], payload[32], disk[32], raw[32];
-	char in[32], inlim[32];
+	char in[32], inlim[32], res[32], spilled[32], sfiles[32];
 
 	human_bytes(st->used_bytes, used, sizeof(used));
 	human_bytes(st->limit_bytes, limit, sizeof(limit));
@@ -23,12 +23,18 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	human_bytes(st->disk_raw_bytes, raw, sizeof(raw));
 	human_bytes(st->input_bytes, in, sizeof(in));
 	human_bytes(st->input_limit_bytes, inlim, sizeof(inlim));
+	human_bytes(st->reserve_bytes, res, sizeof(res));
+	human_bytes(st->spilled_bytes, spilled, sizeof(spilled));
+	human_bytes(st->spill_file_bytes, sfiles, sizeof(sfiles));
 	printf("daemon:     pid %" PRIu64 ", up %" PRIu64 " s, socket %s\n",
 	       st->pid, st->uptime_s, vy_socket_path(c));
 	printf("objects:    %" PRIu64 " (%" PRIu64 " blobs, %" PRIu64
 	       " names)\n", st->objects, st->blobs, st->names);
 	printf("memory:     %s used of %s (%s of data), huge pages %s\n",
 	       used, limit, payload, st->huge_pages ? st->huge_pages : "-");
+	printf("spilled:    %s of blobs on disk only, %s of spill files in "
+	       "%s, %" PRIu64 " spills; %s reserved for puts\n", spilled,
+	       sfiles, st->spill_dir ? st->spill_dir : "-", st->spills, res);
 	printf("in flight:  %" PRIu64 " unsealed blobs, %" PRIu64
 	       " deleted blobs still mapped\n", st->unsealed_blobs,
 	       st->deleted_in_use);

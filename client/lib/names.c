@@ -178,6 +178,60 @@ vy_unpersist(struct vy_client *c, vy_id id)
 	return persist_rt(c, MSG_UNPERSIST, id);
 }
 
+static int
+spill_rt(struct vy_client *c, uint64_t op, const vy_id *ids, size_t n,
+	 int *out)
+{
+	struct vy_reply rep;
+	struct cr r;
+	size_t k, i;
+	int b = 0;
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	vy__req(c);
+	cw_array(&c->req, 2);
+	cw_uint(&c->req, op);
+	cw_array(&c->req, n);
+	for (i = 0; i < n; i++)
+		cw_uint(&c->req, ids[i]);
+	rc = vy__rt(c, MSG_SPILL, 0, &rep);
+	if (rc == 0 && out) {
+		cr_init(&r, rep.body, rep.len);
+		if (cr_array(&r, &k) || k != 1 || cr_bool(&r, &b))
+			rc = vy__malformed(c, "spill");
+		*out = b;
+	}
+	vy__leave(c);
+	return rc;
+}
+
+VY_API int
+vy_evict(struct vy_client *c, const vy_id *ids, size_t n)
+{
+	return spill_rt(c, SPILL_OP_EVICT, ids, n, NULL);
+}
+
+VY_API int
+vy_load(struct vy_client *c, const vy_id *ids, size_t n, int hold)
+{
+	return spill_rt(c, hold ? SPILL_OP_LOAD_HOLD : SPILL_OP_LOAD, ids, n,
+			NULL);
+}
+
+VY_API int
+vy_unhold(struct vy_client *c, const vy_id *ids, size_t n)
+{
+	return spill_rt(c, SPILL_OP_UNHOLD, ids, n, NULL);
+}
+
+VY_API int
+vy_is_spilled(struct vy_client *c, vy_id id, int *spilled)
+{
+	return spill_rt(c, SPILL_OP_QUERY, &id, 1, spilled);
+}
+
 /* One LIST page; entries go to fn. *last gets the last id, *more whether
  * the daemon has more. */
 static int
@@ -247,6 +301,7 @@ list_page(struct vy_client *c, const char *glob, uint64_t after,
 		e.nbytes = nb;
 		e.is_blob = (flags & LIST_F_BLOB) != 0;
 		e.persisted = (flags & LIST_F_PERSISTED) != 0;
+		e.spilled = (flags & LIST_F_SPILLED) != 0;
 		e.names = (const char *const *)names;
 		e.nnames = nn;
 		*last = e.id;

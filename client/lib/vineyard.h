@@ -243,11 +243,23 @@ struct vy_list_entry {
 	int persisted;
 	const char *const *names; /* nnames, sorted */
 	size_t nnames;
+	int spilled;        /* some blob of it is on disk only (spilled to
+			     * disk, or restored and not read back yet) */
 };
 /* Calls fn for every object whose typename matches glob (NULL: all), in
  * id order. Entries are valid during the call only. */
 int vy_list(struct vy_client *c, const char *glob,
 	    int (*fn)(void *ctx, const struct vy_list_entry *e), void *ctx);
+/* Spilling (vineyardd --spill-dir; vineyardd(8), "When memory runs
+ * out"). vy_evict writes the objects' blobs to the spill directory now and
+ * frees their memory (blobs a reader maps stay; -ENOTSUP without a spill
+ * directory); vy_load reads them back into memory (a get does that by
+ * itself), and with hold keeps them there until vy_unhold; vy_is_spilled
+ * sets *spilled to 1 when some blob of id is on disk only. */
+int vy_evict(struct vy_client *c, const vy_id *ids, size_t n);
+int vy_load(struct vy_client *c, const vy_id *ids, size_t n, int hold);
+int vy_unhold(struct vy_client *c, const vy_id *ids, size_t n);
+int vy_is_spilled(struct vy_client *c, vy_id id, int *spilled);
 /* meta.json of id as the daemon renders it (malloc'd; free it). */
 int vy_meta_json(struct vy_client *c, vy_id id, char **json);
 /* The daemon's figures (vineyardctl(1) status says what each means). A
@@ -284,6 +296,13 @@ struct vy_status {
 	const char *cluster;       /* --etcd: "joined", "joining", "lost"; or
 				    * NULL without a cluster */
 	uint64_t cluster_instance; /* this daemon's instance id, or 0 */
+	uint64_t reserve_bytes;    /* memory faulted in ahead of puts (vineyardd
+				    * --reserve); not in used_bytes */
+	const char *spill_dir;     /* where cold blobs spill, or NULL */
+	uint64_t spilled_bytes;    /* blob bytes on disk only: spilled (or
+				    * restored, not read back yet) */
+	uint64_t spill_file_bytes; /* bytes of spill files */
+	uint64_t spills;           /* blobs spilled since the daemon started */
 	/* Later versions add fields here only: the library allocates. */
 };
 /* The daemon's figures in *st, one malloc'd block with its strings: free()

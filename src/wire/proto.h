@@ -82,6 +82,8 @@
 		/* [id] -> [json text]: meta.json as the mount shows */ \
 	X(MSG_UNPERSIST, 206, "unpersist", persist) \
 		/* [id] -> [] (drops the persisted copy) */ \
+	X(MSG_SPILL, 207, "spill", spill) \
+		/* [op, [id...]] -> [bool] (SPILL_OP_*; the bool: QUERY's) */ \
 	/* names: 300s */ \
 	X(MSG_NAME_PUT, 300, "name-put", name) /* [name, id] -> [] */ \
 	X(MSG_NAME_GET, 301, "name-get", name) /* [name, wait_ms] -> [id] */ \
@@ -128,6 +130,13 @@ enum proto_type {
 #define DELETE_F_SHALLOW 0x1u /* keep members that become unreferenced */
 #define LIST_F_BLOB 0x1u
 #define LIST_F_PERSISTED 0x2u
+#define LIST_F_SPILLED 0x4u   /* some blob of it is on disk only */
+/* MSG_SPILL ops (vineyardd(8), When memory runs out) */
+#define SPILL_OP_EVICT 0      /* spill the objects' blobs now */
+#define SPILL_OP_LOAD 1       /* read them back into memory */
+#define SPILL_OP_LOAD_HOLD 2  /* and keep them there until UNHOLD */
+#define SPILL_OP_UNHOLD 3
+#define SPILL_OP_QUERY 4      /* [op, [id]] -> [is some blob on disk only] */
 
 #define BLOB_KIND_MEMFD 0
 #define BLOB_KIND_SEGMENT 1

@@ -103,6 +103,7 @@ test_type_table(void)
 	/* the enum is the list: a constant names its row's number */
 	CHECK_EQ(MSG_STATUS, 2);
 	CHECK_EQ(MSG_UNPERSIST, 206);
+	CHECK_EQ(MSG_SPILL, 207);
 	CHECK_EQ(MSG_NAME_LIST, 303);
 	CHECK_EQ(MSG_GLOBAL_PUT, 402);
 }

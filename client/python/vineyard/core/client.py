@@ -678,6 +678,44 @@ class Client(UpstreamCalls):
         c = self._h().handle()
         _capi.check(_capi.persist(c, oid), c)
 
+    # ---- spilling (vineyardd --spill-dir), upstream's names ----
+
+    def _spill_ids(self, objects):
+        ids = objects if isinstance(objects, (list, tuple, set)) \
+            else [objects]
+        ids = [_id_of(i) for i in ids]
+        return (ctypes.c_uint64 * len(ids))(*ids), len(ids)
+
+    def evict(self, objects):
+        """Writes the blobs of these objects to the daemon's spill
+        directory now and frees their memory; they stay listed and named
+        and come back on the next get. Blobs a reader maps stay in
+        memory."""
+        arr, n = self._spill_ids(objects)
+        c = self._h().handle()
+        _capi.check(_capi.evict(c, arr, n), c)
+
+    def load(self, objects, pin=False):
+        """Reads spilled objects back into memory (a get does that by
+        itself); with pin=True they are never spilled until unpin."""
+        arr, n = self._spill_ids(objects)
+        c = self._h().handle()
+        _capi.check(_capi.load(c, arr, n, 1 if pin else 0), c)
+
+    def unpin(self, objects):
+        """Lets objects pinned by load(..., pin=True) be spilled again."""
+        arr, n = self._spill_ids(objects)
+        c = self._h().handle()
+        _capi.check(_capi.unhold(c, arr, n), c)
+
+    def is_spilled(self, object_id):
+        """True when some blob of the object is on disk only."""
+        oid = _id_of(object_id)
+        c = self._h().handle()
+        v = ctypes.c_int()
+        _capi.check(_capi.is_spilled(c, oid, ctypes.byref(v)), c)
+        return bool(v.value)
+
     def exists(self, object_id):
         """True when the object is in the store."""
         oid = _id_of(object_id)

@@ -1,0 +1,197 @@
+#!/usr/bin/env bats
+# Spilling (issue 15): when memory runs short, cold blobs go to the spill
+# directory (lz4 files with checksums) and come back on use; a blob a
+# reader maps never goes; faults (full disk, damaged file, restart) are
+# clean. Small stores (8 MiB) keep it quick.
+
+load helper
+
+SPILL=
+
+local_setup() {
+	SPILL=$T/data/spill/objects
+	for i in $(seq 16); do
+		head -c $((2 << 20)) /dev/urandom >"$T/p$i.bin"
+	done
+}
+
+local_teardown() {
+	if mountpoint -q "$T/tiny" 2>/dev/null; then
+		[ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null
+		for _ in $(seq 50); do
+			kill -0 "${DAEMON_PID:-0}" 2>/dev/null || break
+			sleep 0.1
+		done
+		umount "$T/tiny" 2>/dev/null || umount -l "$T/tiny"
+	fi
+}
+
+figure() { # figure NAME: a number from --json status
+	vyctl --json status | sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p"
+}
+
+@test "4 x the memory limit put and read back byte for byte; ls says where" {
+	start_daemon --size 8M
+	for i in $(seq 16); do
+		timeout 30 "$VINEYARDCTL" put "$T/p$i.bin" --name "p$i" >/dev/null
+	done
+	[ "$(figure used_bytes)" -le $((8 << 20)) ]
+	[ "$(figure spilled_bytes)" -ge $((16 << 20)) ]
+	[ "$(figure spill_file_bytes)" -gt 0 ]
+	[ "$(ls "$SPILL" | wc -l)" -ge 8 ]
+	run vyctl ls
+	[[ "${lines[0]}" == *PERSISTED*WHERE*NAMES* ]]
+	[[ "$output" == *" disk "*p1* ]]
+	[[ "$output" == *" memory "* ]]
+	# every one back, in an order that makes each reload spill others
+	for i in 1 9 2 10 3 11 4 12 5 13 6 14 7 15 8 16; do
+		timeout 30 "$VINEYARDCTL" get "p$i" -o "$T/b$i.bin"
+		cmp "$T/p$i.bin" "$T/b$i.bin"
+	done
+	vyctl --json ls | grep -q '"where": "disk"'
+	grep -q "spill" "$T/daemon.log" || true
+}
+
+@test "a mapped blob is never spilled: its bytes stay intact while others spill" {
+	start_daemon --size 8M
+	id=$(vyctl put "$T/p1.bin" --name held)
+	# a reader maps it and keeps it while 12 MiB more go in
+	SRC_DIR=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	PYTHONPATH=$SRC_DIR/client/python VINEYARD_LIBRARY=$VY_BUILD/libvineyard.so.0 \
+		VINEYARDCTL=$VINEYARDCTL timeout 60 "$PYTHON" - "$SOCK" "$T" <<'EOF'
+import os, sys, subprocess
+import vineyard
+sock, t = sys.argv[1], sys.argv[2]
+c = vineyard.connect(sock)
+held = c.get(name='held')           # a zero-copy view: the blob stays mapped
+want = open(t + '/p1.bin', 'rb').read()
+assert bytes(memoryview(held)) == want
+for i in range(2, 8):
+    subprocess.run([os.environ['VINEYARDCTL'], '--socket', sock, 'put',
+                    t + '/p%d.bin' % i, '--name', 'p%d' % i], check=True,
+                   stdout=subprocess.DEVNULL)
+assert not c.is_spilled(c.get_name('held'))
+assert any(c.is_spilled(c.get_name('p%d' % i)) for i in range(2, 8))
+assert bytes(memoryview(held)) == want
+c.evict([c.get_name('held')])       # asked: it is mapped, so it stays
+assert not c.is_spilled(c.get_name('held'))
+print('ok')
+EOF
+	[ ! -e "$SPILL/$id.blob" ]
+	vyctl get held -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+}
+
+@test "a spilled blob reads back through the mount (cmp)" {
+	mkdir "$MNT"
+	start_daemon --size 8M --mount "$MNT"
+	for i in 1 2 3 4 5 6; do vyctl put "$T/p$i.bin" --name "p$i" >/dev/null; done
+	id=$(vyctl meta p1 | sed -n 's/.*"id": "\(o[0-9a-f]*\)".*/\1/p' | head -1)
+	[ -e "$SPILL/$id.blob" ]
+	run vyctl ls
+	[[ "$output" == *"$id"*" disk "* ]]
+	for i in 1 2 3 4 5 6; do
+		timeout 30 cmp "$T/p$i.bin" "$MNT/names/p$i/data"
+	done
+}
+
+@test "spill directory on a full disk: a clear error, nothing already stored lost" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a tmpfs"
+	mkdir "$T/tiny"
+	mount -t tmpfs -o size=3M tmpfs "$T/tiny"
+	start_daemon --size 8M --spill-dir "$T/tiny/spill"
+	ok=0
+	for i in $(seq 10); do
+		run timeout 30 "$VINEYARDCTL" put "$T/p$i.bin" --name "p$i"
+		if [ "$status" -ne 0 ]; then
+			[ "$status" -eq 5 ]
+			[[ "$output" == *"cannot spill"* ]]
+			[[ "$output" == *"No space left"* ]]
+			break
+		fi
+		ok=$i
+	done
+	[ "$ok" -ge 3 ] && [ "$ok" -lt 10 ]
+	# everything stored before reads back; no temp file was left behind
+	for i in $(seq "$ok"); do
+		timeout 30 "$VINEYARDCTL" get "p$i" -o "$T/b$i.bin"
+		cmp "$T/p$i.bin" "$T/b$i.bin"
+	done
+	! ls -a "$T/tiny/spill/objects" | grep -q '^\.tmp-'
+	vyctl status >/dev/null
+}
+
+@test "a damaged spill file is never served: a clear error, set aside" {
+	start_daemon --size 8M
+	for i in 1 2 3 4 5 6; do vyctl put "$T/p$i.bin" --name "p$i" >/dev/null; done
+	id=$(vyctl meta p1 | sed -n 's/.*"id": "\(o[0-9a-f]*\)".*/\1/p' | head -1)
+	[ -f "$SPILL/$id.blob" ]
+	# flip bytes in the middle of the frame
+	printf 'XXXXXXXXXXXXXXXX' | dd of="$SPILL/$id.blob" bs=1 seek=1000000 conv=notrunc status=none
+	run timeout 30 "$VINEYARDCTL" get p1 -o "$T/b1.bin"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"damaged"* ]]
+	[ ! -e "$T/b1.bin" ]
+	[ -e "$T/data/spill/damaged/$id.blob" ]
+	run vyctl get p1 -o "$T/b1.bin"
+	[ "$status" -eq 3 ]
+	# the rest is fine
+	for i in 2 3 4 5 6; do
+		timeout 30 "$VINEYARDCTL" get "p$i" -o "$T/b$i.bin"
+		cmp "$T/p$i.bin" "$T/b$i.bin"
+	done
+}
+
+@test "a restart removes stale spill files; persisted blobs spill with no second copy" {
+	start_daemon --size 8M
+	pid=$(vyctl put "$T/p1.bin" --name kept --persist)
+	for i in 2 3 4 5 6; do vyctl put "$T/p$i.bin" --name "p$i" >/dev/null; done
+	# the persisted blob left memory without a spill file: its own serves
+	[ ! -e "$SPILL/$pid.blob" ]
+	[ -e "$T/data/objects/$pid.blob" ]
+	[ "$(ls "$SPILL" | wc -l)" -ge 1 ]
+	timeout 30 "$VINEYARDCTL" get kept -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+	kill_daemon
+	[ "$(ls "$SPILL" | wc -l)" -ge 1 ]
+	start_daemon --size 8M
+	[ "$(ls "$SPILL" | wc -l)" -eq 0 ]
+	grep -q "removed .* spill file" "$T/daemon.log"
+	timeout 30 "$VINEYARDCTL" get kept -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+	run vyctl get p2
+	[ "$status" -eq 3 ]
+}
+
+@test "deleting everything brings the accounting back to the baseline" {
+	start_daemon --size 8M
+	base=$(figure used_bytes)
+	for i in $(seq 8); do vyctl put "$T/p$i.bin" --name "p$i" >/dev/null; done
+	[ "$(figure spilled_bytes)" -gt 0 ]
+	vyctl get p1 -o /dev/null
+	vyctl rm $(for i in $(seq 8); do echo "p$i"; done) >/dev/null
+	[ "$(figure objects)" -eq 0 ]
+	[ "$(figure used_bytes)" -eq "$base" ]
+	[ "$(figure spilled_bytes)" -eq 0 ]
+	[ "$(figure spill_file_bytes)" -eq 0 ]
+	[ "$(ls "$SPILL" | wc -l)" -eq 0 ]
+}
+
+@test "--spill-dir none: a full store is ENOSPC as before; bad fractions are refused" {
+	start_daemon --size 8M --spill-dir none
+	vyctl put "$T/p1.bin" >/dev/null
+	vyctl put "$T/p2.bin" >/dev/null
+	vyctl put "$T/p3.bin" >/dev/null
+	vyctl put "$T/p4.bin" >/dev/null
+	run vyctl put "$T/p5.bin"
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"no space for"* ]]
+	run "$VINEYARDD" --spill-upper 1.5
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--spill-upper 1.5"* ]]
+	run "$VINEYARDD" --spill-lower 0.9 --spill-upper 0.5
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"above"* ]]
+	run "$VINEYARDD" --reserve lots
+	[ "$status" -eq 2 ]
+}
