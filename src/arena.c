@@ -215,10 +215,11 @@ arena_pool_new(const char *name, int *fd)
 }
 
 int
-arena_pool_fill(int fd, size_t from, size_t to)
+arena_pool_fill(int fd, size_t from, size_t to, const int *cancel)
 {
-	size_t len = to - from;
-	void *p;
+	const size_t step = 512u << 10; /* short holds of mmap_lock */
+	size_t len = to - from, off;
+	char *p;
 	int rc = 0;
 
 	if (to <= from)
@@ -232,16 +233,23 @@ arena_pool_fill(int fd, size_t from, size_t to)
 	if (arena_mode == ARENA_HUGE_ADVISE && len >= HUGE_MIN)
 		madvise(p, len, MADV_HUGEPAGE);
 	/* Writing faults every page in, host included: the cost a put into
-	 * fresh pages would pay. */
-	if (madvise(p, len, MADV_POPULATE_WRITE) < 0) {
-		if (errno == EINVAL) {
-			volatile char *c = p;
-			size_t i;
+	 * fresh pages would pay. In steps, so a stop or a put that needs the
+	 * room does not wait long. */
+	for (off = 0; off < len && rc == 0; off += step) {
+		size_t k = len - off < step ? len - off : step;
 
-			for (i = 0; i < len; i += 4096)
-				c[i] = 0;
-		} else {
-			rc = -ENOSPC;
+		if (__atomic_load_n(cancel, __ATOMIC_RELAXED)) {
+			rc = -ECANCELED;
+		} else if (madvise(p + off, k, MADV_POPULATE_WRITE) < 0) {
+			if (errno == EINVAL) {
+				volatile char *c = p + off;
+				size_t i;
+
+				for (i = 0; i < k; i += 4096)
+					c[i] = 0;
+			} else {
+				rc = -ENOSPC;
+			}
 		}
 	}
 	munmap(p, len);

@@ -51,8 +51,9 @@ int arena_reopen_ro(int fd);
 int arena_pool_new(const char *name, int *fd);
 /* Grows pool fd from `from` to `to` bytes and writes (zeroes) every new
  * page through a transient mapping, so the host backs them now rather
- * than during a put. -ENOSPC when memory runs out. */
-int arena_pool_fill(int fd, size_t from, size_t to);
+ * than during a put. -ENOSPC when memory runs out; -ECANCELED as soon as
+ * *cancel (read atomically) is nonzero. */
+int arena_pool_fill(int fd, size_t from, size_t to, const int *cancel);
 /* Makes pool fd (have bytes filled) a blob memfd of exactly len bytes:
  * trims or extends it (the extension reserved as arena_memfd does) and
  * seals its size. On error the caller closes fd. */

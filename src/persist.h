@@ -61,6 +61,9 @@ int persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 			 const void *buf, size_t len, struct persist_file *f);
 /* Flushes f to disk and closes it. */
 int persist_sync(struct persist *p, struct persist_file *f);
+/* Closes f without flushing it: for files that need not survive a crash
+ * (spill files), still renamed into place whole by persist_commit. */
+int persist_close_file(struct persist *p, struct persist_file *f);
 /* Gives f its final name, replacing any older file of the same object. */
 int persist_commit(struct persist *p, struct persist_file *f);
 /* Drops an uncommitted file. */

@@ -333,6 +333,17 @@ persist_sync(struct persist *p, struct persist_file *f)
 }
 
 int
+persist_close_file(struct persist *p, struct persist_file *f)
+{
+	if (close(f->fd) < 0) {
+		f->fd = -1;
+		return write_error(p, f, -errno);
+	}
+	f->fd = -1;
+	return 0;
+}
+
+int
 persist_commit(struct persist *p, struct persist_file *f)
 {
 	char name[40];

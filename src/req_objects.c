@@ -74,6 +74,7 @@ req_obj_put(struct conn *c, struct req *q)
 
 struct get_ctx {
 	struct conn *c;
+	uint64_t flags;     /* GET_F_* of the request */
 	size_t nobjs, nblobs;
 	/* Undone if the get fails: the pins its blobs took, and the segment
 	 * slots whose descriptors the reply would have carried. */
@@ -113,8 +114,12 @@ get_blob(void *ctx, const struct store_blobref *b)
 	}
 	g->pinned[g->npinned++] = b->id;
 	if (b->kind == BLOB_KIND_MEMFD) {
-		fdidx = (int64_t)sv->nfds;
-		reply_fd(sv, b->fd);
+		/* A client that keeps its mappings needs no descriptor (and
+		 * no new mmap) for a blob it holds already. */
+		if (!(b->held && (g->flags & GET_F_MAPPED))) {
+			fdidx = (int64_t)sv->nfds;
+			reply_fd(sv, b->fd);
+		}
 	} else {
 		if (b->seg >= c->nsegs) {
 			size_t k = b->seg + 16;
@@ -173,7 +178,7 @@ req_get(struct conn *c, struct req *q)
 {
 	struct server *sv = c->sv;
 	struct cr *r = &q->r;
-	struct get_ctx g = { c, 0, 0, NULL, NULL, 0, 0, 0, 0 };
+	struct get_ctx g = { c, 0, 0, 0, NULL, NULL, 0, 0, 0, 0 };
 	size_t i;
 	char name[256];
 	uint64_t id, wait_ms, flags, tk;
@@ -215,6 +220,7 @@ req_get(struct conn *c, struct req *q)
 			return 0;
 		}
 	}
+	g.flags = flags;
 	reply_begin(sv);
 	cw_reset(&sv->objs);
 	cw_reset(&sv->blobs);

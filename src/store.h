@@ -99,6 +99,7 @@ struct store_blobref {
 	uint64_t len;
 	int kind;           /* BLOB_KIND_MEMFD or BLOB_KIND_SEGMENT */
 	int fd;             /* MEMFD: read-only descriptor (the store's) */
+	int held;           /* the owner held a pin on it before this get */
 	uint32_t seg, off;  /* SEGMENT: where */
 	int seg_fd;         /* SEGMENT: read-only descriptor of the segment */
 	uint32_t seg_gen;   /* SEGMENT: which memfd the slot holds (slab.h) */

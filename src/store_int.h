@@ -114,6 +114,7 @@ struct reserve {
 	uint64_t target;    /* what the thread fills to (<= cap) */
 	int on, busy, stop;
 	int orphan;         /* dropped while busy: the thread closes it */
+	int cancel;         /* atomic: cut the fill short (drop, stop) */
 	int failed;         /* a fill ran out of memory: wait for a put */
 	pthread_t thr;
 	pthread_cond_t cond;
@@ -196,6 +197,8 @@ void obj_destroy(struct store *s, struct object *o);
 /* store_pin.c */
 void obj_unpin(struct store *s, struct object *o, uint32_t n);
 void store_pin(struct store_owner *ow, struct object *o);
+/* Whether ow holds a pin on id (its client maps the blob). */
+int store_holds(struct store_owner *ow, uint64_t id);
 
 /* store_blob.c */
 /* Sealing unsealed blob o, in two steps so that a caller sealing several

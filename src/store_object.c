@@ -277,6 +277,7 @@ get_one(struct store *s, struct object *o, void *ctx)
 
 		blobref(s, o, &b);
 		if (!(g->flags & GET_F_META)) {
+			b.held = store_holds(g->ow, o->id);
 			store_pin(g->ow, o);
 			o->used_at = ++s->tick;
 		}

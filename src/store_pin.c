@@ -44,6 +44,14 @@ obj_unpin(struct store *s, struct object *o, uint32_t n)
 	}
 }
 
+int
+store_holds(struct store_owner *ow, uint64_t id)
+{
+	struct pin *p = idtab_get(&ow->pins, id);
+
+	return p && p->n > 0;
+}
+
 void
 store_pin(struct store_owner *ow, struct object *o)
 {

@@ -42,9 +42,15 @@ room(struct store *s)
 	uint64_t used = used_bytes(s) + slab_idle_bytes(&s->slab) +
 			s->res.claimed;
 
-	if (s->limit == UINT64_MAX)
+	uint64_t top = s->limit;
+
+	/* With spilling, above the upper threshold is the puts' room: a
+	 * pool there would only be taken back by the next put. */
+	if (s->spill && s->spill_upper < top)
+		top = s->spill_upper;
+	if (top == UINT64_MAX)
 		return UINT64_MAX;
-	return used >= s->limit ? 0 : s->limit - used;
+	return used >= top ? 0 : top - used;
 }
 
 static void *
@@ -105,13 +111,17 @@ reserve_main(void *arg)
 		r->claimed += chunk;
 		r->busy = 1;
 		pthread_mutex_unlock(&s->lock);
-		rc = arena_pool_fill(fd, (size_t)from, (size_t)(from + chunk));
+		rc = arena_pool_fill(fd, (size_t)from, (size_t)(from + chunk),
+				     &r->cancel);
 		pthread_mutex_lock(&s->lock);
 		r->busy = 0;
 		if (r->orphan) {
 			/* Taken back while filling (reserve_drop). */
 			close(fd);
 			r->orphan = 0;
+			__atomic_store_n(&r->cancel, 0, __ATOMIC_RELAXED);
+		} else if (rc == -ECANCELED) {
+			break; /* stopping */
 		} else if (rc) {
 			/* Out of memory below the limit: stop growing until
 			 * the next put asks again. */
@@ -167,6 +177,7 @@ reserve_stop(struct store *s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	r->stop = 1;
+	__atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(r->thr, NULL);
@@ -185,8 +196,10 @@ reserve_drop(struct store *s)
 
 	if (!r->on || r->claimed == 0)
 		return;
-	if (r->busy)
-		r->orphan = 1;  /* the thread closes it after its chunk */
+	if (r->busy) {
+		r->orphan = 1;  /* the thread closes it, its fill cut short */
+		__atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
+	}
 	else if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;

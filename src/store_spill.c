@@ -5,8 +5,9 @@
  * A victim is a sealed memfd blob that no client and no open file of the
  * mount holds (no pins), not held in memory on request (OBJ_HELD), least
  * recently used first. Its bytes are written to the spill directory in the
- * persistence format (an LZ4 frame with a checksum, temp file, fsync,
- * rename: persist_write_blob), then its memory is freed and it becomes
+ * persistence format (an LZ4 frame with a checksum, temp file, rename:
+ * persist_write_blob; no fsync, the file need not outlive the daemon),
+ * then its memory is freed and it becomes
  * OBJ_LAZY | OBJ_SPILLED: still listed and named, read back on first use
  * by load_blob (store_writer.c) exactly as a lazily restored persisted
  * blob. A persisted blob needs no second copy: its data-directory file
@@ -134,7 +135,8 @@ spill_one(struct store *s, uint64_t id)
 	struct persist_file f;
 	struct sfile *sf;
 	char idbuf[META_ID_LEN];
-	int rc;
+	size_t len;
+	int rc, rofd;
 
 	if (!o || !spillable(o))
 		return 1;
@@ -149,14 +151,18 @@ spill_one(struct store *s, uint64_t id)
 		return 0;
 	}
 	o->flags |= OBJ_SPILLING;
-	o->pins++;
+	o->pins++;  /* its descriptor stays open meanwhile */
 	s->spilling++;
+	rofd = o->u.big.rofd;
+	len = (size_t)o->nbytes;
 	pthread_mutex_unlock(&s->lock);
-	rc = persist_write_blob(s->spill, id, 0, o->u.big.rofd, NULL,
-				(size_t)o->nbytes, PERSIST_LEVEL, &s->cancel,
-				&f);
+	rc = persist_write_blob(s->spill, id, 0, rofd, NULL, len,
+				PERSIST_LEVEL, &s->cancel, &f);
+	/* No fsync: a spill file lives as long as this daemon, and the
+	 * page cache serves it meanwhile; the rename still makes it appear
+	 * whole, and a read back checks its checksum. */
 	if (rc == 0)
-		rc = persist_sync(s->spill, &f);
+		rc = persist_close_file(s->spill, &f);
 	if (rc == 0)
 		rc = persist_commit(s->spill, &f);
 	pthread_mutex_lock(&s->lock);
@@ -334,6 +340,7 @@ spill_stop(struct store *s)
 	if (s->spill_thread) {
 		pthread_mutex_lock(&s->lock);
 		s->spill_stop = 1;
+		s->cancel = 1;  /* a spill file being written gives up */
 		pthread_cond_broadcast(&s->spill_cond);
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->spiller, NULL);

@@ -490,6 +490,8 @@ vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
 	} else {
 		void *p;
 
+		if (fd < 0 && len)
+			return -ESTALE; /* not mapped here after all: retry */
 		if (fd < 0 || len == 0)
 			return -EPROTO;
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);

@@ -199,8 +199,8 @@ copy_blobs(struct vy_client *c, struct vy_tree *t)
 }
 
 static int
-do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
-       unsigned flags, struct vy_object **out)
+get_once(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
+	 unsigned flags, struct vy_object **out)
 {
 	struct vy_reply rep;
 	struct vy_tree *t;
@@ -239,6 +239,8 @@ do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 		/* Give back what was mapped and pinned before the failure. */
 		vy__unmap_blobs(c, t->pinned, t->npinned);
 		tree_free(t);
+		if (rc == -ESTALE && (flags & GET_F_MAPPED))
+			return rc; /* do_get asks again */
 		if (rc == -EPROTO)
 			c->broken = 1;
 		return vy__fail(c, rc, rc == -EPROTO ? "malformed get reply" :
@@ -246,6 +248,24 @@ do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	}
 	*out = t->root;
 	return 0;
+}
+
+/* Blobs this connection maps already come without a descriptor and are
+ * not mapped again (vy__map_blob reuses the mapping). Should the daemon
+ * believe one mapped that is not (a pin left over from a failed get), the
+ * get is asked again with every descriptor. */
+static int
+do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
+       unsigned flags, struct vy_object **out)
+{
+	int rc;
+
+	if (flags & GET_F_META)
+		return get_once(c, id, name, timeout_ms, flags, out);
+	rc = get_once(c, id, name, timeout_ms, flags | GET_F_MAPPED, out);
+	if (rc == -ESTALE)
+		rc = get_once(c, id, name, timeout_ms, flags, out);
+	return rc;
 }
 
 VY_API int

@@ -127,6 +127,10 @@ enum proto_type {
  *   here; -ENOTCONN while etcd is away, -EOPNOTSUPP outside a cluster.
  */
 #define GET_F_META 0x1u    /* metadata only: no pins, no fds */
+#define GET_F_MAPPED 0x2u  /* the client keeps a mapping of every memfd blob
+			    * its connection holds a pin on: such a blob
+			    * comes with fdidx -1, no descriptor (the client
+			    * retries without the flag if it has none) */
 #define DELETE_F_SHALLOW 0x1u /* keep members that become unreferenced */
 #define LIST_F_BLOB 0x1u
 #define LIST_F_PERSISTED 0x2u

@@ -47,13 +47,13 @@
 	U(disk_bytes)       /* bytes of their files */ \
 	U(disk_raw_bytes)   /* the same before compression */ \
 	U(damaged_files)    /* found damaged at start and set aside */ \
+	S(cluster, 16)      /* --etcd: joined, joining or lost; else none */ \
+	U(cluster_instance) /* its instance id in the cluster, 0 if none */ \
 	U(reserve_bytes)    /* pre-faulted pool for puts (not in used) */ \
 	S(spill_dir, 4096)  /* where cold blobs spill, or none */ \
 	U(spilled_bytes)    /* blob bytes on disk only (spilled or lazy) */ \
 	U(spill_file_bytes) /* bytes of spill files */ \
-	U(spills)           /* blobs spilled since start */ \
-	S(cluster, 16)      /* --etcd: joined, joining or lost; else none */ \
-	U(cluster_instance) /* its instance id in the cluster, 0 if none */
+	U(spills)           /* blobs spilled since start */
 
 struct status {
 #define STATUS_U_(name) uint64_t name;

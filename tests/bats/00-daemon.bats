@@ -30,7 +30,8 @@ assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
     "used_bytes", "limit_bytes", "segment_bytes", "idle_segment_bytes",
     "huge_pages", "mount", "fs_mode", "data_dir", "persisted_objects",
     "disk_bytes", "disk_raw_bytes", "damaged_files", "cluster",
-    "cluster_instance"], list(s)
+    "cluster_instance", "reserve_bytes", "spill_dir", "spilled_bytes",
+    "spill_file_bytes", "spills"], list(s)
 assert s["version"] == v and s["protocol"] == 2, s
 assert s["input_limit_bytes"] == 256 << 20, s
 assert s["pid"] == int(pid) and s["socket"] == sock, s
@@ -38,6 +39,7 @@ assert s["limit_bytes"] == 64 << 20 and s["clients"] == 1, s
 assert s["mount"] is None and s["fs_mode"] is None, s
 assert s["cluster"] is None and s["cluster_instance"] == 0, s
 assert os.path.realpath(s["data_dir"]) == os.path.realpath(data), s
+assert os.path.realpath(s["spill_dir"]) == os.path.realpath(data + "/spill"), s
 for k, x in s.items():
     assert x is None or isinstance(x, (int, str)), (k, x)
 PY

@@ -39,8 +39,8 @@ is_id() {
 	id=$output
 	run vyctl ls
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == *ID*TYPENAME*SIZE*PERSISTED*NAMES* ]]
-	[[ "${lines[1]}" =~ ^$id\ +vineyard::Blob\ +97\.7\ KiB\ +-\ +dataset$ ]]
+	[[ "${lines[0]}" == *ID*TYPENAME*SIZE*PERSISTED*WHERE*NAMES* ]]
+	[[ "${lines[1]}" =~ ^$id\ +vineyard::Blob\ +97\.7\ KiB\ +-\ +memory\ +dataset$ ]]
 	run vyctl meta dataset
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"\"id\": \"$id\""* ]]
@@ -192,7 +192,7 @@ is_id() {
 	assert len(v) == 1, v
 	e = v[0]
 	assert e == {"id": sys.argv[2], "typename": "vineyard::Blob", "nbytes": 6,
-	             "names": ["j"], "persisted": False}, e
+	             "names": ["j"], "persisted": False, "where": "memory"}, e
 	EOF
 	run vyctl --json status
 	[ "$status" -eq 0 ]

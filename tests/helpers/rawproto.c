@@ -11,7 +11,9 @@
  * the connection stays usable. sealed ID: receives the blob's descriptor
  * (its own memfd, or the segment a small blob is packed in) and checks the
  * kernel refuses every way of writing or resizing it, even through a
- * writable reopen of /proc/self/fd/N.
+ * writable reopen of /proc/self/fd/N. mapped ID: gets a memfd blob twice
+ * with GET_F_MAPPED: the second reply, for a blob this connection holds,
+ * carries no descriptor; a get without the flag does.
  * After each mode the other client and a new connection must still work.
  * Prints key=value lines; exits 0 when everything held.
  */
@@ -30,6 +32,43 @@ expect(int ok, const char *what)
 	printf("%s=%s\n", what, ok ? "ok" : "FAILED");
 	if (!ok)
 		fails++;
+}
+
+/* One GET of id with flags; returns how many descriptors came. */
+static int
+get_fds(int fd, uint64_t id, uint64_t flags)
+{
+	struct reply r;
+	struct cw w;
+	int i;
+
+	cw_init(&w);
+	cw_array(&w, 4);
+	cw_uint(&w, id);
+	cw_null(&w);
+	cw_uint(&w, 0);
+	cw_uint(&w, flags);
+	send_frame(fd, PROTO_VERSION, MSG_GET, (uint32_t)w.len, w.buf, w.len);
+	cw_release(&w);
+	if (read_reply(fd, &r) != 0 || r.h.status != 1)
+		return -1;
+	for (i = 0; i < r.nfds; i++)
+		close(r.fds[i]);
+	return r.nfds;
+}
+
+static void
+check_mapped(int fd, const char *idstr)
+{
+	uint64_t id;
+
+	if (meta_id_parse(idstr, &id)) {
+		expect(0, "id_parses");
+		return;
+	}
+	expect(get_fds(fd, id, GET_F_MAPPED) == 1, "first_get_has_fd");
+	expect(get_fds(fd, id, GET_F_MAPPED) == 0, "held_get_has_no_fd");
+	expect(get_fds(fd, id, 0) == 1, "get_without_flag_has_fd");
 }
 
 /* After a bad frame: an error frame, then end of stream. */
@@ -192,6 +231,8 @@ main(int argc, char **argv)
 		expect_usable(fd);
 	} else if (strcmp(mode, "sealed") == 0 && argc == 3) {
 		check_sealed(fd, argv[2]);
+	} else if (strcmp(mode, "mapped") == 0 && argc == 3) {
+		check_mapped(fd, argv[2]);
 	} else {
 		die("unknown mode %s", mode);
 	}

@@ -29,6 +29,8 @@ main(void)
 	U(persisted_objects); U(disk_bytes); U(disk_raw_bytes);
 	U(damaged_files);
 	S(cluster); U(cluster_instance);
+	U(reserve_bytes); S(spill_dir); U(spilled_bytes); U(spill_file_bytes);
+	U(spills);
 	free(st);
 	vy_close(c);
 	return 0;

@@ -1,6 +1,7 @@
 """Spilling (vineyardd --spill-dir, issue 15) from Python, with upstream's
 names: evict, load (pin=True), unpin, is_spilled; and a working set larger
-than the store's memory read back intact."""
+than the store's memory read back intact; and a get of a blob the client
+holds already reusing its mapping."""
 import numpy as np
 import pytest
 
@@ -60,3 +61,15 @@ def test_errors(make_daemon, tmp_path):
             c.is_spilled(vineyard.ObjectID("o0000000000000001"))
         with pytest.raises(vineyard.ObjectNotExists):
             c.load([vineyard.ObjectID("o0000000000000001")])
+
+
+def test_get_of_a_held_blob_reuses_its_mapping(client):
+    a = np.arange(100_000, dtype="i8")
+    oid = client.put(a)
+    first = client.get(oid)
+    again = client.get(oid)   # no descriptor, no new mmap: the same pages
+    assert (again == a).all()
+    assert again.__array_interface__["data"][0] == \
+        first.__array_interface__["data"][0]
+    del first, again
+    assert (client.get(oid) == a).all()
