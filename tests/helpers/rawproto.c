@@ -62,7 +62,7 @@ check_mapped(int fd, const char *idstr)
 {
 	uint64_t id;
 
-	if (meta_id_parse(idstr, &id)) {
+	if (vy_id_parse(idstr, &id)) {
 		expect(0, "id_parses");
 		return;
 	}
