@@ -50,7 +50,7 @@ get_fds(int fd, uint64_t id, uint64_t flags)
 	cw_uint(&w, flags);
 	send_frame(fd, PROTO_VERSION, MSG_GET, (uint32_t)w.len, w.buf, w.len);
 	cw_release(&w);
-	if (read_reply(fd, &r) != 0 || r.h.status != 1)
+	if (read_reply(fd, &r) != 0 || (int32_t)r.h.status < 0)
 		return -1;
 	for (i = 0; i < r.nfds; i++)
 		close(r.fds[i]);
