@@ -108,9 +108,10 @@ load_blob(struct store *s, uint64_t id)
 		    !store_fits(s, fp) && tries++ < 3) {
 			if (spill_room(s, fp) == 0)
 				continue;
+			/* (copied: store_fail writes where errmsg reads) */
+			snprintf(msg, sizeof(msg), "%s", store_errmsg());
 			return store_fail(-ENOSPC, "no space to read blob %s "
-					  "back into memory: %s", idbuf,
-					  store_errmsg());
+					  "back into memory: %s", idbuf, msg);
 		}
 		break;
 	}
