@@ -2,6 +2,9 @@
 names: evict, load (pin=True), unpin, is_spilled; and a working set larger
 than the store's memory read back intact; and a get of a blob the client
 holds already reusing its mapping."""
+import gc
+import time
+
 import numpy as np
 import pytest
 
@@ -46,6 +49,12 @@ def test_evict_load_pin_unpin(make_daemon):
             assert (c.get(i) == a).all()
         c.load(ids)   # no pin: back in memory, spillable again
         c.delete(ids + more)
+        # arrays got above are released as Python frees them
+        gc.collect()
+        for _ in range(100):
+            if c.status().memory_usage == 0:
+                break
+            time.sleep(0.05)
         assert c.status().memory_usage == 0
 
 
