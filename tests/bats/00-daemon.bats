@@ -131,7 +131,7 @@ PY
 	[ "$status" -eq 0 ]
 	kill -TERM "$DAEMON_PID"
 	for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$DAEMON_PID" 2>/dev/null
+	! kill -0 "$DAEMON_PID" 2>/dev/null || false
 	[ ! -e "$T/pid" ]
 	DAEMON_PID=
 }

@@ -177,7 +177,7 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	# said once while refusing, not once per attempt; never a spin of
 	# failed accepts
 	[ "$(grep -c "no file descriptor left" "$T/daemon.log")" -le 3 ]
-	! grep -q "accept tcp" "$T/daemon.log"
+	! grep -q "accept tcp" "$T/daemon.log" || false
 	echo ok >f
 	id=$(tcp put f)
 	[ "$(tcp get "$id")" = ok ]
