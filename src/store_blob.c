@@ -19,7 +19,7 @@
 
 int
 store_blob_create(struct store *s, struct store_owner *ow, size_t len,
-		  uint64_t *id, int *fd)
+		  unsigned mode, uint64_t *id, int *fd)
 {
 	struct object *o;
 	uint64_t fp = arena_footprint(len);
@@ -29,6 +29,8 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 	if (len == 0)
 		return store_fail(-EINVAL, "a blob created for writing needs "
 				  "at least one byte");
+	if ((rc = mode_check(mode)))
+		return rc;
 	store_lock(s);
 	reserve_note(s, fp); /* may wait for the pool: before the checks */
 	if (fp < len) {
@@ -64,6 +66,7 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 	o->flags = OBJ_BLOB;
 	o->nbytes = len;
 	o->owner = ow;
+	obj_set_owner(s, o, ow, mode);
 	o->u.big.fd = f;
 	o->u.big.rofd = -1;
 	tab_put(&s->unsealed, o);
@@ -177,8 +180,8 @@ store_blob_abort(struct store *s, struct store_owner *ow, uint64_t id)
 }
 
 int
-store_blob_put_small(struct store *s, const void *p, size_t len,
-		     uint64_t *id)
+store_blob_put_small(struct store *s, struct store_owner *ow, const void *p,
+		     size_t len, unsigned mode, uint64_t *id)
 {
 	struct object *o;
 	uint32_t seg, off;
@@ -187,6 +190,8 @@ store_blob_put_small(struct store *s, const void *p, size_t len,
 	if (len > PROTO_SMALL_MAX)
 		return store_fail(-EINVAL, "an inline blob is at most %u bytes",
 				  PROTO_SMALL_MAX);
+	if ((rc = mode_check(mode)))
+		return rc;
 	store_lock(s);
 	slab_limit_update(s);
 	rc = slab_alloc(&s->slab, len, &seg, &off);
@@ -202,6 +207,7 @@ store_blob_put_small(struct store *s, const void *p, size_t len,
 	o->id = new_id(s, 1);
 	o->flags = OBJ_BLOB | OBJ_SMALL | OBJ_SEALED;
 	o->nbytes = len;
+	obj_set_owner(s, o, ow, mode);
 	o->u.small.seg = seg;
 	o->u.small.off = off;
 	tab_put(&s->objs, o);

@@ -71,9 +71,10 @@ raw_create(int fd, size_t len, uint64_t *id)
 	int i;
 
 	cw_init(&w);
-	cw_array(&w, 1);
+	cw_array(&w, 2);
 	cw_array(&w, 1);
 	cw_uint(&w, len);
+	cw_null(&w); /* the default mode */
 	send_frame(fd, PROTO_VERSION, MSG_BLOB_CREATE, (uint32_t)w.len, w.buf,
 		   w.len);
 	cw_release(&w);
