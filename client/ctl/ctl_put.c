@@ -1,6 +1,6 @@
 /*
  * ctl_put: `vineyardctl put`: a file or stdin into one blob, optionally
- * named and persisted as part of the same put.
+ * named and persisted as part of the same put, with the mode asked for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +19,10 @@ cmd_put(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "persist", no_argument, NULL, 'p' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned mode = VY_MODE_DEFAULT, clear, set;
 	const char *name = NULL, *path;
 	struct vy_client *c;
 	struct vy_writer *w;
@@ -31,17 +33,23 @@ cmd_put(int argc, char **argv)
 	vy_id id = 0;
 	uint64_t done = 0;
 
-	while ((ch = getopt_long(argc, argv, "n:p", lo, NULL)) != -1) {
-		if (ch == 'n')
+	while ((ch = getopt_long(argc, argv, "n:pm:", lo, NULL)) != -1) {
+		if (ch == 'n') {
 			name = optarg;
-		else if (ch == 'p')
+		} else if (ch == 'p') {
 			persist = 1;
-		else
+		} else if (ch == 'm') {
+			/* Symbolic modes change the default, 0640. */
+			if (parse_mode(optarg, &clear, &set))
+				return EX_USAGE;
+			mode = (VY_MODE_DEFAULT & ~clear) | set;
+		} else {
 			return EX_USAGE;
+		}
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "usage: %s put FILE|- [--name NAME] "
-			"[--persist]\n", prog);
+			"[--persist] [--mode MODE]\n", prog);
 		return EX_USAGE;
 	}
 	path = argv[optind];
@@ -62,6 +70,8 @@ cmd_put(int argc, char **argv)
 		return EX_FAIL;
 	}
 	c = connect_or_die();
+	if ((rc = vy_set_mode(c, mode)))
+		return finish(c, rc, "put");
 	if (!S_ISREG(st.st_mode) || vy_is_tcp(c)) {
 		/* A stream of unknown length (or a TCP daemon, which takes
 		 * bytes by copy): gather it, then one put. */

@@ -31,8 +31,8 @@ from .core.resolver import (ResolveContext, ResolverContext,
 from .errors import (ConnectionFailed, ConnectionLost, DiskFull, Error,
                      InvalidArgument, NameNotExists, NotAvailable,
                      NotEnoughMemory, ObjectExists, ObjectInUse,
-                     ObjectNotExists, ProtocolError, Timeout,
-                     UnsupportedType)
+                     ObjectNotExists, PermissionDenied, ProtocolError,
+                     Timeout, UnsupportedType)
 from . import core  # noqa: F401
 from . import data  # noqa: F401  (registers the shipped builders)
 from . import shared_memory  # noqa: F401
@@ -66,5 +66,5 @@ __all__ = [
     "ObjectInUse", "NotEnoughMemory", "DiskFull", "InvalidArgument",
     "Timeout",
     "ConnectionFailed", "ConnectionLost", "ProtocolError", "NotAvailable",
-    "UnsupportedType",
+    "UnsupportedType", "PermissionDenied",
 ]
