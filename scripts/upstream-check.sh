@@ -12,8 +12,8 @@
 # shared_memory/tests/*.py are copied to a scratch directory outside the
 # repository, beside a conftest.py written here that gives upstream's
 # fixtures over one vineyardd started on a private socket with --rpc on a
-# free loopback port (tests parametrized over vineyard_rpc_client run over
-# TCP). Where pytest-cases is not installed (it is not in Debian), a small
+# free loopback port and a token for its TCP clients (tests parametrized
+# over vineyard_rpc_client run over TCP). Where pytest-cases is not installed (it is not in Debian), a small
 # stand-in for its parametrize over fixtures is written too. Test files
 # whose imports are missing here (pyarrow for test_arrow and test_velox)
 # are left out, and said so. The package and library come from BUILD
@@ -83,6 +83,7 @@ cat > "$SCRATCH/conftest.py" <<'EOF'
 on a free loopback port; started once for the session, stopped at its
 end."""
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -96,8 +97,16 @@ import vineyard
 
 
 def _start(tmp, sock):
-    """vineyardd on sock and a free loopback port: (process, port)."""
+    """vineyardd on sock and a free loopback port: (process, port). TCP
+    clients present a token (through $VINEYARD_RPC_TOKEN): without one a
+    TCP client is user nobody, who may not read what the socket's clients
+    put (vineyardd(8), Users and access), and upstream's tests read over
+    TCP what they put through the socket."""
     log = os.path.join(tmp, "daemon.log")
+    token = os.path.join(tmp, "token")
+    os.environ["VINEYARD_RPC_TOKEN"] = secrets.token_hex(16)
+    with open(os.open(token, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(os.environ["VINEYARD_RPC_TOKEN"] + "\n")
     for _ in range(10):  # the probed port may be taken meanwhile
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -106,7 +115,8 @@ def _start(tmp, sock):
             proc = subprocess.Popen(
                 [os.environ["VINEYARDD"], "--foreground", "--socket", sock,
                  "--data-dir", os.path.join(tmp, "data"),
-                 "--rpc", "127.0.0.1:%d" % port],
+                 "--rpc", "127.0.0.1:%d" % port,
+                 "--rpc-token-file", token],
                 stdout=f, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while proc.poll() is None and time.monotonic() < deadline:
