@@ -166,6 +166,7 @@ void
 node_publish(struct node *n, uint64_t id)
 {
 	struct idlist members = { 0 };
+	uint32_t inst;
 	char *rec;
 	size_t i;
 
@@ -173,6 +174,10 @@ node_publish(struct node *n, uint64_t id)
 		return;	/* objects never change: once is enough */
 	if (!cluster_instance(n->c))
 		return;	/* never joined: the first join publishes it */
+	if (cluster_object(n->c, id, NULL, &inst, NULL) == 0 &&
+	    inst != cluster_instance(n->c))
+		return;	/* a copy of another instance's object: it stays
+			 * theirs (fetch.h) */
 	if (!(rec = record_of(n, id)))
 		return;
 	cluster_publish(n->c, id, rec, strlen(rec));
@@ -313,10 +318,43 @@ node_remote_error(struct node *n, uint64_t id, char *msg, size_t len)
 		cluster_each_instance(n->c, where_cb, &w);
 		snprintf(msg, len, "object o%016" PRIx64 " lives on instance "
 			 "%" PRIu32 " (host %s%s%s): its metadata is here, its "
-			 "bytes are not fetched from other instances yet", id,
+			 "bytes are not (a get fetches them unless told not "
+			 "to; vineyardctl migrate copies it here)", id,
 			 w.id, w.host, *w.rpc ? ", rpc " : "", w.rpc);
 	}
 	return -EREMOTE;
+}
+
+int
+node_locate(struct node *n, uint64_t id, char *rpc, size_t rpclen,
+	    char *msg, size_t len)
+{
+	struct where w = { 0 };
+	int alive = 0;
+
+	if (cluster_object(n->c, id, NULL, &w.id, &alive) < 0)
+		return -ENOENT;
+	if (w.id == cluster_instance(n->c)) {
+		/* published by this very instance, yet not here (deleted
+		 * since, the record not withdrawn yet) */
+		snprintf(msg, len, "object o%016" PRIx64 " was published by "
+			 "this instance and is no longer here", id);
+		return -ENOENT;
+	}
+	if (!alive || cluster_each_instance(n->c, where_cb, &w) == 0) {
+		snprintf(msg, len, "object o%016" PRIx64 " lives on instance "
+			 "%" PRIu32 ", which is gone: unavailable until it "
+			 "comes back", id, w.id);
+		return -EREMOTE;
+	}
+	if (!*w.rpc) {
+		snprintf(msg, len, "object o%016" PRIx64 " lives on instance "
+			 "%" PRIu32 " (host %s), which has no --rpc endpoint "
+			 "to fetch it from", id, w.id, w.host);
+		return -EHOSTUNREACH;
+	}
+	snprintf(rpc, rpclen, "%s", w.rpc);
+	return 0;
 }
 
 const char *
