@@ -70,7 +70,7 @@ LIBS_LZ4 = $(shell pkg-config --libs liblz4 2>/dev/null || echo -llz4)
 LIBS = $(LIBS_CBOR) -lpthread
 # The core (daemon and unit tests) also needs lz4; the client library does not.
 # The cluster (src/cluster/) talks to etcd with libcurl and jansson.
-LIBS_CLUSTER = $(shell pkg-config --libs libcurl jansson 2>/dev/null || echo -lcurl -ljansson)
+LIBS_CLUSTER = $(shell pkg-config --libs libcurl jansson 2>/dev/null || echo -lcurl -ljansson) -lxxhash
 CORE_LIBS = $(LIBS_CBOR) $(LIBS_LZ4) $(LIBS_CLUSTER) -lpthread
 # FUSE: only fs/ includes it and only vineyardd links it.
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
@@ -91,16 +91,18 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
 	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c \
 	src/store_restore.c src/store_reserve.c src/store_spill.c src/store_perm.c \
+	src/store_adopt.c \
 	src/diskfmt.c src/persist.c src/persist_write.c src/persist_read.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \
 	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c \
-	src/cluster/global.c
+	src/cluster/global.c \
+	src/cluster/fetch.c src/cluster/transfer_conn.c src/cluster/transfer_blob.c
 # The socket front (src/server_int.h says which file does what); the fuzz
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c \
-	src/req_cluster.c src/req_copy.c src/req_spill.c src/server_tcp.c
+	src/req_cluster.c src/req_copy.c src/req_spill.c src/req_transfer.c src/server_tcp.c
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \
@@ -108,11 +110,13 @@ FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
 LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \
 	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \
-	client/lib/names.c client/lib/cluster.c client/lib/copy.c
+	client/lib/names.c client/lib/cluster.c client/lib/copy.c \
+	client/lib/migrate.c
 CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
 	client/ctl/ctl_get.c client/ctl/ctl_list.c client/ctl/ctl_name.c \
 	client/ctl/ctl_rm.c client/ctl/ctl_persist.c client/ctl/ctl_status.c \
-	client/ctl/ctl_cluster.c client/ctl/ctl_chmod.c
+	client/ctl/ctl_cluster.c client/ctl/ctl_chmod.c \
+	client/ctl/ctl_migrate.c
 UNIT_SRC = $(wildcard tests/unit/t_*.c)
 
 WIRE_OBJ = $(WIRE_SRC:%.c=$(BUILD)/%.o)
@@ -282,7 +286,7 @@ DEB_PKGS = build-essential pkg-config libcbor-dev liblz4-dev lz4 libfuse3-dev \
 	fuse3 bats python3 python3-numpy python3-pandas python3-pytest \
 	python3-pip python3-setuptools python3-wheel python3-venv \
 	mandoc redis-server redis-tools clang libclang-rt-14-dev valgrind \
-	etcd-server etcd-client libcurl4-openssl-dev libjansson-dev \
+	etcd-server etcd-client libcurl4-openssl-dev libjansson-dev libxxhash-dev \
 	procps e2fsprogs mount mawk curl iproute2 bc util-linux
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

@@ -22,6 +22,7 @@
 #include "arena.h"
 #include "cborio.h"
 #include "cluster/attach.h"
+#include "cluster/fetch.h"
 #include "cluster/cluster.h"
 #include "fs.h"
 #include "log.h"
@@ -578,6 +579,7 @@ main(int argc, char **argv)
 	struct server *server = NULL;
 	struct fs *fs = NULL;
 	struct attach *cluster = NULL;
+	struct fetch *fetch = NULL;
 	struct loop *loop;
 	struct sigctx sc;
 	struct loop_watch *sigw;
@@ -772,6 +774,11 @@ main(int argc, char **argv)
 		__atomic_store_n(&cluster, a, __ATOMIC_RELEASE);
 	}
 	vcfg.node = attach_node(cluster);
+	/* fetching from other instances presents our own token: one token
+	 * per cluster (vineyard-cluster(7)) */
+	if (cluster)
+		fetch = fetch_new(store, vcfg.node, token);
+	vcfg.fetch = fetch;
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),
 			 __ATOMIC_RELEASE);
 	attach_on_change(cluster, server_names_changed, server);
@@ -822,6 +829,7 @@ main(int argc, char **argv)
 		log_warnx("event loop: %s", strerror(-rc));
 	fs_stop(fs);
 	server_free(server);
+	fetch_free(fetch);
 	attach_stop(cluster);
 	store_free(store);
 	loop_del(loop, sigw); /* loop_free frees the watches deleted */

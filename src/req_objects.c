@@ -16,6 +16,7 @@
 #include "proto.h"
 #include "cluster/cluster.h"
 #include "cluster/global.h"
+#include "cluster/fetch.h"
 #include "cluster/node.h"
 #include "server_int.h"
 #include "store.h"
@@ -218,6 +219,20 @@ req_get(struct conn *c, struct req *q)
 	}
 	if (c->tcp && !(flags & GET_F_META))
 		return TCP_REFUSE(c, MSG_GET, "a mapped get");
+	/* the cluster: an object another instance published is copied here
+	 * first (one transfer for every client asking), then got as any */
+	if (!(flags & (GET_F_META | GET_F_NOFETCH)) && sv->cfg.fetch &&
+	    !store_has(sv->store, id)) {
+		char msg[480] = "";
+
+		rc = fetch_start(sv->cfg.fetch, id, &tk, msg, sizeof(msg));
+		if (rc == 0) {
+			conn_park_ticket(c, tk, q, 1);
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return reply_error(c, MSG_GET, rc, msg);
+	}
 	if (!(flags & GET_F_META)) {
 		/* persistence: blobs restored lazily are read back on the
 		 * store's loader thread first, never here. */

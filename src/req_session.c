@@ -12,6 +12,7 @@
 #include "cborio.h"
 #include "proto.h"
 #include "cluster/node.h"
+#include "cluster/fetch.h"
 #include "server_int.h"
 #include "status.h"
 #include "store.h"
@@ -86,6 +87,15 @@ status_fill(struct server *sv, struct status *out)
 
 		STATUS_SET(out, cluster, node_state(sv->cfg.node, &inst));
 		out->cluster_instance = inst;
+	}
+	if (sv->cfg.fetch) {	/* objects fetched from other instances */
+		struct fetch_figures ff;
+
+		fetch_figures(sv->cfg.fetch, &ff);
+		out->transfers_active = ff.active;
+		out->transfers_done = ff.done;
+		out->transfers_failed = ff.failed;
+		out->transfer_bytes = ff.bytes;
 	}
 }
 

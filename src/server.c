@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cborio.h"
+#include "cluster/fetch.h"
 #include "log.h"
 #include "loop.h"
 #include "proto.h"
@@ -226,28 +227,25 @@ server_names_changed(void *ctx)
 	sv->names_changed = 1;
 }
 
-/* persistence: disk jobs finished; answer the connections parked on them
- * and let their queued requests run. */
+/* A ticket finished (disk work, or a fetch from another instance): answer
+ * the connections parked on it and let their queued requests run. Several
+ * connections may wait for one fetch. */
 static void
-done_event(void *ctx, uint32_t events)
+ticket_done(struct server *sv, uint64_t t, int rc, const char *why)
 {
-	struct server *sv = ctx;
-	uint64_t t;
-	char msg[320];
-	int rc;
+	struct conn *c, *next;
+	char msg[480];
 
-	(void)events;
-	while (store_done_next(sv->store, &t, &rc, msg, sizeof(msg))) {
-		struct conn *c;
+	for (c = sv->conns.next; c != &sv->conns; c = next) {
 		uint8_t *held, *body;
 		size_t len;
 		uint16_t type;
+		int r;
 
-		for (c = sv->conns.next; c != &sv->conns; c = c->next)
-			if (c->ticket == t)
-				break;
-		if (c == &sv->conns)
-			continue; /* the client went away */
+		next = c->next;
+		if (c->ticket != t)
+			continue;
+		snprintf(msg, sizeof(msg), "%s", why);
 		held = c->tk_held;
 		body = c->tk_body;
 		len = c->tk_len;
@@ -278,25 +276,54 @@ done_event(void *ctx, uint32_t events)
 				continue;
 			}
 		} else if (held) {
-			rc = conn_send(c, held, len, NULL, 0);
+			r = conn_send(c, held, len, NULL, 0);
 			free(held);
-			if (rc < 0) {
+			if (r < 0) {
 				conn_close(c);
 				continue;
 			}
 		} else {
-			rc = server_dispatch(c, type, c->quiet ?
-					     PROTO_F_NOREPLY : 0, body, len, 0);
+			r = server_dispatch(c, type, c->quiet ?
+					    PROTO_F_NOREPLY : 0, body, len, 0);
 			free(body);
-			if (rc < 0) {
+			if (r < 0) {
 				conn_close(c);
 				continue;
 			}
 		}
 		c->quiet = 0;
 		/* Requests that queued up behind it go now. */
-		conn_process(c);
+		if (conn_process(c) < 0)
+			continue;
 	}
+}
+
+/* persistence: disk jobs finished. */
+static void
+done_event(void *ctx, uint32_t events)
+{
+	struct server *sv = ctx;
+	uint64_t t;
+	char msg[320];
+	int rc;
+
+	(void)events;
+	while (store_done_next(sv->store, &t, &rc, msg, sizeof(msg)))
+		ticket_done(sv, t, rc, msg);
+}
+
+/* the cluster: fetches from other instances finished. */
+static void
+fetch_event(void *ctx, uint32_t events)
+{
+	struct server *sv = ctx;
+	uint64_t t;
+	char msg[480];
+	int rc;
+
+	(void)events;
+	while (fetch_done_next(sv->cfg.fetch, &t, &rc, msg, sizeof(msg)))
+		ticket_done(sv, t, rc, msg);
 }
 
 struct server *
@@ -328,6 +355,10 @@ server_new(struct store *s, struct loop *l, const struct server_cfg *cfg,
 		if (!sv->dwatch)
 			fatal("server: watch the store's disk jobs");
 	}
+	if (cfg->fetch &&
+	    !(sv->fwatch = loop_add(l, fetch_fd(cfg->fetch), EPOLLIN,
+				    fetch_event, sv)))
+		fatal("server: watch the fetches");
 	store_watch(s, on_store_event, sv);
 	return sv;
 }
@@ -342,6 +373,7 @@ server_free(struct server *sv)
 	server_tcp_stop(sv);
 	loop_del(sv->loop, sv->lwatch);
 	loop_del(sv->loop, sv->dwatch);
+	loop_del(sv->loop, sv->fwatch);
 	close(sv->lfd);
 	if (sv->spare_fd >= 0)
 		close(sv->spare_fd);

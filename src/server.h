@@ -34,6 +34,8 @@ struct server_cfg {
 	void *fs_ctx;
 	/* The daemon's cluster membership (--etcd), or NULL. */
 	struct node *node;
+	/* Fetches from other instances (src/cluster/fetch.h), or NULL. */
+	struct fetch *fetch;
 };
 
 /* Creates, binds and listens on path, taking over a stale socket file and

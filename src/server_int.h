@@ -14,6 +14,7 @@
  *   req_names.c     name put, get (with waits), drop, list
  *   req_cluster.c   the cluster's instances and published objects, global puts
  *   req_spill.c     evict, load, hold and query spilled objects
+ *   req_transfer.c  objects between instances: chunks served, migrate
  */
 #ifndef VY_SERVER_INT_H
 #define VY_SERVER_INT_H
@@ -90,6 +91,7 @@ struct server {
 	size_t nwaiting;
 	int names_changed;      /* set by the store watcher */
 	struct loop_watch *dwatch; /* the store's done eventfd */
+	struct loop_watch *fwatch; /* fetches finished (cfg.fetch) */
 	int tfd;                /* TCP listening socket, or -1 */
 	struct loop_watch *twatch;
 	char *token;            /* what TCP clients must present, or NULL */

@@ -100,6 +100,26 @@ int store_blob_put_small(struct store *s, struct store_owner *o,
 			 const void *p, size_t len, unsigned mode,
 			 uint64_t *id);
 
+/* ---- copies of other instances' objects (store_adopt.c) ----
+ * Entered under the ids their instance gave them (unique cluster-wide).
+ * Blobs first: a large one is created writable for o under id (fill *fd,
+ * then store_blob_seal or store_blob_abort), a small one (len <=
+ * PROTO_SMALL_MAX) copied at once; -EEXIST when id is already here. Then
+ * the composite objects, children before parents: all are added or none
+ * (ids already here are skipped; a member neither here nor earlier in v is
+ * -ENOENT). Counted against the limit like any blob. */
+int store_adopt_blob(struct store *s, struct store_owner *o, uint64_t id,
+		     size_t len, int *fd);
+int store_adopt_small(struct store *s, uint64_t id, const void *p,
+		      size_t len);
+struct store_adopted {
+	uint64_t id;
+	const uint8_t *meta; /* its stored document (meta.h) */
+	size_t metalen;
+};
+int store_adopt_objects(struct store *s, const struct store_adopted *v,
+			size_t n);
+
 /* ---- objects ---- */
 
 /* Creates the objects of a put tree (meta.h). First seals the owner's blobs

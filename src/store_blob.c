@@ -21,6 +21,22 @@ int
 store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 		  unsigned mode, uint64_t *id, int *fd)
 {
+	return blob_create(s, ow, len, 0, id, fd);
+}
+
+/* id in use anywhere in the store (sealed, being written, or deleted and
+ * still mapped). */
+int
+id_in_use(struct store *s, uint64_t id)
+{
+	return idtab_get(&s->objs, id) || idtab_get(&s->unsealed, id) ||
+	       idtab_get(&s->zombies, id);
+}
+
+int
+blob_create(struct store *s, struct store_owner *ow, size_t len,
+	    uint64_t want, uint64_t *id, int *fd)
+{
 	struct object *o;
 	uint64_t fp = arena_footprint(len);
 	char name[40];
@@ -32,6 +48,11 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 	if ((rc = mode_check(mode)))
 		return rc;
 	store_lock(s);
+	if (want && id_in_use(s, want)) {
+		rc = store_fail(-EEXIST, "blob o%016" PRIx64 " is already "
+				"here", want);
+		goto out;
+	}
 	reserve_note(s, fp); /* may wait for the pool: before the checks */
 	if (fp < len) {
 		rc = fail_nospace(s, len);
@@ -42,10 +63,10 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 	    (rc = s->spill ? spill_room(s, fp) : fail_nospace(s, len)))
 		goto out;
 	o = xcalloc(1, sizeof(*o));
-	if (reserve_take(s, len, &f, &o->id)) {
+	if (!want && reserve_take(s, len, &f, &o->id)) {
 		rc = 0; /* the pool, already named after its id */
 	} else {
-		o->id = new_id(s, 1);
+		o->id = want ? want : new_id(s, 1);
 		snprintf(name, sizeof(name), "vineyard-%016" PRIx64, o->id);
 		rc = arena_memfd(name, len, &f);
 	}
@@ -183,6 +204,13 @@ int
 store_blob_put_small(struct store *s, struct store_owner *ow, const void *p,
 		     size_t len, unsigned mode, uint64_t *id)
 {
+	return small_put(s, p, len, 0, id);
+}
+
+int
+small_put(struct store *s, const void *p, size_t len, uint64_t want,
+	  uint64_t *id)
+{
 	struct object *o;
 	uint32_t seg, off;
 	int rc;
@@ -193,6 +221,11 @@ store_blob_put_small(struct store *s, struct store_owner *ow, const void *p,
 	if ((rc = mode_check(mode)))
 		return rc;
 	store_lock(s);
+	if (want && id_in_use(s, want)) {
+		rc = store_fail(-EEXIST, "blob o%016" PRIx64 " is already "
+				"here", want);
+		goto out;
+	}
 	slab_limit_update(s);
 	rc = slab_alloc(&s->slab, len, &seg, &off);
 	if (rc) {
@@ -204,7 +237,7 @@ store_blob_put_small(struct store *s, struct store_owner *ow, const void *p,
 	if (len)
 		memcpy(slab_ptr(&s->slab, seg, off), p, len);
 	o = xcalloc(1, sizeof(*o));
-	o->id = new_id(s, 1);
+	o->id = want ? want : new_id(s, 1);
 	o->flags = OBJ_BLOB | OBJ_SMALL | OBJ_SEALED;
 	o->nbytes = len;
 	obj_set_owner(s, o, ow, mode);

@@ -24,6 +24,7 @@
  *   store_reserve.c  the reserve pool of pre-faulted memory for puts
  *   store_spill.c    spilling cold blobs to disk, the spiller thread
  *   store_perm.c     owners' credentials, the access rule, chmod
+ *   store_adopt.c    copies of other instances' objects, under their ids
  */
 #ifndef VY_STORE_INT_H
 #define VY_STORE_INT_H
@@ -228,6 +229,14 @@ int seal_prepare(struct store *s, struct object *o, int *rofd);
 void seal_commit(struct store *s, struct object *o, int rofd);
 int find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
 		  struct object **out);
+/* store_blob_create and store_blob_put_small under a chosen id (want; 0
+ * makes a new one), for copies of other instances' blobs (store_adopt.c):
+ * -EEXIST when want is in use. They take the lock themselves. */
+int blob_create(struct store *s, struct store_owner *ow, size_t len,
+		uint64_t want, uint64_t *id, int *fd);
+int small_put(struct store *s, const void *p, size_t len, uint64_t want,
+	      uint64_t *id);
+int id_in_use(struct store *s, uint64_t id);
 
 /* store_object.c */
 /* Members of o in order: obj_members starts, then while

@@ -53,6 +53,8 @@ static const struct cmd cmds[] = {
 	{ "status", cmd_status, "", "show the daemon's figures" },
 	{ "cluster", cmd_cluster, "",
 	  "show the daemon's cluster: state and live instances" },
+	{ "migrate", cmd_migrate, "ID|NAME",
+	  "copy another instance's object here; prints the local id" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -87,6 +87,7 @@ int cmd_persist(int argc, char **argv);  /* ctl_persist.c */
 int cmd_chmod(int argc, char **argv);    /* ctl_chmod.c */
 int cmd_status(int argc, char **argv);   /* ctl_status.c */
 int cmd_cluster(int argc, char **argv);  /* ctl_cluster.c */
+int cmd_migrate(int argc, char **argv);  /* ctl_migrate.c */
 /* `ls --cluster`: the cluster's published objects (ctl_cluster.c). */
 int ls_cluster(struct vy_client *c, const char *glob);
 

@@ -49,6 +49,17 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	       st->disk_bytes ? (double)st->disk_raw_bytes /
 	       (double)st->disk_bytes : 1.0, st->damaged_files);
 	printf("data dir:   %s\n", st->data_dir ? st->data_dir : "-");
+	if (st->cluster) {
+		char moved[32];
+
+		human(st->transfer_bytes, moved, sizeof(moved));
+		printf("cluster:    %s, instance %" PRIu64 "\n", st->cluster,
+		       st->cluster_instance);
+		printf("transfers:  %" PRIu64 " in flight, %" PRIu64 " done, %"
+		       PRIu64 " failed, %s received from other instances\n",
+		       st->transfers_active, st->transfers_done,
+		       st->transfers_failed, moved);
+	}
 }
 
 int

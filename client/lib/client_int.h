@@ -111,6 +111,10 @@ vy__str_or_null(struct cw *w, const char *s)
 /* Names (names.c). */
 /* 0, or -EINVAL with c->err set when name is NULL or too long. */
 int vy__check_name(struct vy_client *c, const char *name);
+/* object_get.c: a get with the wire's GET_F_* flags, by name if not NULL
+ * (migrate.c's vy_get_opts). */
+int vy__get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
+	    unsigned flags, struct vy_object **out);
 /* Deletes ids (a DELETE request); *count (may be NULL) gets how many
  * objects went, members included. */
 int vy__delete(struct vy_client *c, const vy_id *ids, size_t n,

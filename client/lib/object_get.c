@@ -268,6 +268,23 @@ do_get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	return rc;
 }
 
+/* A get with the wire's flags, by name when name is not NULL. */
+int
+vy__get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
+	unsigned flags, struct vy_object **out)
+{
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	if (name)
+		rc = vy__check_name(c, name);
+	if (rc == 0)
+		rc = do_get(c, id, name, timeout_ms, flags, out);
+	vy__leave(c);
+	return rc;
+}
+
 VY_API int
 vy_get(struct vy_client *c, vy_id id, struct vy_object **out)
 {

@@ -179,6 +179,21 @@ int vy_get_by_name(struct vy_client *c, const char *name, int timeout_ms,
 		   struct vy_object **out);
 /* Metadata only: no blob is mapped (vy_object_data gives NULL). */
 int vy_get_meta(struct vy_client *c, vy_id id, struct vy_object **out);
+/* In a cluster (vineyard-cluster(7)), a get of an object that another
+ * instance holds copies it here first (one transfer however many clients
+ * ask), then maps the local copy, which keeps the object's id; a later get
+ * is local. vy_get_opts does the same by id (name NULL) or by name, and
+ * with VY_GET_NOFETCH fails with EREMOTE instead of fetching. */
+#define VY_GET_NOFETCH 0x1u
+int vy_get_opts(struct vy_client *c, vy_id id, const char *name,
+		int timeout_ms, unsigned flags, struct vy_object **out);
+/* Copies another instance's object (and everything it references) into
+ * this daemon, if it is not here already; *local is the id of the copy
+ * here (the same id: ids are unique cluster-wide). ENOSPC when it does not
+ * fit under the daemon's --size; EREMOTE when its instance is gone; EBADMSG
+ * when the data arrived damaged (nothing is kept; try again). */
+int vy_migrate(struct vy_client *c, vy_id id, vy_id *local);
+int vy_migrate_by_name(struct vy_client *c, const char *name, vy_id *local);
 /* Unmaps and unpins the tree; o must be a root a vy_get* returned. */
 void vy_object_release(struct vy_client *c, struct vy_object *o);
 
@@ -341,6 +356,10 @@ struct vy_status {
 				    * restored, not read back yet) */
 	uint64_t spill_file_bytes; /* bytes of spill files */
 	uint64_t spills;           /* blobs spilled since the daemon started */
+	uint64_t transfers_active; /* fetches from other instances in flight */
+	uint64_t transfers_done;   /* fetches finished whole */
+	uint64_t transfers_failed; /* fetches that failed (nothing kept) */
+	uint64_t transfer_bytes;   /* bytes received from other instances */
 	/* Later versions add fields here only: the library allocates. */
 };
 /* The daemon's figures in *st, one malloc'd block with its strings: free()

@@ -49,6 +49,11 @@ int node_names_writable(struct node *n, char *msg, size_t len);
 /* For a get of id that is not here: -EREMOTE with a sentence in msg when
  * another instance published it, else -ENOENT. */
 int node_remote_error(struct node *n, uint64_t id, char *msg, size_t len);
+/* Where to fetch id from: the --rpc endpoint of the live instance that
+ * published it. -ENOENT when none did; -EREMOTE (instance gone) or
+ * -EHOSTUNREACH (it has no --rpc) with a sentence in msg. */
+int node_locate(struct node *n, uint64_t id, char *rpc, size_t rpclen,
+		char *msg, size_t len);
 /* State for status: "joined", "joining", "lost"; and the instance id. */
 const char *node_state(struct node *n, uint32_t *instance);
 

@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x44525956u /* "VYRD" read as little-endian bytes */
-#define PROTO_VERSION 3 /* 3: owners and modes (chmod, modes in puts) */
+#define PROTO_VERSION 4 /* 3: owners and modes (chmod, modes in puts);
+			   * 4: moving objects (blob-chunk, migrate) */
 #define PROTO_HDR_LEN 16
 /* Largest body either side accepts; a bigger header closes the stream. */
 #define PROTO_MAX_BODY (64u << 20)
@@ -70,6 +71,9 @@
 		/* [id, offset, len] -> [bytes] (by copy, len <= 16 MiB) */ \
 	X(MSG_BLOB_WRITE, 106, "blob-write", blob_write) \
 		/* [id|0, total, offset, bytes, seal] -> [id] (by copy) */ \
+	X(MSG_BLOB_CHUNK, 107, "blob-chunk", blob_chunk) \
+		/* [id, offset, len] -> [xxh3-64 of bytes, bytes] (daemon to \
+		 * daemon: a fetch, len <= 16 MiB) */ \
 	/* objects: 200s */ \
 	X(MSG_OBJ_PUT, 200, "obj-put", obj_put) \
 		/* [tree, [seal ids], name|null, persist bool, \
@@ -89,6 +93,9 @@
 		/* [op, [id...]] -> [bool] (SPILL_OP_*; the bool: QUERY's) */ \
 	X(MSG_CHMOD, 208, "chmod", chmod) \
 		/* [[id...], clear, set, flags] -> [count changed] */ \
+	X(MSG_MIGRATE, 209, "migrate", migrate) \
+		/* [id|0, name|null] -> [id]: copies another instance's \
+		 * object here (vineyard-cluster(7)); id: the local copy */ \
 	/* names: 300s */ \
 	X(MSG_NAME_PUT, 300, "name-put", name) /* [name, id] -> [] */ \
 	X(MSG_NAME_GET, 301, "name-get", name) /* [name, wait_ms] -> [id] */ \
@@ -144,6 +151,8 @@ enum proto_type {
 			    * its connection holds a pin on: such a blob
 			    * comes with fdidx -1, no descriptor (the client
 			    * retries without the flag if it has none) */
+/* An object another instance holds is not fetched: EREMOTE instead. */
+#define GET_F_NOFETCH 0x4u
 #define DELETE_F_SHALLOW 0x1u /* keep members that become unreferenced */
 #define LIST_F_BLOB 0x1u
 #define LIST_F_PERSISTED 0x2u

@@ -53,7 +53,11 @@
 	S(spill_dir, 4096)  /* where cold blobs spill, or none */ \
 	U(spilled_bytes)    /* blob bytes on disk only (spilled or lazy) */ \
 	U(spill_file_bytes) /* bytes of spill files */ \
-	U(spills)           /* blobs spilled since start */
+	U(spills)           /* blobs spilled since start */ \
+	U(transfers_active) /* fetches from other instances in flight */ \
+	U(transfers_done)   /* fetches finished whole */ \
+	U(transfers_failed) /* fetches that failed (nothing kept) */ \
+	U(transfer_bytes)   /* bytes received from other instances */
 
 struct status {
 #define STATUS_U_(name) uint64_t name;

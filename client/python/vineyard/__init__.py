@@ -31,8 +31,9 @@ from .core.resolver import (ResolveContext, ResolverContext,
 from .errors import (ConnectionFailed, ConnectionLost, DiskFull, Error,
                      InvalidArgument, NameNotExists, NotAvailable,
                      NotEnoughMemory, ObjectExists, ObjectInUse,
-                     ObjectNotExists, PermissionDenied, ProtocolError,
-                     Timeout, UnsupportedType)
+                     ObjectNotExists, ObjectNotLocal, PermissionDenied,
+                     ProtocolError, Timeout, TransferFailed,
+                     UnsupportedType)
 from . import core  # noqa: F401
 from . import data  # noqa: F401  (registers the shipped builders)
 from . import shared_memory  # noqa: F401
@@ -66,5 +67,6 @@ __all__ = [
     "ObjectInUse", "NotEnoughMemory", "DiskFull", "InvalidArgument",
     "Timeout",
     "ConnectionFailed", "ConnectionLost", "ProtocolError", "NotAvailable",
-    "UnsupportedType", "PermissionDenied",
+    "UnsupportedType", "PermissionDenied", "ObjectNotLocal",
+    "TransferFailed",
 ]

@@ -89,6 +89,9 @@ _protos = {
     "vy_get": (c_int, [P, c_uint64, POINTER(P)]),
     "vy_get_by_name": (c_int, [P, c_char_p, c_int, POINTER(P)]),
     "vy_get_meta": (c_int, [P, c_uint64, POINTER(P)]),
+    "vy_get_opts": (c_int, [P, c_uint64, c_char_p, c_int, c_uint,
+                            POINTER(P)]),
+    "vy_migrate": (c_int, [P, c_uint64, POINTER(c_uint64)]),
     "vy_object_release": (None, [P, P]),
     "vy_object_id": (c_uint64, [P]),
     "vy_object_typename": (c_char_p, [P]),
@@ -131,6 +134,7 @@ for _name, (_res, _args) in _protos.items():
 del _name, _res, _args, _f
 
 DELETE_SHALLOW = 0x1
+GET_NOFETCH = 0x1  # VY_GET_NOFETCH
 
 
 def take_string(ptr):

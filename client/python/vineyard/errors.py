@@ -75,6 +75,17 @@ class NotAvailable(Error):
     directory) (ENOTSUP)."""
 
 
+class ObjectNotLocal(Error):
+    """The object lives on another instance of the cluster and was not
+    fetched (get with fetch=False), or its instance is gone (EREMOTE)."""
+
+
+class TransferFailed(Error):
+    """Fetching an object from another instance failed on the way (its
+    instance died or the link dropped, EREMOTEIO); nothing was kept, and a
+    later try may succeed."""
+
+
 class UnsupportedType(Error, TypeError):
     """No builder for the value and it cannot be pickled either, or an
     object's metadata does not describe what its typename promises."""
@@ -103,6 +114,8 @@ _BY_ERRNO = {
     _errno.EMSGSIZE: InvalidArgument,
     _errno.ENOTSUP: NotAvailable,
     _errno.ENOSYS: NotAvailable,
+    _errno.EREMOTE: ObjectNotLocal,
+    _errno.EREMOTEIO: TransferFailed,
 }
 
 

@@ -488,24 +488,27 @@ class Client(UpstreamCalls):
     # ---- get ----
 
     def get(self, object_id=None, name=None, timeout=None, resolver=None,
-            fetch=False, **kw):
+            fetch=True, **kw):
         """The value of an object, by id or by name. A get by name waits up
         to timeout seconds (default DEFAULT_NAME_TIMEOUT) for the name to
         appear. Arrays in the value share the store's memory (read-only)
         and keep it mapped while they live. resolver (a ResolverContext,
         default: the one in effect) chooses the resolvers; extra keyword
-        arguments go to them."""
-        obj = self.get_object(object_id, name, timeout)
+        arguments go to them. In a cluster, an object another instance
+        holds is copied here first (fetch=True, the default); with
+        fetch=False that is ObjectNotLocal instead."""
+        obj = self.get_object(object_id, name, timeout, fetch=fetch)
         if resolver is not None and not isinstance(resolver,
                                                    ResolverContext):
             return resolver(obj, **kw)  # upstream: one resolver
         return ResolveContext(self, kw, resolver).resolve(obj)
 
     def get_object(self, object_id=None, name=None, timeout=None,
-                   sync_remote=True, fetch=False):
+                   sync_remote=True, fetch=True):
         """The object itself (a vineyard.Object, or a Blob), without
-        resolving it."""
+        resolving it. fetch: as for get."""
         out = ctypes.c_void_p()
+        flags = 0 if fetch else _capi.GET_NOFETCH
         if name is not None:
             if object_id is not None:
                 raise InvalidArgument(errno.EINVAL, "give an object id or a "
@@ -514,7 +517,7 @@ class Client(UpstreamCalls):
             ms = _timeout_ms(timeout)
             conn = self._h()
             c = conn.handle()
-            rc = _capi.get_by_name(c, nameb, ms, ctypes.byref(out))
+            rc = _capi.get_opts(c, 0, nameb, ms, flags, ctypes.byref(out))
             if rc == -errno.ENOENT:
                 raise NameNotExists(errno.ENOENT, _capi.errmsg(c).decode(
                     "utf-8", "replace") or "no object named %r" % name)
@@ -529,9 +532,22 @@ class Client(UpstreamCalls):
                                       "name=)" % e.strerror) from None
             conn = self._h()
             c = conn.handle()
-            rc = _capi.get(c, oid, ctypes.byref(out))
+            rc = _capi.get_opts(c, oid, None, 0, flags, ctypes.byref(out))
         _capi.check(rc, c)
         return wrap(_Tree(conn, out.value, self), out.value)
+
+    def migrate(self, object_id):
+        """Copies an object another instance of the cluster holds (and
+        everything it references) into this daemon, unless it is here
+        already, and returns the id of the local copy (the same id: ids
+        are unique in a cluster). NotEnoughMemory when it does not fit,
+        ObjectNotLocal when its instance is gone, TransferFailed when the
+        transfer broke off (nothing is kept)."""
+        oid = _id_of(object_id)
+        c = self._h().handle()
+        out = ctypes.c_uint64()
+        _capi.check(_capi.migrate(c, oid, ctypes.byref(out)), c)
+        return ObjectID(out.value)
 
     def get_meta(self, object_id, sync_remote=False, fetch=False):
         """The metadata of an object and its members, as ObjectMeta; no
