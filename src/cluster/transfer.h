@@ -31,7 +31,8 @@ struct xfer {
 	int fd;
 	char peer[256];
 	char err[480];
-	uint64_t *moved; /* bytes received are added here (atomic), or NULL */
+	uint64_t *moved; /* blob bytes received and checked are added here
+			  * (atomic), or NULL */
 };
 
 /* Connects to hostport ("HOST:PORT") and says hello (with token if not

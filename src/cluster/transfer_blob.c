@@ -92,6 +92,8 @@ chunk_take(struct xfer *x, uint64_t id, uint64_t off, uint8_t *dst,
 				 " of blob o%016" PRIx64 " from %s failed its "
 				 "checksum (damaged on the way): refused, "
 				 "nothing kept", off, id, x->peer);
+	if (x->moved)
+		__atomic_add_fetch(x->moved, len, __ATOMIC_RELAXED);
 	return 0;
 bad:
 	return xfer_fail(x, -EPROTO, "instance at %s sent a malformed chunk "

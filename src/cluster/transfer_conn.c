@@ -80,9 +80,6 @@ xfer_recv_all(struct xfer *x, void *p, size_t len)
 			return lost(x, k < 0 ? -errno : 0);
 		b += k;
 		len -= (size_t)k;
-		if (x->moved)
-			__atomic_add_fetch(x->moved, (uint64_t)k,
-					   __ATOMIC_RELAXED);
 	}
 	return 0;
 }

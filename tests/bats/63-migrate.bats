@@ -1,0 +1,276 @@
+#!/usr/bin/env bats
+# 63-migrate: objects move between instances. Daemons a and b (and more)
+# on one private etcd (tests/helpers/etcd.sh, free loopback ports) stand for
+# machines; b fetches what a persisted over a's --rpc port. Faults come from
+# a's test hooks (VINEYARD_TEST_CORRUPT_CHUNK, VINEYARD_TEST_CHUNK_DELAY_MS,
+# src/req_transfer.c). Every wait is bounded; nothing asserts a duration.
+
+load helper
+
+ETCD_SH=$BATS_TEST_DIRNAME/../helpers/etcd.sh
+SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+
+local_setup() {
+	NODES=()
+	command -v etcd >/dev/null || skip "etcd not installed (make deps)"
+}
+
+local_teardown() {
+	local n pid
+	for n in "${NODES[@]}"; do
+		pid=$(cat "$T/$n.pid" 2>/dev/null) || continue
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for n in "${NODES[@]}"; do
+		pid=$(cat "$T/$n.pid" 2>/dev/null) || continue
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	"$ETCD_SH" stop "$T/etcd" 2>/dev/null
+	return 0
+}
+
+free_port() {
+	local p try
+	for try in $(seq 50); do
+		p=$((20000 + RANDOM % 30000))
+		ss -Htln 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" || { echo $p; return 0; }
+	done
+	return 1
+}
+
+# start_node NAME [vineyardd options...]: a daemon on $T/NAME.sock with its
+# own data dir and --rpc port (in $T/NAME.port), in the cluster.
+start_node() {
+	local n=$1 i port
+	shift
+	port=$(cat "$T/$n.port" 2>/dev/null) || port=$(free_port) || return 1
+	echo "$port" >"$T/$n.port"
+	"$VINEYARDD" --foreground --socket "$T/$n.sock" --data-dir "$T/$n-data" \
+		--etcd "$ETCD_URL" --etcd-ttl 2 --rpc "127.0.0.1:$port" "$@" \
+		>>"$T/$n.log" 2>&1 &
+	echo $! >"$T/$n.pid"
+	NODES+=("$n")
+	for i in $(seq 100); do
+		"$VINEYARDCTL" --socket "$T/$n.sock" status >/dev/null 2>&1 && break
+		kill -0 "$(cat "$T/$n.pid")" 2>/dev/null || { cat "$T/$n.log" >&2; return 1; }
+		sleep 0.05
+	done
+	eventually joined "$n"
+}
+
+on() { # on NAME vineyardctl-args...
+	local n=$1
+	shift
+	timeout 120 "$VINEYARDCTL" --socket "$T/$n.sock" "$@"
+}
+
+eventually() {
+	local i
+	for i in $(seq 300); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "never true: $*" >&2
+	"$@" >&2
+	return 1
+}
+
+joined() { on "$1" cluster | grep -q ": joined,"; }
+# published NODE ID: NODE's view of the cluster lists ID as available
+published() { on "$1" ls --cluster | grep "$2" | grep -qv unavailable; }
+figure() { on "$1" --json status | sed -n "s/^ *\"$2\": \([0-9]*\).*/\1/p"; }
+figure_is() { [ "$(figure "$1" "$2")" = "$3" ]; }
+figure_over() { [ "$(figure "$1" "$2")" -gt "$3" ]; }
+
+pyrun() {
+	PYTHONPATH="$SRC/client/python" \
+		VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" timeout 120 "$PYTHON" "$@"
+}
+
+two_nodes() {
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd") || return 1
+	start_node a
+	start_node b "$@"
+}
+
+@test "fetch on demand: 0 B, 1 B and 4097 B blobs byte-identical; the copy keeps its id and a second get is local" {
+	two_nodes
+	: >f0
+	head -c 1 /dev/urandom >f1
+	head -c 4097 /dev/urandom >f4097
+	for s in 0 1 4097; do
+		ids[$s]=$(on a put "f$s" --name "n$s" --persist)
+	done
+	eventually published b "${ids[4097]}"
+	for s in 0 1 4097; do
+		eventually published b "${ids[$s]}"
+		on b get "n$s" -o "g$s"
+		cmp "f$s" "g$s"
+	done
+	[ "$(figure b transfers_done)" -eq 3 ]
+	[ "$(figure b transfers_failed)" -eq 0 ]
+	[ "$(figure b transfer_bytes)" -ge 4098 ]
+	# the copies are local objects under the same ids
+	run on b ls
+	for s in 0 1 4097; do
+		[[ "$output" == *"${ids[$s]}"* ]]
+	done
+	# a second get and a migrate of what is here move nothing
+	on b get "${ids[4097]}" -o again
+	cmp f4097 again
+	run on b migrate n4097
+	[ "$status" -eq 0 ]
+	[ "$output" = "${ids[4097]}" ]
+	[ "$(figure b transfers_done)" -eq 3 ]
+	# persisting the copy keeps it on b's disk but does not publish it as
+	# b's: the cluster's record still names a's instance
+	ia=$(on a --json cluster | sed -n 's/^  "instance": \([0-9]*\),/\1/p')
+	on b persist "${ids[1]}"
+	on b name "${ids[4097]}" mark	# a later write, to wait for
+	eventually on a meta mark
+	run on a --json ls --cluster
+	echo "$output" | grep "\"${ids[1]}\"" | grep -q "\"instance\": $ia,"
+	# an object nobody published is still not found
+	run on b migrate o0000000000000abc
+	[ "$status" -eq 3 ]
+}
+
+@test "256 MiB fetched byte-identical; a copy that does not fit b's --size is refused before any byte moves" {
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
+	start_node a
+	start_node b
+	start_node small --size 64M
+	head -c $((256 << 20)) /dev/urandom >big
+	id=$(on a put big --name big --persist)
+	eventually published b "$id"
+	eventually published small "$id"
+	run on small migrate big
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"no space for a copy"* ]]
+	[ "$(figure small used_bytes)" -eq 0 ]
+	[ "$(figure small transfer_bytes)" -eq 0 ]
+	run on b migrate big
+	[ "$status" -eq 0 ]
+	[ "$output" = "$id" ]
+	on b get big | cmp - big
+	rm -f big
+	[ "$(figure b transfers_done)" -eq 1 ]
+	[ "$(figure b payload_bytes)" -eq $((256 << 20)) ]
+}
+
+@test "a DataFrame tree moves whole through Python: fetch=False refuses, get fetches every member, migrate gives the id" {
+	two_nodes
+	run pyrun - "$T/a.sock" "$T/b.sock" <<'EOF'
+import sys, time
+import numpy as np, pandas as pd
+import vineyard
+
+a = vineyard.connect(sys.argv[1])
+b = vineyard.connect(sys.argv[2])
+df = pd.DataFrame({'u': np.arange(50000, dtype='int64'),
+                   'v': np.random.rand(50000),
+                   'w': np.arange(50000, dtype='int32') % 7})
+oid = a.put(df, name='frame', persist=True)
+for _ in range(300):
+    try:
+        b.get_meta(oid)
+        break
+    except vineyard.Error:
+        time.sleep(0.1)
+try:
+    b.get(name='frame', fetch=False)
+    print('fetch=False did not refuse')
+    sys.exit(1)
+except vineyard.ObjectNotLocal as e:
+    print('refused:', e)
+got = b.get(name='frame')
+assert got.equals(df), 'the frame differs'
+assert b.migrate(oid) == oid
+again = b.get(oid, fetch=False)      # local now
+assert again.equals(df)
+print('members', len(b.list_objects()))
+EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"refused: "*"lives on instance"* ]]
+	[ "$(figure b transfers_done)" -eq 1 ]
+	[ "$(figure b blobs)" -ge 3 ]
+}
+
+@test "a chunk damaged on the way is refused: nothing kept, memory back, the retry is byte-identical" {
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
+	VINEYARD_TEST_CORRUPT_CHUNK=2 start_node a
+	start_node b
+	head -c $((10 << 20)) /dev/urandom >f
+	id=$(on a put f --name f --persist)
+	eventually published b "$id"
+	run on b get f -o g
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"failed its checksum"* ]]
+	[ ! -e g ]
+	[ "$(figure b objects)" -eq 0 ]
+	[ "$(figure b used_bytes)" -eq 0 ]
+	[ "$(figure b transfers_failed)" -eq 1 ]
+	grep -q "damaged after its checksum" "$T/a.log"
+	on b get f -o g
+	cmp f g
+}
+
+@test "the source SIGKILLed mid-transfer: clear error, no partial object, memory back; after a restarts with its data the retry works" {
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
+	VINEYARD_TEST_CHUNK_DELAY_MS=300 start_node a
+	start_node b
+	head -c $((40 << 20)) /dev/urandom >f
+	id=$(on a put f --name f --persist)
+	eventually published b "$id"
+	on b get f -o g >out 2>&1 &
+	getter=$!
+	eventually figure_over b transfer_bytes 0
+	[ "$(figure b transfers_active)" -eq 1 ]
+	kill -KILL "$(cat "$T/a.pid")"
+	if wait "$getter"; then
+		echo "the get succeeded" >&2
+		false
+	fi
+	cat out
+	grep -q "closed the connection mid-transfer\|connection to instance" out
+	[ ! -e g ]
+	eventually figure_is b transfers_active 0
+	[ "$(figure b objects)" -eq 0 ]
+	[ "$(figure b used_bytes)" -eq 0 ]
+	[ "$(figure b unsealed_blobs)" -eq 0 ]
+	[ "$(figure b transfers_failed)" -eq 1 ]
+	# a comes back (no delay now) with its persisted copy
+	start_node a
+	eventually published b "$id"
+	on b get f -o g
+	cmp f g
+	[ "$(figure b transfers_done)" -eq 1 ]
+}
+
+@test "16 concurrent getters of one remote object cause one transfer" {
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
+	VINEYARD_TEST_CHUNK_DELAY_MS=100 start_node a
+	start_node b
+	head -c $((20 << 20)) /dev/urandom >f
+	id=$(on a put f --name f --persist)
+	eventually published b "$id"
+	pids=()
+	for i in $(seq 16); do
+		on b get f -o "g$i" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p"
+	done
+	for i in $(seq 16); do
+		cmp f "g$i"
+	done
+	[ "$(figure b transfers_done)" -eq 1 ]
+	[ "$(figure b transfers_failed)" -eq 0 ]
+	[ "$(figure b transfer_bytes)" -lt $((21 << 20)) ]
+}
