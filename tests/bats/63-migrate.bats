@@ -51,7 +51,7 @@ start_node() {
 	echo "$port" >"$T/$n.port"
 	"$VINEYARDD" --foreground --socket "$T/$n.sock" --data-dir "$T/$n-data" \
 		--etcd "$ETCD_URL" --etcd-ttl 2 --rpc "127.0.0.1:$port" "$@" \
-		>>"$T/$n.log" 2>&1 &
+		>>"$T/$n.log" 2>&1 3>&- &
 	echo $! >"$T/$n.pid"
 	NODES+=("$n")
 	for i in $(seq 100); do
@@ -227,7 +227,7 @@ EOF
 	head -c $((40 << 20)) /dev/urandom >f
 	id=$(on a put f --name f --persist)
 	eventually published b "$id"
-	on b get f -o g >out 2>&1 &
+	on b get f -o g >out 2>&1 3>&- &
 	getter=$!
 	eventually figure_over b transfer_bytes 0
 	[ "$(figure b transfers_active)" -eq 1 ]
@@ -261,7 +261,7 @@ EOF
 	eventually published b "$id"
 	pids=()
 	for i in $(seq 16); do
-		on b get f -o "g$i" &
+		on b get f -o "g$i" 3>&- &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do
