@@ -60,6 +60,7 @@ struct opts {
 	int etcd_ttl;
 	const char *rpc;     /* --rpc HOST:PORT, or NULL */
 	const char *rpc_token_file;
+	int transfer_lz4;    /* --transfer-compression lz4 */
 };
 
 static void
@@ -138,6 +139,10 @@ usage(FILE *f)
 "                         protocol; bytes by copy); loopback only unless\n"
 "                         --rpc-token-file; written into the cluster record\n"
 "      --rpc-token-file PATH  TCP clients must present the token in PATH\n"
+"      --transfer-compression none|lz4  objects fetched from other\n"
+"                         instances come as lz4 blocks where that makes\n"
+"                         them smaller (default none); see\n"
+"                         vineyard-cluster(7)\n"
 "  -h, --help             show this help\n"
 "  -V, --version          show the version\n"
 "\n"
@@ -214,6 +219,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "etcd-ttl", required_argument, NULL, 'T' },
 		{ "rpc", required_argument, NULL, 'R' },
 		{ "rpc-token-file", required_argument, NULL, 'K' },
+		{ "transfer-compression", required_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env = getenv("VINEYARD_IPC_SOCKET");
@@ -405,6 +411,17 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'R': o->rpc = optarg; break;
 		case 'K': o->rpc_token_file = optarg; break;
+		case 'Z':
+			if (strcmp(optarg, "lz4") == 0) {
+				o->transfer_lz4 = 1;
+			} else if (strcmp(optarg, "none") == 0) {
+				o->transfer_lz4 = 0;
+			} else {
+				fprintf(stderr, "vineyardd: --transfer-compression "
+					"%s: expected none or lz4\n", optarg);
+				exit(2);
+			}
+			break;
 		case 'v': o->level = LOG_LVL_DEBUG; break;
 		case 'q': o->level = LOG_LVL_WARN; break;
 		case 'h': usage(stdout); exit(0);
@@ -777,7 +794,7 @@ main(int argc, char **argv)
 	/* fetching from other instances presents our own token: one token
 	 * per cluster (vineyard-cluster(7)) */
 	if (cluster)
-		fetch = fetch_new(store, vcfg.node, token);
+		fetch = fetch_new(store, vcfg.node, token, o.transfer_lz4);
 	vcfg.fetch = fetch;
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),
 			 __ATOMIC_RELEASE);

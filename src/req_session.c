@@ -96,6 +96,7 @@ status_fill(struct server *sv, struct status *out)
 		out->transfers_done = ff.done;
 		out->transfers_failed = ff.failed;
 		out->transfer_bytes = ff.bytes;
+		out->transfer_wire_bytes = ff.wire;
 	}
 }
 

@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <lz4.h>
 #include <xxhash.h>
 
 #include "cborio.h"
@@ -27,6 +29,7 @@
 #include "proto.h"
 #include "server_int.h"
 #include "store.h"
+#include "xmalloc.h"
 #include "banned.h"
 
 static uint64_t served, corrupt_at, delay_ms;
@@ -44,19 +47,55 @@ read_hooks(void)
 		delay_ms = strtoull(v, NULL, 10);
 }
 
+/* Appends [checksum, len, lz4 block of the len bytes at raw] when that is
+ * smaller than the bytes; 0 if not worth it (the caller sends them raw).
+ * The block is made in a scratch buffer kept for the next chunk (loop
+ * thread only). */
+static uint8_t *scratch;
+static int scratch_len;
+
+static int
+reply_lz4(struct server *sv, const uint8_t *raw, size_t len, uint64_t sum)
+{
+	int bound = LZ4_compressBound((int)len), k;
+
+	if (bound <= 0)
+		return 0;
+	if (bound > scratch_len) {
+		free(scratch);
+		scratch = xmalloc((size_t)bound);
+		scratch_len = bound;
+	}
+	k = LZ4_compress_default((const char *)raw, (char *)scratch, (int)len,
+				 bound);
+	if (k <= 0 || (size_t)k >= len - len / 16)
+		return 0;
+	if (++served == corrupt_at) {
+		scratch[k / 2] ^= 0x5a;
+		log_warnx("test hook: chunk %" PRIu64 " damaged after its "
+			  "checksum (compressed)", served);
+	}
+	cw_array(&sv->out, 3);
+	cw_uint(&sv->out, sum);
+	cw_uint(&sv->out, len);
+	cw_bytes(&sv->out, scratch, (size_t)k);
+	return 1;
+}
+
 int
 req_blob_chunk(struct conn *c, struct req *q)
 {
 	struct server *sv = c->sv;
 	struct store_blobref b;
-	uint64_t id, off, len, tk;
-	uint8_t *dst;
+	uint64_t id, off, len, tk, flags = 0, sum;
+	uint8_t *dst, *raw = NULL;
 	size_t n, done = 0, at;
 	ssize_t k;
-	int rc;
+	int rc, i;
 
-	if (cr_array(&q->r, &n) || n != 3 || cr_uint(&q->r, &id) ||
-	    cr_uint(&q->r, &off) || cr_uint(&q->r, &len))
+	if (cr_array(&q->r, &n) || (n != 3 && n != 4) ||
+	    cr_uint(&q->r, &id) || cr_uint(&q->r, &off) ||
+	    cr_uint(&q->r, &len) || (n == 4 && cr_uint(&q->r, &flags)))
 		return BAD(c, q->type, "blob-chunk");
 	if (len > PROTO_MAX_COPY)
 		return reply_error(c, q->type, -EINVAL, "blob-chunk: at most "
@@ -83,6 +122,30 @@ req_blob_chunk(struct conn *c, struct req *q)
 		nanosleep(&ts, NULL);
 	}
 	reply_begin(sv);
+	if ((flags & CHUNK_F_LZ4) && len > PROTO_SMALL_MAX) {
+		/* compressed from a mapping of the blob: no extra copy */
+		uint64_t moff = off & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+		const uint8_t *p = NULL;
+
+		if (b.kind == BLOB_KIND_SEGMENT) {
+			p = b.ptr + off;
+		} else {
+			raw = mmap(NULL, (size_t)(off - moff + len), PROT_READ,
+				   MAP_SHARED, b.fd, (off_t)moff);
+			if (raw != MAP_FAILED)
+				p = raw + (off - moff);
+		}
+		if (p) {
+			sum = XXH3_64bits(p, (size_t)len);
+			i = reply_lz4(sv, p, (size_t)len, sum);
+			if (raw && raw != MAP_FAILED)
+				munmap(raw, (size_t)(off - moff + len));
+			if (i) {
+				store_release(sv->store, c->owner, &id, 1);
+				return reply_send(c, q->type, 0);
+			}
+		}
+	}
 	cw_array(&sv->out, 2);
 	/* the checksum comes first: reserve its 9 bytes, fill them after */
 	at = sv->out.len;
@@ -102,13 +165,9 @@ req_blob_chunk(struct conn *c, struct req *q)
 	if (!dst || done != len)
 		return reply_error(c, q->type, -EIO, "blob-chunk: cannot read "
 				   "the blob");
-	{
-		uint64_t sum = XXH3_64bits(dst, len);
-		int i;
-
-		for (i = 0; i < 8; i++)
-			sv->out.buf[at + 1 + i] = (uint8_t)(sum >> (56 - 8 * i));
-	}
+	sum = XXH3_64bits(dst, len);
+	for (i = 0; i < 8; i++)
+		sv->out.buf[at + 1 + i] = (uint8_t)(sum >> (56 - 8 * i));
 	if (++served == corrupt_at && len) {
 		dst[len / 2] ^= 0x5a;
 		log_warnx("test hook: chunk %" PRIu64 " (blob o%016" PRIx64

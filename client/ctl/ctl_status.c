@@ -50,15 +50,16 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	       (double)st->disk_bytes : 1.0, st->damaged_files);
 	printf("data dir:   %s\n", st->data_dir ? st->data_dir : "-");
 	if (st->cluster) {
-		char moved[32];
+		char moved[32], wire[32];
 
 		human(st->transfer_bytes, moved, sizeof(moved));
+		human(st->transfer_wire_bytes, wire, sizeof(wire));
 		printf("cluster:    %s, instance %" PRIu64 "\n", st->cluster,
 		       st->cluster_instance);
 		printf("transfers:  %" PRIu64 " in flight, %" PRIu64 " done, %"
-		       PRIu64 " failed, %s received from other instances\n",
-		       st->transfers_active, st->transfers_done,
-		       st->transfers_failed, moved);
+		       PRIu64 " failed, %s received from other instances (%s "
+		       "on the wire)\n", st->transfers_active,
+		       st->transfers_done, st->transfers_failed, moved, wire);
 	}
 }
 

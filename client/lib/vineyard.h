@@ -359,7 +359,9 @@ struct vy_status {
 	uint64_t transfers_active; /* fetches from other instances in flight */
 	uint64_t transfers_done;   /* fetches finished whole */
 	uint64_t transfers_failed; /* fetches that failed (nothing kept) */
-	uint64_t transfer_bytes;   /* bytes received from other instances */
+	uint64_t transfer_bytes;   /* blob bytes received from other instances */
+	uint64_t transfer_wire_bytes; /* the same as they crossed the wire
+				       * (--transfer-compression) */
 	/* Later versions add fields here only: the library allocates. */
 };
 /* The daemon's figures in *st, one malloc'd block with its strings: free()

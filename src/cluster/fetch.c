@@ -48,15 +48,17 @@ struct fetch {
 	struct transfer *list; /* running and finished, not yet handed out */
 	uint64_t seq;
 	int stopping;
-	/* figures; bytes is atomic, the rest under lock */
-	uint64_t active, done, failed, bytes;
+	int lz4;
+	/* figures; bytes and wire are atomic, the rest under lock */
+	uint64_t active, done, failed, bytes, wire;
 };
 
 struct fetch *
-fetch_new(struct store *s, struct node *n, const char *token)
+fetch_new(struct store *s, struct node *n, const char *token, int lz4)
 {
 	struct fetch *f = xcalloc(1, sizeof(*f));
 
+	f->lz4 = lz4;
 	f->s = s;
 	f->n = n;
 	f->token = token ? xstrdup(token) : NULL;
@@ -145,6 +147,8 @@ run(struct transfer *t)
 	int rc;
 
 	t->x.moved = &t->f->bytes;
+	t->x.wire = &t->f->wire;
+	t->x.lz4 = t->f->lz4;
 	if ((rc = xfer_connect(&t->x, t->rpc, t->f->token)))
 		goto out;
 	if ((rc = xfer_tree(&t->x, t->id, &tr)))
@@ -302,4 +306,5 @@ fetch_figures(struct fetch *f, struct fetch_figures *out)
 	out->failed = f->failed;
 	pthread_mutex_unlock(&f->lock);
 	out->bytes = __atomic_load_n(&f->bytes, __ATOMIC_RELAXED);
+	out->wire = __atomic_load_n(&f->wire, __ATOMIC_RELAXED);
 }

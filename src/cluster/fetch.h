@@ -26,8 +26,10 @@ struct fetch;
 #define FETCH_TICKET_BIT (1ull << 63)
 
 /* token: what this daemon presents to other instances' TCP fronts (its
- * own --rpc-token-file), or NULL. */
-struct fetch *fetch_new(struct store *s, struct node *n, const char *token);
+ * own --rpc-token-file), or NULL; lz4: ask them for compressed chunks
+ * (--transfer-compression lz4). */
+struct fetch *fetch_new(struct store *s, struct node *n, const char *token,
+			int lz4);
 /* Breaks the transfers running, waits for their threads, frees. */
 void fetch_free(struct fetch *f);
 
@@ -47,7 +49,8 @@ struct fetch_figures {
 	uint64_t active;   /* transfers in flight */
 	uint64_t done;     /* finished whole */
 	uint64_t failed;
-	uint64_t bytes;    /* bytes received, all transfers */
+	uint64_t bytes;    /* blob bytes received, all transfers */
+	uint64_t wire;     /* the same as they came over the wire */
 };
 void fetch_figures(struct fetch *f, struct fetch_figures *out);
 

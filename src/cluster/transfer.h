@@ -33,6 +33,11 @@ struct xfer {
 	char err[480];
 	uint64_t *moved; /* blob bytes received and checked are added here
 			  * (atomic), or NULL */
+	uint64_t *wire;  /* the same, as they came over the wire (after any
+			  * compression), or NULL */
+	int lz4;         /* ask for lz4-compressed chunks */
+	uint8_t *zbuf;   /* a compressed chunk being received */
+	size_t zcap;
 };
 
 /* Connects to hostport ("HOST:PORT") and says hello (with token if not

@@ -5,39 +5,26 @@
  * buffer of the whole blob), XFER_WINDOW chunk requests ahead so the link
  * never waits for a round trip. Each chunk carries the sender's XXH3-64 of
  * its bytes and is checked on arrival: a mismatch aborts the blob, which is
- * then never sealed. Any failure drops the unsealed blob and its memory.
+ * then never sealed. With compression asked for, the sender may send a
+ * chunk as an lz4 block, which is received into a buffer of one chunk and
+ * decompressed into the mapping. Any failure drops the unsealed blob and its memory.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <lz4.h>
 
 #include "cborio.h"
 #include "cluster/transfer.h"
 #include "proto.h"
 #include "store.h"
+#include "xmalloc.h"
 #include "banned.h"
-
-/* The CBOR head of a byte string of n bytes (at most 9 bytes). */
-static size_t
-bytes_head(uint8_t *out, uint64_t n)
-{
-	int i, k;
-
-	if (n < 24) {
-		out[0] = (uint8_t)(0x40 | n);
-		return 1;
-	}
-	k = n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000ull ? 4 : 8;
-	out[0] = (uint8_t)(0x40 | (k == 1 ? 24 : k == 2 ? 25 : k == 4 ? 26 :
-				   27));
-	for (i = 0; i < k; i++)
-		out[1 + i] = (uint8_t)(n >> (8 * (k - 1 - i)));
-	return (size_t)k + 1;
-}
 
 static int
 chunk_ask(struct xfer *x, uint64_t id, uint64_t off, uint64_t len)
@@ -47,10 +34,12 @@ chunk_ask(struct xfer *x, uint64_t id, uint64_t off, uint64_t len)
 	int rc;
 
 	cw_init(&w);
-	cw_array(&w, 3);
+	cw_array(&w, x->lz4 ? 4 : 3);
 	cw_uint(&w, id);
 	cw_uint(&w, off);
 	cw_uint(&w, len);
+	if (x->lz4)
+		cw_uint(&w, CHUNK_F_LZ4);
 	if (w.oom || w.len > sizeof(buf)) {
 		cw_release(&w);
 		return xfer_fail(x, -ENOMEM, "out of memory");
@@ -61,32 +50,76 @@ chunk_ask(struct xfer *x, uint64_t id, uint64_t off, uint64_t len)
 	return rc;
 }
 
-/* Reads the reply to a chunk request of len bytes into dst and checks it. */
+/* Reads the reply to a chunk request of len bytes into dst and checks it:
+ * [checksum, bytes] straight into dst, or [checksum, len, lz4 block]
+ * through the connection's buffer for compressed blocks. */
 static int
 chunk_take(struct xfer *x, uint64_t id, uint64_t off, uint8_t *dst,
 	   uint64_t len)
 {
-	uint8_t pre[32], head[9];
+	uint8_t pre[48];
 	uint32_t blen;
-	uint64_t sum, pl;
-	size_t n, hl;
+	uint64_t sum, raw = len, zlen = 0;
+	size_t items, pl, pos, hl, have;
+	unsigned ai;
 	struct cr r;
-	int rc;
+	int rc, i;
 
 	if ((rc = xfer_reply_hdr(x, MSG_BLOB_CHUNK, &blen)))
 		return rc;
-	pl = blen - len;
-	hl = bytes_head(head, len);
-	if (blen < len || pl > sizeof(pre) || pl < hl + 2)
-		goto bad;
-	if ((rc = xfer_recv_all(x, pre, (size_t)pl)))
+	pl = blen < sizeof(pre) ? blen : sizeof(pre);
+	if ((rc = xfer_recv_all(x, pre, pl)))
 		return rc;
-	cr_init(&r, pre, (size_t)(pl - hl));
-	if (cr_array(&r, &n) || n != 2 || cr_uint(&r, &sum) || !cr_done(&r) ||
-	    memcmp(pre + pl - hl, head, hl))
+	cr_init(&r, pre, pl);
+	if (cr_array(&r, &items) || (items != 2 && items != 3) ||
+	    cr_uint(&r, &sum) || (items == 3 && cr_uint(&r, &raw)) ||
+	    raw != len)
 		goto bad;
-	if ((rc = xfer_recv_all(x, dst, (size_t)len)))
-		return rc;
+	/* the byte string's head, by hand: its bytes are not all here */
+	pos = (size_t)(r.p - pre);
+	if (pos >= pl || (pre[pos] >> 5) != 2)
+		goto bad;
+	ai = pre[pos] & 31u;
+	if (ai < 24) {
+		zlen = ai;
+		hl = 1;
+	} else if (ai <= 27) {
+		hl = 1 + ((size_t)1 << (ai - 24));
+		if (pos + hl > pl)
+			goto bad;
+		for (i = 1; i < (int)hl; i++)
+			zlen = zlen << 8 | pre[pos + (size_t)i];
+	} else {
+		goto bad;
+	}
+	if (pos + hl + zlen != blen)
+		goto bad;
+	have = pl - pos - hl;
+	if (items == 2) {
+		if (zlen != len)
+			goto bad;
+		memcpy(dst, pre + pos + hl, have);
+		if ((rc = xfer_recv_all(x, dst + have, (size_t)len - have)))
+			return rc;
+	} else {
+		if (zlen > (uint64_t)LZ4_compressBound((int)len))
+			goto bad;
+		if (zlen > x->zcap) {
+			free(x->zbuf);
+			x->zbuf = xmalloc((size_t)zlen);
+			x->zcap = (size_t)zlen;
+		}
+		memcpy(x->zbuf, pre + pos + hl, have);
+		if ((rc = xfer_recv_all(x, x->zbuf + have, (size_t)zlen - have)))
+			return rc;
+		if (LZ4_decompress_safe((const char *)x->zbuf, (char *)dst,
+					(int)zlen, (int)len) != (int)len)
+			return xfer_fail(x, -EBADMSG, "the chunk at byte %"
+					 PRIu64 " of blob o%016" PRIx64 " from "
+					 "%s does not decompress (damaged on "
+					 "the way): refused, nothing kept",
+					 off, id, x->peer);
+	}
 	if (XXH3_64bits(dst, (size_t)len) != sum)
 		return xfer_fail(x, -EBADMSG, "the chunk at byte %" PRIu64
 				 " of blob o%016" PRIx64 " from %s failed its "
@@ -94,6 +127,8 @@ chunk_take(struct xfer *x, uint64_t id, uint64_t off, uint8_t *dst,
 				 "nothing kept", off, id, x->peer);
 	if (x->moved)
 		__atomic_add_fetch(x->moved, len, __ATOMIC_RELAXED);
+	if (x->wire)
+		__atomic_add_fetch(x->wire, (uint64_t)blen, __ATOMIC_RELAXED);
 	return 0;
 bad:
 	return xfer_fail(x, -EPROTO, "instance at %s sent a malformed chunk "

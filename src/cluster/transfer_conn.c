@@ -233,6 +233,8 @@ xfer_connect(struct xfer *x, const char *hostport, const char *token)
 	int rc;
 
 	x->fd = -1;
+	x->zbuf = NULL;
+	x->zcap = 0;
 	x->err[0] = '\0';
 	snprintf(x->peer, sizeof(x->peer), "%s", hostport);
 	if ((rc = dial(x, hostport)))
@@ -263,6 +265,9 @@ xfer_close(struct xfer *x)
 	if (x->fd >= 0)
 		close(x->fd);
 	x->fd = -1;
+	free(x->zbuf);
+	x->zbuf = NULL;
+	x->zcap = 0;
 }
 
 void

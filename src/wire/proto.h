@@ -72,8 +72,9 @@
 	X(MSG_BLOB_WRITE, 106, "blob-write", blob_write) \
 		/* [id|0, total, offset, bytes, seal] -> [id] (by copy) */ \
 	X(MSG_BLOB_CHUNK, 107, "blob-chunk", blob_chunk) \
-		/* [id, offset, len] -> [xxh3-64 of bytes, bytes] (daemon to \
-		 * daemon: a fetch, len <= 16 MiB) */ \
+		/* [id, offset, len, flags?] -> [xxh3-64 of bytes, bytes] or, \
+		 * with CHUNK_F_LZ4 when it pays, [xxh3-64, len, lz4 block] \
+		 * (daemon to daemon: a fetch, len <= 16 MiB) */ \
 	/* objects: 200s */ \
 	X(MSG_OBJ_PUT, 200, "obj-put", obj_put) \
 		/* [tree, [seal ids], name|null, persist bool, \
@@ -153,6 +154,8 @@ enum proto_type {
 			    * retries without the flag if it has none) */
 /* An object another instance holds is not fetched: EREMOTE instead. */
 #define GET_F_NOFETCH 0x4u
+/* blob-chunk: the sender may compress the chunk (an lz4 block). */
+#define CHUNK_F_LZ4 0x1u
 #define DELETE_F_SHALLOW 0x1u /* keep members that become unreferenced */
 #define LIST_F_BLOB 0x1u
 #define LIST_F_PERSISTED 0x2u

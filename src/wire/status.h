@@ -57,7 +57,8 @@
 	U(transfers_active) /* fetches from other instances in flight */ \
 	U(transfers_done)   /* fetches finished whole */ \
 	U(transfers_failed) /* fetches that failed (nothing kept) */ \
-	U(transfer_bytes)   /* bytes received from other instances */
+	U(transfer_bytes)   /* blob bytes received from other instances */ \
+	U(transfer_wire_bytes) /* the same as they crossed the wire */
 
 struct status {
 #define STATUS_U_(name) uint64_t name;

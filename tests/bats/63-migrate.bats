@@ -274,3 +274,30 @@ EOF
 	[ "$(figure b transfers_failed)" -eq 0 ]
 	[ "$(figure b transfer_bytes)" -lt $((21 << 20)) ]
 }
+
+@test "--transfer-compression lz4: text crosses the wire smaller, random data as it is, both byte-identical; a damaged block is refused" {
+	run "$VINEYARDD" --foreground --socket "$T/x.sock" --transfer-compression zstd
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"expected none or lz4"* ]]
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
+	VINEYARD_TEST_CORRUPT_CHUNK=1 start_node a
+	start_node b --transfer-compression lz4
+	for i in $(seq 800); do cat "$SRC/README.md"; done | head -c $((12 << 20)) >text
+	head -c $((6 << 20)) /dev/urandom >rand
+	it=$(on a put text --name text --persist)
+	ir=$(on a put rand --name rand --persist)
+	eventually published b "$ir"
+	eventually published b "$it"
+	# the first chunk a serves is damaged inside its lz4 block
+	run on b get text -o t2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"damaged on the way"* ]]
+	[ "$(figure b objects)" -eq 0 ]
+	on b get text -o t2
+	cmp text t2
+	[ "$(figure b transfer_bytes)" -eq "$(stat -c %s text)" ]
+	[ "$(figure b transfer_wire_bytes)" -lt $((2 << 20)) ]
+	on b get rand -o r2
+	cmp rand r2
+	[ "$(figure b transfer_wire_bytes)" -gt $((6 << 20)) ]
+}
