@@ -52,8 +52,8 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	if (st->cluster) {
 		char moved[32], wire[32];
 
-		human(st->transfer_bytes, moved, sizeof(moved));
-		human(st->transfer_wire_bytes, wire, sizeof(wire));
+		human_bytes(st->transfer_bytes, moved, sizeof(moved));
+		human_bytes(st->transfer_wire_bytes, wire, sizeof(wire));
 		printf("cluster:    %s, instance %" PRIu64 "\n", st->cluster,
 		       st->cluster_instance);
 		printf("transfers:  %" PRIu64 " in flight, %" PRIu64 " done, %"
