@@ -11,8 +11,9 @@
  *   MNT/cluster.json             the cluster (vineyardd --etcd)
  *
  * In a cluster, objects/ also shows the objects other instances
- * published (meta.json, typename; a blob's data is read through
- * fs_remote_blob_open in remote.c, which cannot fetch bytes yet).
+ * published (meta.json, typename), and names/ resolves their names. The
+ * first open of such a blob's data copies it here (remote.c), after which
+ * it is a local blob like any other.
  *
  * Blob files are passed through to the blob's memfd where the kernel and
  * our privileges allow (mode "passthrough"), else served from store memory
@@ -49,6 +50,15 @@ struct fs_cluster {
 	int (*meta)(void *ctx, uint64_t id, struct cw *out); /* meta.json */
 	/* published ids this daemon does not hold; *ids malloc'd */
 	int (*ids)(void *ctx, uint64_t **ids, size_t *n);
+	/* Copies the object id another instance holds into this store
+	 * (one transfer however many ask) and returns once it is here:
+	 * blocks, so only a worker thread calls it; -ECANCELED soon after
+	 * *stop is set. -EREMOTE when the bytes cannot be fetched at all
+	 * (their instance is gone or has no --rpc); the reason in msg. */
+	int (*fetch)(void *ctx, uint64_t id, const int *stop, char *msg,
+		     size_t len);
+	/* the id a cluster name stands for (names of objects not here) */
+	int (*name)(void *ctx, const char *name, uint64_t *id);
 };
 
 struct fs_cfg {

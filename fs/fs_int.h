@@ -120,8 +120,9 @@ int fs_render_cluster(struct fs *fs, struct cw *out);
  * a cluster). */
 int fs_remote_info(struct fs *fs, uint64_t id, struct fs_remote *r);
 
-/* remote.c: the bytes of a blob another instance holds. */
-int fs_remote_blob_open(struct fs *fs, uint64_t id, struct fs_file *f);
+/* remote.c: copies here the blob id another instance holds, for an open
+ * of its data file (blocks a worker); 0 or -errno. */
+int fs_remote_fetch(struct fs *fs, uint64_t id);
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void fs_op_forget_multi(fuse_req_t req, size_t count,

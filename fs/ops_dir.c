@@ -334,12 +334,23 @@ lookup_names(struct fs *fs, const char *name, struct dent *d)
 {
 	struct store_perm owner;
 	uint64_t id;
+	int remote = 0;
 
-	if (store_name_owner(fs->store, name, strlen(name), &id, &owner))
-		return -ENOENT;
+	if (store_name_owner(fs->store, name, strlen(name), &id, &owner)) {
+		/* a cluster name of an object not here: no event tells
+		 * the kernel when it moves, so it is kept briefly (and
+		 * shows as the daemon user's, as remote objects do) */
+		if (!fs->cluster || fs->cluster->name(fs->cluster_ctx, name,
+						      &id))
+			return -ENOENT;
+		remote = 1;
+	}
 	memset(d, 0, sizeof(*d));
-	d->perm = owner;
-	d->has_perm = 1;
+	d->remote = remote;
+	if (!remote) {
+		d->perm = owner;
+		d->has_perm = 1;
+	}
 	d->kind = IK_NAME;
 	d->target = id;
 	d->id = id;

@@ -252,12 +252,12 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		struct fs_remote r;
 
 		rc = blob_get(fs, ii.id, &f->blob);
-		/* a blob another instance holds */
-		if (rc == -ENOENT && fs_remote_info(fs, ii.id, &r) == 0)
-			rc = fs_remote_blob_open(fs, ii.id, f);
-		if (rc == 0 && !f->blob)
-			fi->keep_cache = 1;
-		else if (rc == 0 && f->blob->backing)
+		/* a blob another instance holds: copied here, then opened
+		 * as the local blob it is now */
+		if (rc == -ENOENT && fs_remote_info(fs, ii.id, &r) == 0 &&
+		    (rc = fs_remote_fetch(fs, ii.id)) == 0)
+			rc = blob_get(fs, ii.id, &f->blob);
+		if (rc == 0 && f->blob->backing)
 			pt_expect_open(fi, f->blob->backing);
 		else if (rc == 0)
 			fi->keep_cache = 1; /* immutable: keep what was read */

@@ -795,6 +795,7 @@ main(int argc, char **argv)
 	 * per cluster (vineyard-cluster(7)) */
 	if (cluster)
 		fetch = fetch_new(store, vcfg.node, token, o.transfer_lz4);
+	attach_set_fetch(cluster, fetch); /* the mount's remote blobs */
 	vcfg.fetch = fetch;
 	__atomic_store_n(&server, server_new(store, loop, &vcfg, lfd),
 			 __ATOMIC_RELEASE);
@@ -844,8 +845,9 @@ main(int argc, char **argv)
 	rc = loop_run(loop, server_timeout, server_tick, server);
 	if (rc)
 		log_warnx("event loop: %s", strerror(-rc));
-	fs_stop(fs);
+	fs_stop(fs);	/* first: its workers may be waiting on a fetch */
 	server_free(server);
+	attach_set_fetch(cluster, NULL);
 	fetch_free(fetch);
 	attach_stop(cluster);
 	store_free(store);

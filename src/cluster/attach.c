@@ -11,6 +11,7 @@
 
 #include "cluster/attach.h"
 #include "cluster/cluster.h"
+#include "cluster/fetch.h"
 #include "cluster/node.h"
 #include "cborio.h"
 #include "fs.h"
@@ -32,6 +33,7 @@ struct attach {
 	uint32_t iid;		/* the instance id the store uses */
 	void (*changed)(void *ctx);
 	void *changed_ctx;
+	struct fetch *fetch;	/* atomic: the mount's threads read it */
 };
 
 /* The id this data directory had in its cluster (0: none yet). Kept so a
@@ -158,6 +160,13 @@ attach_on_change(struct attach *a, void (*fn)(void *ctx), void *ctx)
 }
 
 void
+attach_set_fetch(struct attach *a, struct fetch *f)
+{
+	if (a)
+		__atomic_store_n(&a->fetch, f, __ATOMIC_RELEASE);
+}
+
+void
 attach_stop(struct attach *a)
 {
 	if (!a)
@@ -223,5 +232,35 @@ fs_ids(void *ctx, uint64_t **ids, size_t *count)
 	return node_remote_ids(n, ids, count);
 }
 
-const struct fs_cluster attach_fs_ops = { fs_json, fs_info, fs_meta,
-					  fs_ids };
+static int
+fs_fetch(void *ctx, uint64_t id, const int *stop, char *msg, size_t len)
+{
+	struct attach *a = __atomic_load_n((struct attach **)ctx,
+					   __ATOMIC_ACQUIRE);
+	struct fetch *f = a ? __atomic_load_n(&a->fetch, __ATOMIC_ACQUIRE) :
+			  NULL;
+	int rc;
+
+	if (!f) {
+		snprintf(msg, len, "the daemon is starting");
+		return -EAGAIN;
+	}
+	rc = fetch_wait(f, id, stop, msg, len);
+	/* nothing to fetch from: the bytes are elsewhere, as before */
+	if (rc == -EHOSTUNREACH)
+		rc = -EREMOTE;
+	return rc;
+}
+
+static int
+fs_name(void *ctx, const char *name, uint64_t *id)
+{
+	struct node *n = fs_node(ctx);
+
+	return n ? node_name_get(n, name, id) : -ENOENT;
+}
+
+const struct fs_cluster attach_fs_ops = {
+	.json = fs_json, .info = fs_info, .meta = fs_meta, .ids = fs_ids,
+	.fetch = fs_fetch, .name = fs_name,
+};

@@ -36,6 +36,10 @@ void attach_on_change(struct attach *a, void (*fn)(void *ctx), void *ctx);
  * the address of the daemon's struct attach pointer, read atomically: the
  * mount starts before the cluster is attached. */
 extern const struct fs_cluster attach_fs_ops;
+/* The fetcher the mount's opens of remote blobs use (fs_cluster.fetch);
+ * set once it exists, before any request is served. */
+struct fetch;
+void attach_set_fetch(struct attach *a, struct fetch *f);
 /* Leaves the cluster (revoking the lease if etcd answers in time). */
 void attach_stop(struct attach *a);
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -30,6 +31,8 @@ struct transfer {
 	uint64_t id;
 	uint64_t ticket;
 	unsigned waiters;    /* fetch_start calls answered with the ticket */
+	unsigned holders;    /* fetch_wait callers still reading the result:
+			      * fetch_done_next leaves it listed till 0 */
 	char rpc[256];
 	pthread_t th;
 	struct xfer x;
@@ -82,6 +85,15 @@ fetch_free(struct fetch *f)
 	for (t = f->list; t; t = t->next)
 		if (!t->finished)
 			xfer_abort(&t->x);
+	pthread_cond_broadcast(&f->cond);
+	/* fetch_wait callers leave at once now; none may still read */
+	for (;;) {
+		for (t = f->list; t && !t->holders; t = t->next)
+			;
+		if (!t)
+			break;
+		pthread_cond_wait(&f->cond, &f->lock);
+	}
 	pthread_mutex_unlock(&f->lock);
 	for (t = f->list; t; t = next) {
 		next = t->next;
@@ -220,9 +232,11 @@ transfer_main(void *arg)
 	return NULL;
 }
 
-int
-fetch_start(struct fetch *f, uint64_t id, uint64_t *ticket, char *msg,
-	    size_t len)
+/* Starts or joins the transfer of id; with hold, the caller is counted
+ * in its holders (under the same lock, so it is never collected first). */
+static int
+begin(struct fetch *f, uint64_t id, int hold, struct transfer **out,
+      char *msg, size_t len)
 {
 	struct transfer *t;
 	char rpc[256];
@@ -234,17 +248,20 @@ fetch_start(struct fetch *f, uint64_t id, uint64_t *ticket, char *msg,
 			break;
 	if (t) {
 		t->waiters++;
-		*ticket = t->ticket;
+		t->holders += hold != 0;
+		*out = t;
 		pthread_mutex_unlock(&f->lock);
 		return 0;
 	}
 	pthread_mutex_unlock(&f->lock);
+	/* the cluster's cache has its own lock: any thread may ask */
 	if ((rc = node_locate(f->n, id, rpc, sizeof(rpc), msg, len)))
 		return rc;
 	t = xcalloc(1, sizeof(*t));
 	t->f = f;
 	t->id = id;
 	t->waiters = 1;
+	t->holders = hold != 0;
 	t->x.fd = -1;
 	snprintf(t->rpc, sizeof(t->rpc), "%s", rpc);
 	pthread_mutex_lock(&f->lock);
@@ -264,9 +281,63 @@ fetch_start(struct fetch *f, uint64_t id, uint64_t *ticket, char *msg,
 	t->next = f->list;
 	f->list = t;
 	f->active++;
-	*ticket = t->ticket;
+	*out = t;
 	pthread_mutex_unlock(&f->lock);
 	return 0;
+}
+
+int
+fetch_start(struct fetch *f, uint64_t id, uint64_t *ticket, char *msg,
+	    size_t len)
+{
+	struct transfer *t;
+	int rc = begin(f, id, 0, &t, msg, len);
+
+	if (rc == 0)
+		*ticket = t->ticket; /* fixed at creation; t is listed */
+	return rc;
+}
+
+int
+fetch_wait(struct fetch *f, uint64_t id, const int *stop, char *msg,
+	   size_t len)
+{
+	struct transfer *t;
+	struct timespec ts;
+	uint64_t one = 1;
+	int rc, wake;
+
+	if ((rc = begin(f, id, 1, &t, msg, len)))
+		return rc;
+	pthread_mutex_lock(&f->lock);
+	while (!t->finished && !f->stopping &&
+	       !(stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE))) {
+		/* the stop flag has no condition of its own: look again
+		 * every 200 ms */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+	}
+	if (t->finished) {
+		rc = t->rc;
+		snprintf(msg, len, "%s", t->msg);
+	} else {
+		rc = -ECANCELED;
+		snprintf(msg, len, "the daemon is stopping");
+	}
+	wake = --t->holders == 0 && t->finished;
+	if (f->stopping)
+		pthread_cond_broadcast(&f->cond); /* fetch_free waits */
+	pthread_mutex_unlock(&f->lock);
+	/* the loop collects it now that nobody reads it */
+	if (wake && write(f->efd, &one, sizeof(one)) < 0) {
+		/* the counter only saturates */
+	}
+	return rc;
 }
 
 int
@@ -281,7 +352,7 @@ fetch_done_next(struct fetch *f, uint64_t *ticket, int *rc, char *msg,
 	}
 	pthread_mutex_lock(&f->lock);
 	for (pp = &f->list; *pp; pp = &(*pp)->next)
-		if ((*pp)->finished) {
+		if ((*pp)->finished && !(*pp)->holders) {
 			t = *pp;
 			*pp = t->next;
 			break;

@@ -8,9 +8,9 @@
  * back. Any number of requests for one object share one transfer.
  *
  * Completions are tickets: fetch_start hands one out, fetch_fd() becomes
- * readable when some finished, and fetch_done_next() gives each finished
- * ticket once per fetch_start that returned it, on the loop's thread. Any
- * thread may instead block in fetch_wait.
+ * readable when some finished, and fetch_done_next() gives each
+ * finished ticket once, on the loop's thread. Any other thread may
+ * instead block in fetch_wait.
  */
 #ifndef VY_FETCH_H
 #define VY_FETCH_H
@@ -35,9 +35,16 @@ void fetch_free(struct fetch *f);
 
 /* Starts (or joins) the transfer of id: 0 with *ticket; -ENOENT when no
  * instance published id; else an error with a sentence in msg (its
- * instance is gone, has no --rpc). Loop thread only (it reads the node). */
+ * instance is gone: -EREMOTE; it has no --rpc: -EHOSTUNREACH). */
 int fetch_start(struct fetch *f, uint64_t id, uint64_t *ticket, char *msg,
 		size_t len);
+/* The same, then blocks until that transfer ended and gives its result
+ * (0 or -errno, and the sentence): for threads other than the loop's (the
+ * mount's workers). -ECANCELED once *stop (read atomically; may be NULL)
+ * is set or the fetch is being freed; looked at every 200 ms. Its ticket
+ * still reaches fetch_done_next, after the last such waiter read it. */
+int fetch_wait(struct fetch *f, uint64_t id, const int *stop, char *msg,
+	       size_t len);
 int fetch_fd(const struct fetch *f);
 /* 1 with a finished ticket, its result (0 or -errno) and sentence; 0 when
  * none is left. */

@@ -299,7 +299,7 @@ three_nodes() {
 	eventually sees_instances b 3
 }
 
-@test "the mount: cluster.json, and the objects other instances published (their bytes are EREMOTE)" {
+@test "the mount: cluster.json, and the objects other instances published (bytes of an instance without --rpc are EREMOTE)" {
 	start_etcd
 	mkdir "$T/amnt"
 	start_node a --etcd "$ETCD_URL" --mount "$T/amnt"
@@ -325,7 +325,8 @@ three_nodes() {
 	[[ "$output" == *'"instance": '* ]]
 	[[ "$output" == *'"available": true'* ]]
 	[ "$(stat -c %s "$T/amnt/objects/$id/data")" -eq 5000 ]
-	# the bytes live on b: a clear error, never a hang or wrong bytes
+	# the bytes live on b, which has no --rpc to fetch them from: a
+	# clear error, never a hang or wrong bytes
 	run timeout 30 cat "$T/amnt/objects/$id/data"
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
 	[[ "$output" == *"Object is remote"* ]]

@@ -275,6 +275,56 @@ EOF
 	[ "$(figure b transfer_bytes)" -lt $((21 << 20)) ]
 }
 
+@test "the mount: opening a remote blob's data fetches it once for every concurrent reader, then it reads as a local blob" {
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
+	VINEYARD_TEST_CHUNK_DELAY_MS=50 start_node a
+	mkdir "$T/bmnt"
+	start_node b --mount "$T/bmnt"
+	head -c $((20 << 20)) /dev/urandom >f
+	head -c 4097 /dev/urandom >small
+	id=$(on a put f --name big --persist)
+	sid=$(on a put small --name small --persist)
+	eventually published b "$id"
+	eventually published b "$sid"
+	# through its name too: names/ resolves the cluster's names
+	eventually test -e "$T/bmnt/names/big/data"
+	[ "$(stat -c %s "$T/bmnt/objects/$id/data")" -eq $((20 << 20)) ]
+	pids=()
+	for i in $(seq 6); do
+		timeout 60 cat "$T/bmnt/objects/$id/data" >"m$i" 2>"e$i" 3>&- &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p"
+	done
+	for i in $(seq 6); do
+		cmp f "m$i"
+	done
+	[ "$(figure b transfers_done)" -eq 1 ]
+	[ "$(figure b transfers_failed)" -eq 0 ]
+	# a local object of b's now: a get moves nothing more
+	on b ls | grep -q "$id"
+	on b get big -o g
+	cmp f g
+	timeout 60 cat "$T/bmnt/names/big/data" | cmp f -
+	timeout 60 cat "$T/bmnt/names/small/data" | cmp small -
+	[ "$(figure b transfers_done)" -eq 2 ]
+	[ "$(figure b transfer_bytes)" -eq $(((20 << 20) + 4097)) ]
+	# a's gone: an open of what is still only there fails clearly
+	head -c 5000 /dev/urandom >lost
+	lid=$(on a put lost --persist)
+	eventually published b "$lid"
+	kill -KILL "$(cat "$T/a.pid")"
+	gone() { on b ls --cluster | grep "$lid" | grep -q "(gone)"; }
+	eventually gone
+	run timeout 30 cat "$T/bmnt/objects/$lid/data"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$output" == *"Object is remote"* ]]
+	grep -q "fs: open of objects/$lid/data: .*gone" "$T/b.log"
+	# what was fetched stays readable
+	timeout 60 cat "$T/bmnt/objects/$id/data" | cmp f -
+}
+
 @test "--transfer-compression lz4: text crosses the wire smaller, random data as it is, both byte-identical; a damaged block is refused" {
 	run "$VINEYARDD" --foreground --socket "$T/x.sock" --transfer-compression zstd
 	[ "$status" -eq 2 ]
