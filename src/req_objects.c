@@ -217,10 +217,11 @@ req_get(struct conn *c, struct req *q)
 		if (rc)
 			return reply_store_error(c, MSG_GET, rc);
 	}
-	if (c->tcp && !(flags & GET_F_META))
-		return TCP_REFUSE(c, MSG_GET, "a mapped get");
 	/* the cluster: an object another instance published is copied here
-	 * first (one transfer for every client asking), then got as any */
+	 * first (one transfer for every client asking), then got as any.
+	 * A TCP client's get without GET_F_META is one that wants the bytes
+	 * (it copies them after): fetched too, then answered as a metadata
+	 * get, since no descriptor crosses TCP. */
 	if (!(flags & (GET_F_META | GET_F_NOFETCH)) && sv->cfg.fetch &&
 	    !store_has(sv->store, id)) {
 		char msg[480] = "";
@@ -233,6 +234,8 @@ req_get(struct conn *c, struct req *q)
 		if (rc != -ENOENT)
 			return reply_error(c, MSG_GET, rc, msg);
 	}
+	if (c->tcp)
+		flags = (flags & ~(uint64_t)GET_F_MAPPED) | GET_F_META;
 	if (!(flags & GET_F_META)) {
 		/* persistence: blobs restored lazily are read back on the
 		 * store's loader thread first, never here. */

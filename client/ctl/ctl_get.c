@@ -63,9 +63,16 @@ cmd_get(int argc, char **argv)
 	}
 	c = connect_or_die();
 	rc = resolve(c, argv[optind], seconds_to_ms(wait_s), &id);
-	/* over TCP the bytes come by copy, below */
-	if (rc == 0)
-		rc = vy_is_tcp(c) ? vy_get_meta(c, id, &o) : vy_get(c, id, &o);
+	/* over TCP the bytes come by copy, below, in pieces: the tree alone
+	 * first, and an object another instance holds is copied to the
+	 * daemon first (a get would copy it whole into our memory too) */
+	if (rc == 0 && vy_is_tcp(c)) {
+		rc = vy_get_meta(c, id, &o);
+		if (rc == -EREMOTE && (rc = vy_migrate(c, id, &id)) == 0)
+			rc = vy_get_meta(c, id, &o);
+	} else if (rc == 0) {
+		rc = vy_get(c, id, &o);
+	}
 	if (rc)
 		return finish(c, rc, argv[optind]);
 	if (!vy_object_is_blob(o)) {

@@ -212,9 +212,12 @@ get_once(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	if (!t)
 		return vy__fail(c, -ENOMEM, "out of memory");
 	idtab_init(&t->nodes);
-	if (c->tcp)	/* the tree first; the bytes by copy after */
-		flags |= GET_F_META;
-	t->meta_only = (flags & GET_F_META) != 0;
+	/* TCP: the tree first, the bytes by copy after. The get still says
+	 * whether it wants them (no GET_F_META): then the daemon fetches an
+	 * object another instance holds before answering. */
+	if (c->tcp)
+		flags &= ~GET_F_MAPPED;
+	t->meta_only = c->tcp || (flags & GET_F_META) != 0;
 	vy__req(c);
 	cw_array(&c->req, 4);
 	cw_uint(&c->req, name ? 0 : id);

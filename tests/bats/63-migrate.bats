@@ -201,6 +201,54 @@ EOF
 	[ "$(figure b blobs)" -ge 3 ]
 }
 
+@test "TCP clients of b (vineyardctl --host, Python RPCClient) get what b must fetch from a" {
+	two_nodes
+	head -c $((5 << 20)) /dev/urandom >f
+	id=$(on a put f --name big --persist)
+	eventually published b "$id"
+	port=$(cat "$T/b.port")
+	timeout 120 "$VINEYARDCTL" --host "127.0.0.1:$port" get big -o g
+	cmp f g
+	[ "$(figure b transfers_done)" -eq 1 ]
+	run pyrun - "$T/a.sock" "$port" <<'EOF'
+import sys, time
+import numpy as np, pandas as pd
+import vineyard
+
+a = vineyard.connect(sys.argv[1])
+b = vineyard.RPCClient('127.0.0.1', int(sys.argv[2]))
+df = pd.DataFrame({'u': np.arange(30000, dtype='int64'),
+                   'v': np.random.rand(30000)})
+oid = a.put(df, name='frame', persist=True)
+other = a.put(np.arange(1000, dtype='int64'), name='arr', persist=True)
+for _ in range(300):
+    try:
+        b.get_meta(oid)
+        b.get_meta(other)
+        break
+    except vineyard.Error:
+        time.sleep(0.1)
+try:
+    b.get(name='arr', fetch=False)
+    print('fetch=False did not refuse')
+    sys.exit(1)
+except vineyard.ObjectNotLocal as e:
+    print('refused:', e)
+got = b.get(name='frame')
+assert got.equals(df), 'the frame differs'
+assert (b.get(other) == np.arange(1000)).all()
+again = b.get(oid, fetch=False)      # local to b now
+assert again.equals(df)
+print('ok')
+EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"refused: "*"lives on instance"* ]]
+	[[ "$output" == *ok ]]
+	[ "$(figure b transfers_done)" -eq 3 ]
+	[ "$(figure b transfers_failed)" -eq 0 ]
+}
+
 @test "a chunk damaged on the way is refused: nothing kept, memory back, the retry is byte-identical" {
 	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
 	VINEYARD_TEST_CORRUPT_CHUNK=2 start_node a
