@@ -358,11 +358,29 @@ EOF
 	timeout 60 cat "$T/bmnt/names/small/data" | cmp small -
 	[ "$(figure b transfers_done)" -eq 2 ]
 	[ "$(figure b transfer_bytes)" -eq $(((20 << 20) + 4097)) ]
-	# a's gone: an open of what is still only there fails clearly
-	head -c 5000 /dev/urandom >lost
+	# a killed while an open waits for its transfer: the open fails (no
+	# hang), nothing of the blob is kept
+	head -c $((40 << 20)) /dev/urandom >lost
 	lid=$(on a put lost --persist)
 	eventually published b "$lid"
+	timeout 60 cat "$T/bmnt/objects/$lid/data" >l 2>le 3>&- &
+	catpid=$!
+	eventually figure_over b transfer_bytes $(((20 << 20) + 4097))
 	kill -KILL "$(cat "$T/a.pid")"
+	if wait "$catpid"; then
+		echo "the open succeeded" >&2
+		false
+	else
+		st=$?
+	fi
+	cat le
+	[ "$st" -ne 124 ]
+	grep -q "fs: open of objects/$lid/data: " "$T/b.log"
+	eventually figure_is b transfers_active 0
+	[ "$(figure b objects)" -eq 2 ]
+	[ "$(figure b unsealed_blobs)" -eq 0 ]
+	[ "$(figure b used_bytes)" -lt $((30 << 20)) ]
+	# a's gone: an open of what is still only there fails at once
 	gone() { on b ls --cluster | grep "$lid" | grep -q "(gone)"; }
 	eventually gone
 	run timeout 30 cat "$T/bmnt/objects/$lid/data"
