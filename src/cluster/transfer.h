@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <xxhash.h>
 
 struct store;
 struct store_owner;
@@ -24,6 +25,9 @@ struct store_owner;
 /* Bytes of one chunk request, and how many are in flight at once. */
 #define XFER_CHUNK (4u << 20)
 #define XFER_WINDOW 4
+/* Bytes received between two checksum updates: small enough to be summed
+ * while still in the cache. */
+#define XFER_SLICE (256u << 10)
 /* Longest wait on the peer for one step (connect, one reply's bytes). */
 #define XFER_TIMEOUT_MS 15000
 
@@ -38,6 +42,7 @@ struct xfer {
 	int lz4;         /* ask for lz4-compressed chunks */
 	uint8_t *zbuf;   /* a compressed chunk being received */
 	size_t zcap;
+	XXH3_state_t *sum; /* of the chunk being received, or NULL */
 };
 
 /* Connects to hostport ("HOST:PORT") and says hello (with token if not

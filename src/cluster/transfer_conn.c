@@ -268,6 +268,8 @@ xfer_close(struct xfer *x)
 	free(x->zbuf);
 	x->zbuf = NULL;
 	x->zcap = 0;
+	XXH3_freeState(x->sum); /* NULL is fine */
+	x->sum = NULL;
 }
 
 void
