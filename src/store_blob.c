@@ -63,8 +63,13 @@ blob_create(struct store *s, struct store_owner *ow, size_t len,
 	    (rc = s->spill ? spill_room(s, fp) : fail_nospace(s, len)))
 		goto out;
 	o = xcalloc(1, sizeof(*o));
-	if (!want && reserve_take(s, len, &f, &o->id)) {
-		rc = 0; /* the pool, already named after its id */
+	if (reserve_take(s, len, &f, &o->id)) {
+		/* the pool, named after the id it was made for; a copy of
+		 * another instance's blob keeps that blob's id all the same
+		 * (the name only labels the memfd) */
+		if (want)
+			o->id = want;
+		rc = 0;
 	} else {
 		o->id = want ? want : new_id(s, 1);
 		snprintf(name, sizeof(name), "vineyard-%016" PRIx64, o->id);
