@@ -103,7 +103,8 @@ req_blob_chunk(struct conn *c, struct req *q)
 	if (!hooks_read)
 		read_hooks();
 	/* restored blobs come back on the loader thread, never here */
-	store_prefetch(sv->store, id, &tk);
+	if ((rc = store_prefetch(sv->store, c->owner, id, 0, &tk)))
+		return reply_store_error(c, q->type, rc);
 	if (tk) {
 		conn_park_ticket(c, tk, q, 1);
 		return 0;

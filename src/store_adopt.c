@@ -5,6 +5,10 @@
  * ids a client holds stay valid, and a second get finds it here. Blobs
  * come first (a writable memfd to fill, or a small blob), then the
  * composite objects of the tree in one all-or-nothing call.
+ *
+ * Owners do not travel between instances (vineyard-cluster(7), BUGS): a
+ * copy is the daemon user's, mode PROTO_MODE_DEFAULT, as the mount shows
+ * other instances' objects.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,7 +27,7 @@ store_adopt_blob(struct store *s, struct store_owner *ow, uint64_t id,
 	if (!meta_id_is_blob(id) || len <= PROTO_SMALL_MAX)
 		return store_fail(-EINVAL, "o%016" PRIx64 " is not a blob id "
 				  "of a large blob", id);
-	return blob_create(s, ow, len, id, &got, fd);
+	return blob_create(s, ow, len, PROTO_MODE_DEFAULT, id, &got, fd);
 }
 
 int
@@ -34,7 +38,7 @@ store_adopt_small(struct store *s, uint64_t id, const void *p, size_t len)
 	if (!meta_id_is_blob(id))
 		return store_fail(-EINVAL, "o%016" PRIx64 " is not a blob id",
 				  id);
-	return small_put(s, p, len, id, &got);
+	return small_put(s, NULL, p, len, PROTO_MODE_DEFAULT, id, &got);
 }
 
 static int
@@ -99,6 +103,7 @@ store_adopt_objects(struct store *s, const struct store_adopted *v, size_t n)
 		o = xcalloc(1, sizeof(*o));
 		o->id = v[i].id;
 		o->flags = OBJ_SEALED;
+		obj_set_owner(s, o, NULL, PROTO_MODE_DEFAULT);
 		o->metalen = (uint32_t)v[i].metalen;
 		o->u.meta = xmemdup(v[i].meta, v[i].metalen ?
 				    v[i].metalen : 1);

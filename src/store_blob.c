@@ -21,7 +21,7 @@ int
 store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 		  unsigned mode, uint64_t *id, int *fd)
 {
-	return blob_create(s, ow, len, 0, id, fd);
+	return blob_create(s, ow, len, mode, 0, id, fd);
 }
 
 /* id in use anywhere in the store (sealed, being written, or deleted and
@@ -35,7 +35,7 @@ id_in_use(struct store *s, uint64_t id)
 
 int
 blob_create(struct store *s, struct store_owner *ow, size_t len,
-	    uint64_t want, uint64_t *id, int *fd)
+	    unsigned mode, uint64_t want, uint64_t *id, int *fd)
 {
 	struct object *o;
 	uint64_t fp = arena_footprint(len);
@@ -209,12 +209,12 @@ int
 store_blob_put_small(struct store *s, struct store_owner *ow, const void *p,
 		     size_t len, unsigned mode, uint64_t *id)
 {
-	return small_put(s, p, len, 0, id);
+	return small_put(s, ow, p, len, mode, 0, id);
 }
 
 int
-small_put(struct store *s, const void *p, size_t len, uint64_t want,
-	  uint64_t *id)
+small_put(struct store *s, struct store_owner *ow, const void *p, size_t len,
+	  unsigned mode, uint64_t want, uint64_t *id)
 {
 	struct object *o;
 	uint32_t seg, off;

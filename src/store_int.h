@@ -233,9 +233,9 @@ int find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
  * makes a new one), for copies of other instances' blobs (store_adopt.c):
  * -EEXIST when want is in use. They take the lock themselves. */
 int blob_create(struct store *s, struct store_owner *ow, size_t len,
-		uint64_t want, uint64_t *id, int *fd);
-int small_put(struct store *s, const void *p, size_t len, uint64_t want,
-	      uint64_t *id);
+		unsigned mode, uint64_t want, uint64_t *id, int *fd);
+int small_put(struct store *s, struct store_owner *ow, const void *p,
+	      size_t len, unsigned mode, uint64_t want, uint64_t *id);
 int id_in_use(struct store *s, uint64_t id);
 
 /* store_object.c */

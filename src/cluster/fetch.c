@@ -120,7 +120,7 @@ undo(struct store *s, uint64_t *ids, size_t n)
 	size_t count;
 
 	if (n)
-		store_delete(s, ids, n, DELETE_F_SHALLOW, &count, NULL);
+		store_delete(s, NULL, ids, n, DELETE_F_SHALLOW, &count, NULL);
 }
 
 /* No copy of what is missing fits under --size: say so before moving a

@@ -13,6 +13,11 @@ SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 local_setup() {
 	NODES=()
 	command -v etcd >/dev/null || skip "etcd not installed (make deps)"
+	# one token for the cluster: instances fetch from each other with
+	# their daemon's rights (without it, as nobody: test "no token")
+	echo "migrate-test-token-$RANDOM$RANDOM" >"$T/token"
+	TOKEN_OPT=(--rpc-token-file "$T/token")
+	export VINEYARD_RPC_TOKEN=$(cat "$T/token")
 }
 
 local_teardown() {
@@ -50,7 +55,8 @@ start_node() {
 	port=$(cat "$T/$n.port" 2>/dev/null) || port=$(free_port) || return 1
 	echo "$port" >"$T/$n.port"
 	"$VINEYARDD" --foreground --socket "$T/$n.sock" --data-dir "$T/$n-data" \
-		--etcd "$ETCD_URL" --etcd-ttl 2 --rpc "127.0.0.1:$port" "$@" \
+		--etcd "$ETCD_URL" --etcd-ttl 2 --rpc "127.0.0.1:$port" \
+		"${TOKEN_OPT[@]}" "$@" \
 		>>"$T/$n.log" 2>&1 3>&- &
 	echo $! >"$T/$n.pid"
 	NODES+=("$n")
@@ -247,6 +253,24 @@ EOF
 	[[ "$output" == *ok ]]
 	[ "$(figure b transfers_done)" -eq 3 ]
 	[ "$(figure b transfers_failed)" -eq 0 ]
+}
+
+@test "no token: an instance fetches as nobody, so only what others may read; the rest is refused clearly and nothing is kept" {
+	TOKEN_OPT=()
+	two_nodes
+	head -c 100000 /dev/urandom >f
+	priv=$(on a put f --name priv --persist)
+	open=$(on a put f --name open --persist --mode 0644)
+	eventually published b "$priv"
+	eventually published b "$open"
+	run on b get priv -o g
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"may not read it"* ]]
+	[ ! -e g ]
+	[ "$(figure b objects)" -eq 0 ]
+	[ "$(figure b transfers_failed)" -eq 1 ]
+	on b get open -o g
+	cmp f g
 }
 
 @test "a chunk damaged on the way is refused: nothing kept, memory back, the retry is byte-identical" {

@@ -50,6 +50,8 @@ cleanup() {
 }
 trap cleanup EXIT
 URL=$("$ETCD_SH" start "$D/etcd") || { echo "etcd did not start"; exit 1; }
+# one token for the cluster: instances fetch with their daemon's rights
+echo "b63-token-$RANDOM$RANDOM$RANDOM" >"$D/token"
 
 port() {
 	local p
@@ -62,7 +64,8 @@ start() { # start NAME [options]
 	local n=$1
 	shift
 	"$B/vineyardd" -f -s "$D/$n.sock" --data-dir "$D/$n-data" --size 4G \
-		--huge-pages enable --etcd "$URL" --rpc "127.0.0.1:$(port)" "$@" \
+		--huge-pages enable --etcd "$URL" --rpc "127.0.0.1:$(port)" \
+		--rpc-token-file "$D/token" "$@" \
 		>>"$D/$n.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 200); do
