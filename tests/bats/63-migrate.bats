@@ -86,8 +86,8 @@ eventually() {
 }
 
 joined() { on "$1" cluster | grep -q ": joined,"; }
-# published NODE ID: NODE's view of the cluster lists ID as available
-published() { on "$1" ls --cluster | grep "$2" | grep -qv unavailable; }
+# published NODE ID: NODE's view of the cluster lists ID, its instance alive
+published() { on "$1" ls --cluster | grep "$2" | grep -qv "(gone)"; }
 figure() { on "$1" --json status | sed -n "s/^ *\"$2\": \([0-9]*\).*/\1/p"; }
 figure_is() { [ "$(figure "$1" "$2")" = "$3" ]; }
 figure_over() { [ "$(figure "$1" "$2")" -gt "$3" ]; }
