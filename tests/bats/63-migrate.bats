@@ -92,8 +92,15 @@ figure() { on "$1" --json status | sed -n "s/^ *\"$2\": \([0-9]*\).*/\1/p"; }
 figure_is() { [ "$(figure "$1" "$2")" = "$3" ]; }
 figure_over() { [ "$(figure "$1" "$2")" -gt "$3" ]; }
 
+# pyrun ARGS...: this tree's Python package over this build's library
+# (the sanitizer runtime first when the library was built with it)
 pyrun() {
-	PYTHONPATH="$SRC/client/python" \
+	local pre=
+	if ldd "$VY_BUILD/libvineyard.so.0" 2>/dev/null | grep -q libasan; then
+		pre="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+	fi
+	LD_PRELOAD=$pre ASAN_OPTIONS=detect_leaks=0 \
+		PYTHONPATH="$SRC/client/python" \
 		VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" timeout 120 "$PYTHON" "$@"
 }
 
