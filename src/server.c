@@ -130,7 +130,8 @@ server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 		 * will not read one. A reply that carries descriptors, or a
 		 * wait for a name, has no meaning without it. */
 		if ((flags & PROTO_F_NOREPLY) && (type == MSG_BLOB_CREATE ||
-		    type == MSG_GET || type == MSG_NAME_GET)) {
+		    type == MSG_GET || type == MSG_NAME_GET ||
+		    (type >= MSG_STREAM_CREATE && type < 600))) {
 			log_info("%s: a %s request flagged no-reply; closing",
 				 c->label, req_table[i].name);
 			return -1;
@@ -216,6 +217,8 @@ on_store_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
 	(void)name;
 	if (ev == STORE_EV_NAME_SET)
 		sv->names_changed = 1;
+	else if (ev == STORE_EV_STREAM)
+		sv->streams_changed = 1;
 }
 
 void
@@ -363,6 +366,9 @@ server_timeout(void *ctx)
 
 	if (!sv->nwaiting)
 		return -1;
+	/* a change seen while re-running parked requests: go again */
+	if (sv->streams_changed || sv->names_changed)
+		return 0;
 	for (c = sv->conns.next; c != &sv->conns; c = c->next)
 		if (c->waiting && c->wait_deadline < best)
 			best = c->wait_deadline;
@@ -382,12 +388,13 @@ server_tick(void *ctx)
 	struct conn *c, *next;
 	uint64_t now;
 	int changed = sv->names_changed;
+	int schanged = sv->streams_changed;
 
 	if (!sv->nwaiting) {
-		sv->names_changed = 0;
+		sv->names_changed = sv->streams_changed = 0;
 		return;
 	}
-	sv->names_changed = 0;
+	sv->names_changed = sv->streams_changed = 0;
 	now = loop_now_ms();
 	for (c = sv->conns.next; c != &sv->conns; c = next) {
 		uint8_t *body;
@@ -400,9 +407,12 @@ server_tick(void *ctx)
 		if (!c->waiting)
 			continue;
 		final = now >= c->wait_deadline;
-		if (!final && !changed)
+		/* a stream wait (no name): re-run on any stream change */
+		if (!final && !c->wait_name[0] && !schanged)
 			continue;
-		if (!final) {
+		if (!final && c->wait_name[0] && !changed)
+			continue;
+		if (!final && c->wait_name[0]) {
 			uint64_t id;
 
 			if (store_name_get(sv->store, c->wait_name,

@@ -19,6 +19,7 @@
 
 #include "cluster/cluster.h"
 #include "store_int.h"
+#include "stream.h"
 #include "banned.h"
 
 static __thread char store_err[320];
@@ -164,7 +165,18 @@ store_new(const struct store_cfg *cfg)
 	names_init(&s->names);
 	slab_init(&s->slab);
 	s->limit = cfg->limit ? cfg->limit : UINT64_MAX;
+	s->stream_limit = s->limit == UINT64_MAX ? UINT64_MAX :
+		(uint64_t)((double)s->limit * STREAM_DEFAULT_THRESHOLD);
 	s->owners.next = s->owners.prev = &s->owners;
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->stream_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	idtab_init(&s->streams);
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
 		s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 	arena_init(cfg->huge_pages);
@@ -246,6 +258,7 @@ store_free(struct store *s)
 	reserve_stop(s);
 	while (s->owners.next != &s->owners)
 		store_owner_free(s, s->owners.next);
+	stream_free_all(s);
 	pos = 0;
 	while ((o = idtab_next(&s->objs, &pos)))
 		obj_destroy(s, o);
@@ -272,6 +285,7 @@ store_free(struct store *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	persist_close(s->disk);
+	pthread_cond_destroy(&s->stream_cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -23,6 +23,7 @@
  *   store_restore.c  start-up restore of the data directory
  *   store_reserve.c  the reserve pool of pre-faulted memory for puts
  *   store_spill.c    spilling cold blobs to disk, the spiller thread
+ *   stream.c         streams of chunks (stream.h)
  */
 #ifndef VY_STORE_INT_H
 #define VY_STORE_INT_H
@@ -169,6 +170,12 @@ struct store {
 	int spill_stop, spill_thread;
 	pthread_t spiller;
 	pthread_cond_t spill_cond; /* a spill finished, or memory grew */
+	/* streams (stream.c) */
+	struct idtab streams;  /* struct stream, by the stream object's id */
+	uint64_t stream_used;  /* bytes of chunks held by streams */
+	uint64_t stream_limit; /* most of them (--stream-threshold) */
+	uint64_t stream_rids;  /* last reader id handed out */
+	pthread_cond_t stream_cond; /* a stream changed (CLOCK_MONOTONIC) */
 };
 
 /* store.c */
@@ -288,6 +295,13 @@ void reserve_note(struct store *s, uint64_t fp);
 int reserve_take(struct store *s, size_t len, int *fd, uint64_t *id);
 /* Room the pool holds now (not in used_bytes). */
 uint64_t reserve_bytes(struct store *s);
+/* stream.c: hooks */
+/* Fails the streams ow writes and drops its readers. */
+void stream_owner_gone(struct store *s, struct store_owner *ow);
+/* The stream object id is being deleted: its chunks go. */
+void stream_forget(struct store *s, uint64_t id, struct pjob **jp);
+int stream_state_of(struct store *s, uint64_t id);
+void stream_free_all(struct store *s);
 
 #pragma GCC visibility pop
 

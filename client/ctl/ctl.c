@@ -25,12 +25,23 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "put", cmd_put, "FILE|- [--name NAME] [--persist]",
-	  "store a file (or stdin) as a blob; prints its id" },
-	{ "get", cmd_get, "ID|NAME [-o FILE|-] [--wait SECONDS]",
-	  "write a blob's bytes to FILE (default stdout)" },
+	{ "put", cmd_put, "FILE|- [--name NAME] [--persist] |\n"
+	  "           --stream [--chunk-size SIZE] [--timeout SECONDS]\n"
+	  "           [--readers N]",
+	  "store a file (or stdin) as a blob; prints its id. --stream: as a\n"
+	  "           byte stream, chunk by chunk while it is read (4M chunks,\n"
+	  "           or fewer bytes after 50 ms of quiet); returns at its end;\n"
+	  "           waits at most --timeout (default 60 s, 0: no end) for\n"
+	  "           readers when the daemon's --stream-threshold is reached;\n"
+	  "           --readers N: first waits until N readers opened it" },
+	{ "get", cmd_get, "ID|NAME [-o FILE|-] [--wait SECONDS] [--follow]",
+	  "write a blob's bytes to FILE (default stdout). --follow: a\n"
+	  "           stream's bytes (or an object stream's chunk ids, one a\n"
+	  "           line) as they are sealed, until it ends; waits for the\n"
+	  "           name and each chunk at most --wait, else without end" },
 	{ "ls", cmd_ls, "[--type GLOB] [--cluster]",
-	  "list objects: id, typename, size, persisted, names (--cluster:\n"
+	  "list objects: id, typename, size, persisted (or a stream's state:\n"
+	  "           open, finished, failed), names (--cluster:\n"
 	  "           every published object of the cluster, with its instance)" },
 	{ "meta", cmd_meta, "ID|NAME", "print an object's metadata as JSON" },
 	{ "name", cmd_name, "ID|NAME NEWNAME",

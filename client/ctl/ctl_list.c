@@ -9,6 +9,13 @@
 #include "ctl.h"
 #include "banned.h"
 
+static const char *
+stream_state(int s)
+{
+	return s == VY_STREAM_OPEN ? "open" : s == VY_STREAM_FINISHED ?
+		"finished" : "failed";
+}
+
 struct ls_ctx {
 	int n;
 };
@@ -31,12 +38,16 @@ ls_one(void *ctx, const struct vy_list_entry *e)
 				printf(", ");
 			json_str(stdout, e->names[i]);
 		}
-		printf("], \"persisted\": %s, \"where\": \"%s\"}",
+		printf("], \"persisted\": %s, \"where\": \"%s\"",
 		       e->persisted ? "true" : "false",
 		       e->spilled ? "disk" : "memory");
+		if (e->stream)
+			printf(", \"stream\": \"%s\"", stream_state(e->stream));
+		printf("}");
 	} else {
 		human_bytes(e->nbytes, size, sizeof(size));
 		printf("%s  %-28s %10s  %-9s %-6s ", idbuf, e->typename, size,
+		       e->stream ? stream_state(e->stream) :
 		       e->persisted ? "persisted" : "-",
 		       e->spilled ? "disk" : "memory");
 		for (i = 0; i < e->nnames; i++)

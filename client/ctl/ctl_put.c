@@ -19,8 +19,16 @@ cmd_put(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "persist", no_argument, NULL, 'p' },
+		{ "stream", no_argument, NULL, 'S' },
+		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "readers", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int stream = 0;
+	double timeout_s = 60;
+	size_t chunk = 4u << 20;
+	unsigned readers = 0;
 	const char *name = NULL, *path;
 	struct vy_client *c;
 	struct vy_writer *w;
@@ -32,19 +40,64 @@ cmd_put(int argc, char **argv)
 	uint64_t done = 0;
 
 	while ((ch = getopt_long(argc, argv, "n:p", lo, NULL)) != -1) {
-		if (ch == 'n')
+		char *end;
+
+		if (ch == 'n') {
 			name = optarg;
-		else if (ch == 'p')
+		} else if (ch == 'p') {
 			persist = 1;
-		else
+		} else if (ch == 'S') {
+			stream = 1;
+		} else if (ch == 'r') {
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (end == optarg || *end || v > 10000) {
+				fprintf(stderr, "%s: put: --readers %s: "
+					"expected a count\n", prog, optarg);
+				return EX_USAGE;
+			}
+			readers = (unsigned)v;
+		} else if (ch == 't') {
+			timeout_s = strtod(optarg, &end);
+			if (end == optarg || *end || timeout_s < 0) {
+				fprintf(stderr, "%s: put: --timeout %s: "
+					"expected seconds\n", prog, optarg);
+				return EX_USAGE;
+			}
+		} else if (ch == 'c') {
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end == 'K' || *end == 'k')
+				v <<= 10, end++;
+			else if (*end == 'M' || *end == 'm')
+				v <<= 20, end++;
+			if (end == optarg || *end || v == 0 ||
+			    v > (1ull << 30)) {
+				fprintf(stderr, "%s: put: --chunk-size %s: "
+					"expected 1 byte to 1G, e.g. 4M\n",
+					prog, optarg);
+				return EX_USAGE;
+			}
+			chunk = (size_t)v;
+		} else {
 			return EX_USAGE;
+		}
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "usage: %s put FILE|- [--name NAME] "
-			"[--persist]\n", prog);
+			"[--persist] | --stream [--chunk-size SIZE] "
+			"[--timeout SECONDS] [--readers N]\n", prog);
 		return EX_USAGE;
 	}
 	path = argv[optind];
+	if (stream && persist) {
+		fprintf(stderr, "%s: put: a stream cannot be persisted (yet); "
+			"drop --persist\n", prog);
+		return EX_USAGE;
+	}
+	if (stream)
+		return put_stream(path, name, chunk, timeout_s == 0 ? -1 :
+				  seconds_to_ms(timeout_s), readers);
 	if (strcmp(path, "-") == 0) {
 		fd = 0;
 	} else {

@@ -53,7 +53,11 @@
 	S(spill_dir, 4096)  /* where cold blobs spill, or none */ \
 	U(spilled_bytes)    /* blob bytes on disk only (spilled or lazy) */ \
 	U(spill_file_bytes) /* bytes of spill files */ \
-	U(spills)           /* blobs spilled since start */
+	U(spills)           /* blobs spilled since start */ \
+	U(streams)          /* stream objects */ \
+	U(streams_open)     /* of which still open (not finished or failed) */ \
+	U(stream_held_bytes) /* chunks streams hold (and chunks being written) */ \
+	U(stream_threshold_bytes) /* their limit (--stream-threshold) */
 
 struct status {
 #define STATUS_U_(name) uint64_t name;
