@@ -52,8 +52,8 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	{
 		char held[32], thr[32];
 
-		human(st->stream_held_bytes, held, sizeof(held));
-		human(st->stream_threshold_bytes, thr, sizeof(thr));
+		human_bytes(st->stream_held_bytes, held, sizeof(held));
+		human_bytes(st->stream_threshold_bytes, thr, sizeof(thr));
 		printf("streams:    %" PRIu64 " (%" PRIu64 " open), chunks "
 		       "held %s of threshold %s\n", st->streams,
 		       st->streams_open, held, thr);
