@@ -104,7 +104,7 @@ SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \
-	fs/remote.c
+	fs/remote.c fs/fs_stream.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
 LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \
 	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \

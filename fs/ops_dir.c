@@ -112,8 +112,8 @@ fs_attr_ttl(int kind)
 {
 	/* meta.json lists the object's names and status.json changes all
 	 * the time: their sizes are asked for every time. */
-	return kind == IK_META || kind == IK_STATUS || kind == IK_CLUSTER ?
-		0.0 : FS_TTL;
+	return kind == IK_META || kind == IK_STATUS || kind == IK_CLUSTER ||
+		kind == IK_SDATA ? 0.0 : FS_TTL;
 }
 
 int
@@ -339,6 +339,10 @@ lookup_objdir(struct fs *fs, uint64_t id, const char *name, struct dent *d)
 		return 0;
 	}
 	if (strcmp(name, "data") == 0) {
+		if (fs_stream_is(fs, id, &d->size)) {
+			d->kind = IK_SDATA;
+			return 0;
+		}
 		if (!meta_id_is_blob(id))
 			return -ENOENT;
 		d->kind = IK_DATA;
@@ -435,6 +439,8 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (ii.kind == IK_META && meta_len(fs, ii.id, &len) == 0) {
 		ii.size = len;
 		inode_set_size(&fs->inodes, ino, len);
+	} else if (ii.kind == IK_SDATA && fs_stream_is(fs, ii.id, &len)) {
+		ii.size = len; /* grows as chunks seal */
 	}
 	fs_attr(fs, ii.kind, ino, ii.size, &st);
 	fuse_reply_attr(req, &st, fs_attr_ttl(ii.kind));
@@ -678,6 +684,10 @@ dirh_fill(struct fs *fs, struct dirh *dh)
 			d = dirh_add(dh, IK_DATA, "data", 4);
 			d->id = dh->id;
 			d->size = info.nbytes;
+		} else if (fs_stream_is(fs, dh->id, &len)) {
+			d = dirh_add(dh, IK_SDATA, "data", 4);
+			d->id = dh->id;
+			d->size = len;
 		}
 		mc.dh = dh;
 		mc.parent = dh->id;

@@ -168,14 +168,6 @@ store_new(const struct store_cfg *cfg)
 	s->stream_limit = s->limit == UINT64_MAX ? UINT64_MAX :
 		(uint64_t)((double)s->limit * STREAM_DEFAULT_THRESHOLD);
 	s->owners.next = s->owners.prev = &s->owners;
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->stream_cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
 	idtab_init(&s->streams);
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
 		s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
@@ -285,7 +277,6 @@ store_free(struct store *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	persist_close(s->disk);
-	pthread_cond_destroy(&s->stream_cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

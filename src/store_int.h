@@ -175,7 +175,6 @@ struct store {
 	uint64_t stream_used;  /* bytes of chunks held by streams */
 	uint64_t stream_limit; /* most of them (--stream-threshold) */
 	uint64_t stream_rids;  /* last reader id handed out */
-	pthread_cond_t stream_cond; /* a stream changed (CLOCK_MONOTONIC) */
 };
 
 /* store.c */

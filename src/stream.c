@@ -61,7 +61,6 @@ static void
 changed(struct store *s, struct stream *st)
 {
 	store_notify(s, STORE_EV_STREAM, st->id, NULL);
-	pthread_cond_broadcast(&s->stream_cond);
 }
 
 /* The stream id names, or NULL with the error set. */
@@ -605,91 +604,78 @@ copy_out(struct store *s, const struct schunk *c, uint64_t off, void *buf,
 
 int
 store_stream_pread(struct store *s, struct store_owner *ow, uint64_t id,
-		   uint64_t rid, uint64_t off, void *buf, size_t len,
-		   int (*cancel)(void *ctx), void *ctx, size_t *n,
-		   uint64_t *size)
+		   uint64_t rid, uint64_t off, uint64_t back, void *buf,
+		   size_t len, size_t *n, uint64_t *size)
 {
 	struct stream *st;
 	struct sreader *r = NULL;
+	char b[META_ID_LEN];
+	size_t i;
 	int rc = 0;
 
 	*n = 0;
 	store_lock(s);
-	for (;;) {
-		size_t i;
+	if (!(st = find(s, id, &rc)))
+		goto out;
+	*size = st->bytes;
+	if (st->objects) {
+		rc = store_fail(-EINVAL, "an object stream has no bytes");
+		goto out;
+	}
+	if (rid && !(r = reader_of(s, st, ow, rid, &rc)))
+		goto out;
+	/* The reader moves past the chunks wholly before off - back (a
+	 * window kept for reads that step back, as tail's do). */
+	if (r) {
+		uint64_t k = st->first, to = off > back ? off - back : 0;
 
-		if (!(st = find(s, id, &rc)))
-			break;
-		*size = st->bytes;
-		if (st->objects) {
-			rc = store_fail(-EINVAL, "an object stream has no "
-					"bytes");
-			break;
-		}
-		if (rid && !(r = reader_of(s, st, ow, rid, &rc)))
-			break;
-		/* The reader moves past the chunks wholly before off. */
-		if (r) {
-			uint64_t k = st->first;
-
-			for (i = st->head; i < st->n; i++, k++)
-				if (st->chunks[i].start + st->chunks[i].len >
-				    off)
-					break;
-			if (k > r->keep) {
-				r->keep = r->pos = k;
-				trim(s, st);
-			}
-		}
-		if (st->head < st->n && off < st->chunks[st->head].start) {
-			rc = store_fail(-ENODATA, "those bytes were freed "
-					"once every reader had read them");
-			break;
-		}
-		if (st->head == st->n && off < st->bytes) {
-			rc = store_fail(-ENODATA, "those bytes were freed "
-					"once every reader had read them");
-			break;
-		}
-		if (off < st->bytes) {
-			for (i = st->head; i < st->n; i++) {
-				const struct schunk *c = &st->chunks[i];
-
-				if (off >= c->start + c->len)
-					continue;
-				*n = copy_out(s, c, off, buf, len);
+		for (i = st->head; i < st->n; i++, k++)
+			if (st->chunks[i].start + st->chunks[i].len > to)
 				break;
-			}
-			if (*n == 0)
-				rc = store_fail(-EIO, "a chunk could not be "
-						"read");
-			break;
-		}
-		if (len == 0 || st->state == STREAM_FINISHED)
-			break;
-		if (st->state == STREAM_FAILED) {
-			char b[META_ID_LEN];
-
-			rc = store_fail(-EIO, "stream %s failed: %s",
-					sid_str(id, b), st->why);
-			break;
-		}
-		if (cancel && cancel(ctx)) {
-			rc = -EINTR;
-			break;
-		}
-		{
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += 200 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&s->stream_cond, &s->lock, &ts);
+		if (k > r->keep) {
+			r->keep = r->pos = k;
+			trim(s, st);
 		}
 	}
+	if (off < st->bytes && (st->head == st->n ||
+				off < st->chunks[st->head].start)) {
+		rc = store_fail(-ENODATA, "those bytes were freed once every "
+				"reader had read them");
+		goto out;
+	}
+	if (off < st->bytes) {
+		for (i = st->head; i < st->n; i++) {
+			const struct schunk *c = &st->chunks[i];
+
+			if (off >= c->start + c->len)
+				continue;
+			*n = copy_out(s, c, off, buf, len);
+			break;
+		}
+		if (*n == 0 && len)
+			rc = store_fail(-EIO, "a chunk could not be read");
+	} else if (len && st->state == STREAM_FAILED) {
+		rc = store_fail(-EIO, "stream %s failed: %s", sid_str(id, b),
+				st->why);
+	} else if (len && st->state == STREAM_OPEN) {
+		rc = -EAGAIN;
+	}
+out:
+	store_unlock(s);
+	return rc;
+}
+
+int
+store_stream_size(struct store *s, uint64_t id, uint64_t *size)
+{
+	struct stream *st;
+	int rc = 0;
+
+	store_lock(s);
+	if ((st = find(s, id, &rc)))
+		*size = st->bytes;
+	if (st && st->objects)
+		rc = -EINVAL;
 	store_unlock(s);
 	return rc;
 }
@@ -741,7 +727,6 @@ stream_forget(struct store *s, uint64_t id, struct pjob **jp)
 		free(r);
 	}
 	store_notify(s, STORE_EV_STREAM, id, NULL);
-	pthread_cond_broadcast(&s->stream_cond);
 	free(st->chunks);
 	free(st);
 }

@@ -21,8 +21,7 @@
  * A writer's owner going away (a client disconnecting or dying) fails the
  * stream; readers still get the chunks sealed before, then the failure.
  * Deleting the stream object frees its chunks. Every change (append, end,
- * a chunk freed, a reader gone) sends STORE_EV_STREAM to the watchers and
- * wakes store_stream_wait.
+ * a chunk freed, a reader gone) sends STORE_EV_STREAM to the watchers.
  *
  * Calls return 0 or -errno with a sentence in store_errmsg(), like store.h.
  */
@@ -107,15 +106,15 @@ struct store_stream_totals {
 void store_stream_totals(struct store *s, struct store_stream_totals *t);
 
 /* For the mount: a byte stream read as one file by reader rid of ow (an
- * open file), which moves past the chunks before off. Copies up to len
- * bytes at off into buf, waiting (in steps of at most step_ms, until
- * cancel(ctx) says stop) for them: *n bytes (0 at the end of a finished
- * stream); -EIO when it failed and off is past what was sealed; -ENODATA
- * when off is before the first chunk still held; -EINTR when cancelled.
- * *size gets the bytes appended so far. */
+ * open file), which moves past the chunks wholly before off - back. Copies up to len
+ * bytes at off into buf, never waiting: *n bytes (0 at the end of a
+ * finished stream); -EAGAIN when they are not sealed yet; -EIO when the
+ * stream failed and off is past what was sealed; -ENODATA when off is
+ * before the first chunk still held. *size gets the bytes appended. */
 int store_stream_pread(struct store *s, struct store_owner *ow, uint64_t id,
-		       uint64_t rid, uint64_t off, void *buf, size_t len,
-		       int (*cancel)(void *ctx), void *ctx, size_t *n,
-		       uint64_t *size);
+		       uint64_t rid, uint64_t off, uint64_t back, void *buf,
+		       size_t len, size_t *n, uint64_t *size);
+/* The bytes appended to byte stream id so far; -ENOENT / -EINVAL. */
+int store_stream_size(struct store *s, uint64_t id, uint64_t *size);
 
 #endif

@@ -256,3 +256,70 @@ with open(sys.argv[2], "wb") as f:
 	# no name appears: the wait ends
 	run -6 timeout 10 "$VINEYARDCTL" get --follow nosuch --wait 0.3 -o -
 }
+
+# ---- the mount (vineyard-fs(7)): a byte stream's data file grows ----
+
+# until_grep PATTERN FILE: waits (bounded) until FILE has PATTERN.
+until_grep() {
+	until_cmd grep -q "$1" "$2"
+}
+
+@test "the mount: cat, dd and tail -f of a stream's data file see appended data; EOF at the end" {
+	mkdir -p "$MNT"
+	start_daemon --size 64M --mount "$MNT"
+	mkfifo fifo
+	"$VINEYARDCTL" -q put --stream fifo --name tl --chunk-size 4K >id &
+	local w=$!
+	BG_PIDS="$BG_PIDS $w"
+	exec 5>fifo
+	echo first >&5
+	until_cmd test -e "$MNT/names/tl/data"
+	until_cmd test "$(stat -c %s "$MNT/names/tl/data")" = 6
+	# (5>&-: the readers must not hold the writer's end of the fifo)
+	timeout 30 cat "$MNT/names/tl/data" >catout 5>&- &
+	local c=$!
+	timeout 30 dd if="$MNT/names/tl/data" of=ddout bs=3 status=none 5>&- &
+	local d=$!
+	timeout 30 tail -f "$MNT/names/tl/data" >tailout 5>&- &
+	local t=$!
+	BG_PIDS="$BG_PIDS $c $d $t"
+	until_grep first tailout
+	echo second >&5
+	until_grep second tailout
+	# the size grows as chunks seal
+	[ "$(stat -c %s "$MNT/names/tl/data")" = 13 ]
+	printf 'first\nsecond\n' >want
+	exec 5>&-
+	wait "$w"
+	wait "$c"
+	wait "$d"
+	cmp want catout
+	cmp want ddout
+	kill "$t" 2>/dev/null || true
+	grep -qx first tailout
+	grep -qx second tailout
+	[ "$(stream_state tl)" = finished ]
+}
+
+@test "the mount: a read past the sealed end waits, EIO once the writer dies, and a killed reader is let go" {
+	mkdir -p "$MNT"
+	start_daemon --size 64M --mount "$MNT"
+	head -c 8192 /dev/urandom >in
+	"$ST" write dies 4096 --hang-after 1 <in >wout &
+	local w=$!
+	BG_PIDS="$BG_PIDS $w"
+	until_grep hanging wout
+	# a reader interrupted while it waits for data returns at once
+	run -124 timeout 1 cat "$MNT/names/dies/data"
+	timeout 30 cat "$MNT/names/dies/data" >out 2>err &
+	local c=$!
+	BG_PIDS="$BG_PIDS $c"
+	until_cmd test -s out
+	kill -KILL "$w"
+	local rc=0
+	wait "$c" || rc=$?
+	[ "$rc" = 1 ]
+	grep -q "Input/output error" err
+	cmp -n 4096 in out
+	[ "$(stat -c %s out)" = 4096 ]
+}
