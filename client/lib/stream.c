@@ -27,8 +27,10 @@ struct vy_stream {
 	/* byte streams: the chunk being written */
 	vy_id chunk;
 	int fd;
-	void *map;
+	void *map;          /* vy_stream_next_chunk's buffer (ours) */
 	size_t len;
+	void *buf;          /* that buffer, kept for the next chunk */
+	size_t bufcap;
 };
 
 /* A client's "forever" as the daemon takes it. */
@@ -198,8 +200,6 @@ new_chunk(struct vy_client *c, struct vy_stream *s, size_t len,
 static void
 chunk_drop(struct vy_stream *s)
 {
-	if (s->map)
-		munmap(s->map, s->len);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->map = NULL;
@@ -217,22 +217,53 @@ vy_stream_next_chunk(struct vy_client *c, struct vy_stream *s, size_t len,
 	*data = NULL;
 	if (rc)
 		return rc;
-	if ((rc = check_writer(c, s)) == 0 &&
-	    (rc = new_chunk(c, s, len, timeout_ms)) == 0) {
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       s->fd, 0);
+	/* The chunk is filled in a buffer of ours and copied into the
+	 * memfd at the append: a memfd written through a mapping makes the
+	 * kernel's seal wait up to 100 ms per chunk for the pages the
+	 * unmap leaves pinned in per-CPU caches (memfd_wait_for_pins). */
+	if ((rc = check_writer(c, s)) == 0 && len > s->bufcap) {
+		void *nb = malloc(len);
 
-		if (p == MAP_FAILED) {
-			rc = vy__fail(c, -errno, "mapping a chunk: %s",
-				      strerror(errno));
-			chunk_drop(s); /* the daemon drops it with the stream
-					* or the connection */
+		if (!nb) {
+			rc = vy__fail(c, -ENOMEM, "out of memory for a chunk "
+				      "of %zu bytes", len);
 		} else {
-			s->map = *data = p;
+			free(s->buf);
+			s->buf = nb;
+			s->bufcap = len;
 		}
 	}
+	if (rc == 0 && (rc = new_chunk(c, s, len, timeout_ms)) == 0)
+		s->map = *data = s->buf;
 	vy__leave(c);
 	return rc;
+}
+
+/* Copies len bytes into the chunk's memfd: pwrite, no page fault per page
+ * (as for blobs, blob.c); on failure the chunk is given up. */
+static int
+put_bytes(struct vy_client *c, struct vy_stream *s, const char *p,
+	  size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		size_t k = len - off > (1u << 30) ? (1u << 30) : len - off;
+		ssize_t n = pwrite(s->fd, p + off, k, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int rc = vy__fail(c, n < 0 ? -errno : -EIO, "writing a "
+					  "chunk: %s", n < 0 ? strerror(errno) :
+					  "short write");
+
+			chunk_drop(s);
+			return rc;
+		}
+		off += (size_t)n;
+	}
+	return 0;
 }
 
 static int
@@ -246,10 +277,12 @@ append(struct vy_client *c, struct vy_stream *s, vy_id id, int timeout_ms)
 			return vy__fail(c, -EINVAL, "no chunk being written "
 					"(vy_stream_next_chunk)");
 		id = s->chunk;
-		/* The kernel seals no memfd still mapped writable. */
-		if (s->map)
-			munmap(s->map, s->len);
-		s->map = NULL;
+		if (s->map) {
+			rc = put_bytes(c, s, s->map, s->len);
+			s->map = NULL;
+			if (rc)
+				return rc;
+		}
 	} else if (!s->objects) {
 		return vy__fail(c, -EINVAL, "a byte stream takes the chunks "
 				"of vy_stream_next_chunk only");
@@ -284,7 +317,6 @@ vy_stream_write(struct vy_client *c, struct vy_stream *s, const void *data,
 		size_t len, int timeout_ms)
 {
 	const char *p = data;
-	size_t off = 0;
 	int rc = vy__enter(c);
 
 	if (rc)
@@ -292,23 +324,8 @@ vy_stream_write(struct vy_client *c, struct vy_stream *s, const void *data,
 	if ((rc = check_writer(c, s)) || (rc = new_chunk(c, s, len,
 							  timeout_ms)))
 		goto out;
-	/* pwrite: no page fault per page, as for blobs (blob.c) */
-	while (off < len) {
-		size_t k = len - off > (1u << 30) ? (1u << 30) : len - off;
-		ssize_t n = pwrite(s->fd, p + off, k, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rc = vy__fail(c, n < 0 ? -errno : -EIO, "writing a "
-				      "chunk: %s", n < 0 ? strerror(errno) :
-				      "short write");
-			chunk_drop(s);
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	rc = append(c, s, 0, timeout_ms);
+	if ((rc = put_bytes(c, s, p, len)) == 0)
+		rc = append(c, s, 0, timeout_ms);
 out:
 	vy__leave(c);
 	return rc;
@@ -415,6 +432,7 @@ vy_stream_close(struct vy_client *c, struct vy_stream *s)
 	if (!s)
 		return 0;
 	chunk_drop(s);
+	free(s->buf);
 	rc = vy__enter(c);
 	if (rc == 0) {
 		vy__req(c);

@@ -31,7 +31,8 @@ assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
     "huge_pages", "mount", "fs_mode", "data_dir", "persisted_objects",
     "disk_bytes", "disk_raw_bytes", "damaged_files", "cluster",
     "cluster_instance", "reserve_bytes", "spill_dir", "spilled_bytes",
-    "spill_file_bytes", "spills"], list(s)
+    "spill_file_bytes", "spills", "streams", "streams_open", "stream_held_bytes",
+    "stream_threshold_bytes"], list(s)
 assert s["version"] == v and s["protocol"] == 2, s
 assert s["input_limit_bytes"] == 256 << 20, s
 assert s["pid"] == int(pid) and s["socket"] == sock, s

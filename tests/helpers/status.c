@@ -31,6 +31,8 @@ main(void)
 	S(cluster); U(cluster_instance);
 	U(reserve_bytes); S(spill_dir); U(spilled_bytes); U(spill_file_bytes);
 	U(spills);
+	U(streams); U(streams_open); U(stream_held_bytes);
+	U(stream_threshold_bytes);
 	free(st);
 	vy_close(c);
 	return 0;
