@@ -175,14 +175,19 @@ lazy_ids(struct store *s, struct object *root, uint64_t **ids, size_t *n)
 int
 store_persist(struct store *s, uint64_t id, uint64_t *ticket)
 {
+	struct object *o;
 	uint64_t tk = 0;
 	int rc = 0;
 
 	if (ticket)
 		*ticket = 0;
 	store_lock(s);
-	if (!store_lookup(s, id)) {
+	if (!(o = store_lookup(s, id))) {
 		rc = -ENOENT;
+	} else if (o->flags & OBJ_STREAM) {
+		/* its chunks live and go with its readers: nothing to keep */
+		rc = store_fail(-ENOTSUP, "a stream cannot be persisted; put "
+				"what a reader got as an object and persist that");
 	} else if (!s->disk) {
 		rc = store_fail(-ENOTSUP, "this daemon has no data directory; "
 				"persistence is not available");

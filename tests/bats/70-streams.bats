@@ -249,6 +249,8 @@ with open(sys.argv[2], "wb") as f:
 	run -2 timeout 10 "$VINEYARDCTL" get --follow plain -o -
 	[[ "$output" == *"not a stream"* ]]
 	run -2 vyctl put --stream --persist - </dev/null
+	run -1 vyctl persist open
+	[[ "$output" == *"cannot be persisted"* ]]
 	# a chunk held by a stream cannot be deleted from under it
 	chunk=$(vyctl ls | awk '$2 == "vineyard::Blob" && $6 == "-" {print $1; exit}')
 	[ -n "$chunk" ]
