@@ -20,6 +20,7 @@
 #define VY_SERVER_INT_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -90,7 +91,11 @@ struct server {
 				 * status is read from the FUSE threads) */
 	size_t nwaiting;
 	int names_changed;      /* set by the store watcher */
-	int streams_changed;    /* likewise, for parked stream requests */
+	int streams_changed;    /* likewise, for parked stream requests
+				 * (atomic: FUSE readers of streams set it) */
+	pthread_t thread;       /* the loop's */
+	int wake_fd;            /* eventfd: another thread changed a stream */
+	struct loop_watch *wwatch;
 	struct loop_watch *dwatch; /* the store's done eventfd */
 	int tfd;                /* TCP listening socket, or -1 */
 	struct loop_watch *twatch;

@@ -325,3 +325,19 @@ until_grep() {
 	cmp -n 4096 in out
 	[ "$(stat -c %s out)" = 4096 ]
 }
+
+@test "the mount: a reader through the mount lets a writer held by backpressure go on" {
+	mkdir -p "$MNT"
+	start_daemon --size 64M --stream-threshold 0.25 --mount "$MNT"
+	head -c $((40 << 20)) /dev/urandom >in
+	timeout 60 "$ST" write mb 1048576 --readers 1 --timeout 30000 <in &
+	local w=$!
+	BG_PIDS="$BG_PIDS $w"
+	until_cmd test -e "$MNT/names/mb/data"
+	timeout 60 cat "$MNT/names/mb/data" >out &
+	local c=$!
+	BG_PIDS="$BG_PIDS $c"
+	wait "$w"
+	wait "$c"
+	cmp in out
+}
