@@ -112,7 +112,9 @@ stream_state() {
 			local r=$LAST_BG
 			timeout 30 "$ST" read "c$f$m" --wait 20000 >"out$f$m" &
 			local r2=$!
-			run -0 timeout 30 "$ST" write "c$f$m" 4096 $m <$f
+			# (both readers open before the first chunk: one
+			# passing a chunk frees it once every open reader has)
+			run -0 timeout 30 "$ST" write "c$f$m" 4096 $m --readers 2 <$f
 			wait "$r2"
 			cmp $f "out$f$m"
 			wait "$r" || true
@@ -123,11 +125,11 @@ stream_state() {
 @test "256 MiB: put --stream to a C reader and a Python reader at once, byte-identical" {
 	start_daemon --size 1G
 	head -c $((256 << 20)) /dev/urandom >big
-	timeout 60 "$ST" read big --wait 30000 >outc 2>errc &
+	timeout 120 "$ST" read big --wait 60000 >outc 2>errc &
 	local rc_=$!
 	BG_PIDS="$BG_PIDS $rc_"
 	PYTHONPATH="$SRC/client/python" VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" \
-		timeout 60 "$PYTHON" -c '
+		timeout 120 "$PYTHON" -c '
 import sys, vineyard
 from vineyard.io import ByteStream
 c = vineyard.connect(sys.argv[1])
@@ -138,7 +140,7 @@ with open(sys.argv[2], "wb") as f:
 ' "$SOCK" outpy &
 	local rp=$!
 	BG_PIDS="$BG_PIDS $rp"
-	run -0 timeout 60 "$VINEYARDCTL" -q put --stream big --name big --readers 2
+	run -0 timeout 120 "$VINEYARDCTL" -q put --stream big --name big --readers 2
 	wait "$rc_"
 	wait "$rp"
 	cmp big outc

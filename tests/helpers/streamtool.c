@@ -153,8 +153,11 @@ do_read(struct vy_client *c, int argc, char **argv)
 		size_t len;
 
 		rc = vy_stream_read(c, s, wait, &o);
-		if (rc)
-			return code(c, rc, "read");
+		if (rc) {
+			rc = code(c, rc, "read");
+			vy_stream_close(c, s); /* no leak for LeakSanitizer */
+			return rc;
+		}
 		if (!o)
 			break;
 		p = vy_object_data(o);
