@@ -319,6 +319,16 @@ out:
 	return rc;
 }
 
+static int
+hold_blob(struct store *s, struct object *o, void *ctx)
+{
+	(void)s;
+	(void)ctx;
+	if (o->flags & OBJ_BLOB)
+		o->flags |= OBJ_HELD;
+	return 0;
+}
+
 int
 store_stream_append(struct store *s, struct store_owner *ow, uint64_t id,
 		    uint64_t chunk)
@@ -346,6 +356,7 @@ store_stream_append(struct store *s, struct store_owner *ow, uint64_t id,
 		    (rc = seal_prepare(s, o, &ro)))
 			goto out;
 		seal_commit(s, o, ro);
+		o->flags |= OBJ_HELD; /* never spilled while readers come */
 		st->pending = 0;
 		/* its bytes stay counted, now as a chunk held */
 		st->held_bytes -= st->pending_len;
@@ -371,6 +382,9 @@ store_stream_append(struct store *s, struct store_owner *ow, uint64_t id,
 			rc = no_room(s, st, o->nbytes);
 			goto out;
 		}
+		/* its blobs stay in memory: a reader's get must not wait
+		 * for a read back (one already spilled still would) */
+		store_walk(s, o, hold_blob, NULL);
 	}
 	if (st->n == st->cap) {
 		if (st->head > 0) {
