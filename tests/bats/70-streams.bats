@@ -254,7 +254,7 @@ with open(sys.argv[2], "wb") as f:
 	run -1 vyctl persist open
 	[[ "$output" == *"cannot be persisted"* ]]
 	# a chunk held by a stream cannot be deleted from under it
-	chunk=$(vyctl ls | awk '$2 == "vineyard::Blob" && $6 == "-" {print $1; exit}')
+	chunk=$(vyctl ls | awk '$2 == "vineyard::Blob" && $NF == "-" {print $1; exit}')
 	[ -n "$chunk" ]
 	run -7 vyctl rm "$chunk"
 	# no name appears: the wait ends
