@@ -17,9 +17,12 @@
 
 /* ---- blobs ---- */
 
+/* nowait: never wait for the reserve pool being filled (a stream's
+ * chunk: the server thread that serves every reader must not wait for a
+ * thread that runs only when a CPU is idle, which readers keep busy). */
 int
-store_blob_create(struct store *s, struct store_owner *ow, size_t len,
-		  uint64_t *id, int *fd)
+blob_create(struct store *s, struct store_owner *ow, size_t len,
+	    int nowait, uint64_t *id, int *fd)
 {
 	struct object *o;
 	uint64_t fp = arena_footprint(len);
@@ -30,7 +33,8 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 		return store_fail(-EINVAL, "a blob created for writing needs "
 				  "at least one byte");
 	store_lock(s);
-	reserve_note(s, fp); /* may wait for the pool: before the checks */
+	reserve_note(s, fp, nowait); /* may wait for the pool: before the
+				      * checks */
 	if (fp < len) {
 		rc = fail_nospace(s, len);
 		goto out;
@@ -74,6 +78,13 @@ store_blob_create(struct store *s, struct store_owner *ow, size_t len,
 out:
 	store_unlock(s);
 	return rc;
+}
+
+int
+store_blob_create(struct store *s, struct store_owner *ow, size_t len,
+		  uint64_t *id, int *fd)
+{
+	return blob_create(s, ow, len, 0, id, fd);
 }
 
 int

@@ -287,7 +287,10 @@ void reserve_stop(struct store *s);
 /* Gives the pool's room back (a put needs it). */
 void reserve_drop(struct store *s);
 /* A blob of fp bytes is being created: the pool grows towards it. */
-void reserve_note(struct store *s, uint64_t fp);
+void reserve_note(struct store *s, uint64_t fp, int nowait);
+/* store_blob_create that, with nowait, never waits for the pool. */
+int blob_create(struct store *s, struct store_owner *ow, size_t len,
+		int nowait, uint64_t *id, int *fd);
 /* 1 and *fd a blob memfd of exactly len bytes made of the pool, *id the
  * id it is named after, when the pool suits len; 0 to make one the usual
  * way. */

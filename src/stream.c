@@ -274,6 +274,23 @@ trim(struct store *s, struct stream *st)
 		changed(s, st);
 }
 
+/* Gives back the chunk being written, if any: its blob, never sealed,
+ * goes at once (a writer's spare chunk, asked for with an append, that
+ * the stream's end or a chunk of another size made useless). */
+static void
+drop_pending(struct store *s, struct stream *st)
+{
+	struct object *o;
+
+	if (!st->pending)
+		return;
+	if ((o = idtab_del(&s->unsealed, st->pending)))
+		obj_destroy(s, o);
+	st->held_bytes -= st->pending_len;
+	s->stream_used -= st->pending_len;
+	st->pending = st->pending_len = 0;
+}
+
 int
 store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 		   size_t len, uint64_t *chunk, int *fd)
@@ -293,18 +310,20 @@ store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 		rc = store_fail(-EINVAL, "stream %s is an object stream: put "
 				"each chunk as an object and append it",
 				sid_str(id, buf));
-	else if (st->pending)
-		rc = store_fail(-EBUSY, "stream %s: append the chunk being "
-				"written first", sid_str(id, buf));
 	else if (len == 0)
 		rc = store_fail(-EINVAL, "a stream chunk needs at least one "
 				"byte");
-	else if (!fits(s, st, len))
-		rc = no_room(s, st, len);
 	if (rc)
 		goto out;
+	/* A chunk asked for and never appended (the spare an append asked
+	 * for, of another size than this one) is replaced. */
+	drop_pending(s, st);
+	if (!fits(s, st, len)) {
+		rc = no_room(s, st, len);
+		goto out;
+	}
 	store_unlock(s);
-	rc = store_blob_create(s, ow, len, chunk, fd);
+	rc = blob_create(s, ow, len, 1, chunk, fd);
 	store_lock(s);
 	if (rc)
 		goto out;
@@ -415,17 +434,6 @@ out:
 	return rc;
 }
 
-/* Gives back the chunk being written, if any (its blob is the writer's,
- * and goes with it or with an abort). */
-static void
-drop_pending(struct store *s, struct stream *st)
-{
-	if (!st->pending)
-		return;
-	st->held_bytes -= st->pending_len;
-	s->stream_used -= st->pending_len;
-	st->pending = st->pending_len = 0;
-}
 
 static void
 end(struct store *s, struct stream *st, int failed, const char *why)

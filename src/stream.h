@@ -61,7 +61,8 @@ int store_stream_open_reader(struct store *s, struct store_owner *ow,
 			     uint64_t id, uint64_t *rid);
 /* Byte streams: a writable blob of len bytes for the writer to fill (*fd
  * as store_blob_create), counted against the threshold from now on; one
- * at a time. -EAGAIN: no room yet. */
+ * at a time: a chunk asked for and not appended is replaced (freed).
+ * -EAGAIN: no room yet. */
 int store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 		       size_t len, uint64_t *chunk, int *fd);
 /* Appends chunk: the blob from store_stream_chunk (sealed here), or for

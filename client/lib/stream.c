@@ -31,6 +31,10 @@ struct vy_stream {
 	size_t len;
 	void *buf;          /* that buffer, kept for the next chunk */
 	size_t bufcap;
+	/* the next chunk, given with the last append (its size) */
+	vy_id spare;
+	int spare_fd;
+	size_t spare_len;
 };
 
 /* A client's "forever" as the daemon takes it. */
@@ -111,6 +115,7 @@ open_stream(struct vy_client *c, vy_id id, const char *name, int write,
 	s->objects = objects;
 	s->writer = write;
 	s->fd = -1;
+	s->spare_fd = -1;
 	*out = s;
 out:
 	vy__leave(c);
@@ -160,7 +165,18 @@ check_writer(struct vy_client *c, struct vy_stream *s)
 	return 0;
 }
 
-/* Asks the daemon for a chunk of len bytes: its id and writable fd. */
+static void
+spare_drop(struct vy_stream *s)
+{
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	s->spare_fd = -1;
+	s->spare = 0;
+	s->spare_len = 0;
+}
+
+/* Asks the daemon for a chunk of len bytes: its id and writable fd (or
+ * takes the spare the last append brought, when it is that size). */
 static int
 new_chunk(struct vy_client *c, struct vy_stream *s, size_t len,
 	  int timeout_ms)
@@ -174,6 +190,16 @@ new_chunk(struct vy_client *c, struct vy_stream *s, size_t len,
 	if (len == 0)
 		return vy__fail(c, -EINVAL, "a stream chunk needs at least one "
 				"byte");
+	if (s->spare && s->spare_len == len) {
+		s->chunk = s->spare;
+		s->fd = s->spare_fd;
+		s->len = len;
+		s->spare = 0;
+		s->spare_fd = -1;
+		return 0;
+	}
+	/* a spare of another size: the daemon replaces it with this one */
+	spare_drop(s);
 	vy__req(c);
 	cw_array(&c->req, 3);
 	cw_uint(&c->req, s->id);
@@ -270,7 +296,10 @@ static int
 append(struct vy_client *c, struct vy_stream *s, vy_id id, int timeout_ms)
 {
 	struct vy_reply rep;
-	int rc;
+	struct cr r;
+	uint64_t next = 0;
+	size_t n;
+	int rc, own;
 
 	if (id == 0) {
 		if (!s->chunk)
@@ -287,15 +316,42 @@ append(struct vy_client *c, struct vy_stream *s, vy_id id, int timeout_ms)
 		return vy__fail(c, -EINVAL, "a byte stream takes the chunks "
 				"of vy_stream_next_chunk only");
 	}
+	/* A byte stream's writer asks for the next chunk, of this one's
+	 * size, in the same round trip (the daemon gives it when there is
+	 * room at once). */
+	own = id == s->chunk;
 	vy__req(c);
-	cw_array(&c->req, 3);
+	cw_array(&c->req, own ? 4 : 3);
 	cw_uint(&c->req, s->id);
 	cw_uint(&c->req, id);
 	cw_uint(&c->req, wait_of(timeout_ms));
+	if (own)
+		cw_uint(&c->req, s->len);
 	rc = vy__rt(c, MSG_STREAM_APPEND, 0, &rep);
-	if (rc == 0 && id == s->chunk)
+	if (rc)
+		return rc;
+	cr_init(&r, rep.body, rep.len);
+	if (cr_array(&r, &n) || n > 1 || (n == 1 && (!own || rep.nfds != 1 ||
+						  cr_uint(&r, &next)))) {
+		vy__close_fds(c, 0);
+		return vy__malformed(c, "stream-append reply");
+	}
+	if (n == 0 && rep.nfds) {
+		vy__close_fds(c, 0);
+		return vy__malformed(c, "stream-append reply");
+	}
+	if (own) {
+		size_t len = s->len;
+
 		chunk_drop(s);
-	return rc;
+		if (n == 1) {
+			s->spare = next;
+			s->spare_fd = c->rfds[0];
+			s->spare_len = len;
+			c->nrfds = 0; /* ours now */
+		}
+	}
+	return 0;
 }
 
 VY_API int
@@ -342,6 +398,7 @@ end_stream(struct vy_client *c, struct vy_stream *s, int failed,
 	if ((rc = check_writer(c, s)))
 		return rc;
 	chunk_drop(s);
+	spare_drop(s); /* the daemon frees it as the stream ends */
 	vy__req(c);
 	cw_array(&c->req, 3);
 	cw_uint(&c->req, s->id);
@@ -432,6 +489,7 @@ vy_stream_close(struct vy_client *c, struct vy_stream *s)
 	if (!s)
 		return 0;
 	chunk_drop(s);
+	spare_drop(s);
 	free(s->buf);
 	rc = vy__enter(c);
 	if (rc == 0) {

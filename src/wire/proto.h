@@ -106,7 +106,8 @@
 	X(MSG_STREAM_CHUNK, 502, "stream-chunk", stream_chunk) \
 		/* [id, len, wait_ms] -> [chunk id] + one writable fd */ \
 	X(MSG_STREAM_APPEND, 503, "stream-append", stream_append) \
-		/* [id, chunk id, wait_ms] -> [] */ \
+		/* [id, chunk id, wait_ms, next_len?] -> [] or, with \
+		 * next_len and room, [next chunk id] + one writable fd */ \
 	X(MSG_STREAM_END, 504, "stream-end", stream_end) \
 		/* [id, failed bool, why|null] -> [] */ \
 	X(MSG_STREAM_READ, 505, "stream-read", stream_read) \

@@ -120,6 +120,10 @@ stream_state() {
 			wait "$r" || true
 		done
 	done
+	# (each append brought the next chunk; the one the short last
+	# chunk replaced and the one left at the finish are freed)
+	[ "$(status_field unsealed_blobs)" = 0 ]
+	[ "$(status_field stream_held_bytes)" = 0 ]
 }
 
 @test "256 MiB: put --stream to a C reader and a Python reader at once, byte-identical" {
