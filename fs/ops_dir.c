@@ -8,6 +8,9 @@
  *                      published (meta.json, typename, [data]; no member
  *                      links: meta.json lists them)
  *   objects/<id>/      meta.json  typename  [data]  [<member> links]
+ *                      (an object stream: one link per chunk it holds,
+ *                      named by its index, 0, 1, ...; not cached, since
+ *                      a chunk goes once every reader passed it)
  *   names/             one link per name
  *
  * A directory listing is a snapshot taken when it is read from offset 0,
@@ -32,6 +35,7 @@
 #include "fs_int.h"
 #include "meta.h"
 #include "store.h"
+#include "stream.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -48,6 +52,7 @@
 struct dent {
 	int kind;
 	int remote;       /* of an object another instance published */
+	int chunk;        /* MEMBER: a stream's chunk (goes as readers pass) */
 	uint64_t id;      /* the object (MEMBER: the parent; NAME: target) */
 	uint64_t target;  /* MEMBER, NAME: the object linked to */
 	uint64_t size;
@@ -220,6 +225,8 @@ dent_param(struct fs *fs, const struct dent *d, struct fuse_entry_param *e)
 	fs_attr(fs, d->kind, e->ino, d->size, &e->attr);
 	e->attr_timeout = fs_attr_ttl(d->kind);
 	e->entry_timeout = FS_TTL;
+	if (d->chunk) /* not cached: freed once every reader passed it */
+		e->entry_timeout = e->attr_timeout = 0;
 	if (d->remote) {
 		e->entry_timeout = FS_REMOTE_TTL;
 		if (e->attr_timeout > FS_REMOTE_TTL)
@@ -355,6 +362,10 @@ lookup_objdir(struct fs *fs, uint64_t id, const char *name, struct dent *d)
 	rc = store_members(fs->store, id, member_find_cb, &mf);
 	if (rc < 0)
 		return rc;
+	if (!mf.found) { /* an object stream's chunk, by its index */
+		store_stream_chunks(fs->store, id, member_find_cb, &mf);
+		d->chunk = mf.found;
+	}
 	if (!mf.found)
 		return -ENOENT;
 	d->kind = IK_MEMBER;
@@ -566,6 +577,7 @@ names_cb(void *ctx, const char *name, uint64_t id)
 struct members_ctx {
 	struct dirh *dh;
 	uint64_t parent;
+	int chunks;       /* a stream's chunks */
 };
 
 static int
@@ -577,6 +589,7 @@ members_cb(void *ctx, const char *name, size_t len, uint64_t member)
 	d->id = m->parent;
 	d->target = member;
 	d->size = LINK_NAME_LEN;
+	d->chunk = m->chunks;
 	return 0;
 }
 
@@ -691,7 +704,13 @@ dirh_fill(struct fs *fs, struct dirh *dh)
 		}
 		mc.dh = dh;
 		mc.parent = dh->id;
+		mc.chunks = 0;
 		rc = store_members(fs->store, dh->id, members_cb, &mc);
+		/* an object stream: its chunks held, numbered */
+		mc.chunks = 1;
+		if (rc == 0)
+			rc = store_stream_chunks(fs->store, dh->id, members_cb,
+						 &mc);
 		break;
 	}
 	if (rc)
@@ -732,6 +751,8 @@ dent_current(struct fs *fs, const struct dent *d)
 	case IK_NAME:
 		return store_name_get(fs->store, d->name, d->namelen,
 				      &id) == 0 && id == d->target;
+	case IK_MEMBER: /* a stream's chunk goes once readers passed it */
+		return !d->chunk || store_has(fs->store, d->target);
 	default:
 		return 1; /* the rest never change while the object lives */
 	}

@@ -581,6 +581,30 @@ store_stream_info(struct store *s, uint64_t id, struct store_stream_info *out)
 	return rc;
 }
 
+int
+store_stream_chunks(struct store *s, uint64_t id,
+		    int (*fn)(void *ctx, const char *name, size_t len,
+			      uint64_t chunk),
+		    void *ctx)
+{
+	struct stream *st;
+	char name[24];
+	size_t i;
+	int rc = 0;
+
+	store_lock(s);
+	st = idtab_get(&s->streams, id);
+	for (i = st && st->objects ? st->head : 0; st && st->objects &&
+	     i < st->n && rc == 0; i++) {
+		int k = snprintf(name, sizeof(name), "%" PRIu64,
+				 st->first + (i - st->head));
+
+		rc = fn(ctx, name, (size_t)k, st->chunks[i].id);
+	}
+	store_unlock(s);
+	return rc;
+}
+
 void
 store_stream_totals(struct store *s, struct store_stream_totals *t)
 {

@@ -99,6 +99,15 @@ struct store_stream_info {
 int store_stream_info(struct store *s, uint64_t id,
 		      struct store_stream_info *out);
 
+/* Calls fn for each chunk an object stream holds, named by its index in
+ * the stream ("0", "1", ...), in order, under the store lock (as
+ * store_members; fn's non-zero stops). 0 with no call for anything else
+ * (a byte stream, any other object). */
+int store_stream_chunks(struct store *s, uint64_t id,
+			int (*fn)(void *ctx, const char *name, size_t len,
+				  uint64_t chunk),
+			void *ctx);
+
 /* Figures for status. */
 struct store_stream_totals {
 	uint64_t streams, open;

@@ -267,6 +267,12 @@ with open(sys.argv[2], "wb") as f:
 
 # ---- the mount (vineyard-fs(7)): a byte stream's data file grows ----
 
+# size_is FILE N: FILE is N bytes (a function, so that until_cmd looks
+# again each time).
+size_is() {
+	[ "$(stat -c %s "$1")" = "$2" ]
+}
+
 # until_grep PATTERN FILE: waits (bounded) until FILE has PATTERN.
 until_grep() {
 	until_cmd grep -q "$1" "$2"
@@ -282,7 +288,7 @@ until_grep() {
 	exec 5>fifo
 	echo first >&5
 	until_cmd test -e "$MNT/names/tl/data"
-	until_cmd test "$(stat -c %s "$MNT/names/tl/data")" = 6
+	until_cmd size_is "$MNT/names/tl/data" 6
 	# (5>&-: the readers must not hold the writer's end of the fifo)
 	timeout 30 cat "$MNT/names/tl/data" >catout 5>&- &
 	local c=$!
@@ -346,4 +352,45 @@ until_grep() {
 	wait "$w"
 	wait "$c"
 	cmp in out
+}
+
+@test "the mount: an object stream lists the chunks it holds as numbered member links" {
+	mkdir -p "$MNT"
+	start_daemon --size 64M --mount "$MNT"
+	# a DataFrame stream of 3 frames, finished, no reader yet: all held
+	PYTHONPATH="$SRC/client/python" VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" \
+		timeout 60 "$PYTHON" -c '
+import sys, vineyard, pandas as pd
+from vineyard.io import DataframeStream
+c = vineyard.connect(sys.argv[1])
+s = DataframeStream.new(c, name="frames")
+with s.open_writer() as w:
+    for i in range(3):
+        w.write(pd.DataFrame({"a": [i, i + 1]}))
+' "$SOCK"
+	until_cmd test -e "$MNT/names/frames/2"
+	run -0 ls "$MNT/names/frames/"
+	[[ "$output" == *"0"*"1"*"2"*"meta.json"*"typename"* ]]
+	[[ "$output" != *"data"* ]]
+	# each a link to the frame's own directory, in order
+	local t0 t2
+	t0=$(readlink "$MNT/names/frames/0")
+	t2=$(readlink "$MNT/names/frames/2")
+	[[ "$t0" == ../o* ]]
+	[ "$t0" != "$t2" ]
+	grep -q DataFrame "$MNT/names/frames/0/typename"
+	[ ! -e "$MNT/names/frames/3" ]
+	# a reader that passes the first two frees them: they leave the list
+	PYTHONPATH="$SRC/client/python" VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" \
+		timeout 60 "$PYTHON" -c '
+import sys, vineyard
+from vineyard.io import DataframeStream
+c = vineyard.connect(sys.argv[1])
+r = DataframeStream.get(c, "frames", timeout=10).open_reader()
+r.next(); r.next(); r.next()
+r.close()
+' "$SOCK"
+	run -0 ls "$MNT/names/frames/"
+	[[ "$output" != *"0"* ]]
+	[ ! -e "$MNT/names/frames/0" ]
 }
