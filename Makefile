@@ -90,7 +90,8 @@ WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
 	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c \
-	src/store_restore.c src/store_reserve.c src/store_spill.c src/stream.c src/diskfmt.c src/persist.c src/persist_write.c \
+	src/store_restore.c src/store_reserve.c src/store_spill.c src/store_perm.c \
+	src/stream.c src/diskfmt.c src/persist.c src/persist_write.c \
 	src/persist_read.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \
@@ -113,7 +114,7 @@ CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
 	client/ctl/ctl_stream.c \
 	client/ctl/ctl_get.c client/ctl/ctl_list.c client/ctl/ctl_name.c \
 	client/ctl/ctl_rm.c client/ctl/ctl_persist.c client/ctl/ctl_status.c \
-	client/ctl/ctl_cluster.c
+	client/ctl/ctl_cluster.c client/ctl/ctl_chmod.c
 UNIT_SRC = $(wildcard tests/unit/t_*.c)
 
 WIRE_OBJ = $(WIRE_SRC:%.c=$(BUILD)/%.o)

@@ -330,6 +330,29 @@ invalidate(struct fs *fs, const struct fs_event *e)
 	case STORE_EV_STREAM: /* parked reads of a stream's data file */
 		fs_stream_wake(fs);
 		return;
+	case STORE_EV_PERM: {
+		/* New owner or mode: the kernel asks for the attributes of
+		 * the object's entries again before its next permission
+		 * check (default_permissions). Pages stay. */
+		static const int kinds[] = { IK_OBJDIR, IK_META, IK_TYPENAME,
+					     IK_DATA };
+		size_t i;
+
+		rc = 0;
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+			uint64_t ino = inode_find(&fs->inodes, kinds[i], e->id,
+						  0, NULL, 0);
+			int r;
+
+			if (!ino)
+				continue;
+			r = fuse_lowlevel_notify_inval_inode(fs->se, ino, -1,
+							     0);
+			if (r && !rc)
+				rc = r;
+		}
+		break;
+	}
 	default:
 		return;
 	}
@@ -603,6 +626,10 @@ fs_start(struct store *s, const struct fs_cfg *cfg, struct fs **out,
 	fs->cluster_ctx = cfg->cluster_ctx;
 	fs->uid = geteuid();
 	fs->gid = getegid();
+	fs->root_gid = cfg->gate ? cfg->socket_gid : fs->gid;
+	fs->root_mode = !cfg->gate ? 0555 : 0500 |
+		((cfg->socket_mode & 0020) ? 0050 : 0) |
+		((cfg->socket_mode & 0002) ? 0005 : 0);
 	clock_gettime(CLOCK_REALTIME, &fs->t0);
 	inode_tab_init(&fs->inodes);
 	fs_files_init(fs);

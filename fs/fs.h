@@ -26,6 +26,7 @@
 #define VY_FS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct store;
 struct cw;
@@ -54,6 +55,13 @@ struct fs_cfg {
 	const char *mount;     /* an existing, empty directory */
 	int allow_other;       /* let other users in (mount option) */
 	int force_cached;      /* never use passthrough */
+	/* With gate, the socket file's mode and group: the root directory
+	 * gets that group and lets in (r-x) the owner and whichever of
+	 * group and others the socket lets connect. Without: open to all
+	 * (0555), as for tests that have no socket. */
+	int gate;
+	unsigned socket_mode;
+	gid_t socket_gid;
 	/* Appends status.json (the same JSON as `vineyardctl --json status`)
 	 * to out; 0 or -errno. Called from fs threads. NULL: a short form
 	 * made from store_status(). */

@@ -24,6 +24,8 @@
 #include "inode.h"
 #include "passthrough.h"
 
+struct store_perm;
+
 #define FS_WORKERS 4
 /* Seconds the kernel may keep entries and attributes. Objects never
  * change; names and deletions are invalidated as they happen. */
@@ -83,6 +85,8 @@ struct fs {
 	struct fs_file files;     /* list head of open files; blob_lock */
 	uid_t uid;
 	gid_t gid;
+	mode_t root_mode;         /* who may enter the root (the socket's) */
+	gid_t root_gid;
 	struct timespec t0;       /* every entry's times */
 	int stopfd;               /* eventfd: readable once stopping */
 	int stopping;             /* fs_stop began (atomic) */
@@ -104,8 +108,10 @@ struct fs {
 };
 
 /* ops_dir.c: the tree. */
+/* perm: the object's (or name's) owner and mode, for the kinds that show
+ * them; NULL for the rest, or for an object that is gone. */
 void fs_attr(struct fs *fs, int kind, uint64_t ino, uint64_t size,
-	     struct stat *st);
+	     const struct store_perm *perm, struct stat *st);
 double fs_attr_ttl(int kind);
 /* Renders status.json / meta.json of id (local, else published by
  * another instance) / cluster.json into out; 0 or -errno. */

@@ -223,6 +223,10 @@ inode_get(struct inode_tab *t, uint64_t ino, struct inode_info *out)
 		out->target = n->target;
 		out->size = n->size;
 		out->kind = n->kind;
+		out->has_perm = n->has_perm;
+		out->uid = n->uid;
+		out->gid = n->gid;
+		out->mode = n->mode;
 	} else {
 		rc = -ENOENT;
 	}
@@ -255,5 +259,22 @@ inode_set_size(struct inode_tab *t, uint64_t ino, uint64_t size)
 	n = ino >= INO_FIRST_DYNAMIC ? idtab_get(&t->byino, ino) : NULL;
 	if (n)
 		n->size = size;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
+inode_set_perm(struct inode_tab *t, uint64_t ino, uint32_t uid, uint32_t gid,
+	       uint16_t mode)
+{
+	struct inode *n;
+
+	pthread_mutex_lock(&t->lock);
+	n = ino >= INO_FIRST_DYNAMIC ? idtab_get(&t->byino, ino) : NULL;
+	if (n) {
+		n->uid = uid;
+		n->gid = gid;
+		n->mode = mode;
+		n->has_perm = 1;
+	}
 	pthread_mutex_unlock(&t->lock);
 }

@@ -4,7 +4,8 @@
  * status.json), an object directory, one file of it (meta.json, typename,
  * data), a member link, or a name link. Objects are immutable and their
  * ids are never reused, so (kind, object id, entry name) identifies an
- * entry for ever and its attributes can be kept here.
+ * entry for ever and its attributes can be kept here; only an object's
+ * owner and mode change (chmod), and the view records them again then.
  *
  * A name link is keyed by its target too: re-pointing a name makes a new
  * inode, so a kernel that still holds the old one reads the old target
@@ -54,6 +55,9 @@ struct inode {
 	uint64_t target;      /* MEMBER, NAME: the object linked to */
 	uint64_t size;        /* bytes of the file or link text, as last
 				 reported (META: may change) */
+	uint32_t uid, gid;    /* owner, as last known (has_perm) */
+	uint16_t mode;        /* the object's read/write bits, as last known */
+	uint8_t has_perm;
 	uint8_t kind;         /* enum inode_kind */
 	uint16_t namelen;     /* MEMBER, NAME */
 	char name[];          /* namelen bytes + NUL */
@@ -66,6 +70,9 @@ struct inode_info {
 	uint64_t target;
 	uint64_t size;
 	int kind;
+	int has_perm;         /* uid, gid and mode are set */
+	uint32_t uid, gid;
+	uint16_t mode;
 };
 
 struct inode_tab {
@@ -96,5 +103,9 @@ uint64_t inode_find(struct inode_tab *t, int kind, uint64_t id,
 		    uint64_t target, const char *name, size_t namelen);
 /* Records a new size for ino (META files). */
 void inode_set_size(struct inode_tab *t, uint64_t ino, uint64_t size);
+/* Records the owner and mode of ino's object (or name), so that it can
+ * be shown after the object is gone (open files). */
+void inode_set_perm(struct inode_tab *t, uint64_t ino, uint32_t uid,
+		    uint32_t gid, uint16_t mode);
 
 #endif

@@ -19,6 +19,12 @@
  * a READDIRPLUS reply counts as a lookup (except "." and ".."); an entry
  * that does not fit in the reply buffer is taken back at once.
  *
+ * Owners and modes: an object's directory and files carry the object's
+ * owner, group and mode (the directory gets x where the mode has r), a
+ * name link the user who bound it, the root the socket's group and a
+ * mode that lets in whom the socket does. With default_permissions the
+ * kernel checks them, so cat and mmap follow the socket's rules.
+ *
  * An entry of the snapshot that has gone since (object deleted, name
  * dropped or re-pointed) is still listed but sent without attributes, so
  * the kernel makes no dentry for it: a dentry made now would outlive the
@@ -58,6 +64,8 @@ struct dent {
 	uint64_t size;
 	const char *name; /* file name, or NULL for an object directory */
 	size_t namelen;
+	int has_perm;     /* perm is set: the object's (NAME: the name's) */
+	struct store_perm perm;
 };
 
 /* An open directory: its snapshot. */
@@ -71,19 +79,43 @@ struct dirh {
 	size_t nents;
 };
 
+/* Entries that show an object's owner and mode. */
+static int
+kind_has_perm(int kind)
+{
+	return kind == IK_OBJDIR || kind == IK_META || kind == IK_TYPENAME ||
+	       kind == IK_DATA || kind == IK_MEMBER;
+}
+
+/* Another instance's object: none of its owner is published, so it shows
+ * as an object of the daemon's user with the default mode, as objects of
+ * a format-1 data directory load. */
+static void
+remote_perm(const struct fs *fs, struct store_perm *p)
+{
+	p->uid = fs->uid;
+	p->gid = fs->gid;
+	p->mode = STORE_MODE_DEFAULT;
+}
+
 void
 fs_attr(struct fs *fs, int kind, uint64_t ino, uint64_t size,
-	struct stat *st)
+	const struct store_perm *perm, struct stat *st)
 {
+	/* An object's entries without a known owner (it went meanwhile)
+	 * are the daemon's and closed. */
+	uint16_t mode = perm ? perm->mode : 0;
+
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
+	st->st_uid = perm ? perm->uid : fs->uid;
+	st->st_gid = perm ? perm->gid : fs->gid;
 	st->st_atim = st->st_mtim = st->st_ctim = fs->t0;
 	st->st_blksize = 4096;
 	switch (kind) {
 	case IK_ROOT:
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | fs->root_mode;
+		st->st_gid = fs->root_gid;
 		st->st_nlink = 4;
 		break;
 	case IK_OBJECTS:
@@ -93,8 +125,13 @@ fs_attr(struct fs *fs, int kind, uint64_t ino, uint64_t size,
 		st->st_nlink = 1;
 		break;
 	case IK_NAMES:
-	case IK_OBJDIR:
 		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		break;
+	case IK_OBJDIR:
+		/* x (enter) where r; w as the socket reads it. */
+		st->st_mode = S_IFDIR | (mode & STORE_MODE_BITS) |
+			      ((mode & 0444u) >> 2);
 		st->st_nlink = 2;
 		break;
 	case IK_MEMBER:
@@ -103,8 +140,14 @@ fs_attr(struct fs *fs, int kind, uint64_t ino, uint64_t size,
 		st->st_nlink = 1;
 		st->st_size = (off_t)size;
 		break;
-	default:
+	case IK_STATUS:
 		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)size;
+		st->st_blocks = (blkcnt_t)((size + 511) / 512);
+		break;
+	default:
+		st->st_mode = S_IFREG | (mode & 0444u);
 		st->st_nlink = 1;
 		st->st_size = (off_t)size;
 		st->st_blocks = (blkcnt_t)((size + 511) / 512);
@@ -176,7 +219,7 @@ fs_render_status(struct fs *fs, struct cw *out)
 int
 fs_render_meta(struct fs *fs, uint64_t id, struct cw *out)
 {
-	int rc = store_meta_json(fs->store, id, out);
+	int rc = store_meta_json(fs->store, NULL, id, out);
 
 	if (rc == -ENOENT && fs->cluster) {
 		cw_reset(out);
@@ -219,10 +262,19 @@ dent_param(struct fs *fs, const struct dent *d, struct fuse_entry_param *e)
 	int named = d->kind == IK_MEMBER || d->kind == IK_NAME;
 
 	memset(e, 0, sizeof(*e));
+	struct store_perm p;
+	int has = d->has_perm;
+
+	if (has)
+		p = d->perm;
+	else if (kind_has_perm(d->kind))
+		has = store_perm(fs->store, d->id, &p) == 0;
 	e->ino = inode_ref(&fs->inodes, d->kind, d->id, d->target,
 			   named ? d->name : NULL, named ? d->namelen : 0,
 			   d->size);
-	fs_attr(fs, d->kind, e->ino, d->size, &e->attr);
+	if (has)
+		inode_set_perm(&fs->inodes, e->ino, p.uid, p.gid, p.mode);
+	fs_attr(fs, d->kind, e->ino, d->size, has ? &p : NULL, &e->attr);
 	e->attr_timeout = fs_attr_ttl(d->kind);
 	e->entry_timeout = FS_TTL;
 	if (d->chunk) /* not cached: freed once every reader passed it */
@@ -274,17 +326,27 @@ lookup_objects(struct fs *fs, const char *name, struct dent *d)
 	d->kind = IK_OBJDIR;
 	d->id = id;
 	d->remote = remote;
+	/* another instance's object has no owner here (none is published):
+	 * the view's default attributes */
+	if (remote)
+		remote_perm(fs, &d->perm);
+	else
+		d->perm = info.perm;
+	d->has_perm = 1;
 	return 0;
 }
 
 static int
 lookup_names(struct fs *fs, const char *name, struct dent *d)
 {
+	struct store_perm owner;
 	uint64_t id;
 
-	if (store_name_get(fs->store, name, strlen(name), &id))
+	if (store_name_owner(fs->store, name, strlen(name), &id, &owner))
 		return -ENOENT;
 	memset(d, 0, sizeof(*d));
+	d->perm = owner;
+	d->has_perm = 1;
 	d->kind = IK_NAME;
 	d->target = id;
 	d->id = id;
@@ -335,7 +397,10 @@ lookup_objdir(struct fs *fs, uint64_t id, const char *name, struct dent *d)
 		if (strcmp(name, "meta.json") && strcmp(name, "typename") &&
 		    strcmp(name, "data"))
 			return -ENOENT;
+		remote_perm(fs, &info.perm);
 	}
+	d->perm = info.perm;
+	d->has_perm = 1;
 	if (strcmp(name, "meta.json") == 0) {
 		d->kind = IK_META;
 		return meta_len(fs, id, &d->size);
@@ -429,14 +494,31 @@ void
 fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct store_perm p;
 	struct inode_info ii;
 	struct stat st;
 	uint64_t len;
-	int rc;
+	int rc, has;
 
 	if ((rc = inode_get(&fs->inodes, ino, &ii))) {
 		fuse_reply_err(req, -rc);
 		return;
+	}
+	/* The owner and mode as they are now (a chmod invalidates the
+	 * kernel's copy); as last known for an object that is gone. */
+	has = kind_has_perm(ii.kind) && store_perm(fs->store, ii.id, &p) == 0;
+	if (has && (!ii.has_perm || ii.uid != p.uid || ii.gid != p.gid ||
+		    ii.mode != p.mode))
+		inode_set_perm(&fs->inodes, ino, p.uid, p.gid, p.mode);
+	if (!has && ii.has_perm) {
+		p.uid = ii.uid;
+		p.gid = ii.gid;
+		p.mode = ii.mode;
+		has = 1;
+	}
+	if (!has && kind_has_perm(ii.kind)) {
+		remote_perm(fs, &p);
+		has = 1;
 	}
 	/* The kernel gives a handle for fstat of a regular file: then the
 	 * size is that of the text this open file reads. */
@@ -453,7 +535,7 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (ii.kind == IK_SDATA && fs_stream_is(fs, ii.id, &len)) {
 		ii.size = len; /* grows as chunks seal */
 	}
-	fs_attr(fs, ii.kind, ino, ii.size, &st);
+	fs_attr(fs, ii.kind, ino, ii.size, has ? &p : NULL, &st);
 	fuse_reply_attr(req, &st, fs_attr_ttl(ii.kind));
 }
 
@@ -565,10 +647,13 @@ dirh_add(struct dirh *dh, int kind, const char *name, size_t namelen)
 }
 
 static int
-names_cb(void *ctx, const char *name, uint64_t id)
+names_cb(void *ctx, const char *name, uint64_t id,
+	 const struct store_perm *owner)
 {
 	struct dent *d = dirh_add(ctx, IK_NAME, name, strlen(name));
 
+	d->perm = *owner;
+	d->has_perm = 1;
 	d->id = d->target = id;
 	d->size = LINK_OBJ_LEN;
 	return 0;
@@ -578,6 +663,7 @@ struct members_ctx {
 	struct dirh *dh;
 	uint64_t parent;
 	int chunks;       /* a stream's chunks */
+	struct store_perm perm; /* the parent's */
 };
 
 static int
@@ -590,6 +676,8 @@ members_cb(void *ctx, const char *name, size_t len, uint64_t member)
 	d->target = member;
 	d->size = LINK_NAME_LEN;
 	d->chunk = m->chunks;
+	d->perm = m->perm;
+	d->has_perm = 1;
 	return 0;
 }
 
@@ -638,15 +726,21 @@ remote_dir(struct fs *fs, struct dirh *dh)
 	d->id = dh->id;
 	d->size = len;
 	d->remote = 1;
+	remote_perm(fs, &d->perm);
+	d->has_perm = 1;
 	d = dirh_add(dh, IK_TYPENAME, "typename", 8);
 	d->id = dh->id;
 	d->size = strlen(r.typename) + 1;
 	d->remote = 1;
+	remote_perm(fs, &d->perm);
+	d->has_perm = 1;
 	if (meta_id_is_blob(dh->id)) {
 		d = dirh_add(dh, IK_DATA, "data", 4);
 		d->id = dh->id;
 		d->size = r.nbytes;
 		d->remote = 1;
+		remote_perm(fs, &d->perm);
+		d->has_perm = 1;
 	}
 	return 0;
 }
@@ -690,20 +784,29 @@ dirh_fill(struct fs *fs, struct dirh *dh)
 		d = dirh_add(dh, IK_META, "meta.json", 9);
 		d->id = dh->id;
 		d->size = len;
+		d->perm = info.perm;
+		d->has_perm = 1;
 		d = dirh_add(dh, IK_TYPENAME, "typename", 8);
 		d->id = dh->id;
 		d->size = strlen(info.typename) + 1;
+		d->perm = info.perm;
+		d->has_perm = 1;
 		if (meta_id_is_blob(dh->id)) {
 			d = dirh_add(dh, IK_DATA, "data", 4);
 			d->id = dh->id;
 			d->size = info.nbytes;
+			d->perm = info.perm;
+			d->has_perm = 1;
 		} else if (fs_stream_is(fs, dh->id, &len)) {
 			d = dirh_add(dh, IK_SDATA, "data", 4);
 			d->id = dh->id;
 			d->size = len;
+			d->perm = info.perm;
+			d->has_perm = 1;
 		}
 		mc.dh = dh;
 		mc.parent = dh->id;
+		mc.perm = info.perm;
 		mc.chunks = 0;
 		rc = store_members(fs->store, dh->id, members_cb, &mc);
 		/* an object stream: its chunks held, numbered */
@@ -804,7 +907,7 @@ readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			name = i == 0 ? "." : "..";
 			memset(&e, 0, sizeof(e));
 			e.ino = i == 0 ? ino : parent_ino(dh, ino);
-			fs_attr(fs, IK_OBJDIR, e.ino, 0, &e.attr);
+			fs_attr(fs, IK_OBJDIR, e.ino, 0, NULL, &e.attr);
 		} else {
 			dirh_entry(dh, i, &d, idbuf);
 			name = d.name;
@@ -822,7 +925,8 @@ readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 				memset(&e, 0, sizeof(e));
 				fs_attr(fs, d.kind, have ? have : INO_UNKNOWN,
-					d.size, &e.attr);
+					d.size, d.has_perm ? &d.perm : NULL,
+					&e.attr);
 			}
 		}
 		if (plus)

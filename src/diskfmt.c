@@ -16,6 +16,7 @@
 
 #define SIG "VYDF"
 #define SKIP_LEN (DISKFMT_HDR_LEN - 8)
+#define MODE_BITS 0666u
 #define IN_CHUNK (1u << 20) /* bytes read per step when decoding */
 
 /* ---- XXH32 ---- */
@@ -104,9 +105,17 @@ diskfmt_xxh32(const void *data, size_t len)
 
 /* ---- header ---- */
 
+/*
+ * Format 2's header is format 1's with the owner inserted before the
+ * checksum: uid at 44, gid at 48, mode at 52, six zero bytes, XXH32 of
+ * bytes 0-59 at 60. In both the skippable frame's length says how long the
+ * header is and its last four bytes are the checksum, which is how a
+ * reader finds it before it trusts the version.
+ */
 void
 diskfmt_hdr_pack(const struct diskfmt_hdr *h, uint8_t *out)
 {
+	memset(out, 0, DISKFMT_HDR_LEN);
 	wr32(out, DISKFMT_SKIP_MAGIC);
 	wr32(out + 4, SKIP_LEN);
 	memcpy(out + 8, SIG, 4);
@@ -118,7 +127,11 @@ diskfmt_hdr_pack(const struct diskfmt_hdr *h, uint8_t *out)
 	wr64(out + 24, h->raw_len);
 	wr64(out + 32, h->body_len);
 	wr32(out + 40, h->body_check);
-	wr32(out + 44, diskfmt_xxh32(out, 44));
+	wr32(out + 44, h->owner.uid);
+	wr32(out + 48, h->owner.gid);
+	out[52] = (uint8_t)h->owner.mode;
+	out[53] = (uint8_t)(h->owner.mode >> 8);
+	wr32(out + DISKFMT_HDR_LEN - 4, diskfmt_xxh32(out, DISKFMT_HDR_LEN - 4));
 }
 
 int
@@ -126,23 +139,34 @@ diskfmt_hdr_parse(const void *buf, size_t len, uint64_t file_len,
 		  struct diskfmt_hdr *h, const char **why)
 {
 	const uint8_t *p = buf;
+	uint32_t hlen;
 
 	memset(h, 0, sizeof(*h));
 	*why = NULL;
-	if (len < DISKFMT_HDR_LEN || file_len < DISKFMT_HDR_LEN) {
+	if (len < DISKFMT_HDR_LEN_1 || file_len < DISKFMT_HDR_LEN_1) {
 		*why = "truncated header";
 		return -EBADMSG;
 	}
-	if (rd32(p) != DISKFMT_SKIP_MAGIC || rd32(p + 4) != SKIP_LEN ||
-	    memcmp(p + 8, SIG, 4) != 0) {
+	if (rd32(p) != DISKFMT_SKIP_MAGIC || memcmp(p + 8, SIG, 4) != 0) {
 		*why = "not a vineyard data file (bad magic)";
 		return -EBADMSG;
 	}
-	if (rd32(p + 44) != diskfmt_xxh32(p, 44)) {
+	hlen = rd32(p + 4) + 8u;
+	if (rd32(p + 4) > DISKFMT_HDR_MAX || hlen < DISKFMT_HDR_LEN_1 ||
+	    hlen > DISKFMT_HDR_MAX || hlen % 4) {
+		*why = "header length out of range";
+		return -EBADMSG;
+	}
+	if (len < hlen || file_len < hlen) {
+		*why = "truncated header";
+		return -EBADMSG;
+	}
+	if (rd32(p + hlen - 4) != diskfmt_xxh32(p, hlen - 4)) {
 		*why = "header checksum mismatch";
 		return -EBADMSG;
 	}
 	h->version = p[12];
+	h->hdr_len = (uint8_t)hlen;
 	h->kind = p[13];
 	h->flags = (uint16_t)(p[14] | p[15] << 8);
 	h->id = rd64(p + 16);
@@ -151,9 +175,30 @@ diskfmt_hdr_parse(const void *buf, size_t len, uint64_t file_len,
 	h->body_check = rd32(p + 40);
 	/* Checked after the checksum: a flipped bit is damage, while a
 	 * well-formed header of another version is a newer writer. */
-	if (h->version != DISKFMT_VERSION) {
+	if (h->version != DISKFMT_VERSION && h->version != DISKFMT_VERSION_1) {
 		*why = "unsupported format version";
 		return -EPROTONOSUPPORT;
+	}
+	if (hlen != (h->version == DISKFMT_VERSION ? DISKFMT_HDR_LEN :
+		     DISKFMT_HDR_LEN_1)) {
+		*why = "header length does not match its version";
+		return -EBADMSG;
+	}
+	if (h->version == DISKFMT_VERSION) {
+		static const uint8_t zero[6];
+
+		h->owner.uid = rd32(p + 44);
+		h->owner.gid = rd32(p + 48);
+		h->owner.mode = (uint16_t)(p[52] | p[53] << 8);
+		if (memcmp(p + 54, zero, sizeof(zero)) != 0) {
+			*why = "reserved header bytes set";
+			return -EBADMSG;
+		}
+		if (h->owner.mode & ~MODE_BITS) {
+			*why = "mode with bits other than read and write";
+			return -EBADMSG;
+		}
+		h->has_owner = p[13] != DISKFMT_ANCHOR;
 	}
 	if (h->kind < DISKFMT_BLOB || h->kind > DISKFMT_ANCHOR) {
 		*why = "unknown file kind";
@@ -168,11 +213,11 @@ diskfmt_hdr_parse(const void *buf, size_t len, uint64_t file_len,
 		*why = "object id 0";
 		return -EBADMSG;
 	}
-	if (h->body_len > file_len - DISKFMT_HDR_LEN) {
+	if (h->body_len > file_len - hlen) {
 		*why = "truncated body";
 		return -EBADMSG;
 	}
-	if (h->body_len < file_len - DISKFMT_HDR_LEN) {
+	if (h->body_len < file_len - hlen) {
 		*why = "bytes after the body";
 		return -EBADMSG;
 	}
@@ -484,7 +529,7 @@ diskfmt_blob_decode_mem(const void *body, size_t body_len, void *dst,
 /* Appends the header for the body that follows it at w->buf + start. */
 static void
 record_seal(struct cw *w, size_t start, uint8_t kind, uint64_t id,
-	    uint16_t flags)
+	    uint16_t flags, const struct diskfmt_owner *owner)
 {
 	struct diskfmt_hdr h;
 	size_t blen;
@@ -499,12 +544,15 @@ record_seal(struct cw *w, size_t start, uint8_t kind, uint64_t id,
 	h.id = id;
 	h.raw_len = h.body_len = blen;
 	h.body_check = diskfmt_xxh32(w->buf + start + DISKFMT_HDR_LEN, blen);
+	if (owner)
+		h.owner = *owner;
 	diskfmt_hdr_pack(&h, w->buf + start);
 }
 
 void
 diskfmt_object_file(struct cw *w, uint64_t id, uint16_t flags,
-		    const void *doc, size_t doclen)
+		    const struct diskfmt_owner *owner, const void *doc,
+		    size_t doclen)
 {
 	static const uint8_t zero[DISKFMT_HDR_LEN];
 	size_t start = w->len;
@@ -513,7 +561,7 @@ diskfmt_object_file(struct cw *w, uint64_t id, uint16_t flags,
 	cw_array(w, 2);
 	cw_uint(w, id);
 	cw_raw(w, doc, doclen);
-	record_seal(w, start, DISKFMT_OBJECT, id, flags);
+	record_seal(w, start, DISKFMT_OBJECT, id, flags, owner);
 }
 
 static int
@@ -566,13 +614,14 @@ diskfmt_object_parse(const struct diskfmt_hdr *h, const void *body,
 
 void
 diskfmt_anchor_file(struct cw *w, uint64_t id, uint64_t seq, int explicit_,
-		    const char *const *names, size_t nnames)
+		    const char *const *names,
+		    const struct diskfmt_owner *owners, size_t nnames)
 {
 	static const uint8_t zero[DISKFMT_HDR_LEN];
 	size_t start = w->len, i;
 
 	cw_raw(w, zero, sizeof(zero));
-	cw_map(w, 3);
+	cw_map(w, owners ? 4 : 3);
 	cw_str(w, "seq");
 	cw_uint(w, seq);
 	cw_str(w, "explicit");
@@ -581,7 +630,16 @@ diskfmt_anchor_file(struct cw *w, uint64_t id, uint64_t seq, int explicit_,
 	cw_array(w, nnames);
 	for (i = 0; i < nnames; i++)
 		cw_str(w, names[i]);
-	record_seal(w, start, DISKFMT_ANCHOR, id, 0);
+	if (owners) {
+		cw_str(w, "owners");
+		cw_array(w, nnames);
+		for (i = 0; i < nnames; i++) {
+			cw_array(w, 2);
+			cw_uint(w, owners[i].uid);
+			cw_uint(w, owners[i].gid);
+		}
+	}
+	record_seal(w, start, DISKFMT_ANCHOR, id, 0, NULL);
 }
 
 int
@@ -589,7 +647,7 @@ diskfmt_anchor_parse(const struct diskfmt_hdr *h, const void *body,
 		     struct diskfmt_anchor *a, const char **why)
 {
 	struct cr r;
-	size_t n, i, k;
+	size_t n, i, k, i2;
 	int rc = body_ok(h, body, DISKFMT_ANCHOR, why), seen = 0;
 
 	if (rc)
@@ -599,7 +657,7 @@ diskfmt_anchor_parse(const struct diskfmt_hdr *h, const void *body,
 	if (cr_map(&r, &n))
 		goto bad;
 	/* Keys a later version may add are skipped; the three known ones
-	 * must each be there once. */
+	 * must each be there once, "owners" (format 2) at most once. */
 	for (i = 0; i < n; i++) {
 		struct cr_item key;
 
@@ -627,11 +685,29 @@ diskfmt_anchor_parse(const struct diskfmt_hdr *h, const void *body,
 					goto bad;
 			}
 			seen |= 4;
+		} else if (cr_streq(&key, "owners")) {
+			if (a->has_owners || cr_array(&r, &k) ||
+			    k > DISKFMT_MAX_NAMES)
+				goto bad;
+			a->has_owners = 1;
+			a->owners = r;
+			/* k is checked against nnames once both are in. */
+			a->nowners_ = k;
+			for (i2 = 0; i2 < k; i2++) {
+				uint64_t u, g;
+				size_t two;
+
+				if (cr_array(&r, &two) || two != 2 ||
+				    cr_uint(&r, &u) || cr_uint(&r, &g) ||
+				    u > UINT32_MAX || g > UINT32_MAX)
+					goto bad;
+			}
 		} else if (cr_skip(&r, 32)) {
 			goto bad;
 		}
 	}
-	if (seen != 7 || !cr_done(&r))
+	if (seen != 7 || !cr_done(&r) ||
+	    (a->has_owners && a->nowners_ != a->nnames))
 		goto bad;
 	return 0;
 bad:
@@ -640,11 +716,20 @@ bad:
 }
 
 void
-diskfmt_anchor_name(struct diskfmt_anchor *a, const char **s, size_t *len)
+diskfmt_anchor_name(struct diskfmt_anchor *a, const char **s, size_t *len,
+		    struct diskfmt_owner *owner)
 {
+	size_t two;
+	uint64_t u, g;
+
 	/* Checked whole by diskfmt_anchor_parse. */
 	if (cr_str(&a->names, s, len)) {
 		*s = "";
 		*len = 0;
+	}
+	if (a->has_owners && cr_array(&a->owners, &two) == 0 &&
+	    cr_uint(&a->owners, &u) == 0 && cr_uint(&a->owners, &g) == 0) {
+		owner->uid = (uint32_t)u;
+		owner->gid = (uint32_t)g;
 	}
 }

@@ -16,7 +16,9 @@
  * The header is an LZ4 skippable frame, so `lz4 -dc` of a blob file gives
  * the blob back with stock tools. Every header carries a format version and
  * an XXH32 of itself; records carry an XXH32 of their body; blob frames
- * carry LZ4's content checksum. Decoders trust nothing: every length is
+ * carry LZ4's content checksum. Format 2 (written now) adds the object's
+ * owner, group and mode to the header (64 bytes); format 1 files (48-byte
+ * headers, no owner) are still read, and say so in has_owner. Decoders trust nothing: every length is
  * checked against the bytes present and a maximum before it is used.
  * The only file that includes <lz4frame.h>.
  */
@@ -29,8 +31,11 @@
 
 #include "cborio.h"
 
-#define DISKFMT_VERSION 1
-#define DISKFMT_HDR_LEN 48
+#define DISKFMT_VERSION 2      /* written; DISKFMT_VERSION_1 is read too */
+#define DISKFMT_VERSION_1 1
+#define DISKFMT_HDR_LEN 64     /* the header written (format 2) */
+#define DISKFMT_HDR_LEN_1 48   /* format 1's */
+#define DISKFMT_HDR_MAX 256    /* read this much to parse any header */
 #define DISKFMT_SKIP_MAGIC 0x184D2A56u /* LZ4 skippable frame, nibble 6 */
 #define DISKFMT_BLOCK (4u << 20)       /* largest LZ4 block of blob frames */
 /* Largest record body (object document + envelope). */
@@ -52,25 +57,38 @@ enum diskfmt_kind {
 	DISKFMT_ANCHOR = 3,
 };
 
+/* Who owns an object and who may use it (the store's rules). */
+struct diskfmt_owner {
+	uint32_t uid, gid;
+	uint16_t mode;       /* read and write bits only: <= 0666 */
+};
+
 struct diskfmt_hdr {
-	uint8_t version;     /* DISKFMT_VERSION */
+	uint8_t version;     /* DISKFMT_VERSION or DISKFMT_VERSION_1 */
+	uint8_t hdr_len;     /* bytes of the header; the body follows */
 	uint8_t kind;        /* enum diskfmt_kind */
 	uint16_t flags;      /* DISKFMT_F_*; 0 for anchors */
 	uint64_t id;
 	uint64_t raw_len;    /* blob: content bytes; record: body bytes */
 	uint64_t body_len;   /* bytes after the header */
 	uint32_t body_check; /* record: XXH32 of the body; blob: 0 */
+	int has_owner;       /* content file of format 2: owner is set */
+	struct diskfmt_owner owner; /* anchors: zero */
 };
 
 /* XXH32 with seed 0, the checksum LZ4 frames use. */
 uint32_t diskfmt_xxh32(const void *p, size_t len);
 
-/* Writes h into out[DISKFMT_HDR_LEN], with its own checksum. */
+/* Writes h into out[DISKFMT_HDR_LEN] in format 2's layout, with its own
+ * checksum; h->version should be DISKFMT_VERSION (h->hdr_len is
+ * ignored). */
 void diskfmt_hdr_pack(const struct diskfmt_hdr *h, uint8_t *out);
-/* Checks and reads a header from the first len bytes of a file of
- * file_len bytes. Returns 0; -EPROTONOSUPPORT for another format version
- * (h->version says which); -EBADMSG for anything damaged or truncated.
- * why gets a short reason either way (a static string). */
+/* Checks and reads a header (format 1 or 2) from the first len bytes of a
+ * file of file_len bytes; read DISKFMT_HDR_MAX bytes or the whole file,
+ * whichever is less. The body starts at h->hdr_len. Returns 0;
+ * -EPROTONOSUPPORT for another format version (h->version says which);
+ * -EBADMSG for anything damaged or truncated. why gets a short reason
+ * either way (a static string). */
 int diskfmt_hdr_parse(const void *p, size_t len, uint64_t file_len,
 		      struct diskfmt_hdr *h, const char **why);
 
@@ -110,7 +128,8 @@ int diskfmt_blob_decode_mem(const void *body, size_t body_len, void *dst,
 /* Appends a whole object file (header and body) for a composite object;
  * flags: DISKFMT_F_ROOT or 0. */
 void diskfmt_object_file(struct cw *w, uint64_t id, uint16_t flags,
-			 const void *doc, size_t doclen);
+			 const struct diskfmt_owner *owner, const void *doc,
+			 size_t doclen);
 /* Checks a record body (after diskfmt_hdr_parse said DISKFMT_OBJECT) and
  * points *doc into it. The document's own structure is meta.c's job.
  * Returns 0 or -EBADMSG. */
@@ -122,18 +141,24 @@ struct diskfmt_anchor {
 	int explicit_;      /* persisted by request, not only as a member */
 	size_t nnames;
 	struct cr names;    /* at the first name; see diskfmt_anchor_name */
+	int has_owners;     /* the names' owners are recorded (format 2) */
+	struct cr owners;   /* at the first [uid, gid] */
+	size_t nowners_;    /* parse's count, checked against nnames */
 };
 
-/* Appends a whole anchor file for id. names[i] are NUL-terminated. */
+/* Appends a whole anchor file for id. names[i] are NUL-terminated;
+ * owners[i] (uid and gid; mode unused) says who bound names[i]. */
 void diskfmt_anchor_file(struct cw *w, uint64_t id, uint64_t seq,
 			 int explicit_, const char *const *names,
-			 size_t nnames);
-/* Checks an anchor body whole (every name 1-255 bytes without NUL). */
+			 const struct diskfmt_owner *owners, size_t nnames);
+/* Checks an anchor body whole (every name 1-255 bytes without NUL, one
+ * owner per name when owners are recorded). */
 int diskfmt_anchor_parse(const struct diskfmt_hdr *h, const void *body,
 			 struct diskfmt_anchor *a, const char **why);
-/* The next of a->nnames names, pointing into the body; call it nnames
- * times after a successful parse. */
+/* The next of a->nnames names, pointing into the body, and who bound it
+ * into *owner when the anchor records it (else *owner is untouched); call
+ * it nnames times after a successful parse. */
 void diskfmt_anchor_name(struct diskfmt_anchor *a, const char **s,
-			 size_t *len);
+			 size_t *len, struct diskfmt_owner *owner);
 
 #endif

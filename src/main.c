@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +44,7 @@ struct opts {
 	double spill_lower, spill_upper;
 	int reserve_set;
 	mode_t socket_mode;
+	gid_t socket_gid;      /* (gid_t)-1: the daemon's own group */
 	int foreground;
 	int huge;
 	unsigned busy_poll;
@@ -74,6 +76,8 @@ usage(FILE *f)
 "  -s, --socket PATH      listen on PATH (default: $VINEYARD_IPC_SOCKET, else\n"
 "                         " DEFAULT_SOCKET ")\n"
 "      --socket-mode MODE permissions of the socket file, octal (default 0660)\n"
+"      --socket-group GROUP  group of the socket file (default: the daemon's);\n"
+"                         with mode 0660 its members may use the store\n"
 "  -m, --size SIZE        memory limit for blobs, e.g. 512M, 4G (default: half\n"
 "                         of physical memory)\n"
 "  -d, --data-dir DIR     keep persisted objects in DIR, created if missing\n"
@@ -188,6 +192,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "socket-mode", required_argument, NULL, 'M' },
+		{ "socket-group", required_argument, NULL, 'G' },
 		{ "size", required_argument, NULL, 'm' },
 		{ "huge-pages", required_argument, NULL, 'H' },
 		{ "data-dir", required_argument, NULL, 'd' },
@@ -222,6 +227,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->socket = env && *env ? env : DEFAULT_SOCKET;
 	o->socket_mode = 0660;
+	o->socket_gid = (gid_t)-1;
 	o->huge = 1;
 	o->busy_poll = 50;
 	o->input_limit = 256ull << 20;
@@ -251,6 +257,22 @@ parse_opts(int argc, char **argv, struct opts *o)
 			}
 			o->socket_mode = (mode_t)mode;
 			break;
+		case 'G': {
+			struct group *g = getgrnam(optarg);
+
+			mode = strtol(optarg, &end, 10);
+			if (g) {
+				o->socket_gid = g->gr_gid;
+			} else if (!*end && end != optarg && mode >= 0 &&
+				   mode < INT32_MAX) {
+				o->socket_gid = (gid_t)mode;
+			} else {
+				fprintf(stderr, "vineyardd: --socket-group %s: "
+					"no such group\n", optarg);
+				exit(2);
+			}
+			break;
+		}
 		case 'm':
 			o->size = parse_size(optarg);
 			if (!o->size) {
@@ -618,6 +640,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "vineyardd: %s\n", err);
 		return 1;
 	}
+	/* The group only widens who may connect, so the moment before it
+	 * is set lets in fewer, never more. */
+	if (o.socket_gid != (gid_t)-1 && chown(o.socket, (uid_t)-1,
+					       o.socket_gid) < 0) {
+		fprintf(stderr, "vineyardd: cannot give socket %s the group %u: "
+			"%s; the daemon must be root or a member of the "
+			"group\n", o.socket, (unsigned)o.socket_gid,
+			strerror(errno));
+		unlink(o.socket);
+		return 1;
+	}
 	if (o.rpc) {
 		if (o.rpc_token_file &&
 		    !(token = read_token(o.rpc_token_file, err, sizeof(err)))) {
@@ -721,6 +754,10 @@ main(int argc, char **argv)
 		fcfg.mount = o.mount;
 		fcfg.allow_other = o.allow_other;
 		fcfg.force_cached = o.fs_cached;
+		fcfg.gate = 1;
+		fcfg.socket_mode = o.socket_mode;
+		fcfg.socket_gid = o.socket_gid != (gid_t)-1 ? o.socket_gid :
+				  getegid();
 		fcfg.status_json = fs_status_json;
 		fcfg.status_ctx = &server;
 		if (o.etcd) {	/* cluster.json, other instances' objects */

@@ -16,6 +16,7 @@ struct object;
 struct name {
 	struct object *obj;
 	struct name *next_of_obj; /* other names of obj */
+	uint32_t uid, gid;        /* who bound it first (set by the store) */
 	uint32_t hash;
 	uint16_t len;
 	char str[];               /* len bytes + NUL */

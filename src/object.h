@@ -29,7 +29,9 @@ struct store_owner;
 
 struct object {
 	uint64_t id;        /* first: idtab keys on it */
-	uint32_t flags;     /* OBJ_* */
+	uint16_t flags;     /* OBJ_* */
+	uint16_t mode;      /* read/write bits (STORE_MODE_BITS) */
+	uint32_t uid, gid;  /* owner and group: who put it */
 	uint32_t refs;      /* composite objects that have this as a member */
 	uint32_t pins;      /* reader pins: clients' gets and open files */
 	uint32_t metalen;   /* composite: bytes of meta */

@@ -93,26 +93,44 @@ mkdir_p(const char *path)
 	return rc;
 }
 
-/* Reads DIR/format, or writes it into a directory that has none. */
+/* Writes DIR/format for the format this daemon writes, atomically. */
+static int
+write_format(struct persist *p)
+{
+	char line[64];
+	int k = snprintf(line, sizeof(line), FORMAT_HEAD "%d\n",
+			 DISKFMT_VERSION), e;
+	int fd = openat(p->dfd, ".tmp-format", O_WRONLY | O_CREAT | O_TRUNC |
+			O_CLOEXEC, 0600);
+
+	if (fd < 0 || write(fd, line, (size_t)k) != k || fsync(fd) < 0 ||
+	    renameat(p->dfd, ".tmp-format", p->dfd, FORMAT_FILE) < 0) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	close(fd);
+	fsync(p->dfd);
+	return 0;
+}
+
+/* Reads DIR/format, or writes it into a directory that has none. A
+ * directory of format 1 is taken over as format 2: its files stay valid
+ * (readers take both), new files are written in format 2, and the new
+ * number keeps a daemon that reads only format 1 from misreading them. */
 static int
 check_format(struct persist *p, char *err, size_t errlen)
 {
 	char buf[128];
 	ssize_t n;
-	int fd = openat(p->dfd, FORMAT_FILE, O_RDONLY | O_CLOEXEC);
+	int fd = openat(p->dfd, FORMAT_FILE, O_RDONLY | O_CLOEXEC), v;
 
 	if (fd < 0 && errno == ENOENT) {
-		char line[64];
-		int k = snprintf(line, sizeof(line), FORMAT_HEAD "%d\n",
-				 DISKFMT_VERSION);
-
-		fd = openat(p->dfd, ".tmp-format", O_WRONLY | O_CREAT |
-			    O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, line, (size_t)k) != k || fsync(fd) < 0 ||
-		    renameat(p->dfd, ".tmp-format", p->dfd, FORMAT_FILE) < 0)
+		if ((n = write_format(p)) < 0) {
+			errno = (int)-n;
 			goto syserr;
-		close(fd);
-		fsync(p->dfd);
+		}
 		return 0;
 	}
 	if (fd < 0)
@@ -128,10 +146,21 @@ check_format(struct persist *p, char *err, size_t errlen)
 			 FORMAT_FILE);
 		return -EINVAL;
 	}
-	if (atoi(buf + strlen(FORMAT_HEAD)) != DISKFMT_VERSION) {
+	v = atoi(buf + strlen(FORMAT_HEAD));
+	if (v == DISKFMT_VERSION_1) {
+		fd = -1;
+		if ((n = write_format(p)) < 0) {
+			errno = (int)-n;
+			goto syserr;
+		}
+		log_info("persist: %s: format %d taken over as format %d",
+			 p->dir, v, DISKFMT_VERSION);
+		return 0;
+	}
+	if (v != DISKFMT_VERSION) {
 		snprintf(err, errlen, "data directory %s has format %d; this "
-			 "vineyardd reads format %d", p->dir,
-			 atoi(buf + strlen(FORMAT_HEAD)), DISKFMT_VERSION);
+			 "vineyardd reads formats %d and %d", p->dir, v,
+			 DISKFMT_VERSION_1, DISKFMT_VERSION);
 		return -EPROTONOSUPPORT;
 	}
 	return 0;

@@ -49,16 +49,24 @@ struct persist_file {
 	char tmp[80];      /* its name in objects/ meanwhile */
 };
 
-/* Writes a blob file for id (header flags DISKFMT_F_*) from len bytes
- * read from srcfd (at offset 0), or when srcfd < 0 at src; LZ4 at level.
- * Stops with -ECANCELED when *cancel becomes nonzero. On error nothing is
- * left on disk. */
+/* Writes a blob file for id (header flags DISKFMT_F_*, owner) from len
+ * bytes read from srcfd (at offset 0), or when srcfd < 0 at src; LZ4 at
+ * level. Stops with -ECANCELED when *cancel becomes nonzero. On error
+ * nothing is left on disk. */
 int persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
-		       int srcfd, const void *src, size_t len, int level,
+		       const struct diskfmt_owner *owner, int srcfd,
+		       const void *src, size_t len, int level,
 		       const volatile int *cancel, struct persist_file *f);
 /* Writes a whole record file (diskfmt_object_file, diskfmt_anchor_file). */
 int persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 			 const void *buf, size_t len, struct persist_file *f);
+/* Writes the committed content file of id (kind DISKFMT_BLOB or
+ * DISKFMT_OBJECT) again, in the current format with a header that names
+ * owner: the body is copied as it is. Commit f like a new file; until
+ * then the old one stands. -EBADMSG when the old file is damaged. */
+int persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
+			  const struct diskfmt_owner *owner,
+			  struct persist_file *f);
 /* Flushes f to disk and closes it. */
 int persist_sync(struct persist *p, struct persist_file *f);
 /* Closes f without flushing it: for files that need not survive a crash

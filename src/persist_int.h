@@ -36,6 +36,9 @@ struct persist {
 /* Writes the sentence persist_errmsg() returns; returns rc. */
 int persist_fail(int rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Reads up to len bytes at off; fewer only at the end of the file.
+ * Returns the count or -errno. */
+ssize_t persist_read_full(int fd, void *buf, size_t len, off_t off);
 /* Moves DIR/objects/name to DIR/damaged/ and logs why. */
 void quarantine_name(struct persist *p, const char *name, const char *why);
 

@@ -43,8 +43,8 @@ parse_name(const char *name, uint8_t *kind, uint64_t *id)
 	return 1;
 }
 
-static ssize_t
-read_full(int fd, void *buf, size_t len, off_t off)
+ssize_t
+persist_read_full(int fd, void *buf, size_t len, off_t off)
 {
 	uint8_t *b = buf;
 	size_t got = 0;
@@ -69,7 +69,7 @@ static const char *
 scan_one(struct persist *p, const char *name, uint8_t kind, uint64_t id,
 	 struct persist_entry *e, uint8_t **body, int *newer)
 {
-	uint8_t hdr[DISKFMT_HDR_LEN];
+	uint8_t hdr[DISKFMT_HDR_MAX];
 	const char *why;
 	struct stat st;
 	ssize_t n;
@@ -83,7 +83,7 @@ scan_one(struct persist *p, const char *name, uint8_t kind, uint64_t id,
 		close(fd);
 		return "not a regular file";
 	}
-	n = read_full(fd, hdr, sizeof(hdr), 0);
+	n = persist_read_full(fd, hdr, sizeof(hdr), 0);
 	if (n < 0) {
 		close(fd);
 		return "read error";
@@ -107,7 +107,7 @@ scan_one(struct persist *p, const char *name, uint8_t kind, uint64_t id,
 		size_t blen = (size_t)e->hdr.body_len;
 
 		*body = xmalloc(blen ? blen : 1);
-		n = read_full(fd, *body, blen, DISKFMT_HDR_LEN);
+		n = persist_read_full(fd, *body, blen, e->hdr.hdr_len);
 		if (n != (ssize_t)blen) {
 			close(fd);
 			free(*body);
@@ -267,7 +267,7 @@ static ssize_t
 file_in(void *ctx, void *buf, size_t cap)
 {
 	struct file_in *fi = ctx;
-	ssize_t n = read_full(fi->fd, buf, cap, fi->off);
+	ssize_t n = persist_read_full(fi->fd, buf, cap, fi->off);
 
 	if (n > 0)
 		fi->off += n;
@@ -311,7 +311,7 @@ persist_load_blob(struct persist *p, uint64_t id, int dstfd, void *dst,
 		  uint64_t len, const char **why)
 {
 	struct load_out lo = { dstfd, dst, 0 };
-	uint8_t hdr[DISKFMT_HDR_LEN];
+	uint8_t hdr[DISKFMT_HDR_MAX];
 	struct diskfmt_hdr h;
 	struct file_in fi;
 	struct stat st;
@@ -327,7 +327,7 @@ persist_load_blob(struct persist *p, uint64_t id, int dstfd, void *dst,
 				    name, strerror(errno));
 	posix_fadvise(fi.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (fstat(fi.fd, &st) < 0 ||
-	    (n = read_full(fi.fd, hdr, sizeof(hdr), 0)) < 0) {
+	    (n = persist_read_full(fi.fd, hdr, sizeof(hdr), 0)) < 0) {
 		rc = persist_fail(-errno, "reading %s/objects/%s: %s", p->dir,
 				  name, strerror(errno));
 		goto out;
@@ -339,7 +339,7 @@ persist_load_blob(struct persist *p, uint64_t id, int dstfd, void *dst,
 		rc = -EBADMSG;
 	}
 	if (rc == 0) {
-		fi.off = DISKFMT_HDR_LEN;
+		fi.off = h.hdr_len;
 		rc = diskfmt_blob_decode(file_in, &fi, h.body_len, len,
 					 load_out, &lo, why);
 	}

@@ -241,7 +241,8 @@ fd_in(void *ctx, void *buf, size_t cap)
 }
 
 int
-persist_write_blob(struct persist *p, uint64_t id, uint16_t flags, int srcfd,
+persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
+		   const struct diskfmt_owner *owner, int srcfd,
 		   const void *src, size_t len, int level,
 		   const volatile int *cancel, struct persist_file *f)
 {
@@ -290,6 +291,7 @@ persist_write_blob(struct persist *p, uint64_t id, uint16_t flags, int srcfd,
 		h.id = id;
 		h.raw_len = len;
 		h.body_len = body;
+		h.owner = *owner;
 		diskfmt_hdr_pack(&h, hdr);
 		if (o.stage)
 			rc = direct_finish(&o, hdr);
@@ -315,6 +317,94 @@ persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 	if (rc)
 		return write_error(p, f, rc);
 	f->len = len;
+	return 0;
+}
+
+int
+persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
+		      const struct diskfmt_owner *owner,
+		      struct persist_file *f)
+{
+	uint8_t hdr[DISKFMT_HDR_MAX], *buf = NULL;
+	struct diskfmt_hdr h;
+	const char *why;
+	struct stat st;
+	char name[40];
+	loff_t in, out;
+	uint64_t left;
+	ssize_t n;
+	int fd, rc;
+
+	persist_name(kind, id, name, sizeof(name));
+	fd = openat(p->ofd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return persist_fail(-errno, "opening %s/objects/%s: %s", p->dir, name,
+			    strerror(errno));
+	n = fstat(fd, &st) < 0 ? -errno : persist_read_full(fd, hdr, sizeof(hdr), 0);
+	if (n < 0) {
+		rc = persist_fail((int)n, "reading %s/objects/%s: %s", p->dir, name,
+			  strerror((int)-n));
+		close(fd);
+		return rc;
+	}
+	rc = diskfmt_hdr_parse(hdr, (size_t)n, (uint64_t)st.st_size, &h, &why);
+	if (rc == 0 && (h.kind != kind || h.id != id))
+		why = "header does not match the file name", rc = -EBADMSG;
+	if (rc) {
+		close(fd);
+		return persist_fail(-EBADMSG, "%s/objects/%s is damaged: %s", p->dir,
+			    name, why);
+	}
+	in = h.hdr_len;
+	h.version = DISKFMT_VERSION;
+	h.owner = *owner;
+	diskfmt_hdr_pack(&h, hdr);
+	rc = file_begin(p, kind, id, 0, f);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	rc = write_all(f->fd, hdr, DISKFMT_HDR_LEN);
+	/* The body as it is: copy_file_range shares the blocks where the
+	 * filesystem can, else the kernel copies without a trip through
+	 * here; a plain copy where it cannot. */
+	out = DISKFMT_HDR_LEN;
+	left = h.body_len;
+	while (rc == 0 && left) {
+		size_t step = left > WRITE_CHUNK ? WRITE_CHUNK : (size_t)left;
+
+		n = buf ? -1 : copy_file_range(fd, &in, f->fd, &out, step, 0);
+		if (n < 0 && !buf && errno != EXDEV && errno != ENOSYS &&
+		    errno != EOPNOTSUPP && errno != EINVAL) {
+			rc = -errno;
+			break;
+		}
+		if (n < 0) {
+			if (!buf && !(buf = malloc(WRITE_CHUNK))) {
+				rc = -ENOMEM;
+				break;
+			}
+			n = persist_read_full(fd, buf, step, in);
+			if (n < 0) {
+				rc = (int)n;
+				break;
+			}
+			if (n > 0 && (rc = pwrite_all(f->fd, buf, (size_t)n,
+						      (uint64_t)out)))
+				break;
+			in += n;
+			out += n;
+		}
+		if (n == 0)
+			rc = -EIO; /* the file shrank under us */
+		else
+			left -= (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	if (rc)
+		return write_error(p, f, rc);
+	f->len = DISKFMT_HDR_LEN + h.body_len;
 	return 0;
 }
 

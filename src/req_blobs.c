@@ -20,22 +20,27 @@ req_blob_create(struct conn *c, struct req *q)
 	struct server *sv = c->sv;
 	struct cr *r = &q->r;
 	uint64_t *lens, *ids;
+	unsigned mode;
 	size_t n, i;
 	int rc = 0;
 
 	if (c->tcp)
 		return TCP_REFUSE(c, MSG_BLOB_CREATE, "blob-create");
-	if (cr_array(r, &n) || n != 1)
+	if (cr_array(r, &n) || n != 2)
 		return BAD(c, MSG_BLOB_CREATE, "blob-create");
 	if ((rc = read_ids(r, &lens, &n)))
 		return reply_batch_error(c, MSG_BLOB_CREATE, rc, "blob-create");
+	if ((rc = read_mode(r, &mode))) {
+		free(lens);
+		return reply_bad_mode(c, MSG_BLOB_CREATE, rc);
+	}
 	ids = xcalloc(n, sizeof(*ids));
 	reply_begin(sv);
 	for (i = 0; i < n && rc == 0; i++) {
 		int fd;
 
 		rc = store_blob_create(sv->store, c->owner, (size_t)lens[i],
-				       &ids[i], &fd);
+				       mode, &ids[i], &fd);
 		if (rc == 0)
 			reply_fd(sv, fd);
 	}
@@ -99,9 +104,10 @@ req_blob_put(struct conn *c, struct req *q)
 	size_t n, i;
 	int rc = 0;
 	uint64_t *ids;
+	unsigned mode;
 	struct cr check;
 
-	if (cr_array(r, &n) || n != 1 || cr_array(r, &n))
+	if (cr_array(r, &n) || n != 2 || cr_array(r, &n))
 		return BAD(c, MSG_BLOB_PUT, "blob-put");
 	if (n > PROTO_MAX_BATCH)
 		return reply_batch_error(c, MSG_BLOB_PUT, -E2BIG, "blob-put");
@@ -116,6 +122,8 @@ req_blob_put(struct conn *c, struct req *q)
 		if (cr_bytes(&check, &p, &len))
 			return BAD(c, MSG_BLOB_PUT, "blob-put");
 	}
+	if ((rc = read_mode(&check, &mode)))
+		return reply_bad_mode(c, MSG_BLOB_PUT, rc);
 	ids = xcalloc(n, sizeof(*ids));
 	reply_begin(sv);
 	cw_array(&sv->out, 1);
@@ -125,7 +133,8 @@ req_blob_put(struct conn *c, struct req *q)
 		size_t len;
 
 		cr_bytes(r, &p, &len);
-		rc = store_blob_put_small(sv->store, p, len, &ids[i]);
+		rc = store_blob_put_small(sv->store, c->owner, p, len, mode,
+					  &ids[i]);
 		if (rc == 0)
 			cw_uint(&sv->out, ids[i]);
 	}
@@ -134,8 +143,8 @@ req_blob_put(struct conn *c, struct req *q)
 		size_t gone;
 
 		snprintf(msg, sizeof(msg), "%s", store_errmsg());
-		store_delete(sv->store, ids, i - 1, DELETE_F_SHALLOW, &gone,
-			     NULL);
+		store_delete(sv->store, NULL, ids, i - 1, DELETE_F_SHALLOW,
+			     &gone, NULL);
 		free(ids);
 		return reply_error(c, MSG_BLOB_PUT, rc, msg);
 	}

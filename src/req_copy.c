@@ -34,7 +34,8 @@ req_blob_read(struct conn *c, struct req *q)
 		return reply_error(c, q->type, -EINVAL, "blob-read: at most "
 				   "16 MiB a request");
 	/* restored blobs come back on the loader thread, never here */
-	store_prefetch(sv->store, id, &tk);
+	if ((rc = store_prefetch(sv->store, c->owner, id, 0, &tk)))
+		return reply_store_error(c, q->type, rc);
 	if (tk) {
 		conn_park_ticket(c, tk, q, 1);
 		return 0;
@@ -86,13 +87,14 @@ req_blob_write(struct conn *c, struct req *q)
 		}
 		if (total <= PROTO_SMALL_MAX && seal && off == 0 &&
 		    len == total) {
-			rc = store_blob_put_small(sv->store, p, len, &id);
+			rc = store_blob_put_small(sv->store, c->owner, p, len,
+						  PROTO_MODE_DEFAULT, &id);
 			if (rc)
 				return reply_store_error(c, q->type, rc);
 			goto reply;
 		}
-		rc = store_blob_create(sv->store, c->owner, total, &c->wid,
-				       &c->wfd);
+		rc = store_blob_create(sv->store, c->owner, total,
+				       PROTO_MODE_DEFAULT, &c->wid, &c->wfd);
 		if (rc)
 			return reply_store_error(c, q->type, rc);
 		c->wlen = total;

@@ -44,7 +44,7 @@ req_name(struct conn *c, struct req *q)
 	}
 	switch (type) {
 	case MSG_NAME_PUT:
-		rc = store_name_put(sv->store, name, nl, id, &tk);
+		rc = store_name_put(sv->store, c->owner, name, nl, id, &tk);
 		/* in a cluster: a name for an object another instance has */
 		if (rc == -ENOENT && sv->cfg.node &&
 		    node_name_put(sv->cfg.node, name, id) == 0)
@@ -70,7 +70,7 @@ req_name(struct conn *c, struct req *q)
 		}
 		break;
 	default:
-		rc = store_name_drop(sv->store, name, nl, &tk);
+		rc = store_name_drop(sv->store, c->owner, name, nl, &tk);
 		if (rc == -ENOENT && sv->cfg.node &&
 		    node_name_drop(sv->cfg.node, name) == 0)
 			rc = 0;
@@ -92,13 +92,16 @@ req_name(struct conn *c, struct req *q)
 }
 
 static int
-name_list_one(void *ctx, const char *name, uint64_t id)
+name_list_one(void *ctx, const char *name, uint64_t id,
+	      const struct store_perm *owner)
 {
 	struct list_ctx *l = ctx;
 
-	cw_array(l->w, 2);
+	cw_array(l->w, 4);
 	cw_str(l->w, name);
 	cw_uint(l->w, id);
+	cw_uint(l->w, owner->uid);
+	cw_uint(l->w, owner->gid);
 	l->n++;
 	return 0;
 }

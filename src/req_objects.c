@@ -2,7 +2,8 @@
  * req_objects: the object requests: put (a tree of blobs and members,
  * optionally named and persisted), get (the tree with its blobs' fds or
  * metadata only; may wait for a name or for blobs read back from disk),
- * delete, list, persist/unpersist and meta (meta.json text).
+ * delete, list, persist/unpersist, meta (meta.json text) and chmod. The
+ * store checks the connection's credentials (its owner's) on each.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,9 +32,10 @@ req_obj_put(struct conn *c, struct req *q)
 	const void *tree;
 	uint64_t *seal = NULL, id, tk;
 	size_t n, treelen, namelen = 0, nseal = 0;
+	unsigned mode;
 	int persist, hasname, rc;
 
-	if (cr_array(r, &n) || n != 4 || cr_bytes(r, &tree, &treelen))
+	if (cr_array(r, &n) || n != 5 || cr_bytes(r, &tree, &treelen))
 		return BAD(c, MSG_OBJ_PUT, "obj-put");
 	if ((rc = read_ids(r, &seal, &nseal)))
 		return reply_batch_error(c, MSG_OBJ_PUT, rc, "obj-put");
@@ -44,6 +46,10 @@ req_obj_put(struct conn *c, struct req *q)
 				   "invalid name: a name is 1-255 bytes "
 				   "without NUL" : "malformed obj-put");
 	}
+	if ((rc = read_mode(r, &mode))) {
+		free(seal);
+		return reply_bad_mode(c, MSG_OBJ_PUT, rc);
+	}
 	if (hasname && sv->cfg.node) {
 		char msg[800];
 
@@ -53,7 +59,8 @@ req_obj_put(struct conn *c, struct req *q)
 		}
 	}
 	rc = store_obj_put(sv->store, c->owner, tree, treelen, seal, nseal,
-			   hasname ? name : NULL, namelen, persist, &id, &tk);
+			   hasname ? name : NULL, namelen, persist, mode, &id,
+			   &tk);
 	free(seal);
 	if (rc)
 		return reply_store_error(c, MSG_OBJ_PUT, rc);
@@ -264,7 +271,8 @@ req_get(struct conn *c, struct req *q)
 	if (!(flags & GET_F_META)) {
 		/* persistence: blobs restored lazily are read back on the
 		 * store's loader thread first, never here. */
-		store_prefetch(sv->store, id, &tk);
+		if ((rc = store_prefetch(sv->store, c->owner, id, 0, &tk)))
+			return reply_store_error(c, MSG_GET, rc);
 		if (tk) {
 			conn_park_ticket(c, tk, q, 1);
 			return 0;
@@ -326,7 +334,8 @@ req_delete(struct conn *c, struct req *q)
 		free(ids);
 		return BAD(c, MSG_DELETE, "delete");
 	}
-	rc = store_delete(sv->store, ids, n, (unsigned)flags, &count, &tk);
+	rc = store_delete(sv->store, c->owner, ids, n, (unsigned)flags,
+			  &count, &tk);
 	/* a global object (metadata only) is withdrawn from the cluster */
 	if (rc == -ENOENT && n == 1 && sv->cfg.node &&
 	    global_is(sv->cfg.node, ids[0])) {
@@ -368,7 +377,7 @@ list_one(void *ctx, const struct store_info *info, const char *const *names,
 		flags |= LIST_F_STREAM | LIST_F_STREAM_END;
 	else if (info->stream == STREAM_FAILED)
 		flags |= LIST_F_STREAM | LIST_F_STREAM_FAILED;
-	cw_array(l->w, 5);
+	cw_array(l->w, 8);
 	cw_uint(l->w, info->id);
 	cw_str(l->w, info->typename);
 	cw_uint(l->w, info->nbytes);
@@ -376,6 +385,9 @@ list_one(void *ctx, const struct store_info *info, const char *const *names,
 	cw_array(l->w, nnames);
 	for (i = 0; i < nnames; i++)
 		cw_str(l->w, names[i]);
+	cw_uint(l->w, info->perm.uid);
+	cw_uint(l->w, info->perm.gid);
+	cw_uint(l->w, info->perm.mode);
 	l->n++;
 	return 0;
 }
@@ -424,16 +436,18 @@ req_persist(struct conn *c, struct req *q)
 	if (type == MSG_UNPERSIST) {
 		/* Bytes still on disk only must come into memory before
 		 * their file goes; that happens on the loader thread. */
-		store_prefetch(c->sv->store, id, &tk);
+		if ((rc = store_prefetch(c->sv->store, c->owner, id,
+					 PREFETCH_F_UNPERSIST, &tk)))
+			return reply_store_error(c, type, rc);
 		if (tk) {
 			conn_park_ticket(c, tk, q, 1);
 			return 0;
 		}
-		rc = store_unpersist(c->sv->store, id, &tk);
+		rc = store_unpersist(c->sv->store, c->owner, id, &tk);
 		if (rc == 0 && c->sv->cfg.node)
 			node_unpublish(c->sv->cfg.node, id);
 	} else {
-		rc = store_persist(c->sv->store, id, &tk);
+		rc = store_persist(c->sv->store, c->owner, id, &tk);
 		/* in a cluster, persisting publishes the metadata tree */
 		if (rc == 0 && c->sv->cfg.node)
 			node_publish(c->sv->cfg.node, id);
@@ -463,7 +477,7 @@ req_meta(struct conn *c, struct req *q)
 	if (cr_array(r, &n) || n != 1 || cr_uint(r, &id))
 		return BAD(c, MSG_META, "meta");
 	cw_reset(&sv->objs);
-	rc = store_meta_json(sv->store, id, &sv->objs);
+	rc = store_meta_json(sv->store, c->owner, id, &sv->objs);
 	/* published by another instance: its record, from the cache */
 	if (rc == -ENOENT && sv->cfg.node &&
 	    node_remote_meta(sv->cfg.node, id, &sv->objs) == 0)
@@ -474,4 +488,32 @@ req_meta(struct conn *c, struct req *q)
 	cw_array(&sv->out, 1);
 	cw_strn(&sv->out, (const char *)sv->objs.buf, sv->objs.len);
 	return reply_send(c, MSG_META, 0);
+}
+
+/* chmod: the reply waits until persisted objects' files say the new mode. */
+int
+req_chmod(struct conn *c, struct req *q)
+{
+	struct server *sv = c->sv;
+	struct cr *r = &q->r;
+	uint64_t *ids, clear, set, flags, tk = 0;
+	size_t n, count;
+	int rc;
+
+	if (cr_array(r, &n) || n != 4 || read_ids(r, &ids, &n))
+		return BAD(c, MSG_CHMOD, "chmod");
+	if (cr_uint(r, &clear) || cr_uint(r, &set) || cr_uint(r, &flags) ||
+	    clear > UINT16_MAX || set > UINT16_MAX) {
+		free(ids);
+		return BAD(c, MSG_CHMOD, "chmod");
+	}
+	rc = store_chmod(sv->store, c->owner, ids, n, (unsigned)clear,
+			 (unsigned)set, (unsigned)flags, &count, &tk);
+	free(ids);
+	if (rc)
+		return reply_store_error(c, MSG_CHMOD, rc);
+	reply_begin(sv);
+	cw_array(&sv->out, 1);
+	cw_uint(&sv->out, count);
+	return reply_durable(c, q, tk);
 }

@@ -31,33 +31,36 @@ req_spill(struct conn *c, struct req *q)
 			free(ids);
 			return BAD(c, MSG_SPILL, "spill");
 		}
+	/* Every call checks that the peer may read each whole object first,
+	 * as a get does, so nothing moves for a refused client. */
 	switch (op) {
 	case SPILL_OP_EVICT:
 		/* Writes the files before it answers. */
-		rc = store_evict(st, ids, k);
+		rc = store_evict(st, c->owner, ids, k);
 		break;
 	case SPILL_OP_LOAD_HOLD:
 	case SPILL_OP_UNHOLD:
-		rc = store_hold(st, ids, k, op == SPILL_OP_LOAD_HOLD);
+		rc = store_hold(st, c->owner, ids, k,
+				op == SPILL_OP_LOAD_HOLD);
 		if (rc || op == SPILL_OP_UNHOLD)
 			break;
 		/* read them back */
 		/* fall through */
 	case SPILL_OP_LOAD:
+		/* all known and readable before any is read back */
+		for (i = 0; i < k && rc == 0; i++)
+			rc = store_spilled(st, c->owner, ids[i], &spilled);
+		spilled = 0;
 		for (i = 0; i < k && rc == 0; i++) {
 			uint64_t t = 0;
 
-			int dummy;
-
-			rc = store_spilled(st, ids[i], &dummy); /* exists? */
-			if (rc == 0)
-				store_prefetch(st, ids[i], &t);
+			rc = store_prefetch(st, c->owner, ids[i], 0, &t);
 			if (t > tk)
 				tk = t;  /* the loader runs jobs in order */
 		}
 		break;
 	default:
-		rc = store_spilled(st, ids[0], &spilled);
+		rc = store_spilled(st, c->owner, ids[0], &spilled);
 		break;
 	}
 	free(ids);

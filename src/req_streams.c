@@ -49,9 +49,10 @@ req_stream_create(struct conn *c, struct req *q)
 	char name[256];
 	size_t n, tl, nl = 0;
 	uint64_t id;
+	unsigned mode = PROTO_MODE_DEFAULT;
 	int objects, hasname, rc;
 
-	if (cr_array(r, &n) || n != 3 || cr_str(r, &tn, &tl) ||
+	if (cr_array(r, &n) || (n != 3 && n != 4) || cr_str(r, &tn, &tl) ||
 	    cr_bool(r, &objects))
 		return BAD(c, q->type, "stream-create");
 	if (tl == 0 || tl > META_MAX_TYPENAME || memchr(tn, 0, tl))
@@ -61,8 +62,10 @@ req_stream_create(struct conn *c, struct req *q)
 	if (hasname < 0)
 		return reply_error(c, q->type, -EINVAL, "invalid name: a name "
 				   "is 1-255 bytes without NUL");
+	if (n == 4 && (rc = read_mode(r, &mode)))
+		return reply_bad_mode(c, q->type, rc);
 	rc = store_stream_create(sv->store, c->owner, tn, tl, objects,
-				 hasname ? name : NULL, nl, &id);
+				 hasname ? name : NULL, nl, mode, &id);
 	if (rc)
 		return reply_store_error(c, q->type, rc);
 	if (hasname)

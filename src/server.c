@@ -206,7 +206,7 @@ accept_event(void *ctx, uint32_t events)
 			return;
 		}
 		sv->refusing = 0;
-		conn_new(sv, fd);
+		conn_new(sv, fd, NULL);
 	}
 }
 
@@ -287,8 +287,8 @@ done_event(void *ctx, uint32_t events)
 		if (rc && c->tk_undo) {
 			size_t n;
 
-			if (store_delete(sv->store, &c->tk_undo, 1, 0, &n,
-					 NULL) == 0)
+			if (store_delete(sv->store, NULL, &c->tk_undo, 1, 0,
+					 &n, NULL) == 0)
 				snprintf(msg + strlen(msg), sizeof(msg) -
 					 strlen(msg), "; the put was undone");
 		}

@@ -412,10 +412,35 @@ conn_close(struct conn *c)
 	free(c);
 }
 
+/* Gives c's store owner the client's user, group and supplementary
+ * groups, read here once so that no request pays for them. */
+static void
+peer_cred(struct server *sv, struct conn *c, const struct ucred *cred)
+{
+	uint32_t buf[64], *groups = buf;
+	socklen_t len = sizeof(buf);
+	size_t n = 0;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		n = len / sizeof(*groups);
+	} else if (errno == ERANGE && len <= (65536u * sizeof(*groups))) {
+		/* len now says how much the list needs. */
+		groups = xmalloc(len);
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+			       &len) == 0)
+			n = len / sizeof(*groups);
+	}
+	/* Without the list (an old kernel) only the primary group counts. */
+	store_owner_cred(sv->store, c->owner, (uint32_t)cred->uid,
+			 (uint32_t)cred->gid, groups, n);
+	if (groups != buf)
+		free(groups);
+}
+
 /* Takes over an accepted socket fd; NULL (fd closed) if it cannot be
  * watched. */
 struct conn *
-conn_new(struct server *sv, int fd)
+conn_new(struct server *sv, int fd, const char *tcp_label)
 {
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
@@ -424,12 +449,26 @@ conn_new(struct server *sv, int fd)
 	c->sv = sv;
 	c->fd = fd;
 	c->wfd = -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+	c->tcp = tcp_label != NULL;
+	/* Who the client is decides what it may do. A TCP client has no
+	 * credentials (SO_PEERCRED "succeeds" on TCP with uid -1): it is
+	 * nobody until its token, if the daemon asks for one, makes it the
+	 * daemon's own user (server_tcp.c). */
+	if (tcp_label) {
+		snprintf(c->label, sizeof(c->label), "%s", tcp_label);
+		c->owner = store_owner_new(sv->store, c->label);
+		store_owner_anon(sv->store, c->owner);
+	} else {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+			/* cannot happen on a UNIX socket; then nobody */
+			cred.uid = cred.gid = STORE_ANON_ID;
+			cred.pid = 0;
+		}
 		snprintf(c->label, sizeof(c->label), "client pid %d uid %u",
 			 (int)cred.pid, (unsigned)cred.uid);
-	else
-		snprintf(c->label, sizeof(c->label), "client");
-	c->owner = store_owner_new(sv->store, c->label);
+		c->owner = store_owner_new(sv->store, c->label);
+		peer_cred(sv, c, &cred);
+	}
 	c->events = EPOLLIN | EPOLLRDHUP;
 	c->watch = loop_add(sv->loop, fd, c->events, conn_event, c);
 	if (!c->watch) {

@@ -146,7 +146,9 @@ int server_tcp_check(struct conn *c, uint16_t type, const uint8_t *body,
 		    "socket (descriptor passing); over TCP, bytes go by copy")
 
 /* server_conn.c */
-struct conn *conn_new(struct server *sv, int fd);
+/* tcp_label: NULL for a client of the UNIX socket, whose credentials the
+ * kernel gives; else the TCP client's label, and it is anonymous. */
+struct conn *conn_new(struct server *sv, int fd, const char *tcp_label);
 void conn_close(struct conn *c);
 /* Runs the frames buffered in c->in until blocked or out of input;
  * -1 when it closed (and freed) c. */
@@ -190,6 +192,12 @@ int reply_batch_error(struct conn *c, uint16_t type, int rc,
 /* Copies an optional text item into buf as a C string: 1 set, 0 null,
  * -EPROTO bad. */
 int read_opt_str(struct cr *r, char *buf, size_t cap, size_t *len);
+
+/* Reads a mode (null: PROTO_MODE_DEFAULT): 0, -EPROTO malformed, or
+ * -EINVAL for bits outside PROTO_MODE_BITS; reply_bad_mode answers
+ * either. */
+int read_mode(struct cr *r, unsigned *mode);
+int reply_bad_mode(struct conn *c, uint16_t type, int rc);
 
 /* Shared by the listing handlers: entries written, and where. */
 struct list_ctx {

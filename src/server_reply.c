@@ -141,3 +141,34 @@ read_opt_str(struct cr *r, char *buf, size_t cap, size_t *len)
 	*len = l;
 	return 1;
 }
+
+int
+read_mode(struct cr *r, unsigned *mode)
+{
+	uint64_t v;
+	int rc = cr_null(r);
+
+	if (rc < 0)
+		return -EPROTO;
+	if (rc == 1) {
+		*mode = PROTO_MODE_DEFAULT;
+		return 0;
+	}
+	if (cr_uint(r, &v))
+		return -EPROTO;
+	if (v & ~(uint64_t)PROTO_MODE_BITS)
+		return -EINVAL;
+	*mode = (unsigned)v;
+	return 0;
+}
+
+int
+reply_bad_mode(struct conn *c, uint16_t type, int rc)
+{
+	if (rc == -EINVAL)
+		return reply_error(c, type, -EINVAL, "invalid mode: an "
+				   "object's mode has only read (4) and write "
+				   "(2) bits for the owner, the group and "
+				   "others, at most 0666");
+	return reply_error(c, type, -EPROTO, "malformed mode");
+}

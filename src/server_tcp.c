@@ -23,6 +23,7 @@
 #include "log.h"
 #include "loop.h"
 #include "server_int.h"
+#include "store.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -97,7 +98,7 @@ accept_tcp(void *ctx, uint32_t events)
 {
 	struct server *sv = ctx;
 	struct sockaddr_storage ss;
-	char addr[INET6_ADDRSTRLEN] = "?";
+	char addr[INET6_ADDRSTRLEN] = "?", label[INET6_ADDRSTRLEN + 16];
 	socklen_t sl;
 	struct conn *c;
 	int i, fd, one = 1;
@@ -121,10 +122,6 @@ accept_tcp(void *ctx, uint32_t events)
 		}
 		sv->refusing = 0;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (!(c = conn_new(sv, fd)))
-			continue;
-		c->tcp = 1;
-		c->authed = sv->token == NULL;
 		if (ss.ss_family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
 				  addr, sizeof(addr));
@@ -132,8 +129,11 @@ accept_tcp(void *ctx, uint32_t events)
 			inet_ntop(AF_INET6,
 				  &((struct sockaddr_in6 *)&ss)->sin6_addr,
 				  addr, sizeof(addr));
-		snprintf(c->label, sizeof(c->label), "tcp client %s", addr);
-		log_debug("%s: connected", c->label);
+		snprintf(label, sizeof(label), "tcp client %s", addr);
+		/* nobody (store_owner_anon) until a token says otherwise */
+		if (!(c = conn_new(sv, fd, label)))
+			continue;
+		c->authed = sv->token == NULL;
 	}
 }
 
@@ -190,6 +190,11 @@ server_tcp_check(struct conn *c, uint16_t type, const uint8_t *body,
 	    cr_str(&r, &s, &sl) == 0 && cr_str(&r, &tok, &tl) == 0 &&
 	    token_eq(sv->token, tok, tl)) {
 		c->authed = 1;
+		/* The token is the daemon's secret: its holder may do what
+		 * the daemon's own user may. Without a token a TCP client
+		 * stays nobody (conn_new), one of "others". */
+		store_owner_cred(sv->store, c->owner, (uint32_t)geteuid(),
+				 (uint32_t)getegid(), NULL, 0);
 		return 0;
 	}
 	log_warnx("%s: refused: %s token", c->label,

@@ -169,6 +169,8 @@ store_new(const struct store_cfg *cfg)
 		(uint64_t)((double)s->limit * STREAM_DEFAULT_THRESHOLD);
 	s->owners.next = s->owners.prev = &s->owners;
 	idtab_init(&s->streams);
+	s->uid = (uint32_t)geteuid();
+	s->gid = (uint32_t)getegid();
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
 		s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 	arena_init(cfg->huge_pages);

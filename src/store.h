@@ -12,6 +12,13 @@
  * until its owner releases it or the owner goes away. Memory of deleted but
  * pinned blobs still counts against the limit until then.
  *
+ * Access: every object has an owner, a group and a mode (store_perm), and
+ * calls made for an owner with credentials (store_owner_cred: a client
+ * connection) check them, -EACCES with a sentence when refused. A NULL
+ * owner, or one without credentials (the FUSE view, whose kernel checks
+ * the modes itself; tests), may do everything, as root and the daemon's
+ * own user may.
+ *
  * Callbacks (get, list, watch) run with the store lock held: they must not
  * call back into the store, block, or keep the pointers they are given.
  *
@@ -64,35 +71,51 @@ const char *store_errmsg(void);
  * belong to one; store_owner_free() releases them all. */
 struct store_owner *store_owner_new(struct store *s, const char *label);
 void store_owner_free(struct store *s, struct store_owner *o);
+/* Gives o the client's credentials (SO_PEERCRED and SO_PEERGROUPS): every
+ * later call for o is checked against them, and what o creates is theirs.
+ * Call once, before o is used. */
+void store_owner_cred(struct store *s, struct store_owner *o, uint32_t uid,
+		      uint32_t gid, const uint32_t *groups, size_t ngroups);
+/* Makes o anonymous, a client the kernel vouches for in no way (the TCP
+ * front without its token): user and group STORE_ANON_ID (nobody and
+ * nogroup), always checked, even when the daemon itself runs as nobody. */
+#define STORE_ANON_ID 65534u
+void store_owner_anon(struct store *s, struct store_owner *o);
 
 /* ---- blobs ---- */
 
-/* A writable blob of len bytes, its pages reserved. *fd is the store's
- * read-write descriptor: send it, do not close it. Until sealed only the
- * owner sees the blob. -ENOSPC when the limit or memory is exhausted. */
+/* A writable blob of len bytes, its pages reserved, that gets mode when
+ * store_blob_seal seals it. *fd is the store's read-write descriptor: send
+ * it, do not close it. Until sealed only the owner sees the blob. -ENOSPC
+ * when the limit or memory is exhausted. */
 int store_blob_create(struct store *s, struct store_owner *o, size_t len,
-		      uint64_t *id, int *fd);
+		      unsigned mode, uint64_t *id, int *fd);
 /* Makes the owner's blob immutable and visible. -EBUSY if the owner still
  * has it mapped writable. */
 int store_blob_seal(struct store *s, struct store_owner *o, uint64_t id);
 int store_blob_abort(struct store *s, struct store_owner *o, uint64_t id);
-/* A sealed blob of len <= PROTO_SMALL_MAX bytes copied from p. */
-int store_blob_put_small(struct store *s, const void *p, size_t len,
+/* A sealed blob of len <= PROTO_SMALL_MAX bytes copied from p, o's, with
+ * mode. */
+int store_blob_put_small(struct store *s, struct store_owner *o,
+			 const void *p, size_t len, unsigned mode,
 			 uint64_t *id);
 
 /* ---- objects ---- */
 
 /* Creates the objects of a put tree (meta.h). First seals the owner's blobs
  * in seal[] (they may be members), then binds name if given and persists if
- * asked. Everything is checked before anything changes: on an error no
- * blob is sealed and no object or name added (a blob of seal[] still mapped
- * writable fails with -EBUSY; the blobs listed before it stay unsealed,
- * though the kernel already refuses writes to them). *id is the root.
- * The persist itself completes later, as for store_persist (*ticket). */
+ * asked. Every object created and every blob sealed gets mode.
+ * Everything is checked before anything changes (o must be allowed to read
+ * every existing member, and to re-point name if it is bound): on an error
+ * no blob is sealed and no object or name added (a blob of seal[] still
+ * mapped writable fails with -EBUSY; the blobs listed before it stay
+ * unsealed, though the kernel already refuses writes to them). *id is the
+ * root. The persist itself completes later, as for store_persist
+ * (*ticket). */
 int store_obj_put(struct store *s, struct store_owner *o, const void *tree,
 		  size_t len, const uint64_t *seal, size_t nseal,
-		  const char *name, size_t namelen, int persist, uint64_t *id,
-		  uint64_t *ticket);
+		  const char *name, size_t namelen, int persist,
+		  unsigned mode, uint64_t *id, uint64_t *ticket);
 
 struct store_blobref {
 	uint64_t id;
@@ -111,7 +134,8 @@ typedef int (*store_obj_fn)(void *ctx, uint64_t id, const uint8_t *meta,
 typedef int (*store_blob_fn)(void *ctx, const struct store_blobref *b);
 
 /* Walks the object id and everything it references, each once: composite
- * objects to on_obj (root first), blobs to on_blob. Pins every blob for o
+ * objects to on_obj (root first), blobs to on_blob. o must be allowed to
+ * read every one of them (checked before the walk). Pins every blob for o
  * unless flags has GET_F_META. A callback's nonzero return stops the walk
  * and is returned (pins taken so far are kept; release them). Restored
  * blobs not yet read back are read first, blocking: the event loop calls
@@ -122,17 +146,27 @@ int store_get(struct store *s, struct store_owner *o, uint64_t id,
 /* Drops one pin per id that o holds; unknown ids are ignored. */
 void store_release(struct store *s, struct store_owner *o,
 		   const uint64_t *ids, size_t n);
-/* Pins one sealed blob for o and describes it. May block while a restored
+/* Pins one sealed blob for o (who must be allowed to read it) and
+ * describes it. May block while a restored
  * blob is read back from disk: not for the event loop's thread. */
 int store_blob_open(struct store *s, struct store_owner *o, uint64_t id,
 		    struct store_blobref *b);
 
 /* Deletes objects. Refused (-EBUSY) for an object that is a member of
- * another. Unless DELETE_F_SHALLOW, members left unreferenced and unnamed
- * go too. *count gets how many objects went; *ticket the removal of
+ * another, -EACCES for one o may not write; then nothing goes. Unless
+ * DELETE_F_SHALLOW, members left unreferenced and unnamed go too, those o
+ * may write. *count gets how many objects went; *ticket the removal of
  * their files. */
-int store_delete(struct store *s, const uint64_t *ids, size_t n,
-		 unsigned flags, size_t *count, uint64_t *ticket);
+int store_delete(struct store *s, struct store_owner *o, const uint64_t *ids,
+		 size_t n, unsigned flags, size_t *count, uint64_t *ticket);
+/* Changes the mode of each object to (mode & ~clear) | set, and with
+ * CHMOD_F_TREE that of everything each references. Only the owner (or a
+ * privileged o) may: -EACCES, and then nothing changes. Persisted objects
+ * get their content files written again (*ticket). *count: how many
+ * objects' modes changed. */
+int store_chmod(struct store *s, struct store_owner *o, const uint64_t *ids,
+		size_t n, unsigned clear, unsigned set, unsigned flags,
+		size_t *count, uint64_t *ticket);
 
 /* ---- persistence ---- */
 
@@ -142,16 +176,24 @@ int store_delete(struct store *s, const uint64_t *ids, size_t n,
  * -EDQUOT when the disk is full or over quota, -EIO... with a sentence;
  * the object stays in memory).
  * -ENOTSUP without a data directory. */
-int store_persist(struct store *s, uint64_t id, uint64_t *ticket);
+int store_persist(struct store *s, struct store_owner *o, uint64_t id,
+		  uint64_t *ticket);
 /* Drops id's persisted copy, and those of members no other persisted
  * object holds and that were not persisted by request. 0 also when id was
  * not persisted. -EBUSY when id is a member of a persisted object. Reads
  * lazily restored blobs back first (blocking; the server prefetches). */
-int store_unpersist(struct store *s, uint64_t id, uint64_t *ticket);
+int store_unpersist(struct store *s, struct store_owner *o, uint64_t id,
+		    uint64_t *ticket);
 /* Starts reading the restored blobs id references back into memory on the
  * store's loader thread; *ticket is nonzero when it did, and completes when
- * they are in (or failed; then retrying the get says why). Always 0. */
-int store_prefetch(struct store *s, uint64_t id, uint64_t *ticket);
+ * they are in (or failed; then retrying the get says why). First o must be
+ * allowed what the request needs, read on every object of the tree or,
+ * with PREFETCH_F_UNPERSIST, write on id: else -EACCES and nothing is
+ * read from disk, so a refused client costs no disk reads and no memory.
+ * 0 otherwise, also for an unknown id (the request itself says so). */
+#define PREFETCH_F_UNPERSIST 0x1u
+int store_prefetch(struct store *s, struct store_owner *o, uint64_t id,
+		   unsigned flags, uint64_t *ticket);
 
 /* Tickets: what the calls above set *ticket to. Jobs finish in order per
  * thread (writer, loader); store_done_fd() becomes readable when any has,
@@ -164,6 +206,24 @@ int store_done_next(struct store *s, uint64_t *ticket, int *rc, char *msg,
 		    size_t len);
 int store_wait(struct store *s, uint64_t ticket);
 
+/* ---- owners and modes ---- */
+
+/* Who owns an object or a name, and (objects) who may use it: read and
+ * write bits for the owner, the group and others, as for files. Read:
+ * get, meta, use as a member. Write: delete, persist, unpersist, bind a
+ * name. vineyardd(8) "Users and access" is the reference. */
+#define STORE_MODE_BITS 0666u
+#define STORE_MODE_DEFAULT 0640u
+struct store_perm {
+	uint32_t uid, gid;
+	uint16_t mode;      /* STORE_MODE_BITS; names: 0 */
+};
+/* The owner, group and mode of a sealed object; 0 or -ENOENT. */
+int store_perm(struct store *s, uint64_t id, struct store_perm *out);
+/* What name points at, and who bound it (mode 0); 0 or -ENOENT. */
+int store_name_owner(struct store *s, const char *name, size_t len,
+		     uint64_t *id, struct store_perm *owner);
+
 /* What the fronts show about one sealed object. */
 struct store_info {
 	uint64_t id;
@@ -173,11 +233,13 @@ struct store_info {
 	uint32_t nmembers;
 	uint32_t nnames;
 	uint32_t stream;    /* a stream's state (stream.h), else 0 */
+	struct store_perm perm;
 	char typename[256];
 };
 int store_info(struct store *s, uint64_t id, struct store_info *out);
 /* Appends meta.json of id to out. */
-int store_meta_json(struct store *s, uint64_t id, struct cw *out);
+int store_meta_json(struct store *s, struct store_owner *o, uint64_t id,
+		    struct cw *out);
 /* Calls fn for each member of id, in stored order. */
 int store_members(struct store *s, uint64_t id,
 		  int (*fn)(void *ctx, const char *name, size_t len,
@@ -195,27 +257,36 @@ int store_ids(struct store *s, uint64_t **ids, size_t *n);
 
 /* ---- spilling (store_spill.c) ---- */
 
+/* Each call needs o to be allowed to read every object of each tree, as a
+ * get does (else -EACCES, and nothing moves); an unknown id is -ENOENT. */
 /* Spills every memfd blob of each object now (those a reader holds stay);
  * clears a hold. -ENOTSUP without a spill directory. Blocks while files
  * are written. */
-int store_evict(struct store *s, const uint64_t *ids, size_t n);
+int store_evict(struct store *s, struct store_owner *o, const uint64_t *ids,
+		size_t n);
 /* hold: the blobs of each object are never spilled until released
  * (hold 0). Read them back first with store_prefetch. */
-int store_hold(struct store *s, const uint64_t *ids, size_t n, int hold);
+int store_hold(struct store *s, struct store_owner *o, const uint64_t *ids,
+	       size_t n, int hold);
 /* 1 when some blob of id is on disk only, 0 when all are in memory. */
-int store_spilled(struct store *s, uint64_t id, int *out);
+int store_spilled(struct store *s, struct store_owner *o, uint64_t id,
+		  int *out);
 
 /* ---- names ---- */
 
-int store_name_put(struct store *s, const char *name, size_t len,
-		   uint64_t id, uint64_t *ticket);
+/* Binds name to id: o must be allowed to write id, and to own name if it
+ * is bound already (a re-pointed name keeps its owner). */
+int store_name_put(struct store *s, struct store_owner *o, const char *name,
+		   size_t len, uint64_t id, uint64_t *ticket);
 int store_name_get(struct store *s, const char *name, size_t len,
 		   uint64_t *id);
-int store_name_drop(struct store *s, const char *name, size_t len,
-		    uint64_t *ticket);
-/* Names matching glob (NULL = all), sorted. */
+/* Only name's owner (or a privileged o) may drop it. */
+int store_name_drop(struct store *s, struct store_owner *o, const char *name,
+		    size_t len, uint64_t *ticket);
+/* Names matching glob (NULL = all), sorted, with who bound each. */
 int store_name_list(struct store *s, const char *glob,
-		    int (*fn)(void *ctx, const char *name, uint64_t id),
+		    int (*fn)(void *ctx, const char *name, uint64_t id,
+			      const struct store_perm *owner),
 		    void *ctx);
 
 /* ---- change notification ---- */
@@ -226,6 +297,7 @@ enum store_event {
 	STORE_EV_NAME_SET,  /* name now points at id */
 	STORE_EV_NAME_DROP, /* name went away (id: what it pointed at) */
 	STORE_EV_STREAM,    /* stream id changed (stream.h) */
+	STORE_EV_PERM,      /* object id's mode changed */
 };
 typedef void (*store_watch_fn)(void *ctx, enum store_event ev, uint64_t id,
 			       const char *name);

@@ -22,7 +22,7 @@
  * thread that runs only when a CPU is idle, which readers keep busy). */
 int
 blob_create(struct store *s, struct store_owner *ow, size_t len,
-	    int nowait, uint64_t *id, int *fd)
+	    unsigned mode, int nowait, uint64_t *id, int *fd)
 {
 	struct object *o;
 	uint64_t fp = arena_footprint(len);
@@ -32,6 +32,8 @@ blob_create(struct store *s, struct store_owner *ow, size_t len,
 	if (len == 0)
 		return store_fail(-EINVAL, "a blob created for writing needs "
 				  "at least one byte");
+	if ((rc = mode_check(mode)))
+		return rc;
 	store_lock(s);
 	reserve_note(s, fp, nowait); /* may wait for the pool: before the
 				      * checks */
@@ -68,6 +70,7 @@ blob_create(struct store *s, struct store_owner *ow, size_t len,
 	o->flags = OBJ_BLOB;
 	o->nbytes = len;
 	o->owner = ow;
+	obj_set_owner(s, o, ow, mode);
 	o->u.big.fd = f;
 	o->u.big.rofd = -1;
 	tab_put(&s->unsealed, o);
@@ -82,9 +85,9 @@ out:
 
 int
 store_blob_create(struct store *s, struct store_owner *ow, size_t len,
-		  uint64_t *id, int *fd)
+		  unsigned mode, uint64_t *id, int *fd)
 {
-	return blob_create(s, ow, len, 0, id, fd);
+	return blob_create(s, ow, len, mode, 0, id, fd);
 }
 
 int
@@ -188,8 +191,8 @@ store_blob_abort(struct store *s, struct store_owner *ow, uint64_t id)
 }
 
 int
-store_blob_put_small(struct store *s, const void *p, size_t len,
-		     uint64_t *id)
+store_blob_put_small(struct store *s, struct store_owner *ow, const void *p,
+		     size_t len, unsigned mode, uint64_t *id)
 {
 	struct object *o;
 	uint32_t seg, off;
@@ -198,6 +201,8 @@ store_blob_put_small(struct store *s, const void *p, size_t len,
 	if (len > PROTO_SMALL_MAX)
 		return store_fail(-EINVAL, "an inline blob is at most %u bytes",
 				  PROTO_SMALL_MAX);
+	if ((rc = mode_check(mode)))
+		return rc;
 	store_lock(s);
 	slab_limit_update(s);
 	rc = slab_alloc(&s->slab, len, &seg, &off);
@@ -213,6 +218,7 @@ store_blob_put_small(struct store *s, const void *p, size_t len,
 	o->id = new_id(s, 1);
 	o->flags = OBJ_BLOB | OBJ_SMALL | OBJ_SEALED;
 	o->nbytes = len;
+	obj_set_owner(s, o, ow, mode);
 	o->u.small.seg = seg;
 	o->u.small.off = off;
 	tab_put(&s->objs, o);

@@ -52,7 +52,8 @@ mark_of(struct idtab *t, uint64_t id)
  * (without changing anything): *gone, *ngone. */
 static void
 plan(struct store *s, const uint64_t *ids, size_t n, int deep,
-     struct idtab *t, uint64_t **gone, size_t *ngone)
+     const struct store_owner *ow, struct idtab *t, uint64_t **gone,
+     size_t *ngone)
 {
 	struct object **work = NULL;
 	size_t nwork = 0, cap = 0, i;
@@ -82,8 +83,9 @@ plan(struct store *s, const uint64_t *ids, size_t n, int deep,
 					continue;
 				mm = mark_of(t, it.id);
 				mm->dec++;
+				/* another user's member stays (obj_delete) */
 				if (!deep || m->refs > mm->dec || m->names ||
-				    mm->gone)
+				    mm->gone || !obj_may(ow, m, PERM_W))
 					continue;
 				if (nwork == cap)
 					work = xreallocarray(work, cap = 2 * cap + 1,
@@ -114,7 +116,8 @@ trash_one(struct store *s, uint64_t id, uint8_t kind, struct moved **v,
 }
 
 int
-store_delete_decide(struct store *s, const uint64_t *ids, size_t n, int deep)
+store_delete_decide(struct store *s, const uint64_t *ids, size_t n, int deep,
+		    const struct store_owner *ow)
 {
 	struct moved *v = NULL;
 	uint64_t *gone = NULL;
@@ -127,7 +130,7 @@ store_delete_decide(struct store *s, const uint64_t *ids, size_t n, int deep)
 	if (!s->disk || s->pobjs.count == 0)
 		return 0;
 	idtab_init(&t);
-	plan(s, ids, n, deep, &t, &gone, &ngone);
+	plan(s, ids, n, deep, ow, &t, &gone, &ngone);
 	for (i = 0; i < ngone && rc == 0; i++) {
 		struct pobj *p = pobj_of(s, gone[i]);
 

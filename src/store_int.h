@@ -24,6 +24,7 @@
  *   store_reserve.c  the reserve pool of pre-faulted memory for puts
  *   store_spill.c    spilling cold blobs to disk, the spiller thread
  *   stream.c         streams of chunks (stream.h)
+ *   store_perm.c     owners' credentials, the access rule, chmod
  */
 #ifndef VY_STORE_INT_H
 #define VY_STORE_INT_H
@@ -61,7 +62,18 @@ struct store_owner {
 	struct idtab pins;  /* struct pin; store lock */
 	struct store_owner *prev, *next;
 	char label[64];
+	/* Credentials (store_owner_cred), fixed before the owner is used:
+	 * read without the lock. Unchecked owners may do everything. */
+	int has_cred;       /* uid, gid and groups are set */
+	int checked;        /* has_cred, and neither root nor the daemon */
+	uint32_t uid, gid;
+	uint32_t *groups;   /* supplementary groups, ngroups */
+	size_t ngroups;
 };
+
+/* What a request needs of an object (the mode's bits, owner's scale). */
+#define PERM_R 4u
+#define PERM_W 2u
 
 struct watcher {
 	store_watch_fn fn;
@@ -100,6 +112,9 @@ struct pjob {
 	size_t nloads;
 	int decided;        /* a delete decided on disk (store_decide.c):
 			     * files it cannot remove are left to start-up */
+	uint64_t *reown;    /* objects whose content file to write again
+			     * with their new mode (writer, after rm) */
+	size_t nreown;
 	int rc;             /* result, 0 or -errno */
 	char msg[320];
 };
@@ -157,6 +172,7 @@ struct store {
 	int stopping;
 	volatile int cancel;   /* read by the writer without the lock */
 	int efd;               /* eventfd: a job finished; -1 = none */
+	uint32_t uid, gid;     /* the daemon's: own what nobody else does */
 	struct reserve res;
 	/* spill (store_spill.c); store lock */
 	struct persist *spill; /* the spill directory; NULL = no spilling */
@@ -230,12 +246,16 @@ void store_walk(struct store *s, struct object *root,
 		int (*fn)(struct store *s, struct object *o, void *ctx),
 		void *ctx);
 struct object *store_lookup(struct store *s, uint64_t id);
+/* With deep, members left unreferenced go too, those ow may write (NULL:
+ * all). */
 void obj_delete(struct store *s, struct object *root, int deep, size_t *count,
-		struct pjob **jp, int quarantine);
+		struct pjob **jp, int quarantine,
+		const struct store_owner *ow);
 
 /* store_decide.c */
+/* ow: whose delete (members it may not write stay, as in obj_delete). */
 int store_delete_decide(struct store *s, const uint64_t *ids, size_t n,
-			int deep);
+			int deep, const struct store_owner *ow);
 
 /* store_list.c */
 const char **names_of(struct object *o, size_t *n);
@@ -290,7 +310,7 @@ void reserve_drop(struct store *s);
 void reserve_note(struct store *s, uint64_t fp, int nowait);
 /* store_blob_create that, with nowait, never waits for the pool. */
 int blob_create(struct store *s, struct store_owner *ow, size_t len,
-		int nowait, uint64_t *id, int *fd);
+		unsigned mode, int nowait, uint64_t *id, int *fd);
 /* 1 and *fd a blob memfd of exactly len bytes made of the pool, *id the
  * id it is named after, when the pool suits len; 0 to make one the usual
  * way. */
@@ -304,6 +324,29 @@ void stream_owner_gone(struct store *s, struct store_owner *ow);
 void stream_forget(struct store *s, uint64_t id, struct pjob **jp);
 int stream_state_of(struct store *s, uint64_t id);
 void stream_free_all(struct store *s);
+
+/* store_perm.c */
+/* May ow do want (PERM_R, PERM_W) to o? NULL and unchecked owners may. */
+int obj_may(const struct store_owner *ow, const struct object *o,
+	    unsigned want);
+/* -EACCES with a sentence: who owns o, its mode, and that ow may not
+ * `what` it ("delete", "read"...). */
+int perm_deny(const struct store_owner *ow, const struct object *o,
+	      const char *what);
+/* The first object of root's tree ow may not read (store_object.c), or
+ * NULL: a get checks them all before it pins or loads anything. */
+struct object *tree_unreadable(struct store *s, const struct store_owner *ow,
+			       struct object *root);
+/* 1 when ow may change o's mode or another user's name. */
+int owner_is(const struct store_owner *ow, uint32_t uid);
+/* Gives a new object ow's user and group (the daemon's for NULL or an
+ * unchecked owner) and mode. */
+void obj_set_owner(struct store *s, struct object *o,
+		   const struct store_owner *ow, unsigned mode);
+/* 0, or -EINVAL with a sentence for bits outside STORE_MODE_BITS. */
+int mode_check(unsigned mode);
+/* The owner and mode of o as the disk format writes them. */
+void obj_disk_owner(const struct object *o, struct diskfmt_owner *out);
 
 #pragma GCC visibility pop
 

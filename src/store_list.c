@@ -24,6 +24,9 @@ info_of(struct object *o, struct store_info *out)
 	out->id = o->id;
 	out->nbytes = o->nbytes;
 	out->flags = o->flags;
+	out->perm.uid = o->uid;
+	out->perm.gid = o->gid;
+	out->perm.mode = o->mode;
 	for (n = o->names; n; n = n->next_of_obj)
 		out->nnames++;
 	if (o->flags & OBJ_BLOB) {
@@ -84,7 +87,8 @@ names_of(struct object *o, size_t *n)
 }
 
 int
-store_meta_json(struct store *s, uint64_t id, struct cw *out)
+store_meta_json(struct store *s, struct store_owner *ow, uint64_t id,
+		struct cw *out)
 {
 	struct store_info info;
 	struct meta_json j;
@@ -95,9 +99,11 @@ store_meta_json(struct store *s, uint64_t id, struct cw *out)
 
 	store_lock(s);
 	o = store_lookup(s, id);
-	if (!o) {
+	if (!o || !obj_may(ow, o, PERM_R)) {
+		int rc = o ? perm_deny(ow, o, "read") : -ENOENT;
+
 		store_unlock(s);
-		return -ENOENT;
+		return rc;
 	}
 	info_of(o, &info);
 	names = names_of(o, &nn);
@@ -243,9 +249,20 @@ store_ids(struct store *s, uint64_t **ids, size_t *n)
 
 /* ---- names ---- */
 
+/* -EACCES unless ow may re-point or drop n. */
+static int
+name_may(const struct store_owner *ow, const struct name *n)
+{
+	if (owner_is(ow, n->uid))
+		return 0;
+	return store_fail(-EACCES, "permission denied: name '%s' belongs to "
+			  "uid %" PRIu32 "; only its owner may re-point or "
+			  "drop it", n->str, n->uid);
+}
+
 int
-store_name_put(struct store *s, const char *name, size_t len, uint64_t id,
-	       uint64_t *ticket)
+store_name_put(struct store *s, struct store_owner *ow, const char *name,
+	       size_t len, uint64_t id, uint64_t *ticket)
 {
 	struct object *o, *old;
 	struct name *n;
@@ -259,12 +276,28 @@ store_name_put(struct store *s, const char *name, size_t len, uint64_t id,
 		return store_fail(-EINVAL, "invalid name: %s", why);
 	store_lock(s);
 	o = store_lookup(s, id);
-	if (!o) {
+	n = names_get(&s->names, name, len);
+	if (!o)
 		rc = -ENOENT;
-	} else {
+	else if (!obj_may(ow, o, PERM_W))
+		rc = perm_deny(ow, o, "name");
+	else if (n)
+		rc = name_may(ow, n);
+	if (rc == 0) {
 		struct pjob *job = NULL;
 
 		n = names_bind(&s->names, name, len, o, &old);
+		if (!old) {
+			/* A new name is its binder's; re-pointed, it
+			 * stays its owner's. */
+			if (ow && ow->has_cred) {
+				n->uid = ow->uid;
+				n->gid = ow->gid;
+			} else {
+				n->uid = s->uid;
+				n->gid = s->gid;
+			}
+		}
 		store_notify(s, STORE_EV_NAME_SET, id, n->str);
 		/* persistence: anchors carry names */
 		anchor_dirty(s, o, &job);
@@ -296,8 +329,29 @@ store_name_get(struct store *s, const char *name, size_t len, uint64_t *id)
 }
 
 int
-store_name_drop(struct store *s, const char *name, size_t len,
-		uint64_t *ticket)
+store_name_owner(struct store *s, const char *name, size_t len, uint64_t *id,
+		 struct store_perm *owner)
+{
+	struct name *n;
+	int rc = 0;
+
+	store_lock(s);
+	n = names_get(&s->names, name, len);
+	if (n) {
+		*id = n->obj->id;
+		owner->uid = n->uid;
+		owner->gid = n->gid;
+		owner->mode = 0;
+	} else {
+		rc = -ENOENT;
+	}
+	store_unlock(s);
+	return rc;
+}
+
+int
+store_name_drop(struct store *s, struct store_owner *ow, const char *name,
+		size_t len, uint64_t *ticket)
 {
 	struct name *n;
 	uint64_t tk = 0;
@@ -307,7 +361,7 @@ store_name_drop(struct store *s, const char *name, size_t len,
 		*ticket = 0;
 	store_lock(s);
 	n = names_get(&s->names, name, len);
-	if (n) {
+	if (n && (rc = name_may(ow, n)) == 0) {
 		struct object *o = n->obj;
 		struct pjob *job = NULL;
 		char *copy = xmemdup(n->str, n->len + 1u);
@@ -317,7 +371,7 @@ store_name_drop(struct store *s, const char *name, size_t len,
 		free(copy);
 		anchor_dirty(s, o, &job); /* persistence */
 		tk = job_submit(s, job, 0);
-	} else {
+	} else if (!n) {
 		rc = store_fail(-ENOENT, "no name '%.*s'",
 				(int)(len > 255 ? 255 : len), name);
 	}
@@ -336,7 +390,8 @@ name_cmp(const void *a, const void *b)
 
 int
 store_name_list(struct store *s, const char *glob,
-		int (*fn)(void *ctx, const char *name, uint64_t id), void *ctx)
+		int (*fn)(void *ctx, const char *name, uint64_t id,
+			  const struct store_perm *owner), void *ctx)
 {
 	struct name **v, *n;
 	size_t pos = 0, k = 0, i;
@@ -348,8 +403,11 @@ store_name_list(struct store *s, const char *glob,
 		if (!glob || fnmatch(glob, n->str, 0) == 0)
 			v[k++] = n;
 	qsort(v, k, sizeof(*v), name_cmp);
-	for (i = 0; i < k && rc == 0; i++)
-		rc = fn(ctx, v[i]->str, v[i]->obj->id);
+	for (i = 0; i < k && rc == 0; i++) {
+		struct store_perm owner = { v[i]->uid, v[i]->gid, 0 };
+
+		rc = fn(ctx, v[i]->str, v[i]->obj->id, &owner);
+	}
 	store_unlock(s);
 	free(v);
 	return rc;

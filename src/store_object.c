@@ -30,8 +30,8 @@ in_list(const uint64_t *v, size_t n, uint64_t id)
 int
 store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 	      size_t len, const uint64_t *seal, size_t nseal,
-	      const char *name, size_t namelen, int persist, uint64_t *id,
-	      uint64_t *ticket)
+	      const char *name, size_t namelen, int persist, unsigned mode,
+	      uint64_t *id, uint64_t *ticket)
 {
 	struct meta_tree t;
 	struct object *o;
@@ -44,6 +44,8 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 
 	if (ticket)
 		*ticket = 0;
+	if ((rc = mode_check(mode)))
+		return rc;
 	rc = meta_tree_parse(tree, len, &t);
 	if (rc)
 		return store_fail(rc, "bad metadata: %s", t.err);
@@ -75,14 +77,33 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 		const struct meta_member *m = &t.members[i];
 		char idbuf[META_ID_LEN];
 
-		if (m->child >= 0 || idtab_get(&s->objs, m->id) ||
-		    in_list(seal, nseal, m->id))
+		if (m->child >= 0 || in_list(seal, nseal, m->id))
 			continue;
+		/* Taking another user's object as a member needs read on it:
+		 * the new object would hand it out. */
+		if ((o = idtab_get(&s->objs, m->id))) {
+			if (!obj_may(ow, o, PERM_R)) {
+				rc = perm_deny(ow, o, "use as a member");
+				goto out;
+			}
+			continue;
+		}
 		meta_id_format(m->id, idbuf);
 		rc = store_fail(-ENOENT, "member %.*s: no object %s",
 				(int)(m->namelen > 64 ? 64 : m->namelen),
 				m->name, idbuf);
 		goto out;
+	}
+	if (name) {
+		struct name *nm = names_get(&s->names, name, namelen);
+
+		if (nm && !owner_is(ow, nm->uid)) {
+			rc = store_fail(-EACCES, "permission denied: name "
+					"'%.*s' belongs to uid %" PRIu32 "; "
+					"only its owner may re-point it",
+					(int)namelen, name, nm->uid);
+			goto out;
+		}
 	}
 	/* What can fail of sealing, for every blob; then nothing can. */
 	rofds = xcalloc(nseal ? nseal : 1, sizeof(*rofds));
@@ -94,8 +115,11 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 			goto out;
 		}
 	}
-	for (i = 0; i < nseal; i++)
-		seal_commit(s, idtab_get(&s->unsealed, seal[i]), rofds[i]);
+	for (i = 0; i < nseal; i++) {
+		o = idtab_get(&s->unsealed, seal[i]);
+		o->mode = (uint16_t)mode;
+		seal_commit(s, o, rofds[i]);
+	}
 	ids = xcalloc(t.nnodes, sizeof(*ids));
 	for (i = 0; i < t.nnodes; i++) {
 		const struct meta_node *n = &t.nodes[i];
@@ -103,6 +127,7 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 		o = xcalloc(1, sizeof(*o));
 		o->id = ids[i] = new_id(s, 0);
 		o->flags = OBJ_SEALED;
+		obj_set_owner(s, o, ow, mode);
 		for (k = 0; k < n->nmembers; k++) {
 			const struct meta_member *m =
 				&t.members[n->first_member + k];
@@ -126,6 +151,10 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 
 		o = idtab_get(&s->objs, *id);
 		nm = names_bind(&s->names, name, namelen, o, &old);
+		if (!old) {
+			nm->uid = o->uid;
+			nm->gid = o->gid;
+		}
 		store_notify(s, STORE_EV_NAME_SET, o->id, nm->str);
 		if (old != o)
 			anchor_dirty(s, old, &job); /* persistence */
@@ -251,6 +280,27 @@ store_lookup(struct store *s, uint64_t id)
 	return o;
 }
 
+/* Finds the first object of a tree that ow may not read. */
+struct read_check {
+	const struct store_owner *ow;
+	struct object *bad;
+};
+
+static int
+check_read(struct store *s, struct object *o, void *ctx)
+{
+	struct read_check *c = ctx;
+
+	(void)s;
+	if (c->bad)
+		return 0;
+	if (!obj_may(c->ow, o, PERM_R)) {
+		c->bad = o;
+		return 0;
+	}
+	return 1;
+}
+
 struct get_walk {
 	struct store_owner *ow;
 	unsigned flags;
@@ -289,6 +339,17 @@ get_one(struct store *s, struct object *o, void *ctx)
 	return g->rc == 0;
 }
 
+struct object *
+tree_unreadable(struct store *s, const struct store_owner *ow,
+		struct object *root)
+{
+	struct read_check chk = { ow, NULL };
+
+	if (ow && ow->checked)
+		store_walk(s, root, check_read, &chk);
+	return chk.bad;
+}
+
 int
 store_get(struct store *s, struct store_owner *ow, uint64_t id,
 	  unsigned flags, store_obj_fn on_obj, store_blob_fn on_blob,
@@ -303,6 +364,16 @@ store_get(struct store *s, struct store_owner *ow, uint64_t id,
 	if (!o) {
 		rc = -ENOENT;
 		goto out;
+	}
+	/* Every object of the tree, as the mount checks every directory on
+	 * the way: nothing pinned, nothing loaded, until all may be read. */
+	{
+		struct object *bad = tree_unreadable(s, ow, o);
+
+		if (bad) {
+			rc = perm_deny(ow, bad, "read");
+			goto out;
+		}
 	}
 	/* persistence: read lazily restored blobs back first. The server
 	 * has done it on the loader thread already (store_prefetch), so
@@ -337,7 +408,10 @@ store_blob_open(struct store *s, struct store_owner *ow, uint64_t id,
 
 	store_lock(s);
 	o = store_lookup(s, id);
-	if (o && (o->flags & OBJ_LAZY)) {
+	/* The check comes first: a refused client reads nothing from disk. */
+	if (o && !obj_may(ow, o, PERM_R))
+		rc = perm_deny(ow, o, "read");
+	else if (o && (o->flags & OBJ_LAZY)) {
 		/* persistence: blocks while the bytes are read back */
 		rc = load_blob(s, id);
 		o = rc ? NULL : store_lookup(s, id);
@@ -348,6 +422,8 @@ store_blob_open(struct store *s, struct store_owner *ow, uint64_t id,
 		rc = -ENOENT;
 	else if (!(o->flags & OBJ_BLOB))
 		rc = store_fail(-EISDIR, "object is not a blob");
+	else if (!obj_may(ow, o, PERM_R))
+		rc = perm_deny(ow, o, "read");
 	else {
 		blobref(s, o, b);
 		store_pin(ow, o);
@@ -362,7 +438,7 @@ store_blob_open(struct store *s, struct store_owner *ow, uint64_t id,
  * recursion, because member chains can be arbitrarily long. */
 void
 obj_delete(struct store *s, struct object *root, int deep, size_t *count,
-	   struct pjob **jp, int quarantine)
+	   struct pjob **jp, int quarantine, const struct store_owner *ow)
 {
 	struct object **work = xmalloc(sizeof(*work));
 	size_t nwork = 1, cap = 1;
@@ -419,7 +495,9 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 						it.id);
 				}
 			}
-			if (!deep || m->refs || m->names)
+			/* Another user's member stays, as if named. */
+			if (!deep || m->refs || m->names ||
+			    !obj_may(ow, m, PERM_W))
 				continue;
 			if (nwork == cap) {
 				cap *= 2;
@@ -439,8 +517,8 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 }
 
 int
-store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
-	     size_t *count, uint64_t *ticket)
+store_delete(struct store *s, struct store_owner *ow, const uint64_t *ids,
+	     size_t n, unsigned flags, size_t *count, uint64_t *ticket)
 {
 	struct pjob *job = NULL;
 	uint64_t tk;
@@ -460,7 +538,9 @@ store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
 			break;
 		}
 		meta_id_format(ids[i], idbuf);
-		if (o->refs)
+		if (!obj_may(ow, o, PERM_W))
+			rc = perm_deny(ow, o, "delete");
+		else if (o->refs)
 			rc = store_fail(-EBUSY, "object %s is a member of %u "
 					"other object%s; delete %s first",
 					idbuf, o->refs, o->refs == 1 ? "" : "s",
@@ -468,14 +548,15 @@ store_delete(struct store *s, const uint64_t *ids, size_t n, unsigned flags,
 	}
 	/* persistence: decided on disk first, or not at all */
 	if (rc == 0)
-		rc = store_delete_decide(s, ids, n, !(flags & DELETE_F_SHALLOW));
+		rc = store_delete_decide(s, ids, n, !(flags & DELETE_F_SHALLOW),
+					 ow);
 	for (i = 0; i < n && rc == 0; i++) {
 		struct object *o = idtab_get(&s->objs, ids[i]);
 
 		/* An earlier deep delete in this batch may have taken it. */
 		if (o)
 			obj_delete(s, o, !(flags & DELETE_F_SHALLOW), count,
-				   &job, 0);
+				   &job, 0, ow);
 	}
 	if (job)
 		job->decided = 1;

@@ -103,6 +103,7 @@ store_owner_free(struct store *s, struct store_owner *ow)
 	assert(s->nowners > 0);
 	s->nowners--;
 	store_unlock(s);
+	free(ow->groups);
 	free(ow);
 }
 

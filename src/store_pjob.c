@@ -72,6 +72,7 @@ job_free(struct pjob *j)
 	free(j->rm);
 	free(j->quar);
 	free(j->loads);
+	free(j->reown);
 	free(j);
 }
 
@@ -173,7 +174,8 @@ lazy_ids(struct store *s, struct object *root, uint64_t **ids, size_t *n)
 /* ---- the calls ---- */
 
 int
-store_persist(struct store *s, uint64_t id, uint64_t *ticket)
+store_persist(struct store *s, struct store_owner *ow, uint64_t id,
+	      uint64_t *ticket)
 {
 	struct object *o;
 	uint64_t tk = 0;
@@ -184,6 +186,8 @@ store_persist(struct store *s, uint64_t id, uint64_t *ticket)
 	store_lock(s);
 	if (!(o = store_lookup(s, id))) {
 		rc = -ENOENT;
+	} else if (!obj_may(ow, o, PERM_W)) {
+		rc = perm_deny(ow, o, "persist");
 	} else if (o->flags & OBJ_STREAM) {
 		/* its chunks live and go with its readers: nothing to keep */
 		rc = store_fail(-ENOTSUP, "a stream cannot be persisted; put "
@@ -204,7 +208,8 @@ store_persist(struct store *s, uint64_t id, uint64_t *ticket)
 }
 
 int
-store_unpersist(struct store *s, uint64_t id, uint64_t *ticket)
+store_unpersist(struct store *s, struct store_owner *ow, uint64_t id,
+		uint64_t *ticket)
 {
 	struct object **work = NULL, *o;
 	struct pjob *job = NULL;
@@ -222,6 +227,10 @@ store_unpersist(struct store *s, uint64_t id, uint64_t *ticket)
 	o = store_lookup(s, id);
 	if (!o) {
 		rc = -ENOENT;
+		goto out;
+	}
+	if (!obj_may(ow, o, PERM_W)) {
+		rc = perm_deny(ow, o, "unpersist");
 		goto out;
 	}
 	p = pobj_of(s, id);
@@ -289,18 +298,26 @@ out:
 }
 
 int
-store_prefetch(struct store *s, uint64_t id, uint64_t *ticket)
+store_prefetch(struct store *s, struct store_owner *ow, uint64_t id,
+	       unsigned flags, uint64_t *ticket)
 {
-	struct object *o;
+	struct object *o, *bad;
 	struct pjob *job;
 	uint64_t *ids, tk = 0;
 	size_t n;
+	int rc = 0;
 
 	if (ticket)
 		*ticket = 0;
 	store_lock(s);
 	o = s->disk || s->spill ? idtab_get(&s->objs, id) : NULL;
-	if (o) {
+	/* The request's own check, made before any byte comes off disk. */
+	if (o && (flags & PREFETCH_F_UNPERSIST) && !obj_may(ow, o, PERM_W))
+		rc = perm_deny(ow, o, "unpersist");
+	else if (o && !(flags & PREFETCH_F_UNPERSIST) &&
+		 (bad = tree_unreadable(s, ow, o)))
+		rc = perm_deny(ow, bad, "read");
+	if (o && rc == 0) {
 		lazy_ids(s, o, &ids, &n);
 		if (n) {
 			job = xcalloc(1, sizeof(*job));
@@ -312,7 +329,7 @@ store_prefetch(struct store *s, uint64_t id, uint64_t *ticket)
 	store_unlock(s);
 	if (ticket)
 		*ticket = tk;
-	return 0;
+	return rc;
 }
 
 int

@@ -2,6 +2,8 @@
  * store_restore: start-up: scans the data directory, checks what
  * each file needs, and rebuilds objects, names and persistence
  * bookkeeping from the files that pass; the rest moves to damaged/.
+ * Owners and modes come from the files (format 2); objects and names of
+ * format-1 files belong to the daemon's user and group, mode 0640.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,7 +36,10 @@ struct rent {
 	size_t nmembers;
 	uint64_t seq;         /* anchor */
 	char **names;
+	struct diskfmt_owner *name_owners; /* nnames: who bound each */
 	size_t nnames;
+	struct diskfmt_owner owner;  /* content file's */
+	uint8_t has_owner;    /* format 2: owner is set */
 };
 
 struct restore {
@@ -86,6 +91,8 @@ restore_blob(struct restore *r, const struct persist_entry *e)
 	x->content_len = e->file_len;
 	x->raw = h->raw_len;
 	x->small = b;
+	x->owner = h->owner;
+	x->has_owner = (uint8_t)h->has_owner;
 	return NULL;
 }
 
@@ -126,6 +133,8 @@ restore_object(struct restore *r, const struct persist_entry *e)
 	x->doc = xmemdup(doc, dl);
 	x->members = members;
 	x->nmembers = n;
+	x->owner = h->owner;
+	x->has_owner = (uint8_t)h->has_owner;
 	return NULL;
 }
 
@@ -141,16 +150,23 @@ restore_anchor(struct restore *r, const struct persist_entry *e)
 		return why;
 	x = rent_get(r, e->hdr.id);
 	x->names = xcalloc(a.nnames ? a.nnames : 1, sizeof(*x->names));
+	x->name_owners = xcalloc(a.nnames ? a.nnames : 1,
+				 sizeof(*x->name_owners));
 	for (i = 0; i < a.nnames; i++) {
 		const char *nm;
 		size_t len;
 
-		diskfmt_anchor_name(&a, &nm, &len);
+		/* Format 1 records no owner: the daemon's. */
+		x->name_owners[i].uid = r->s->uid;
+		x->name_owners[i].gid = r->s->gid;
+		diskfmt_anchor_name(&a, &nm, &len, &x->name_owners[i]);
 		if (names_check(nm, len, &why)) {
 			while (i-- > 0)
 				free(x->names[i]);
 			free(x->names);
+			free(x->name_owners);
 			x->names = NULL;
+			x->name_owners = NULL;
 			return "an invalid name in the anchor";
 		}
 		x->names[i] = xmalloc(len + 1);
@@ -278,6 +294,7 @@ struct rname {
 	uint64_t seq;
 	struct object *o;
 	const char *name;
+	const struct diskfmt_owner *owner;
 };
 
 static int
@@ -305,6 +322,15 @@ restore_build(struct restore *r, uint64_t *nlazy)
 		o = xcalloc(1, sizeof(*o));
 		o->id = x->id;
 		o->flags = OBJ_SEALED | OBJ_PERSISTED;
+		if (x->has_owner) {
+			o->uid = x->owner.uid;
+			o->gid = x->owner.gid;
+			o->mode = x->owner.mode;
+		} else {
+			o->uid = s->uid;
+			o->gid = s->gid;
+			o->mode = STORE_MODE_DEFAULT;
+		}
 		if (meta_id_is_blob(x->id)) {
 			uint32_t seg, off;
 
@@ -376,6 +402,7 @@ restore_names(struct restore *r)
 			v[n].seq = x->seq;
 			v[n].o = idtab_get(&r->s->objs, x->id);
 			v[n].name = x->names[i];
+			v[n].owner = &x->name_owners[i];
 			n++;
 		}
 	}
@@ -383,9 +410,12 @@ restore_names(struct restore *r)
 		qsort(v, n, sizeof(*v), rname_cmp);
 	for (i = 0; i < n; i++) {
 		struct object *old;
+		struct name *nm;
 
-		names_bind(&r->s->names, v[i].name, strlen(v[i].name), v[i].o,
-			   &old);
+		nm = names_bind(&r->s->names, v[i].name, strlen(v[i].name),
+				v[i].o, &old);
+		nm->uid = v[i].owner->uid;
+		nm->gid = v[i].owner->gid;
 	}
 	free(v);
 	r->s->seq = maxseq + 1;
@@ -478,6 +508,7 @@ store_restore(struct store *s)
 		for (i = 0; i < x->nnames; i++)
 			free(x->names[i]);
 		free(x->names);
+		free(x->name_owners);
 		free(x->small);
 		free(x->doc);
 		free(x->members);

@@ -133,6 +133,7 @@ spill_one(struct store *s, uint64_t id)
 {
 	struct object *o = idtab_get(&s->objs, id);
 	struct persist_file f;
+	struct diskfmt_owner owner;
 	struct sfile *sf;
 	char idbuf[META_ID_LEN];
 	size_t len;
@@ -155,8 +156,11 @@ spill_one(struct store *s, uint64_t id)
 	s->spilling++;
 	rofd = o->u.big.rofd;
 	len = (size_t)o->nbytes;
+	/* The header names the owner as a persisted file does; a read back
+	 * keeps the owner and mode memory has (a chmod may come between). */
+	obj_disk_owner(o, &owner);
 	pthread_mutex_unlock(&s->lock);
-	rc = persist_write_blob(s->spill, id, 0, rofd, NULL, len,
+	rc = persist_write_blob(s->spill, id, 0, &owner, rofd, NULL, len,
 				PERSIST_LEVEL, &s->cancel, &f);
 	/* No fsync: a spill file lives as long as this daemon, and the
 	 * page cache serves it meanwhile; the rename still makes it appear
@@ -366,8 +370,30 @@ spill_release(struct store *s)
 
 /* ---- the calls ---- */
 
+/* 0 when every object of ids exists and ow may read all of its tree (the
+ * same rule as a get: moving bytes between memory and disk, or saying
+ * where they are, is reading them); else -ENOENT or -EACCES with a
+ * sentence, checked before anything moves. */
+static int
+may_read_all(struct store *s, const struct store_owner *ow,
+	     const uint64_t *ids, size_t n, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct object *o = store_lookup(s, ids[i]), *bad;
+
+		if (!o)
+			return -ENOENT;
+		if ((bad = tree_unreadable(s, ow, o)))
+			return perm_deny(ow, bad, what);
+	}
+	return 0;
+}
+
 int
-store_evict(struct store *s, const uint64_t *ids, size_t n)
+store_evict(struct store *s, struct store_owner *ow, const uint64_t *ids,
+	    size_t n)
 {
 	size_t i;
 	int rc = 0;
@@ -378,15 +404,13 @@ store_evict(struct store *s, const uint64_t *ids, size_t n)
 				"(vineyardd --spill-dir)");
 		goto out;
 	}
+	if ((rc = may_read_all(s, ow, ids, n, "evict")))
+		goto out;
 	for (i = 0; i < n && rc == 0; i++) {
 		struct object *o = store_lookup(s, ids[i]);
 		uint64_t *blobs;
 		size_t nb, k;
 
-		if (!o) {
-			rc = -ENOENT;
-			break;
-		}
 		blob_ids(s, o, &blobs, &nb);
 		for (k = 0; k < nb && rc == 0; k++) {
 			struct object *b = idtab_get(&s->objs, blobs[k]);
@@ -405,21 +429,19 @@ out:
 }
 
 int
-store_hold(struct store *s, const uint64_t *ids, size_t n, int hold)
+store_hold(struct store *s, struct store_owner *ow, const uint64_t *ids,
+	   size_t n, int hold)
 {
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	store_lock(s);
+	rc = may_read_all(s, ow, ids, n, hold ? "hold" : "unhold");
 	for (i = 0; i < n && rc == 0; i++) {
 		struct object *o = store_lookup(s, ids[i]);
 		uint64_t *blobs;
 		size_t nb, k;
 
-		if (!o) {
-			rc = -ENOENT;
-			break;
-		}
 		blob_ids(s, o, &blobs, &nb);
 		for (k = 0; k < nb; k++) {
 			struct object *b = idtab_get(&s->objs, blobs[k]);
@@ -438,19 +460,18 @@ store_hold(struct store *s, const uint64_t *ids, size_t n, int hold)
 }
 
 int
-store_spilled(struct store *s, uint64_t id, int *out)
+store_spilled(struct store *s, struct store_owner *ow, uint64_t id, int *out)
 {
 	struct object *o;
 	uint64_t *blobs;
 	size_t nb, k;
-	int rc = 0;
+	int rc;
 
 	*out = 0;
 	store_lock(s);
-	o = store_lookup(s, id);
-	if (!o) {
-		rc = -ENOENT;
-	} else {
+	rc = may_read_all(s, ow, &id, 1, "query");
+	if (rc == 0) {
+		o = store_lookup(s, id);
 		blob_ids(s, o, &blobs, &nb);
 		for (k = 0; k < nb; k++) {
 			struct object *b = idtab_get(&s->objs, blobs[k]);

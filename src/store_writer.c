@@ -1,6 +1,6 @@
 /*
  * store_writer: the two persistence threads: the writer runs persist,
- * anchor, removal and quarantine jobs in order; the loader reads lazy
+ * anchor, removal, quarantine and change-of-mode jobs in order; the loader reads lazy
  * blobs back (load_blob), and drop_damaged removes what a damaged blob
  * takes with it.
  */
@@ -58,7 +58,8 @@ drop_damaged(struct store *s, struct object *bad)
 
 		for (i = 0; i < n; i++)
 			if (set[i] && set[i]->refs == 0) {
-				obj_delete(s, set[i], 0, &count, &job, 1);
+				obj_delete(s, set[i], 0, &count, &job, 1,
+					   NULL);
 				set[i] = NULL;
 				left--;
 			}
@@ -225,6 +226,7 @@ struct pitem {
 	size_t len;         /* blob bytes, or document bytes */
 	uint8_t *doc;       /* composite: a copy of its document */
 	uint16_t flags;     /* DISKFMT_F_ROOT for the object persisted */
+	struct diskfmt_owner owner; /* as it was when collected */
 	struct persist_file f;
 	int state;          /* 1 written, 2 synced, 3 committed */
 };
@@ -266,6 +268,8 @@ collect_one(struct store *s, struct object *o, void *ctx)
 	if (o->id == c->target) {
 		it->flags = DISKFMT_F_ROOT;
 	}
+	/* A chmod after this queues its own rewrite, which runs later. */
+	obj_disk_owner(o, &it->owner);
 	o->pins++;
 	p = xcalloc(1, sizeof(*p));
 	p->id = o->id;
@@ -317,7 +321,8 @@ write_item(struct store *s, struct pitem *it)
 
 	if (it->doc) {
 		cw_init(&w);
-		diskfmt_object_file(&w, it->id, it->flags, it->doc, it->len);
+		diskfmt_object_file(&w, it->id, it->flags, &it->owner,
+				    it->doc, it->len);
 		if (w.oom)
 			fatalx("out of memory encoding a record");
 		rc = persist_write_record(s->disk, DISKFMT_OBJECT, it->id,
@@ -326,9 +331,9 @@ write_item(struct store *s, struct pitem *it)
 	} else {
 		/* A big blob is read from its memfd (pread beats a mapping
 		 * here), a small one from its segment. */
-		rc = persist_write_blob(s->disk, it->id, it->flags, it->rofd,
-					it->src, it->len, PERSIST_LEVEL,
-					&s->cancel, &it->f);
+		rc = persist_write_blob(s->disk, it->id, it->flags,
+					&it->owner, it->rofd, it->src, it->len,
+					PERSIST_LEVEL, &s->cancel, &it->f);
 	}
 	if (rc == 0)
 		it->state = 1;
@@ -374,13 +379,24 @@ write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
 		v = xreallocarray(v, nv + 1, sizeof(*v));
 		v[nv++] = a;
 		if (want) {
+			struct diskfmt_owner *owners;
 			const char **names;
-			size_t nn;
+			size_t nn, k;
 
 			names = names_of(o, &nn);
+			owners = xcalloc(nn ? nn : 1, sizeof(*owners));
+			for (k = 0; k < nn; k++) {
+				struct name *nm = names_get(&s->names,
+							    names[k],
+							    strlen(names[k]));
+
+				owners[k].uid = nm->uid;
+				owners[k].gid = nm->gid;
+			}
 			cw_init(&a->w);
 			diskfmt_anchor_file(&a->w, a->id, s->seq++,
-					    p->explicit_, names, nn);
+					    p->explicit_, names, owners, nn);
+			free(owners);
 			free(names);
 			if (a->w.oom)
 				fatalx("out of memory encoding a record");
@@ -581,6 +597,62 @@ run_persist(struct store *s, struct pjob *j)
 	free(c.v);
 }
 
+/* Writes the content files of ids again with the owner and mode memory
+ * has now (a chmod). An object whose persisted copy went meanwhile, or
+ * whose persist failed, has no file to write: skipped. */
+static void
+rewrite_owners(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
+{
+	size_t i;
+	int rc = 0, done = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		uint8_t kind = meta_id_is_blob(ids[i]) ? DISKFMT_BLOB :
+			       DISKFMT_OBJECT;
+		struct diskfmt_owner owner;
+		struct persist_file f;
+		struct object *o;
+		struct pobj *p;
+
+		store_lock(s);
+		o = idtab_get(&s->objs, ids[i]);
+		p = pobj_of(s, ids[i]);
+		if (o && p && !p->pending)
+			obj_disk_owner(o, &owner);
+		store_unlock(s);
+		if (!o || !p || p->pending)
+			continue;
+		memset(&f, 0, sizeof(f));
+		f.fd = -1;
+		rc = persist_rewrite_owner(s->disk, kind, ids[i], &owner, &f);
+		if (rc == 0)
+			rc = persist_sync(s->disk, &f);
+		if (rc == 0)
+			rc = persist_commit(s->disk, &f);
+		persist_discard(s->disk, &f);
+		if (rc == -ENOENT) {
+			rc = 0; /* unpersisted while we were at it */
+			continue;
+		}
+		if (rc == 0) {
+			done++;
+			store_lock(s);
+			/* A format-1 file grew by its new header. */
+			if ((p = pobj_of(s, ids[i]))) {
+				s->disk_bytes -= p->content;
+				p->content = f.len;
+				s->disk_bytes += p->content;
+			}
+			store_unlock(s);
+		}
+	}
+	if (rc == 0 && done)
+		rc = persist_sync_dir(s->disk);
+	if (rc)
+		jfail(j, rc, "cannot write the new mode to the data "
+		      "directory: %s", persist_errmsg());
+}
+
 /* Removes (or moves to damaged/) every file of ids: anchors first, so a
  * crash half-way leaves content no anchor reaches, which start-up drops.
  * After a decided delete (store_decide.c) the trash names go too, and a
@@ -675,6 +747,8 @@ writer_main(void *arg)
 			remove_files(s, j, j->rm, j->nrm, 0);
 		if (j->nquar)
 			remove_files(s, j, j->quar, j->nquar, 1);
+		if (j->nreown)
+			rewrite_owners(s, j, j->reown, j->nreown);
 		/* All of it is disk work: a full disk says EDQUOT, so that a
 		 * client can tell it from a full memory (ENOSPC). */
 		if (j->rc == -ENOSPC)

@@ -139,7 +139,8 @@ no_room(struct store *s, struct stream *st, uint64_t len)
 int
 store_stream_create(struct store *s, struct store_owner *ow,
 		    const char *typename, size_t typelen, int objects,
-		    const char *name, size_t namelen, uint64_t *id)
+		    const char *name, size_t namelen, unsigned mode,
+		    uint64_t *id)
 {
 	struct stream *st;
 	struct object *o;
@@ -158,8 +159,8 @@ store_stream_create(struct store *s, struct store_owner *ow,
 	cw_map(&w, 0);
 	if (w.oom)
 		fatalx("out of memory encoding a stream");
-	rc = store_obj_put(s, ow, w.buf, w.len, NULL, 0, name, namelen, 0, id,
-			   NULL);
+	rc = store_obj_put(s, ow, w.buf, w.len, NULL, 0, name, namelen, 0,
+			   mode, id, NULL);
 	cw_release(&w);
 	if (rc)
 		return rc;
@@ -193,7 +194,9 @@ store_stream_open_writer(struct store *s, struct store_owner *ow,
 	store_lock(s);
 	if (!(st = find(s, id, &rc)))
 		goto out;
-	if (st->state != STREAM_OPEN)
+	if (!obj_may(ow, store_lookup(s, id), PERM_W))
+		rc = perm_deny(ow, store_lookup(s, id), "write");
+	else if (st->state != STREAM_OPEN)
 		rc = ended(st);
 	else if (st->writer && st->writer != ow)
 		rc = store_fail(-EBUSY, "stream %s already has a writer (%s)",
@@ -216,6 +219,10 @@ store_stream_open_reader(struct store *s, struct store_owner *ow,
 	store_lock(s);
 	if (!(st = find(s, id, &rc)))
 		goto out;
+	if (!obj_may(ow, store_lookup(s, id), PERM_R)) {
+		rc = perm_deny(ow, store_lookup(s, id), "read");
+		goto out;
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->rid = *rid = ++s->stream_rids;
 	r->ow = ow;
@@ -244,7 +251,7 @@ chunk_free(struct store *s, struct stream *st, const struct schunk *c,
 	if (o->refs)
 		o->refs--;
 	if (!o->refs && !o->names)
-		obj_delete(s, o, 1, &count, jp, 0);
+		obj_delete(s, o, 1, &count, jp, 0, NULL);
 }
 
 /* Frees the chunks every reader has moved past. */
@@ -295,6 +302,8 @@ int
 store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 		   size_t len, uint64_t *chunk, int *fd)
 {
+	struct object *so;
+	unsigned mode;
 	struct stream *st;
 	char buf[META_ID_LEN];
 	int rc = 0;
@@ -315,6 +324,9 @@ store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 				"byte");
 	if (rc)
 		goto out;
+	/* readers of the stream may read its chunks */
+	so = store_lookup(s, id);
+	mode = so ? so->mode : STORE_MODE_DEFAULT;
 	/* A chunk asked for and never appended (the spare an append asked
 	 * for, of another size than this one) is replaced. */
 	drop_pending(s, st);
@@ -323,7 +335,7 @@ store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 		goto out;
 	}
 	store_unlock(s);
-	rc = blob_create(s, ow, len, 1, chunk, fd);
+	rc = blob_create(s, ow, len, mode, 1, chunk, fd);
 	store_lock(s);
 	if (rc)
 		goto out;

@@ -47,10 +47,12 @@ enum stream_state {
 void store_stream_threshold(struct store *s, double fraction);
 
 /* Creates a stream object of typename (byte stream unless objects), named
- * name if not NULL. */
+ * name if not NULL, of mode (its chunks get it too). Opening it for
+ * writing takes write permission, for reading read permission. */
 int store_stream_create(struct store *s, struct store_owner *ow,
 			const char *typename, size_t typelen, int objects,
-			const char *name, size_t namelen, uint64_t *id);
+			const char *name, size_t namelen, unsigned mode,
+			uint64_t *id);
 /* Makes ow the stream's one writer: -EBUSY when another is, -EIO when
  * the stream failed, -EINVAL when it finished, -ENOENT / -EINVAL when id is no stream. */
 int store_stream_open_writer(struct store *s, struct store_owner *ow,

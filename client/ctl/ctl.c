@@ -25,7 +25,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "put", cmd_put, "FILE|- [--name NAME] [--persist] |\n"
+	{ "put", cmd_put, "FILE|- [--name NAME] [--persist] [--mode MODE] |\n"
 	  "           --stream [--chunk-size SIZE] [--timeout SECONDS]\n"
 	  "           [--readers N]",
 	  "store a file (or stdin) as a blob; prints its id. --stream: as a\n"
@@ -41,8 +41,11 @@ static const struct cmd cmds[] = {
 	  "           name and each chunk at most --wait, else without end" },
 	{ "ls", cmd_ls, "[--type GLOB] [--cluster]",
 	  "list objects: id, typename, size, persisted (or a stream's state:\n"
-	  "           open, finished, failed), names (--cluster:\n"
-	  "           every published object of the cluster, with its instance)" },
+	  "           open, finished, failed), mode, owner, group, names\n"
+	  "           (--cluster: every published object of the cluster, with\n"
+	  "           its instance)" },
+	{ "names", cmd_names, "[GLOB]",
+	  "list names: name, id, owner and group of whoever bound it" },
 	{ "meta", cmd_meta, "ID|NAME", "print an object's metadata as JSON" },
 	{ "name", cmd_name, "ID|NAME NEWNAME",
 	  "bind NEWNAME to an object (re-points an existing name)" },
@@ -53,6 +56,9 @@ static const struct cmd cmds[] = {
 	  "keep objects across daemon restarts (returns once on disk)" },
 	{ "unpersist", cmd_persist, "ID|NAME...",
 	  "drop objects' persisted copies; they stay in memory" },
+	{ "chmod", cmd_chmod, "[-R] MODE ID|NAME...",
+	  "change who may read (r) and delete, persist, name (w) objects:\n"
+	  "           octal (0644) or symbolic (go+r, u=rw,o=) as in chmod(1)" },
 	{ "wait", cmd_wait, "NAME [--timeout SECONDS]",
 	  "wait for a name to appear; prints its id" },
 	{ "status", cmd_status, "", "show the daemon's figures" },
@@ -84,9 +90,12 @@ usage(FILE *f)
 		"command\n"
 		"  -V, --version      show the version\n\n"
 		"Objects are given by id (o + 16 hex digits) or by name.\n"
+		"Every object has an owner, a group and a mode (default 0640:\n"
+		"owner and group read, the owner deletes and names).\n"
 		"exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 daemon "
 		"unreachable,\n5 no space, 6 timed out, 7 in use, 8 cluster (etcd) "
-		"unreachable.\nSee vineyardctl(1).\n", VY_DEFAULT_SOCKET);
+		"unreachable, 9 permission\ndenied. See vineyardctl(1).\n",
+		VY_DEFAULT_SOCKET);
 }
 
 int

@@ -25,6 +25,7 @@ enum {
 	EX_TIMEOUT = 6,   /* a wait ran out */
 	EX_INUSE = 7,     /* refused: object in use (member of another) */
 	EX_CLUSTER = 8,   /* the daemon's cluster (etcd) is unreachable */
+	EX_DENIED = 9,    /* refused: another user's object or name */
 };
 
 /* Bytes moved per write call (and per progress step). */
@@ -52,6 +53,15 @@ int seconds_to_ms(double s);
 int resolve(struct vy_client *c, const char *arg, int wait_ms, vy_id *id);
 /* s as a JSON string, quoted and escaped. */
 void json_str(FILE *f, const char *s);
+/* A mode as chmod(1) takes it, octal (0644) or symbolic (go+r,u=rw), as
+ * the change it makes: new = (old & ~*clear) | *set. 0, or -EINVAL with a
+ * message printed. */
+int parse_mode(const char *s, unsigned *clear, unsigned *set);
+/* mode as "rw-r-----". */
+void mode_string(unsigned mode, char out[10]);
+/* A user's or group's name, or its number when it has none here. */
+const char *user_name(uint32_t uid);
+const char *group_name(uint32_t gid);
 
 /* A progress bar on stderr for transfers of 64 MiB and more. */
 struct progress {
@@ -67,17 +77,19 @@ void progress_show(struct progress *p, uint64_t done);
 int cmd_put(int argc, char **argv);      /* ctl_put.c */
 int cmd_get(int argc, char **argv);      /* ctl_get.c */
 int cmd_ls(int argc, char **argv);       /* ctl_list.c */
+int cmd_names(int argc, char **argv);    /* ctl_list.c */
 int cmd_meta(int argc, char **argv);     /* ctl_list.c */
 int cmd_name(int argc, char **argv);     /* ctl_name.c */
 int cmd_unname(int argc, char **argv);   /* ctl_name.c */
 int cmd_wait(int argc, char **argv);     /* ctl_name.c */
 int cmd_rm(int argc, char **argv);       /* ctl_rm.c */
 int cmd_persist(int argc, char **argv);  /* ctl_persist.c */
+int cmd_chmod(int argc, char **argv);    /* ctl_chmod.c */
 int cmd_status(int argc, char **argv);   /* ctl_status.c */
 int cmd_cluster(int argc, char **argv);  /* ctl_cluster.c */
 /* put --stream and get --follow (ctl_stream.c) */
 int put_stream(const char *path, const char *name, size_t chunk,
-	       int timeout_ms, unsigned readers);
+	       int timeout_ms, unsigned readers, unsigned mode);
 int get_follow(const char *arg, const char *out, int wait_ms);
 /* `ls --cluster`: the cluster's published objects (ctl_cluster.c). */
 int ls_cluster(struct vy_client *c, const char *glob);

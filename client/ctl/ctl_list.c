@@ -1,6 +1,7 @@
 /*
- * ctl_list: `vineyardctl ls` (one line or JSON object per object) and
- * `vineyardctl meta` (one object's metadata as JSON).
+ * ctl_list: `vineyardctl ls` (one line or JSON object per object, with
+ * its owner, group and mode), `vineyardctl names` (each name with who
+ * bound it) and `vineyardctl meta` (one object's metadata as JSON).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -38,18 +39,23 @@ ls_one(void *ctx, const struct vy_list_entry *e)
 				printf(", ");
 			json_str(stdout, e->names[i]);
 		}
-		printf("], \"persisted\": %s, \"where\": \"%s\"",
+		printf("], \"persisted\": %s, \"where\": \"%s\", \"uid\": "
+		       "%" PRIu32 ", \"gid\": %" PRIu32 ", \"mode\": \"%04o\"",
 		       e->persisted ? "true" : "false",
-		       e->spilled ? "disk" : "memory");
+		       e->spilled ? "disk" : "memory", e->uid, e->gid, e->mode);
 		if (e->stream)
 			printf(", \"stream\": \"%s\"", stream_state(e->stream));
 		printf("}");
 	} else {
+		char mode[10];
+
 		human_bytes(e->nbytes, size, sizeof(size));
-		printf("%s  %-28s %10s  %-9s %-6s ", idbuf, e->typename, size,
-		       e->stream ? stream_state(e->stream) :
+		mode_string(e->mode, mode);
+		printf("%s  %-28s %10s  %-9s %-6s %s %-8s %-8s ", idbuf,
+		       e->typename, size, e->stream ? stream_state(e->stream) :
 		       e->persisted ? "persisted" : "-",
-		       e->spilled ? "disk" : "memory");
+		       e->spilled ? "disk" : "memory", mode, user_name(e->uid),
+		       group_name(e->gid));
 		for (i = 0; i < e->nnames; i++)
 			printf("%s%s", i ? "," : "", e->names[i]);
 		if (!e->nnames)
@@ -95,12 +101,56 @@ cmd_ls(int argc, char **argv)
 	if (opt_json)
 		printf("[");
 	else if (!opt_quiet)
-		printf("%-17s  %-28s %10s  %-9s %-6s %s\n", "ID", "TYPENAME",
-		       "SIZE", "PERSISTED", "WHERE", "NAMES");
+		printf("%-17s  %-28s %10s  %-9s %-6s %-9s %-8s %-8s %s\n",
+		       "ID", "TYPENAME", "SIZE", "PERSISTED", "WHERE", "MODE",
+		       "OWNER", "GROUP", "NAMES");
 	rc = vy_list(c, glob, ls_one, &l);
 	if (opt_json)
 		printf("%s]\n", l.n ? "\n" : "");
 	return finish(c, rc, "ls");
+}
+
+static int
+names_one(void *ctx, const struct vy_name_entry *e)
+{
+	struct ls_ctx *l = ctx;
+	char idbuf[VY_ID_STRLEN];
+
+	vy_id_format(e->id, idbuf);
+	if (opt_json) {
+		printf("%s\n  {\"name\": ", l->n ? "," : "");
+		json_str(stdout, e->name);
+		printf(", \"id\": \"%s\", \"uid\": %" PRIu32 ", \"gid\": %"
+		       PRIu32 "}", idbuf, e->uid, e->gid);
+	} else {
+		printf("%-24s %s  %-8s %s\n", e->name, idbuf,
+		       user_name(e->uid), group_name(e->gid));
+	}
+	l->n++;
+	return 0;
+}
+
+int
+cmd_names(int argc, char **argv)
+{
+	struct ls_ctx l = { 0 };
+	struct vy_client *c;
+	int rc;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		fprintf(stderr, "usage: %s names [GLOB]\n", prog);
+		return EX_USAGE;
+	}
+	c = connect_or_die();
+	if (opt_json)
+		printf("[");
+	else if (!opt_quiet)
+		printf("%-24s %-17s  %-8s %s\n", "NAME", "ID", "OWNER",
+		       "GROUP");
+	rc = vy_names(c, argc == 2 ? argv[1] : NULL, names_one, &l);
+	if (opt_json)
+		printf("%s]\n", l.n ? "\n" : "");
+	return finish(c, rc, "names");
 }
 
 int

@@ -1,6 +1,6 @@
 /*
  * ctl_put: `vineyardctl put`: a file or stdin into one blob, optionally
- * named and persisted as part of the same put.
+ * named and persisted as part of the same put, with the mode asked for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +19,14 @@ cmd_put(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "persist", no_argument, NULL, 'p' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "stream", no_argument, NULL, 'S' },
 		{ "chunk-size", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "readers", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
+	unsigned mode = VY_MODE_DEFAULT, clear, set;
 	int stream = 0;
 	double timeout_s = 60;
 	size_t chunk = 4u << 20;
@@ -39,7 +41,7 @@ cmd_put(int argc, char **argv)
 	vy_id id = 0;
 	uint64_t done = 0;
 
-	while ((ch = getopt_long(argc, argv, "n:p", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:pm:", lo, NULL)) != -1) {
 		char *end;
 
 		if (ch == 'n') {
@@ -79,13 +81,18 @@ cmd_put(int argc, char **argv)
 				return EX_USAGE;
 			}
 			chunk = (size_t)v;
+		} else if (ch == 'm') {
+			/* Symbolic modes change the default, 0640. */
+			if (parse_mode(optarg, &clear, &set))
+				return EX_USAGE;
+			mode = (VY_MODE_DEFAULT & ~clear) | set;
 		} else {
 			return EX_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "usage: %s put FILE|- [--name NAME] "
-			"[--persist] | --stream [--chunk-size SIZE] "
+			"[--persist] [--mode MODE] | --stream [--chunk-size SIZE] "
 			"[--timeout SECONDS] [--readers N]\n", prog);
 		return EX_USAGE;
 	}
@@ -97,7 +104,7 @@ cmd_put(int argc, char **argv)
 	}
 	if (stream)
 		return put_stream(path, name, chunk, timeout_s == 0 ? -1 :
-				  seconds_to_ms(timeout_s), readers);
+				  seconds_to_ms(timeout_s), readers, mode);
 	if (strcmp(path, "-") == 0) {
 		fd = 0;
 	} else {
@@ -115,6 +122,8 @@ cmd_put(int argc, char **argv)
 		return EX_FAIL;
 	}
 	c = connect_or_die();
+	if ((rc = vy_set_mode(c, mode)))
+		return finish(c, rc, "put");
 	if (!S_ISREG(st.st_mode) || vy_is_tcp(c)) {
 		/* A stream of unknown length (or a TCP daemon, which takes
 		 * bytes by copy): gather it, then one put. */

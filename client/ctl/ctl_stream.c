@@ -63,7 +63,7 @@ wait_readers(struct vy_client *c, vy_id id, unsigned n, int timeout_ms)
 
 int
 put_stream(const char *path, const char *name, size_t chunk, int timeout_ms,
-	   unsigned readers)
+	   unsigned readers, unsigned mode)
 {
 	struct vy_client *c;
 	struct vy_stream *s = NULL;
@@ -88,7 +88,9 @@ put_stream(const char *path, const char *name, size_t chunk, int timeout_ms,
 		return EX_FAIL;
 	}
 	c = connect_or_die();
-	rc = vy_stream_create(c, VY_STREAM_BYTES, 0, name, &id);
+	rc = vy_set_mode(c, mode); /* the stream's and its chunks' */
+	if (rc == 0)
+		rc = vy_stream_create(c, VY_STREAM_BYTES, 0, name, &id);
 	if (rc == 0)
 		rc = vy_stream_open_writer(c, id, NULL, 0, &s);
 	if (rc) {

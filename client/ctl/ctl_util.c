@@ -4,7 +4,9 @@
  * JSON strings and the progress bar.
  */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@ exit_code(int rc)
 	case -ETIMEDOUT: return EX_TIMEOUT;
 	case -EBUSY: return EX_INUSE;
 	case -ENOTCONN: return EX_CLUSTER;
+	case -EACCES: return EX_DENIED;
 	case -EINVAL: return EX_USAGE;
 	case -ECONNREFUSED: case -ECONNRESET: case -EPIPE: return EX_NODAEMON;
 	}
@@ -181,4 +184,142 @@ progress_show(struct progress *p, uint64_t done)
 	fprintf(stderr, "] %3d%% %s/%s %s/s ", pct, a, b, r);
 	if (done >= p->total)
 		fputc('\n', stderr);
+}
+
+static int
+mode_error(const char *s, const char *why)
+{
+	fprintf(stderr, "%s: mode %s: %s\n", prog, s, why);
+	return -EINVAL;
+}
+
+int
+parse_mode(const char *s, unsigned *clear, unsigned *set)
+{
+	const char *p = s;
+	unsigned c = 0, t = 0;
+
+	if (*s >= '0' && *s <= '7') {
+		char *end;
+		unsigned long v = strtoul(s, &end, 8);
+
+		if (*end || v > 0777)
+			return mode_error(s, "expected an octal mode such as "
+					  "0644, or one such as go+r");
+		if (v & 0111)
+			return mode_error(s, "execute bits mean nothing for "
+					  "objects; read is 4, write 2");
+		*clear = 0666;
+		*set = (unsigned)v;
+		return 0;
+	}
+	/* Clauses [ugoa]*[+-=][rw]*..., comma-separated, applied in turn:
+	 * each (clear, set) folds into the ones before it. */
+	while (*p) {
+		unsigned who = 0;
+
+		for (; *p && strchr("ugoa", *p); p++)
+			who |= *p == 'u' ? 0700 : *p == 'g' ? 0070 :
+			       *p == 'o' ? 0007 : 0777;
+		if (!who)
+			who = 0777;
+		if (!*p || !strchr("+-=", *p))
+			return mode_error(s, "expected [ugoa]*[+-=][rw]*, "
+					  "such as go+r or u=rw,o=");
+		while (*p && strchr("+-=", *p)) {
+			char op = *p++;
+			unsigned bits = 0, cc, ss;
+
+			for (; *p && *p != ',' && !strchr("+-=", *p); p++) {
+				if (*p == 'r')
+					bits |= 0444;
+				else if (*p == 'w')
+					bits |= 0222;
+				else if (*p == 'x' || *p == 'X')
+					return mode_error(s, "execute bits "
+							  "mean nothing for "
+							  "objects");
+				else
+					return mode_error(s, "only r and w "
+							  "may follow + - "
+							  "=");
+			}
+			bits &= who;
+			cc = op == '+' ? 0 : op == '-' ? bits : who & 0666;
+			ss = op == '-' ? 0 : bits;
+			t = (t & ~cc) | ss;
+			c |= cc;
+		}
+		if (*p == ',')
+			p++;
+	}
+	*clear = c;
+	*set = t;
+	return 0;
+}
+
+void
+mode_string(unsigned mode, char out[10])
+{
+	static const char rwx[] = "rwxrwxrwx";
+	int i;
+
+	for (i = 0; i < 9; i++)
+		out[i] = (mode & (0400u >> i)) ? rwx[i] : '-';
+	out[9] = 0;
+}
+
+/* A few entries: a listing has few distinct owners, and each lookup may
+ * read /etc/passwd. */
+struct idname {
+	uint32_t id;
+	int used;
+	char name[32];
+};
+
+static const char *
+id_name(struct idname *cache, size_t n, uint32_t id, int group)
+{
+	size_t i, slot = (size_t)id % n;
+
+	for (i = 0; i < n; i++)
+		if (cache[i].used && cache[i].id == id)
+			return cache[i].name;
+	cache[slot].used = 1;
+	cache[slot].id = id;
+	if (group) {
+		struct group *g = getgrgid((gid_t)id);
+
+		if (g && strlen(g->gr_name) < sizeof(cache[slot].name)) {
+			snprintf(cache[slot].name, sizeof(cache[slot].name),
+				 "%s", g->gr_name);
+			return cache[slot].name;
+		}
+	} else {
+		struct passwd *pw = getpwuid((uid_t)id);
+
+		if (pw && strlen(pw->pw_name) < sizeof(cache[slot].name)) {
+			snprintf(cache[slot].name, sizeof(cache[slot].name),
+				 "%s", pw->pw_name);
+			return cache[slot].name;
+		}
+	}
+	snprintf(cache[slot].name, sizeof(cache[slot].name), "%" PRIu32, id);
+	return cache[slot].name;
+}
+
+const char *
+user_name(uint32_t uid)
+{
+	static struct idname cache[16];
+
+	return id_name(cache, 16, uid, 0);
+}
+
+const char *
+group_name(uint32_t gid)
+{
+	static struct idname cache[16];
+
+	return id_name(cache, 16, gid, 1);
 }

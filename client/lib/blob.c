@@ -80,11 +80,12 @@ create_many(struct vy_client *c, const size_t *lens, size_t n,
 	if (!big)
 		return 0;
 	vy__req(c);
-	cw_array(&c->req, 1);
+	cw_array(&c->req, 2);
 	cw_array(&c->req, big);
 	for (i = 0; i < n; i++)
 		if (lens[i] > PROTO_SMALL_MAX)
 			cw_uint(&c->req, lens[i]);
+	cw_uint(&c->req, c->mode);
 	rc = vy__rt(c, MSG_BLOB_CREATE, 0, &rep);
 	if (rc)
 		goto fail;
@@ -202,10 +203,10 @@ vy_writer_write(struct vy_writer *w, size_t off, const void *p, size_t len)
 }
 
 /* Sends the small writers ws[from..to) that have no id yet, k of them, in
- * one request, and sets their ids. */
+ * one request with mode, and sets their ids. */
 static int
 put_small_batch(struct vy_client *c, struct vy_writer **ws, size_t from,
-		size_t to, size_t k)
+		size_t to, size_t k, unsigned mode)
 {
 	struct vy_reply rep;
 	struct cr r;
@@ -213,11 +214,12 @@ put_small_batch(struct vy_client *c, struct vy_writer **ws, size_t from,
 	int rc;
 
 	vy__req(c);
-	cw_array(&c->req, 1);
+	cw_array(&c->req, 2);
 	cw_array(&c->req, k);
 	for (i = from; i < to; i++)
 		if (ws[i]->fd < 0)
 			cw_bytes(&c->req, ws[i]->map, ws[i]->len);
+	cw_uint(&c->req, mode);
 	rc = vy__rt(c, MSG_BLOB_PUT, 0, &rep);
 	if (rc)
 		return rc;
@@ -239,7 +241,8 @@ bad:
 /* As many requests as the batch and size limits need: on failure, the
  * writers sent before have their ids (the caller deletes them). */
 int
-vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
+vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n,
+	      unsigned mode)
 {
 	size_t i, from = 0, k = 0, bytes = 0;
 	int rc;
@@ -250,7 +253,7 @@ vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
 		/* 3 bytes of CBOR head per blob of at most 4095 bytes */
 		if (k == PROTO_MAX_BATCH ||
 		    bytes + ws[i]->len + 3 > PUT_SMALL_BYTES) {
-			if ((rc = put_small_batch(c, ws, from, i, k)))
+			if ((rc = put_small_batch(c, ws, from, i, k, mode)))
 				return rc;
 			from = i;
 			k = 0;
@@ -259,7 +262,7 @@ vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n)
 		k++;
 		bytes += ws[i]->len + 3;
 	}
-	return k ? put_small_batch(c, ws, from, n, k) : 0;
+	return k ? put_small_batch(c, ws, from, n, k, mode) : 0;
 }
 
 /* Seals the large writers in one request. Unmaps first: the kernel refuses
@@ -309,7 +312,8 @@ vy_blob_seal(struct vy_client *c, struct vy_writer *w, vy_id *id)
 		vy__writer_free(w);
 		return rc;
 	}
-	rc = w->fd < 0 ? vy__put_small(c, &w, 1) : vy__seal_big(c, &w, 1);
+	rc = w->fd < 0 ? vy__put_small(c, &w, 1, c->mode) :
+			 vy__seal_big(c, &w, 1);
 	if (rc == 0 && id)
 		*id = w->id;
 	if (rc && w->fd >= 0) {
@@ -356,7 +360,7 @@ vy_put_blob(struct vy_client *c, const void *data, size_t len, vy_id *id)
 		rc = vy__enter(c);
 		if (rc)
 			return rc;
-		rc = vy__put_small(c, &tp, 1);
+		rc = vy__put_small(c, &tp, 1, c->mode);
 		if (rc == 0)
 			*id = tmp.id;
 		vy__leave(c);

@@ -72,6 +72,23 @@ vy_default_socket(void)
 	return env && *env ? env : VY_DEFAULT_SOCKET;
 }
 
+VY_API int
+vy_set_mode(struct vy_client *c, unsigned mode)
+{
+	int rc = vy__enter(c);
+
+	if (rc)
+		return rc;
+	if (mode & ~PROTO_MODE_BITS)
+		rc = vy__fail(c, -EINVAL, "mode %04o: an object's mode has only "
+			      "read (4) and write (2) bits for the owner, the "
+			      "group and others, at most 0666", mode);
+	else
+		c->mode = mode;
+	vy__leave(c);
+	return rc;
+}
+
 VY_API const char *
 vy_socket_path(const struct vy_client *c)
 {
@@ -552,6 +569,7 @@ connect_any(const char *path, const char *host, unsigned port,
 	if (!c)
 		return -ENOMEM;
 	c->fd = -1;
+	c->mode = PROTO_MODE_DEFAULT;
 	pthread_once(&atfork_once, atfork_init);
 	c->pid = getpid();
 	c->forkgen = vy__forkgen;

@@ -46,6 +46,7 @@ struct vy_client {
 	void **segs;        /* read-only mappings of slab segments */
 	size_t nsegs;
 	uint64_t limit;     /* the daemon's --size */
+	unsigned mode;      /* of what this client puts (vy_set_mode) */
 	unsigned spin_us;   /* poll this long for a reply before sleeping */
 	/* Releases of small blobs wait here and ride with the next request:
 	 * their memory is a few bytes, and a separate message would cost the
@@ -126,9 +127,10 @@ void vy__writer_free(struct vy_writer *w);
 /* Drops a large writer's writable mapping: the kernel will not seal a
  * memfd that still has one. */
 void vy__writer_unmap(struct vy_writer *w);
-/* Sends the small writers among ws inline, setting their ids (in as many
- * requests as PROTO_MAX_BATCH and PROTO_MAX_BODY need). */
-int vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n);
+/* Sends the small writers among ws inline with mode, setting their ids (in
+ * as many requests as PROTO_MAX_BATCH and PROTO_MAX_BODY need). */
+int vy__put_small(struct vy_client *c, struct vy_writer **ws, size_t n,
+		  unsigned mode);
 /* Unmaps and seals the large writers among ws in one request. */
 int vy__seal_big(struct vy_client *c, struct vy_writer **ws, size_t n);
 /* Drops a large unsealed blob at the daemon (best effort). */

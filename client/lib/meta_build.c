@@ -29,6 +29,16 @@ vy_meta_new(const char *typename)
 	return m;
 }
 
+VY_API int
+vy_meta_set_mode(struct vy_meta *m, unsigned mode)
+{
+	if (mode & ~PROTO_MODE_BITS)
+		return -EINVAL;
+	m->mode = mode;
+	m->has_mode = 1;
+	return 0;
+}
+
 VY_API void
 vy_meta_free(struct vy_meta *m)
 {

@@ -67,8 +67,8 @@ vy_name_drop(struct vy_client *c, const char *name)
 }
 
 VY_API int
-vy_name_list(struct vy_client *c, const char *glob,
-	     int (*fn)(void *ctx, const char *name, vy_id id), void *ctx)
+vy_names(struct vy_client *c, const char *glob,
+	 int (*fn)(void *ctx, const struct vy_name_entry *e), void *ctx)
 {
 	struct vy_reply rep;
 	uint8_t *body = NULL;
@@ -91,22 +91,50 @@ vy_name_list(struct vy_client *c, const char *glob,
 	}
 	vy__leave(c);
 	for (i = 0; rc == 0 && i < n; i++) {
+		struct vy_name_entry e;
 		const char *s;
 		size_t l;
-		uint64_t id;
+		uint64_t uid, gid;
 		char name[256];
 
-		if (cr_array(&r, &k) || k != 2 || cr_str(&r, &s, &l) ||
-		    l > 255 || cr_uint(&r, &id)) {
+		/* [name, id, uid, gid] */
+		if (cr_array(&r, &k) || k != 4 || cr_str(&r, &s, &l) ||
+		    l > 255 || cr_uint(&r, &e.id) || cr_uint(&r, &uid) ||
+		    cr_uint(&r, &gid) || uid > UINT32_MAX || gid > UINT32_MAX) {
 			rc = -EPROTO;
 			break;
 		}
 		memcpy(name, s, l);
 		name[l] = 0;
-		rc = fn(ctx, name, id);
+		e.name = name;
+		e.uid = (uint32_t)uid;
+		e.gid = (uint32_t)gid;
+		rc = fn(ctx, &e);
 	}
 	free(body);
 	return rc;
+}
+
+struct name_list_ctx {
+	int (*fn)(void *ctx, const char *name, vy_id id);
+	void *ctx;
+};
+
+static int
+name_list_one(void *ctx, const struct vy_name_entry *e)
+{
+	struct name_list_ctx *x = ctx;
+
+	return x->fn(x->ctx, e->name, e->id);
+}
+
+VY_API int
+vy_name_list(struct vy_client *c, const char *glob,
+	     int (*fn)(void *ctx, const char *name, vy_id id), void *ctx)
+{
+	struct name_list_ctx x = { fn, ctx };
+
+	return vy_names(c, glob, name_list_one, &x);
 }
 
 int
@@ -176,6 +204,40 @@ VY_API int
 vy_unpersist(struct vy_client *c, vy_id id)
 {
 	return persist_rt(c, MSG_UNPERSIST, id);
+}
+
+VY_API int
+vy_chmod(struct vy_client *c, const vy_id *ids, size_t n, unsigned clear,
+	 unsigned set, unsigned flags)
+{
+	struct vy_reply rep;
+	uint64_t cnt;
+	size_t i;
+	int rc;
+
+	if ((rc = vy__enter(c)))
+		return rc;
+	if ((clear | set) & ~PROTO_MODE_BITS) {
+		rc = vy__fail(c, -EINVAL, "mode bits %04o: an object's mode "
+			      "has only read (4) and write (2) bits for the "
+			      "owner, the group and others, at most 0666",
+			      (clear | set) & ~PROTO_MODE_BITS);
+		vy__leave(c);
+		return rc;
+	}
+	vy__req(c);
+	cw_array(&c->req, 4);
+	cw_array(&c->req, n);
+	for (i = 0; i < n; i++)
+		cw_uint(&c->req, ids[i]);
+	cw_uint(&c->req, clear);
+	cw_uint(&c->req, set);
+	cw_uint(&c->req, flags & VY_CHMOD_TREE ? CHMOD_F_TREE : 0);
+	rc = vy__rt(c, MSG_CHMOD, 0, &rep);
+	if (rc == 0)
+		rc = vy__reply_uint(c, &rep, "chmod", &cnt);
+	vy__leave(c);
+	return rc;
 }
 
 static int
@@ -268,10 +330,10 @@ list_page(struct vy_client *c, const char *glob, uint64_t after,
 		struct vy_list_entry e;
 		const char *t;
 		size_t tl;
-		uint64_t flags, nb;
+		uint64_t flags, nb, uid, gid, mode;
 
 		memset(&e, 0, sizeof(e));
-		if (cr_array(&r, &k) || k != 5 || cr_uint(&r, &e.id) ||
+		if (cr_array(&r, &k) || k != 8 || cr_uint(&r, &e.id) ||
 		    cr_str(&r, &t, &tl) || cr_uint(&r, &nb) ||
 		    cr_uint(&r, &flags) || cr_array(&r, &nn)) {
 			rc = -EPROTO;
@@ -295,8 +357,15 @@ list_page(struct vy_client *c, const char *glob, uint64_t after,
 			}
 			names[j] = strndup(s, sl);
 		}
+		if (rc == 0 && (cr_uint(&r, &uid) || cr_uint(&r, &gid) ||
+				cr_uint(&r, &mode) || uid > UINT32_MAX ||
+				gid > UINT32_MAX || mode > PROTO_MODE_BITS))
+			rc = -EPROTO;
 		if (rc)
 			break;
+		e.uid = (uint32_t)uid;
+		e.gid = (uint32_t)gid;
+		e.mode = (unsigned)mode;
 		e.typename = typebuf;
 		e.nbytes = nb;
 		e.is_blob = (flags & LIST_F_BLOB) != 0;

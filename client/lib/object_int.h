@@ -29,6 +29,8 @@ struct vy_meta {
 	struct vy_meta_member *members;
 	size_t nmembers;
 	int oom;
+	int has_mode;          /* vy_meta_set_mode: mode, not the client's */
+	unsigned mode;
 };
 
 /* ---- got objects ---- */

@@ -97,6 +97,7 @@ vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
 	struct vy_reply rep;
 	struct cw tree;
 	size_t nw = 0, i, nbig = 0;
+	unsigned mode;
 	int rc;
 
 	cw_init(&tree);
@@ -115,8 +116,9 @@ vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
 		collect_writers(m, &ws, &nw, 0, INT_MAX);
 		goto out;
 	}
+	mode = m->has_mode ? m->mode : c->mode;
 	/* Small blobs first: they need ids before the tree can name them. */
-	rc = vy__put_small(c, ws, nw);
+	rc = vy__put_small(c, ws, nw, mode);
 	if (rc)
 		goto out;
 	encode_tree(m, &tree);
@@ -125,7 +127,7 @@ vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
 		goto out;
 	}
 	vy__req(c);
-	cw_array(&c->req, 4);
+	cw_array(&c->req, 5);
 	cw_bytes(&c->req, tree.buf, tree.len);
 	for (i = 0; i < nw; i++)
 		if (ws[i]->fd >= 0) {
@@ -138,6 +140,7 @@ vy_put_object(struct vy_client *c, struct vy_meta *m, const char *name,
 			cw_uint(&c->req, ws[i]->id);
 	vy__str_or_null(&c->req, name);
 	cw_bool(&c->req, persist);
+	cw_uint(&c->req, mode);
 	rc = vy__rt(c, MSG_OBJ_PUT, 0, &rep);
 	if (rc == 0)
 		rc = vy__reply_uint(c, &rep, "obj-put", id);

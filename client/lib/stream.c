@@ -60,10 +60,11 @@ vy_stream_create(struct vy_client *c, const char *typename, int objects,
 	if (name && (rc = vy__check_name(c, name)))
 		goto out;
 	vy__req(c);
-	cw_array(&c->req, 3);
+	cw_array(&c->req, 4);
 	cw_str(&c->req, typename);
 	cw_bool(&c->req, objects != 0);
 	vy__str_or_null(&c->req, name);
+	cw_uint(&c->req, c->mode); /* vy_set_mode's, as puts */
 	rc = vy__rt(c, MSG_STREAM_CREATE, 0, &rep);
 	if (rc == 0)
 		rc = vy__reply_uint(c, &rep, "stream-create", id);

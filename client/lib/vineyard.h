@@ -12,6 +12,8 @@
  *   -EBUSY      object is a member of another, or a blob is still mapped
  *               writable at seal
  *   -EPERM      a blob being written by another client
+ *   -EACCES     the object or name belongs to another user, and its mode
+ *               does not allow what was asked
  *   -ENOSPC     the daemon's memory limit (--size) is reached
  *   -EDQUOT     the disk of the daemon's data directory is full (persist)
  *   -ENOBUFS    the daemon holds too many requests not yet received in
@@ -155,6 +157,10 @@ int vy_meta_add_member_writer(struct vy_meta *m, const char *name,
 			      struct vy_writer *w);
 int vy_meta_add_member_meta(struct vy_meta *m, const char *name,
 			    struct vy_meta *child);
+/* The mode of every object vy_put_object(m) creates from m (and its
+ * children) and of the blobs it seals, instead of the client's
+ * (vy_set_mode). 0, or -EINVAL for bits outside 0666. */
+int vy_meta_set_mode(struct vy_meta *m, unsigned mode);
 /* Creates the object (and nested ones) in one round trip, plus one for
  * writers of small blobs. Binds name if not NULL; persists if persist.
  * Consumes every writer added to m or its children, on success or error;
@@ -215,6 +221,15 @@ int vy_name_drop(struct vy_client *c, const char *name);
 /* Calls fn for every name matching glob (NULL: all), sorted. */
 int vy_name_list(struct vy_client *c, const char *glob,
 		 int (*fn)(void *ctx, const char *name, vy_id id), void *ctx);
+/* since 0.8: the same listing with who bound each name (another user may
+ * not re-point or drop it). Entries are valid during the call only. */
+struct vy_name_entry {
+	const char *name;
+	vy_id id;
+	uint32_t uid, gid;        /* the binder's user and group */
+};
+int vy_names(struct vy_client *c, const char *glob,
+	     int (*fn)(void *ctx, const struct vy_name_entry *e), void *ctx);
 
 /* ---- the rest ---- */
 
@@ -235,6 +250,26 @@ int vy_persist(struct vy_client *c, vy_id id);
  * persisted; -EBUSY when it is a member of a persisted object. */
 int vy_unpersist(struct vy_client *c, vy_id id);
 
+/* ---- owners and modes ---- */
+
+/* Every object has an owner and a group (the user and group of the client
+ * that put it) and a mode: read (4) and write (2) bits for the owner
+ * (times 0100), the group (times 010) and others, as for files. Read: get
+ * it, use it as a member. Write: delete, persist, unpersist, name it.
+ * Refusals are -EACCES. */
+#define VY_MODE_DEFAULT 0640u
+#define VY_CHMOD_TREE 0x1u /* also every object id references */
+/* The mode of what c puts from now on (vy_put_blob, vy_blob_create and
+ * seal, vy_put_object without vy_meta_set_mode); VY_MODE_DEFAULT until
+ * then. 0, or -EINVAL for bits outside 0666. */
+int vy_set_mode(struct vy_client *c, unsigned mode);
+/* Sets the mode of the n objects in ids to (mode & ~clear) | set; with
+ * VY_CHMOD_TREE, also the mode of everything they reference. Only the
+ * owner may: -EACCES, and then nothing changes. Returns once persisted
+ * copies say so too. */
+int vy_chmod(struct vy_client *c, const vy_id *ids, size_t n, unsigned clear,
+	     unsigned set, unsigned flags);
+
 struct vy_list_entry {
 	vy_id id;
 	const char *typename;
@@ -245,6 +280,10 @@ struct vy_list_entry {
 	size_t nnames;
 	int spilled;        /* some blob of it is on disk only (spilled to
 			     * disk, or restored and not read back yet) */
+	/* since 0.8 */
+	uint32_t uid, gid;        /* owner and group: who put it */
+	unsigned mode;            /* read/write bits, as for files */
+	/* since 0.9 */
 	int stream;               /* a stream's VY_STREAM_* state, else 0 */
 };
 /* Calls fn for every object whose typename matches glob (NULL: all), in

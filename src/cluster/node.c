@@ -44,11 +44,11 @@ on_cluster_name(void *ctx, const char *name, uint64_t id)
 	n->applying = 1;
 	if (id && store_has(n->s, id)) {
 		if (!local || cur != id)
-			store_name_put(n->s, name, len, id, NULL);
+			store_name_put(n->s, NULL, name, len, id, NULL);
 	} else if (local && cur != id) {
 		/* dropped, or now an object elsewhere: resolve through the
 		 * cluster from here on */
-		store_name_drop(n->s, name, len, NULL);
+		store_name_drop(n->s, NULL, name, len, NULL);
 	}
 	n->applying = 0;
 	return 0;
@@ -125,7 +125,7 @@ record_of(struct node *n, uint64_t id)
 	char *s = NULL;
 
 	cw_init(&j);
-	if (store_meta_json(n->s, id, &j) == 0 && cw_finish(&j) == 0 &&
+	if (store_meta_json(n->s, NULL, id, &j) == 0 && cw_finish(&j) == 0 &&
 	    (m = json_loadb((const char *)j.buf, j.len, 0, &jerr))) {
 		json_object_del(m, "names");
 		json_object_del(m, "persisted");

@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x44525956u /* "VYRD" read as little-endian bytes */
-#define PROTO_VERSION 2
+#define PROTO_VERSION 4 /* 3: owners and modes (chmod, modes in puts);
+			   * 4: streams (500-507) */
 #define PROTO_HDR_LEN 16
 /* Largest body either side accepts; a bigger header closes the stream. */
 #define PROTO_MAX_BODY (64u << 20)
@@ -56,10 +57,12 @@
 	X(MSG_STATUS, 2, "status", status) /* [] -> {status map} */ \
 	/* blobs: 100s */ \
 	X(MSG_BLOB_CREATE, 100, "blob-create", blob_create) \
-		/* [[len...]] -> [[id...]] + one writable fd per id */ \
+		/* [[len...], mode|null] -> [[id...]] + one writable fd \
+		 * per id */ \
 	X(MSG_BLOB_SEAL, 101, "blob-seal", id_batch) /* [[id...]] -> [] */ \
 	X(MSG_BLOB_PUT, 102, "blob-put", blob_put) \
-		/* [[bytes...]] (each <= SMALL_MAX) -> [[id...]] */ \
+		/* [[bytes...], mode|null] (each <= SMALL_MAX) -> \
+		 * [[id...]] */ \
 	X(MSG_BLOB_ABORT, 103, "blob-abort", id_batch) \
 		/* [[id...]] -> [] (drops unsealed blobs) */ \
 	X(MSG_RELEASE, 104, "release", id_batch) \
@@ -70,7 +73,8 @@
 		/* [id|0, total, offset, bytes, seal] -> [id] (by copy) */ \
 	/* objects: 200s */ \
 	X(MSG_OBJ_PUT, 200, "obj-put", obj_put) \
-		/* [tree, [seal ids], name|null, persist bool] -> [id] */ \
+		/* [tree, [seal ids], name|null, persist bool, \
+		 * mode|null] -> [id] */ \
 	X(MSG_GET, 201, "get", get) \
 		/* [id|0, name|null, wait_ms, flags] -> see below */ \
 	X(MSG_DELETE, 202, "delete", delete) \
@@ -84,12 +88,14 @@
 		/* [id] -> [] (drops the persisted copy) */ \
 	X(MSG_SPILL, 207, "spill", spill) \
 		/* [op, [id...]] -> [bool] (SPILL_OP_*; the bool: QUERY's) */ \
+	X(MSG_CHMOD, 208, "chmod", chmod) \
+		/* [[id...], clear, set, flags] -> [count changed] */ \
 	/* names: 300s */ \
 	X(MSG_NAME_PUT, 300, "name-put", name) /* [name, id] -> [] */ \
 	X(MSG_NAME_GET, 301, "name-get", name) /* [name, wait_ms] -> [id] */ \
 	X(MSG_NAME_DROP, 302, "name-drop", name) /* [name] -> [] */ \
 	X(MSG_NAME_LIST, 303, "name-list", name_list) \
-		/* [glob|null] -> [[name, id]...] */ \
+		/* [glob|null] -> [[name, id, uid, gid]...] */ \
 	/* the cluster (vineyard-cluster(7)): 400s */ \
 	X(MSG_CLUSTER, 400, "cluster", cluster) \
 		/* [] -> [state, instance, prefix, message, [inst...]] */ \
@@ -99,7 +105,8 @@
 		/* [tree] (members by id only) -> [id] */ \
 	/* streams (vineyard-protocol(7) Streams): 500s */ \
 	X(MSG_STREAM_CREATE, 500, "stream-create", stream_create) \
-		/* [typename, objects bool, name|null] -> [id] */ \
+		/* [typename, objects bool, name|null, mode|null?] -> \
+		 * [id] */ \
 	X(MSG_STREAM_OPEN, 501, "stream-open", stream_open) \
 		/* [id|0, name|null, write bool, wait_ms] -> [id, rid, \
 		 * typename, objects]; rid 0 for the writer */ \
@@ -136,7 +143,12 @@ enum proto_type {
  *          a slot replaces the client's mapping of it.
  * With GET_F_META the blobs are described but neither pinned nor sent.
  *
- * MSG_LIST entry: [id, typename, nbytes, flags, [names...]] (flags: LIST_F_*)
+ * MSG_LIST entry: [id, typename, nbytes, flags, [names...], uid, gid, mode]
+ *   (flags: LIST_F_*)
+ *
+ * Modes: read (4) and write (2) bits for the owner (<< 6), the group
+ * (<< 3) and others, at most PROTO_MODE_BITS; null in a put means
+ * PROTO_MODE_DEFAULT. vineyard-protocol(7) "Ownership and access".
  *
  * MSG_CLUSTER inst: [id, host, socket, rpc, pid, started, objects, bytes]
  *   state: "joining", "joined" or "lost"; message: why not joined, or "".
@@ -147,6 +159,9 @@ enum proto_type {
  *   whose members are objects published by any instance or persisted
  *   here; -ENOTCONN while etcd is away, -EOPNOTSUPP outside a cluster.
  */
+#define PROTO_MODE_BITS 0666u
+#define PROTO_MODE_DEFAULT 0640u
+#define CHMOD_F_TREE 0x1u  /* also everything the objects reference */
 #define GET_F_META 0x1u    /* metadata only: no pins, no fds */
 #define GET_F_MAPPED 0x2u  /* the client keeps a mapping of every memfd blob
 			    * its connection holds a pin on: such a blob

@@ -20,9 +20,11 @@ load helper
 	start_daemon --size 64M
 	vyctl --json status >status.json
 	# the keys, in order, and what this daemon must report
-	"$PYTHON" - "$v" "$DAEMON_PID" "$SOCK" "$T/data" <<'PY'
+	proto=$(sed -n 's/^#define PROTO_VERSION \([0-9]*\).*/\1/p' \
+		"$BATS_TEST_DIRNAME/../../src/wire/proto.h")
+	"$PYTHON" - "$v" "$DAEMON_PID" "$SOCK" "$T/data" "$proto" <<'PY'
 import json, os, sys
-v, pid, sock, data = sys.argv[1:]
+v, pid, sock, data, proto = sys.argv[1:]
 s = json.load(open("status.json"))
 assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
     "clients", "input_bytes", "input_limit_bytes", "objects", "blobs",
@@ -33,7 +35,7 @@ assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
     "cluster_instance", "reserve_bytes", "spill_dir", "spilled_bytes",
     "spill_file_bytes", "spills", "streams", "streams_open", "stream_held_bytes",
     "stream_threshold_bytes"], list(s)
-assert s["version"] == v and s["protocol"] == 2, s
+assert s["version"] == v and s["protocol"] == int(proto), s
 assert s["input_limit_bytes"] == 256 << 20, s
 assert s["pid"] == int(pid) and s["socket"] == sock, s
 assert s["limit_bytes"] == 64 << 20 and s["clients"] == 1, s
@@ -59,7 +61,7 @@ for k, x in s.items():
 PY
 	run "$VINEYARDD" --version
 	[ "$status" -eq 0 ]
-	[ "$output" = "vineyardd $v (protocol 2)" ]
+	[ "$output" = "vineyardd $v (protocol $proto)" ]
 	run vyctl --version
 	[ "$output" = "vineyardctl $v" ]
 	# the people's form reads the same struct

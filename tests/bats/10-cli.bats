@@ -39,8 +39,8 @@ is_id() {
 	id=$output
 	run vyctl ls
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == *ID*TYPENAME*SIZE*PERSISTED*WHERE*NAMES* ]]
-	[[ "${lines[1]}" =~ ^$id\ +vineyard::Blob\ +97\.7\ KiB\ +-\ +memory\ +dataset$ ]]
+	[[ "${lines[0]}" == *ID*TYPENAME*SIZE*PERSISTED*WHERE*MODE*OWNER*GROUP*NAMES* ]]
+	[[ "${lines[1]}" =~ ^$id\ +vineyard::Blob\ +97\.7\ KiB\ +-\ +memory\ +rw-r-----\ +$(id -un)\ +$(id -gn)\ +dataset$ ]]
 	run vyctl meta dataset
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"\"id\": \"$id\""* ]]
@@ -119,7 +119,7 @@ is_id() {
 }
 
 @test "--help for every command, and for the tool" {
-	for cmd in put get ls meta name unname rm persist wait status; do
+	for cmd in put get ls names meta name unname rm persist wait status; do
 		run vyctl "$cmd" --help
 		[ "$status" -eq 0 ]
 		[[ "${lines[0]}" == "usage: vineyardctl $cmd"* ]]
@@ -129,7 +129,7 @@ is_id() {
 	done
 	run vyctl --help
 	[ "$status" -eq 0 ]
-	for cmd in put get ls meta name unname rm persist wait status; do
+	for cmd in put get ls names meta name unname rm persist wait status; do
 		[[ "$output" == *"  $cmd "* ]]
 	done
 	[[ "$output" == *"--socket PATH"* ]]
@@ -174,6 +174,8 @@ is_id() {
 	[ "$status" -eq 2 ]
 	run vyctl ls extra
 	[ "$status" -eq 2 ]
+	run vyctl names a b
+	[ "$status" -eq 2 ]
 	run vyctl persist
 	[ "$status" -eq 2 ]
 }
@@ -186,13 +188,15 @@ is_id() {
 	id=$("$PYTHON" -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$output")
 	run vyctl --json ls
 	[ "$status" -eq 0 ]
-	"$PYTHON" - "$output" "$id" <<-'EOF'
+	"$PYTHON" - "$output" "$id" "$(id -u)" "$(id -g)" <<-'EOF'
 	import json, sys
 	v = json.loads(sys.argv[1])
 	assert len(v) == 1, v
 	e = v[0]
 	assert e == {"id": sys.argv[2], "typename": "vineyard::Blob", "nbytes": 6,
-	             "names": ["j"], "persisted": False, "where": "memory"}, e
+	             "names": ["j"], "persisted": False, "where": "memory",
+	             "uid": int(sys.argv[3]), "gid": int(sys.argv[4]),
+	             "mode": "0640"}, e
 	EOF
 	run vyctl --json status
 	[ "$status" -eq 0 ]
@@ -268,6 +272,15 @@ is_id() {
 	run vyctl unname alias
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"no name 'alias'"* ]]
+	# names lists each name, its object and who bound it, sorted
+	run vyctl -q names
+	[ "${lines[0]}" = "$(printf '%-24s %s  %-8s %s' n "$id1" "$(id -un)" "$(id -gn)")" ]
+	[[ "${lines[1]}" == "other "*"$id2"* ]]
+	[ "${#lines[@]}" -eq 2 ]
+	run vyctl --json names 'o*'
+	[ "$output" = "[
+  {\"name\": \"other\", \"id\": \"$id2\", \"uid\": $(id -u), \"gid\": $(id -g)}
+]" ]
 	vyctl rm n
 	run vyctl get n
 	[ "$status" -eq 3 ]

@@ -108,6 +108,12 @@ figure() { # figure NAME: a number from --json status
 		ok=$i
 	done
 	[ "$ok" -ge 3 ] && [ "$ok" -lt 10 ]
+	# No temp file stays (the spiller may be writing one right now, and
+	# retries while the disk is full: wait, bounded, for a moment without)
+	for _ in $(seq 100); do
+		ls -a "$T/tiny/spill/objects" | grep -q '^\.tmp-' || break
+		sleep 0.1
+	done
 	! ls -a "$T/tiny/spill/objects" | grep -q '^\.tmp-' || false
 	# nothing stored is lost: while the disk is full a read back that
 	# needs another spill is the same clean error...

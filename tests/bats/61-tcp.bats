@@ -107,12 +107,12 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	    return bytes([27]) + struct.pack('>Q', v)
 	s = socket.create_connection(('127.0.0.1', port))
 	def rt(typ, body):
-	    s.sendall(struct.pack('<IHHII', 0x44525956, 2, typ, len(body), 0) + body)
+	    s.sendall(struct.pack('<IHHII', 0x44525956, 3, typ, len(body), 0) + body)
 	    h = s.recv(16, socket.MSG_WAITALL)
 	    magic, ver, t, n, st = struct.unpack('<IHHII', h)
 	    b = s.recv(n, socket.MSG_WAITALL) if n else b''
 	    return st, b
-	hello = bytes([0x83]) + cbor_uint(2) + cbor_uint(1) + bytes([0x61]) + b't'
+	hello = bytes([0x83]) + cbor_uint(3) + cbor_uint(1) + bytes([0x61]) + b't'
 	print('hello', rt(1, hello)[0])
 	get = bytes([0x84]) + cbor_uint(oid) + bytes([0xf6]) + cbor_uint(0) + cbor_uint(0)
 	st, b = rt(201, get)
@@ -181,4 +181,101 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	echo ok >f
 	id=$(tcp put f)
 	[ "$(tcp get "$id")" = ok ]
+}
+
+@test "a TCP client without the token is nobody: the others' bits apply, its puts are nobody's" {
+	[ "$(id -u)" -ne 65534 ] || skip "the tests run as nobody themselves"
+	start_tcp
+	echo private >p
+	echo public >q
+	vyctl put p --name p >/dev/null
+	qid=$(vyctl put q --name q --mode 0644)
+	# 0640: nobody is neither the owner nor in the group
+	run tcp get p
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"ermission denied"* ]]
+	run tcp meta p
+	[ "$status" -eq 9 ]
+	# 0644: others read, but do not delete, name or persist
+	[ "$(tcp get q)" = public ]
+	tcp meta q >/dev/null
+	run tcp rm q
+	[ "$status" -eq 9 ]
+	run tcp name q q2
+	[ "$status" -eq 9 ]
+	run tcp chmod 0666 q
+	[ "$status" -eq 9 ]
+	[ "$(vyctl wait q --timeout 0)" = "$qid" ]
+	# what it puts belongs to nobody (65534:65534), so another client
+	# without the token, being nobody too, is its owner
+	echo mine >m
+	mid=$(tcp put m --name mine)
+	run vyctl --json ls
+	[[ "$output" == *"\"id\": \"$mid\""*"\"uid\": 65534, \"gid\": 65534, \"mode\": \"0640\""* ]]
+	[ "$(tcp get mine)" = mine ]
+	tcp chmod 0600 mine
+	# and the daemon's user is not refused by it
+	[ "$(vyctl get mine)" = mine ]
+	tcp rm mine
+	run vyctl meta "$mid"
+	[ "$status" -eq 3 ]
+}
+
+@test "a TCP client with the token acts as the daemon's own user" {
+	echo "0123456789abcdef-secret" >tok
+	start_tcp --rpc-token-file "$T/tok"
+	export VINEYARD_RPC_TOKEN=0123456789abcdef-secret
+	echo private >p
+	vyctl put p --name p --mode 0600 >/dev/null
+	[ "$(tcp get p)" = private ]
+	tcp chmod 0640 p
+	tcp name p p2
+	echo x >x
+	xid=$(tcp put x --name x)
+	run vyctl --json ls
+	[[ "$output" == *"\"id\": \"$xid\""*"\"uid\": $(id -u), \"gid\": $(id -g), \"mode\": \"0640\""* ]]
+	tcp rm p x
+	run vyctl ls
+	[[ "$output" != *p2* ]]
+}
+
+@test "a refused TCP blob-read of a restored blob reads nothing from disk" {
+	[ "$(id -u)" -ne 65534 ] || skip "the tests run as nobody themselves"
+	start_tcp
+	head -c 300000 /dev/urandom >d
+	id=$(vyctl put d --name d --persist)
+	stop_daemon
+	start_tcp
+	[ "$(status_field payload_bytes)" -eq 0 ]
+	# blob-read straight away (vineyardctl would be refused at the get)
+	run timeout 30 python3 - "$PORT" "$id" <<-'EOF'
+	import socket, struct, sys
+	port, oid = int(sys.argv[1]), int(sys.argv[2][1:], 16)
+	def cbor_uint(v):
+	    if v < 24: return bytes([v])
+	    if v < 256: return bytes([24, v])
+	    if v < 65536: return bytes([25]) + struct.pack('>H', v)
+	    if v < 2**32: return bytes([26]) + struct.pack('>I', v)
+	    return bytes([27]) + struct.pack('>Q', v)
+	s = socket.create_connection(('127.0.0.1', port))
+	def rt(typ, body):
+	    s.sendall(struct.pack('<IHHII', 0x44525956, 3, typ, len(body), 0) + body)
+	    h = s.recv(16, socket.MSG_WAITALL)
+	    magic, ver, t, n, st = struct.unpack('<IHHII', h)
+	    b = s.recv(n, socket.MSG_WAITALL) if n else b''
+	    return st, b
+	hello = bytes([0x83]) + cbor_uint(3) + cbor_uint(1) + bytes([0x61]) + b't'
+	print('hello', rt(1, hello)[0])
+	st, b = rt(105, bytes([0x83]) + cbor_uint(oid) + cbor_uint(0) + cbor_uint(4096))
+	print('read', st, b)
+	EOF
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"hello 0"* ]]
+	[[ "$output" == *"ermission denied"* ]]
+	[ "$(status_field payload_bytes)" -eq 0 ]
+	# with the right to read, the bytes come back
+	vyctl chmod 0644 d
+	tcp get d -o back
+	cmp d back
+	[ "$(status_field payload_bytes)" -eq 300000 ]
 }

@@ -76,8 +76,16 @@ case_layout() {
 	[ "$(ls "$MNT/objects" | wc -l)" -eq "$(vyctl -q ls | wc -l)" ]
 	# attributes
 	[ "$(stat -c %s "$MNT/objects/$BIG/data")" -eq 3000000 ]
-	[ "$(stat -c %a "$MNT/objects/$BIG/data")" = 444 ]
-	[ "$(stat -c %a "$MNT/objects/$BIG")" = 555 ]
+	# an object's entries carry its owner and mode (0640 by default):
+	# files r--r-----, the directory rwxr-x---
+	[ "$(stat -c %a "$MNT/objects/$BIG/data")" = 440 ]
+	[ "$(stat -c %a "$MNT/objects/$BIG/meta.json")" = 440 ]
+	[ "$(stat -c %a "$MNT/objects/$BIG")" = 750 ]
+	[ "$(stat -c %u:%g "$MNT/objects/$BIG")" = "$(id -u):$(id -g)" ]
+	[ "$(stat -c %u:%g "$MNT/objects/$BIG/data")" = "$(id -u):$(id -g)" ]
+	# the root lets in whom the socket does (0660: owner and group)
+	[ "$(stat -c %a "$MNT")" = 550 ]
+	[ "$(stat -c %a "$MNT/objects")" = 555 ]
 	[ "$(stat -c %i "$MNT/objects/$BIG/data")" = \
 	  "$(stat -c %i "$MNT/objects/$BIG/data")" ]
 	[ "$(stat -f -c %T "$MNT")" = fuseblk ] || \
@@ -559,6 +567,13 @@ case_allow_other() {
 	fs_daemon --allow-other
 	grep " $MNT " /proc/self/mounts | grep -q allow_other
 	[ $other = 1 ] || skip "needs root, setpriv and user nobody"
+	# The socket (0660, root's group) refuses nobody, so the view
+	# does too, allow_other or not.
+	run as_nobody ls "$MNT"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+	stop_daemon
+	fs_daemon --allow-other --socket-mode 0666
 	run as_nobody ls "$MNT"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *objects* ]]

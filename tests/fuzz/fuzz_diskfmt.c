@@ -110,15 +110,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f)
 		abort();
 	memcpy(f, data + 1, len);
-	if (len >= DISKFMT_HDR_LEN) {
-		if ((mode & 2) && f[13] != DISKFMT_BLOB)
-			wr32(f + 40, diskfmt_xxh32(f + DISKFMT_HDR_LEN,
-						   len - DISKFMT_HDR_LEN));
-		if (mode & 1)
-			wr32(f + 44, diskfmt_xxh32(f, 44));
+	/* Fix the checksums the fuzzer cannot guess, at the header length
+	 * the file claims (format 1: 48 bytes, format 2: 64). */
+	if (len >= DISKFMT_HDR_LEN_1) {
+		size_t hl = f[4] + 8u;
+
+		if (hl != DISKFMT_HDR_LEN)
+			hl = DISKFMT_HDR_LEN_1;
+		if (len >= hl) {
+			if ((mode & 2) && f[13] != DISKFMT_BLOB)
+				wr32(f + 40, diskfmt_xxh32(f + hl, len - hl));
+			if (mode & 1)
+				wr32(f + hl - 4, diskfmt_xxh32(f, hl - 4));
+		}
 	}
 	if (diskfmt_hdr_parse(f, len, len, &h, &why) == 0) {
-		const uint8_t *body = f + DISKFMT_HDR_LEN;
+		const uint8_t *body = f + h.hdr_len;
 
 		switch (h.kind) {
 		case DISKFMT_BLOB:
@@ -138,7 +145,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					const char *s;
 					size_t l;
 
-					diskfmt_anchor_name(&an, &s, &l);
+					struct diskfmt_owner o;
+
+					diskfmt_anchor_name(&an, &s, &l, &o);
 					if (l == 0 || l > 255)
 						abort();
 				}

@@ -168,9 +168,10 @@ proto_seeds(void)
 
 	/* a large blob's life */
 	b1 = next_id(1);
-	cw_array(&body, 1);
+	cw_array(&body, 2);
 	cw_array(&body, 1);
 	cw_uint(&body, 5000);
+	cw_null(&body);
 	frame(MSG_BLOB_CREATE, 0);
 	ids1(b1);
 	frame(MSG_BLOB_SEAL, 0);
@@ -186,21 +187,38 @@ proto_seeds(void)
 	/* small blobs, a composite object with a nested member, names */
 	b1 = next_id(1);
 	b2 = next_id(1);
-	cw_array(&body, 1);
+	cw_array(&body, 2);
 	cw_array(&body, 2);
 	cw_bytes(&body, "hello", 5);
 	cw_bytes(&body, "", 0);
+	cw_uint(&body, 0644);
 	frame(MSG_BLOB_PUT, 0);
 	o1 = next_id(0); /* the nested index, children first */
 	o2 = next_id(0); /* the frame */
 	cw_reset(&tree);
 	rich_tree(&tree, b1, b2);
-	cw_array(&body, 4);
+	cw_array(&body, 5);
 	cw_bytes(&body, tree.buf, tree.len);
 	cw_array(&body, 0);
 	cw_str(&body, "frame");
 	cw_bool(&body, 0);
+	cw_uint(&body, 0600);
 	frame(MSG_OBJ_PUT, 0);
+	/* chmod: others may read the tree; an execute bit is refused */
+	cw_array(&body, 4);
+	cw_array(&body, 1);
+	cw_uint(&body, o2);
+	cw_uint(&body, 0);
+	cw_uint(&body, 0004);
+	cw_uint(&body, CHMOD_F_TREE);
+	frame(MSG_CHMOD, 0);
+	cw_array(&body, 4);
+	cw_array(&body, 1);
+	cw_uint(&body, o2);
+	cw_uint(&body, 0666);
+	cw_uint(&body, 0700);
+	cw_uint(&body, 0);
+	frame(MSG_CHMOD, 0);
 	get(0, "frame", 0, 0);
 	get(o2, NULL, 0, GET_F_META);
 	cw_array(&body, 1);
@@ -229,9 +247,10 @@ proto_seeds(void)
 
 	/* names: bind, resolve, wait that times out, drop, bad names */
 	b1 = next_id(1);
-	cw_array(&body, 1);
+	cw_array(&body, 2);
 	cw_array(&body, 1);
 	cw_bytes(&body, "x", 1);
+	cw_null(&body);
 	frame(MSG_BLOB_PUT, 0);
 	cw_array(&body, 2);
 	cw_str(&body, "n");
@@ -265,9 +284,10 @@ proto_seeds(void)
 	 * cannot see it (requests queue behind the wait): it times out */
 	get(0, "later", 5, 0);
 	b1 = next_id(1);
-	cw_array(&body, 1);
+	cw_array(&body, 2);
 	cw_array(&body, 1);
 	cw_bytes(&body, "later", 5);
+	cw_null(&body);
 	frame(MSG_BLOB_PUT, 0);
 	cw_array(&body, 2);
 	cw_str(&body, "later");
@@ -280,11 +300,12 @@ proto_seeds(void)
 	b1 = next_id(1);
 	b2 = next_id(1);
 	b3 = next_id(1);
-	cw_array(&body, 1);
+	cw_array(&body, 2);
 	cw_array(&body, 3);
 	cw_uint(&body, 4096);
 	cw_uint(&body, 8192);
 	cw_uint(&body, 100000);
+	cw_uint(&body, 0640);
 	frame(MSG_BLOB_CREATE, 0);
 	ids1(b1);
 	frame(MSG_BLOB_ABORT, 0);
@@ -296,9 +317,10 @@ proto_seeds(void)
 
 	/* an object put that seals its member */
 	b1 = next_id(1);
-	cw_array(&body, 1);
+	cw_array(&body, 2);
 	cw_array(&body, 1);
 	cw_uint(&body, 10000);
+	cw_null(&body);
 	frame(MSG_BLOB_CREATE, 0);
 	o1 = next_id(0);
 	cw_reset(&tree);
@@ -309,12 +331,13 @@ proto_seeds(void)
 	cw_map(&tree, 1);
 	cw_str(&tree, "buffer_");
 	cw_uint(&tree, b1);
-	cw_array(&body, 4);
+	cw_array(&body, 5);
 	cw_bytes(&body, tree.buf, tree.len);
 	cw_array(&body, 1);
 	cw_uint(&body, b1);
 	cw_str(&body, "t");
 	cw_bool(&body, 0);
+	cw_null(&body);
 	frame(MSG_OBJ_PUT, 0);
 	get(0, "t", 0, 0);
 	cw_array(&body, 1);
@@ -324,10 +347,11 @@ proto_seeds(void)
 	save_stream("obj-seal");
 
 	/* the daemon's limit (8 MiB in fuzz_proto) */
-	cw_array(&body, 1);
+	cw_array(&body, 2);
 	cw_array(&body, 2);
 	cw_uint(&body, 6 << 20);
 	cw_uint(&body, 6 << 20);
+	cw_null(&body);
 	frame(MSG_BLOB_CREATE, 0);
 	save_stream("limit");
 
@@ -339,7 +363,7 @@ proto_seeds(void)
 	cw_array(&body, 0);
 	frame(999, 0);
 	save_stream("bad-bodies");
-	cw_raw(&stream, "VYRD\x02\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+	cw_raw(&stream, "VYRD\x09\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00",
 	       16);
 	save_stream("bad-version");
 

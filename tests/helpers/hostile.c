@@ -71,9 +71,10 @@ raw_create(int fd, size_t len, uint64_t *id)
 	int i;
 
 	cw_init(&w);
-	cw_array(&w, 1);
+	cw_array(&w, 2);
 	cw_array(&w, 1);
 	cw_uint(&w, len);
+	cw_null(&w); /* the default mode */
 	send_frame(fd, PROTO_VERSION, MSG_BLOB_CREATE, (uint32_t)w.len, w.buf,
 		   w.len);
 	cw_release(&w);
@@ -412,17 +413,10 @@ do_connections(int n)
 		fds[i] = raw_connect();
 		/* A refused connection may be closed before this arrives
 		 * (EPIPE): its refusal is read all the same. */
-		{
-			struct proto_hdr h = { PROTO_MAGIC, PROTO_VERSION,
-					       MSG_STATUS, 1, 0 };
-			uint8_t fr[PROTO_HDR_LEN + 1];
-
-			proto_hdr_pack(&h, fr);
-			fr[PROTO_HDR_LEN] = empty;
-			if (send(fds[i], fr, sizeof(fr), MSG_NOSIGNAL) < 0 &&
-			    errno != EPIPE && errno != ECONNRESET)
-				die("send: %s", strerror(errno));
-		}
+		rc = send_frame_try(fds[i], PROTO_VERSION, MSG_STATUS, 0, 1,
+				    &empty, 1);
+		if (rc && rc != -EPIPE && rc != -ECONNRESET)
+			die("send: %s", strerror(-rc));
 		if (read_reply(fds[i], &r) == 0 && r.h.type == MSG_STATUS &&
 		    r.h.status == 0) {
 			nok++;

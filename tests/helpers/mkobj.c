@@ -10,6 +10,8 @@
  *   mkobj --too-deep NAME        objects nested past the limit, a blob
  *                                being written at the bottom: refused,
  *                                and the writer is consumed all the same
+ *   mkobj --check NAME           only the get and the checks, of an
+ *                                object an earlier mkobj NAME put
  *
  * Prints root=, a=, b=, a.buffer=, b.buffer= ids and "verified=yes".
  */
@@ -85,8 +87,8 @@ main(int argc, char **argv)
 	struct vy_meta *df;
 	struct vy_object *o;
 	const char *name;
-	int bad = 0, rc;
-	vy_id id;
+	int bad = 0, rc, check = 0, extra;
+	vy_id id = 0;
 
 	if (argc >= 3 && strcmp(argv[1], "--too-deep") == 0) {
 		struct vy_meta *root = vy_meta_new("Level"), *m = root, *child;
@@ -119,11 +121,17 @@ main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "--bad-member") == 0) {
 		bad = 1;
 		name = argv[2];
+	} else if (argc >= 3 && strcmp(argv[1], "--check") == 0) {
+		check = 1;
+		name = argv[2];
 	} else if (argc >= 2) {
 		name = argv[1];
 	} else {
 		die("usage: mkobj [--bad-member] NAME [EXTRA_BLOB_ID]");
 	}
+	extra = argc >= 3 && !check;
+	if (check)
+		goto get;
 	df = vy_meta_new("vineyard::DataFrame");
 	if (!df || vy_meta_set_string_array(df, "columns_", cols, 2) ||
 	    vy_meta_set_int(df, "nrows", NROWS) ||
@@ -158,10 +166,12 @@ main(int argc, char **argv)
 	if (rc)
 		die("put: %s", vy_errmsg(c));
 	print_id("root", id);
-
+get:
 	rc = vy_get_by_name(c, name, 0, &o);
 	if (rc)
 		die("get: %s", vy_errmsg(c));
+	if (check)
+		id = vy_object_id(o);
 	{
 		struct vy_object *a = vy_object_member_by_name(o, "a");
 		struct vy_object *b = vy_object_member_by_name(o, "b");
@@ -172,7 +182,7 @@ main(int argc, char **argv)
 
 		if (vy_object_id(o) != id || vy_object_is_blob(o) ||
 		    strcmp(vy_object_typename(o), "vineyard::DataFrame") ||
-		    !a || !b || vy_object_nmembers(o) != (argc >= 3 ? 3u : 2u))
+		    !a || !b || vy_object_nmembers(o) != (extra ? 3u : 2u))
 			die("wrong tree");
 		if (vy_object_field_int(o, "nrows", &nrows) || nrows != NROWS ||
 		    vy_object_field_double(o, "ratio", &ratio) ||
@@ -180,7 +190,7 @@ main(int argc, char **argv)
 		    vy_object_field_int(o, "missing", &nrows) != -ENOENT ||
 		    vy_object_field_int(o, "ratio", &nrows) != -EINVAL)
 			die("wrong fields");
-		if (vy_object_nbytes(o) != NROWS * 12u + (argc >= 3 ?
+		if (vy_object_nbytes(o) != NROWS * 12u + (extra ?
 		    vy_object_nbytes(vy_object_member_by_name(o, "extra")) : 0))
 			die("nbytes %" PRIu64, vy_object_nbytes(o));
 		print_id("a", vy_object_id(a));

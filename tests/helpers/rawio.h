@@ -60,18 +60,32 @@ send_all(int fd, const void *p, size_t len)
 		die("send: %s", strerror(-rc));
 }
 
-/* A header claiming len body bytes, then the blen bytes at body. */
+/* A header claiming len body bytes, then the blen bytes at body; 0 or
+ * -errno. */
+HELPER_FN int
+send_frame_try(int fd, uint16_t version, uint16_t type, uint32_t flags,
+	       uint32_t len, const void *body, size_t blen)
+{
+	struct proto_hdr h = { PROTO_MAGIC, version, type, len, flags };
+	uint8_t hb[PROTO_HDR_LEN];
+	int rc;
+
+	proto_hdr_pack(&h, hb);
+	rc = send_try(fd, hb, sizeof(hb));
+	if (rc == 0 && blen)
+		rc = send_try(fd, body, blen);
+	return rc;
+}
+
+/* send_frame_try, dying on failure. */
 HELPER_FN void
 send_frame_flags(int fd, uint16_t version, uint16_t type, uint32_t flags,
 		 uint32_t len, const void *body, size_t blen)
 {
-	struct proto_hdr h = { PROTO_MAGIC, version, type, len, flags };
-	uint8_t hb[PROTO_HDR_LEN];
+	int rc = send_frame_try(fd, version, type, flags, len, body, blen);
 
-	proto_hdr_pack(&h, hb);
-	send_all(fd, hb, sizeof(hb));
-	if (blen)
-		send_all(fd, body, blen);
+	if (rc)
+		die("send: %s", strerror(-rc));
 }
 
 HELPER_FN void

@@ -46,14 +46,14 @@ def free_port():
 def cluster(tmp_path):
     """(etcd url, [daemon a, b, c]); a also has a TCP front, a.port."""
     edir = str(tmp_path / "etcd")
-    r = subprocess.run([ETCD_SH, "start", edir], capture_output=True,
-                       text=True, timeout=120)
-    if r.returncode == 77:
-        pytest.skip("etcd not installed")
-    assert r.returncode == 0, r.stderr
-    url = r.stdout.strip()
     nodes = []
     try:
+        r = etcd_sh("start", edir, capture_output=True, text=True,
+                    timeout=120)
+        if r.returncode == 77:
+            pytest.skip("etcd not installed")
+        assert r.returncode == 0, r.stderr
+        url = r.stdout.strip()
         for name in "abc":
             sub = tmp_path / name
             sub.mkdir()
@@ -73,7 +73,15 @@ def cluster(tmp_path):
     finally:
         for d in nodes:
             d.stop()
-        subprocess.run([ETCD_SH, "stop", edir], timeout=60)
+        etcd_sh("stop", edir, timeout=60)
+
+
+def etcd_sh(*args, **kw):
+    """tests/helpers/etcd.sh, without the sanitizer runtime `make asan`
+    preloads into this interpreter (etcd and curl are not ours)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    return subprocess.run([ETCD_SH] + list(args), env=env, **kw)
 
 
 def ctl(d, *args):
@@ -206,7 +214,7 @@ def test_names_fail_clearly_while_etcd_is_away(cluster, tmp_path):
     url, (a, b, c) = cluster
     ca = vineyard.connect(a.socket)
     edir = str(tmp_path / "etcd")
-    subprocess.run([ETCD_SH, "stop", edir], timeout=60, check=True)
+    etcd_sh("stop", edir, timeout=60, check=True)
     try:
         eventually(lambda: ca.status["cluster"] != "joined", "etcd lost")
         oid = ca.put(np.arange(4))         # local work goes on
@@ -223,7 +231,7 @@ def test_names_fail_clearly_while_etcd_is_away(cluster, tmp_path):
         with pytest.raises(vineyard.NameNotExists):
             ca.get_name("during")
     finally:
-        subprocess.run([ETCD_SH, "restart", edir], timeout=60, check=True)
+        etcd_sh("restart", edir, timeout=60, check=True)
     eventually(lambda: ca.status["cluster"] == "joined", "joined again")
     ca.put_name(oid, "during")
     with vineyard.connect(b.socket) as cb:

@@ -3,6 +3,7 @@ names: evict, load (pin=True), unpin, is_spilled; and a working set larger
 than the store's memory read back intact; and a get of a blob the client
 holds already reusing its mapping."""
 import gc
+import os
 import time
 
 import numpy as np
@@ -56,6 +57,54 @@ def test_evict_load_pin_unpin(make_daemon):
                 break
             time.sleep(0.05)
         assert c.status().memory_usage == 0
+
+
+@pytest.mark.skipif(os.geteuid() == 65534, reason="the test runs as nobody")
+def test_who_may_not_read_may_not_evict_load_or_ask(tmp_path):
+    """A client that may not read an object can neither spill it, read it
+    back, hold it nor learn where its bytes are; nothing moves for it. The
+    TCP front without a token is nobody (65534), another user than the
+    socket client's."""
+    from test_tcp import start_rpc
+    d, port = start_rpc(tmp_path, "--size", "16M")
+    try:
+        data = arrays(2, seed=4)
+        with vineyard.connect(d.socket) as own, \
+                vineyard.connect("127.0.0.1", port) as nobody:
+            private = own.put(data[0])              # 0640: not nobody's
+            shared = own.put(data[1], mode=0o644)   # others read it
+            calls = (lambda: nobody.evict([private]),
+                     lambda: nobody.load([private]),
+                     lambda: nobody.load([private], pin=True),
+                     lambda: nobody.unpin([private]),
+                     lambda: nobody.is_spilled(private),
+                     # all or nothing: a readable id beside it moves neither
+                     lambda: nobody.evict([shared, private]))
+            for call in calls:
+                with pytest.raises(vineyard.PermissionDenied) as e:
+                    call()
+                assert str(private) in str(e.value), e.value
+            assert not own.is_spilled(private)
+            assert not own.is_spilled(shared)
+            # spilled by its owner, it stays on disk whatever nobody asks
+            own.evict([private])
+            spilled = own.status()["spilled_bytes"]
+            assert spilled >= data[0].nbytes
+            for call in calls[1:4]:
+                with pytest.raises(vineyard.PermissionDenied):
+                    call()
+            with pytest.raises(vineyard.PermissionDenied):
+                nobody.get(private)
+            assert own.is_spilled(private)
+            assert own.status()["spilled_bytes"] == spilled
+            # what nobody may read, it may spill and read back
+            nobody.evict([shared])
+            assert nobody.is_spilled(shared)
+            nobody.load([shared])
+            assert not nobody.is_spilled(shared)
+            assert (own.get(private) == data[0]).all()
+    finally:
+        assert d.stop() in (0, None), d.log_text()
 
 
 def test_errors(make_daemon, tmp_path):

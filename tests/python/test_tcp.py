@@ -83,10 +83,15 @@ def test_values_round_trip_by_copy(rpc):
     # the copy is read-only, as a mapped get is
     with pytest.raises(ValueError):
         back["a"][0, 0] = 1
-    # the same object through the socket, and the other way round
+    # the same object through the socket, and the other way round: a TCP
+    # client without the token is nobody, who reads what others may read
     assert np.array_equal(ipc.get(name="thing")["a"], arr)
-    oid2 = ipc.put(np.arange(10, dtype=np.int32))
+    oid2 = ipc.put(np.arange(10, dtype=np.int32), mode=0o644)
     assert list(tcp.get(oid2)) == list(range(10))
+    if os.geteuid() != 65534:
+        private = ipc.put(np.arange(3, dtype=np.int32))
+        with pytest.raises(vineyard.PermissionDenied):
+            tcp.get(private)
     # blobs: put_blob, get_blob, empty blob
     bid = tcp.put_blob(b"x" * 100000)
     assert bytes(tcp.get_blob(bid)) == b"x" * 100000

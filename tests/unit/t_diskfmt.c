@@ -461,7 +461,7 @@ test_object_record(void)
 	cw_map(&doc, 1);
 	cw_str(&doc, "buffer_");
 	cw_uint(&doc, 0x8000000000000abcull);
-	diskfmt_object_file(&w, 42, 0, doc.buf, doc.len);
+	diskfmt_object_file(&w, 42, 0, NULL, doc.buf, doc.len);
 	CHECK_EQ(cw_finish(&w), 0);
 	CHECK_EQ(diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why), 0);
 	CHECK_EQ(h.kind, DISKFMT_OBJECT);
@@ -493,7 +493,7 @@ test_object_record(void)
 	}
 	/* A record whose id differs from its header's. */
 	cw_reset(&w);
-	diskfmt_object_file(&w, 42, 0, doc.buf, doc.len);
+	diskfmt_object_file(&w, 42, 0, NULL, doc.buf, doc.len);
 	w.buf[DISKFMT_HDR_LEN + 2] = 43; /* [2-array, uint8 tag, 42] */
 	{
 		struct diskfmt_hdr g;
@@ -508,12 +508,12 @@ test_object_record(void)
 	}
 	/* A document that is not a map, or trailing bytes. */
 	cw_reset(&w);
-	diskfmt_object_file(&w, 42, 0, "\x01", 1);
+	diskfmt_object_file(&w, 42, 0, NULL, "\x01", 1);
 	diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why);
 	CHECK_EQ(diskfmt_object_parse(&h, w.buf + DISKFMT_HDR_LEN, &d, &dl,
 				      &why), -EBADMSG);
 	cw_reset(&w);
-	diskfmt_object_file(&w, 42, 0, "\xa0\xa0", 2);
+	diskfmt_object_file(&w, 42, 0, NULL, "\xa0\xa0", 2);
 	diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why);
 	CHECK_EQ(diskfmt_object_parse(&h, w.buf + DISKFMT_HDR_LEN, &d, &dl,
 				      &why), -EBADMSG);
@@ -564,7 +564,7 @@ test_anchor_record(void)
 
 	cw_init(&w);
 	cw_init(&b);
-	diskfmt_anchor_file(&w, 77, 123456, 1, names, 3);
+	diskfmt_anchor_file(&w, 77, 123456, 1, names, NULL, 3);
 	CHECK_EQ(diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why), 0);
 	CHECK_EQ(h.kind, DISKFMT_ANCHOR);
 	CHECK_EQ(diskfmt_anchor_parse(&h, w.buf + DISKFMT_HDR_LEN, &a, &why),
@@ -573,11 +573,16 @@ test_anchor_record(void)
 	CHECK_EQ(a.explicit_, 1);
 	CHECK_EQ(a.nnames, 3);
 	for (i = 0; i < 3; i++) {
-		diskfmt_anchor_name(&a, &s, &len);
+		struct diskfmt_owner o = { 7, 8, 0 };
+
+		diskfmt_anchor_name(&a, &s, &len, &o);
 		CHECK(len == strlen(names[i]) && memcmp(s, names[i], len) == 0);
+		/* No owners recorded: the caller's default stays. */
+		CHECK(o.uid == 7 && o.gid == 8);
 	}
+	CHECK_EQ(a.has_owners, 0);
 	cw_reset(&w);
-	diskfmt_anchor_file(&w, 77, 1, 0, NULL, 0);
+	diskfmt_anchor_file(&w, 77, 1, 0, NULL, NULL, 0);
 	CHECK_EQ(anchor_rc(&w), 0);
 
 	/* Unknown keys are skipped; known ones must be there, once. */
@@ -642,7 +647,153 @@ test_anchor_record(void)
 	cw_release(&b);
 }
 
+/* A format-1 header, as the previous writer packed it: 48 bytes, no
+ * owner, the checksum at 44. */
+static void
+pack_v1(const struct diskfmt_hdr *h, uint8_t *out)
+{
+	uint8_t full[DISKFMT_HDR_LEN];
+	uint32_t x;
+
+	diskfmt_hdr_pack(h, full);
+	memcpy(out, full, 44);
+	out[4] = DISKFMT_HDR_LEN_1 - 8;
+	out[12] = DISKFMT_VERSION_1;
+	x = diskfmt_xxh32(out, 44);
+	out[44] = (uint8_t)x;
+	out[45] = (uint8_t)(x >> 8);
+	out[46] = (uint8_t)(x >> 16);
+	out[47] = (uint8_t)(x >> 24);
+}
+
+/* Format 2 carries the owner; format 1 still parses, without one. */
+static void
+test_owner_header(void)
+{
+	struct diskfmt_hdr h, g;
+	uint8_t b[DISKFMT_HDR_LEN + 10];
+	const char *why;
+	uint32_t x;
+
+	memset(&h, 0, sizeof(h));
+	memset(b, 0, sizeof(b));
+	h.version = DISKFMT_VERSION;
+	h.kind = DISKFMT_BLOB;
+	h.id = 0x8000000000000001ull;
+	h.raw_len = 10;
+	h.body_len = 10;
+	h.owner.uid = 65534;
+	h.owner.gid = 4000000000u;
+	h.owner.mode = 0604;
+	diskfmt_hdr_pack(&h, b);
+	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why), 0);
+	CHECK_EQ(g.hdr_len, DISKFMT_HDR_LEN);
+	CHECK_EQ(g.has_owner, 1);
+	CHECK(g.owner.uid == 65534 && g.owner.gid == 4000000000u &&
+	      g.owner.mode == 0604);
+	/* The whole header is needed, not only format 1's part of it. */
+	CHECK_EQ(diskfmt_hdr_parse(b, DISKFMT_HDR_LEN - 1, sizeof(b), &g,
+				   &why), -EBADMSG);
+	/* An execute bit, or a reserved byte, is damage even under a
+	 * matching checksum. */
+	h.owner.mode = 0755;
+	diskfmt_hdr_pack(&h, b);
+	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why),
+		 -EBADMSG);
+	h.owner.mode = 0640;
+	diskfmt_hdr_pack(&h, b);
+	b[57] = 1;
+	x = diskfmt_xxh32(b, DISKFMT_HDR_LEN - 4);
+	memcpy(b + DISKFMT_HDR_LEN - 4, &x, 4); /* little-endian hosts */
+	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why),
+		 -EBADMSG);
+
+	/* Format 1: 48 bytes, the body right after, no owner. */
+	pack_v1(&h, b);
+	CHECK_EQ(diskfmt_hdr_parse(b, DISKFMT_HDR_LEN_1 + 10,
+				   DISKFMT_HDR_LEN_1 + 10, &g, &why), 0);
+	CHECK_EQ(g.version, DISKFMT_VERSION_1);
+	CHECK_EQ(g.hdr_len, DISKFMT_HDR_LEN_1);
+	CHECK_EQ(g.has_owner, 0);
+	CHECK(g.owner.uid == 0 && g.owner.mode == 0);
+	CHECK(g.id == h.id && g.raw_len == 10 && g.body_len == 10);
+	/* Truncated anywhere in format 1's header. */
+	CHECK_EQ(diskfmt_hdr_parse(b, DISKFMT_HDR_LEN_1 - 1,
+				   DISKFMT_HDR_LEN_1 + 10, &g, &why), -EBADMSG);
+	/* A version that does not match the header's length. */
+	b[12] = DISKFMT_VERSION;
+	x = diskfmt_xxh32(b, 44);
+	memcpy(b + 44, &x, 4);
+	CHECK_EQ(diskfmt_hdr_parse(b, DISKFMT_HDR_LEN_1 + 10,
+				   DISKFMT_HDR_LEN_1 + 10, &g, &why), -EBADMSG);
+	/* A header length field out of range. */
+	pack_v1(&h, b);
+	b[4] = 0xff;
+	b[5] = 0xff;
+	CHECK_EQ(diskfmt_hdr_parse(b, sizeof(b), sizeof(b), &g, &why),
+		 -EBADMSG);
+}
+
+/* Names' owners ride in anchors, one [uid, gid] per name. */
+static void
+test_anchor_owners(void)
+{
+	static const char *names[] = { "a", "b" };
+	static const struct diskfmt_owner owners[] = { { 1000, 100, 0 },
+						       { 0, 0, 0 } };
+	struct diskfmt_anchor a;
+	struct diskfmt_hdr h;
+	struct diskfmt_owner o;
+	struct cw w, b;
+	const char *why, *s;
+	size_t len;
+
+	cw_init(&w);
+	cw_init(&b);
+	diskfmt_anchor_file(&w, 9, 3, 1, names, owners, 2);
+	CHECK_EQ(diskfmt_hdr_parse(w.buf, w.len, w.len, &h, &why), 0);
+	CHECK_EQ(h.has_owner, 0);
+	CHECK_EQ(diskfmt_anchor_parse(&h, w.buf + h.hdr_len, &a, &why), 0);
+	CHECK_EQ(a.has_owners, 1);
+	o.uid = o.gid = 77;
+	diskfmt_anchor_name(&a, &s, &len, &o);
+	CHECK(len == 1 && s[0] == 'a' && o.uid == 1000 && o.gid == 100);
+	diskfmt_anchor_name(&a, &s, &len, &o);
+	CHECK(len == 1 && s[0] == 'b' && o.uid == 0 && o.gid == 0);
+	/* One owner per name, each [uid, gid] of 32-bit numbers. */
+	cw_map(&b, 4);
+	cw_str(&b, "seq"); cw_uint(&b, 1);
+	cw_str(&b, "explicit"); cw_bool(&b, 0);
+	cw_str(&b, "names"); cw_array(&b, 1); cw_str(&b, "x");
+	cw_str(&b, "owners"); cw_array(&b, 2);
+	cw_array(&b, 2); cw_uint(&b, 1); cw_uint(&b, 1);
+	cw_array(&b, 2); cw_uint(&b, 2); cw_uint(&b, 2);
+	raw_anchor(&w, b.buf, b.len);
+	CHECK_EQ(anchor_rc(&w), -EBADMSG);
+	cw_reset(&b);
+	cw_map(&b, 4);
+	cw_str(&b, "seq"); cw_uint(&b, 1);
+	cw_str(&b, "explicit"); cw_bool(&b, 0);
+	cw_str(&b, "names"); cw_array(&b, 1); cw_str(&b, "x");
+	cw_str(&b, "owners"); cw_array(&b, 1);
+	cw_array(&b, 2); cw_uint(&b, 1ull << 32); cw_uint(&b, 1);
+	raw_anchor(&w, b.buf, b.len);
+	CHECK_EQ(anchor_rc(&w), -EBADMSG);
+	cw_reset(&b);
+	cw_map(&b, 4);
+	cw_str(&b, "owners"); cw_array(&b, 1);
+	cw_array(&b, 2); cw_uint(&b, 5); cw_uint(&b, 6);
+	cw_str(&b, "seq"); cw_uint(&b, 1);
+	cw_str(&b, "explicit"); cw_bool(&b, 0);
+	cw_str(&b, "names"); cw_array(&b, 1); cw_str(&b, "x");
+	raw_anchor(&w, b.buf, b.len);
+	CHECK_EQ(anchor_rc(&w), 0);
+	cw_release(&w);
+	cw_release(&b);
+}
+
 TEST_MAIN(RUN(test_xxh32); RUN(test_header); RUN(test_huge_lengths);
+	  RUN(test_owner_header); RUN(test_anchor_owners);
 	  RUN(test_blob_roundtrip); RUN(test_blob_random_size);
 	  RUN(test_blob_damage); RUN(test_blob_lying_lengths);
 	  RUN(test_blob_short_reads);

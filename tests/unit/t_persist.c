@@ -28,6 +28,9 @@
 #include "store.h"
 #include "test.h"
 
+/* The mode of what the tests put (vineyardd's default). */
+#define MODE0 STORE_MODE_DEFAULT
+
 static char root[] = "/tmp/t_persist.XXXXXX";
 static int ndirs;
 
@@ -153,7 +156,7 @@ put_big(struct store *s, struct store_owner *ow, const uint8_t *p,
 	uint64_t id = 0;
 	int fd;
 
-	CHECK_EQ(store_blob_create(s, ow, len, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, ow, len, MODE0, &id, &fd), 0);
 	CHECK_EQ(pwrite(fd, p, len, 0), (ssize_t)len);
 	CHECK_EQ(store_blob_seal(s, ow, id), 0);
 	return id;
@@ -164,7 +167,7 @@ put_small(struct store *s, const void *p, size_t len)
 {
 	uint64_t id = 0;
 
-	CHECK_EQ(store_blob_put_small(s, p, len, &id), 0);
+	CHECK_EQ(store_blob_put_small(s, NULL, p, len, MODE0, &id), 0);
 	return id;
 }
 
@@ -194,7 +197,8 @@ put_obj(struct store *s, struct store_owner *ow, const char *type,
 		cw_uint(&w, ids[i]);
 	}
 	CHECK_EQ(store_obj_put(s, ow, w.buf, w.len, NULL, 0, name,
-			       name ? strlen(name) : 0, persist, &id, &tk), 0);
+			       name ? strlen(name) : 0, persist, MODE0, &id,
+			       &tk), 0);
 	if (persist)
 		CHECK_EQ(store_wait(s, tk), 0);
 	cw_release(&w);
@@ -205,7 +209,7 @@ static int
 persist(struct store *s, uint64_t id)
 {
 	uint64_t tk;
-	int rc = store_persist(s, id, &tk);
+	int rc = store_persist(s, NULL, id, &tk);
 
 	return rc ? rc : store_wait(s, tk);
 }
@@ -357,7 +361,8 @@ test_roundtrip(void)
 	{
 		size_t count;
 
-		CHECK_EQ(store_delete(s, &obj, 1, 0, &count, NULL), -EBUSY);
+		CHECK_EQ(store_delete(s, NULL, &obj, 1, 0, &count, NULL),
+				      -EBUSY);
 	}
 	store_owner_free(s, ow);
 	store_free(s);
@@ -378,7 +383,7 @@ test_delete_unpersist(void)
 	fill(big, sizeof(big), 4);
 	b1 = put_big(s, ow, big, sizeof(big));
 	b2 = put_small(s, "xyz", 3);
-	CHECK_EQ(store_name_put(s, "b2", 2, b2, NULL), 0);
+	CHECK_EQ(store_name_put(s, NULL, "b2", 2, b2, NULL), 0);
 	ids[0] = b1;
 	ids[1] = b2;
 	obj = put_obj(s, ow, "t::Pair", mn, ids, 2, NULL, 1);
@@ -388,10 +393,10 @@ test_delete_unpersist(void)
 	CHECK_EQ(persist(s, b2), 0);
 	CHECK_EQ(nfiles(dir, "objects", ".anchor"), 1);
 	/* A member of a persisted object cannot be unpersisted alone. */
-	CHECK_EQ(store_unpersist(s, b1, NULL), -EBUSY);
+	CHECK_EQ(store_unpersist(s, NULL, b1, NULL), -EBUSY);
 	CHECK(strstr(store_errmsg(), "member of 1 persisted object") != NULL);
 	/* Unpersisting the pair takes b1 with it, not b2 (by request). */
-	CHECK_EQ(store_unpersist(s, obj, &tk), 0);
+	CHECK_EQ(store_unpersist(s, NULL, obj, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK(!(flags_of(s, obj) & OBJ_PERSISTED));
 	CHECK(!(flags_of(s, b1) & OBJ_PERSISTED));
@@ -399,12 +404,12 @@ test_delete_unpersist(void)
 	CHECK(!exists(dir, obj, "obj") && !exists(dir, b1, "blob"));
 	CHECK(exists(dir, b2, "blob") && exists(dir, b2, "anchor"));
 	/* Unpersisting what is not persisted is fine. */
-	CHECK_EQ(store_unpersist(s, obj, &tk), 0);
+	CHECK_EQ(store_unpersist(s, NULL, obj, &tk), 0);
 	CHECK_EQ(tk, 0);
 	/* Persist again, then delete: all files go. */
 	CHECK_EQ(persist(s, obj), 0);
 	CHECK(exists(dir, obj, "obj") && exists(dir, b1, "blob"));
-	CHECK_EQ(store_delete(s, &obj, 1, 0, &count, &tk), 0);
+	CHECK_EQ(store_delete(s, NULL, &obj, 1, 0, &count, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK_EQ(count, 2); /* obj and b1; b2 has a name */
 	CHECK(!exists(dir, obj, "obj") && !exists(dir, b1, "blob"));
@@ -442,7 +447,8 @@ test_shallow_delete_keeps_members(void)
 	obj = put_obj(s, ow, "t::One", mn, &b, 1, NULL, 1);
 	CHECK(!exists(dir, b, "anchor"));
 	/* The member outlives its parent: it needs its own anchor now. */
-	CHECK_EQ(store_delete(s, &obj, 1, DELETE_F_SHALLOW, &count, &tk), 0);
+	CHECK_EQ(store_delete(s, NULL, &obj, 1, DELETE_F_SHALLOW, &count, &tk),
+			      0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK(exists(dir, b, "anchor"));
 	CHECK(!exists(dir, obj, "obj"));
@@ -474,7 +480,7 @@ test_member_made_explicit(void)
 	store_owner_free(s, ow);
 	store_free(s);
 	s = open_store(dir);
-	CHECK_EQ(store_unpersist(s, obj, &tk), 0);
+	CHECK_EQ(store_unpersist(s, NULL, obj, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	CHECK(flags_of(s, m) & OBJ_PERSISTED);
 	CHECK(!exists(dir, obj, "obj"));
@@ -498,16 +504,17 @@ test_names(void)
 	c = put_small(s, "c", 1);
 	CHECK_EQ(persist(s, a), 0);
 	CHECK_EQ(persist(s, b), 0);
-	CHECK_EQ(store_name_put(s, "x", 1, a, &tk), 0);
+	CHECK_EQ(store_name_put(s, NULL, "x", 1, a, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
-	CHECK_EQ(store_name_put(s, "y", 1, a, &tk), 0);
+	CHECK_EQ(store_name_put(s, NULL, "y", 1, a, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
-	CHECK_EQ(store_name_put(s, "z", 1, c, &tk), 0); /* c: not persisted */
+	CHECK_EQ(store_name_put(s, NULL, "z", 1, c, &tk),
+				0); /* c: not persisted */
 	CHECK_EQ(tk, 0);
 	/* Re-pointed from one persisted object to another. */
-	CHECK_EQ(store_name_put(s, "x", 1, b, &tk), 0);
+	CHECK_EQ(store_name_put(s, NULL, "x", 1, b, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
-	CHECK_EQ(store_name_drop(s, "y", 1, &tk), 0);
+	CHECK_EQ(store_name_drop(s, NULL, "y", 1, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	store_free(s);
 
@@ -518,7 +525,7 @@ test_names(void)
 	CHECK_EQ(store_name_get(s, "z", 1, &id), -ENOENT);
 	/* A name moved onto an object that is not persisted leaves disk. */
 	c = put_small(s, "c", 1);
-	CHECK_EQ(store_name_put(s, "x", 1, c, &tk), 0);
+	CHECK_EQ(store_name_put(s, NULL, "x", 1, c, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	store_free(s);
 	s = open_store(dir);
@@ -541,12 +548,12 @@ test_name_conflict(void)
 	b = put_small(s, "b", 1);
 	CHECK_EQ(persist(s, a), 0);
 	CHECK_EQ(persist(s, b), 0);
-	CHECK_EQ(store_name_put(s, "n", 1, a, &tk), 0);
+	CHECK_EQ(store_name_put(s, NULL, "n", 1, a, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	file_path(dir, a, "anchor", pa, sizeof(pa));
 	snprintf(save, sizeof(save), "%s/saved", root);
 	CHECK_EQ(link(pa, save), 0);
-	CHECK_EQ(store_name_put(s, "n", 1, b, &tk), 0);
+	CHECK_EQ(store_name_put(s, NULL, "n", 1, b, &tk), 0);
 	CHECK_EQ(store_wait(s, tk), 0);
 	store_free(s);
 	/* Put back a's old anchor, which still claims n. */
@@ -651,7 +658,7 @@ test_damage_at_start(void)
 		CHECK_EQ(pread(fd, hdr, sizeof(hdr), 0), sizeof(hdr));
 		CHECK_EQ(diskfmt_hdr_parse(hdr, sizeof(hdr), (uint64_t)sb.st_size,
 					   &h, &why), 0);
-		h.version = 2;
+		h.version = DISKFMT_VERSION + 1;
 		diskfmt_hdr_pack(&h, hdr);
 		CHECK_EQ(pwrite(fd, hdr, sizeof(hdr), 0), sizeof(hdr));
 		close(fd);
@@ -818,10 +825,11 @@ test_delete_races_persist(void)
 		size_t count;
 
 		obj = put_obj(s, ow, "t::R", mn, &b, 1, NULL, 0);
-		CHECK_EQ(store_persist(s, obj, &t1), 0);
+		CHECK_EQ(store_persist(s, NULL, obj, &t1), 0);
 		if (i % 4)
 			usleep((useconds_t)(i * 300));
-		CHECK_EQ(store_delete(s, &obj, 1, i % 2 ? DELETE_F_SHALLOW : 0,
+		CHECK_EQ(store_delete(s, NULL, &obj, 1,
+				      i % 2 ? DELETE_F_SHALLOW : 0,
 				      &count, &t2), 0);
 		store_wait(s, t1); /* may fail: deleted before its turn */
 		CHECK_EQ(store_wait(s, t2), 0);
@@ -832,7 +840,8 @@ test_delete_races_persist(void)
 
 			CHECK_EQ(exists(dir, b, "blob"), persisted);
 			CHECK_EQ(exists(dir, b, "anchor"), persisted);
-			CHECK_EQ(store_delete(s, &b, 1, 0, &count, &t1), 0);
+			CHECK_EQ(store_delete(s, NULL, &b, 1, 0, &count, &t1),
+					      0);
 			CHECK_EQ(store_wait(s, t1), 0);
 		}
 		CHECK(!exists(dir, b, "blob"));
@@ -852,7 +861,7 @@ test_no_data_dir(void)
 	memset(&cfg, 0, sizeof(cfg));
 	s = store_new(&cfg);
 	b = put_small(s, "x", 1);
-	CHECK_EQ(store_persist(s, b, NULL), -ENOTSUP);
+	CHECK_EQ(store_persist(s, NULL, b, NULL), -ENOTSUP);
 	CHECK(strstr(store_errmsg(), "no data directory") != NULL);
 	CHECK_EQ(store_done_fd(s), -1);
 	store_free(s);

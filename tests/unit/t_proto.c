@@ -90,7 +90,7 @@ test_type_table(void)
 	};
 	size_t n = sizeof(t) / sizeof(t[0]), i, j;
 
-	CHECK_EQ((int)n, 32);
+	CHECK_EQ((int)n, 33);
 	for (i = 0; i < n; i++) {
 		CHECK(t[i].type != 0 && t[i].type <= 0xffff);
 		CHECK(strcmp(proto_type_name(t[i].type), t[i].name) == 0);
@@ -104,6 +104,7 @@ test_type_table(void)
 	CHECK_EQ(MSG_STATUS, 2);
 	CHECK_EQ(MSG_UNPERSIST, 206);
 	CHECK_EQ(MSG_SPILL, 207);
+	CHECK_EQ(MSG_CHMOD, 208);
 	CHECK_EQ(MSG_NAME_LIST, 303);
 	CHECK_EQ(MSG_GLOBAL_PUT, 402);
 }

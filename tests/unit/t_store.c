@@ -18,6 +18,9 @@
 #include "proto.h"
 #include "store.h"
 #include "test.h"
+
+/* The mode of what the tests put (vineyardd's default). */
+#define MODE0 STORE_MODE_DEFAULT
 #include "banned.h"
 
 static struct store *
@@ -49,7 +52,7 @@ big_blob(struct store *s, struct store_owner *o, size_t len, int fill)
 	int fd;
 
 	memset(buf, fill, len);
-	CHECK_EQ(store_blob_create(s, o, len, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, len, MODE0, &id, &fd), 0);
 	CHECK_EQ(pwrite(fd, buf, len, 0), (ssize_t)len);
 	CHECK_EQ(store_blob_seal(s, o, id), 0);
 	free(buf);
@@ -61,7 +64,8 @@ small_blob(struct store *s, const char *text)
 {
 	uint64_t id = 0;
 
-	CHECK_EQ(store_blob_put_small(s, text, strlen(text), &id), 0);
+	CHECK_EQ(store_blob_put_small(s, NULL, text, strlen(text), MODE0, &id),
+				      0);
 	return id;
 }
 
@@ -105,9 +109,9 @@ test_create_seal_abort(void)
 	int fd, fd2;
 
 	memset(buf, 'q', sizeof(buf));
-	CHECK_EQ(store_blob_create(s, a, 0, &id, &fd), -EINVAL);
+	CHECK_EQ(store_blob_create(s, a, 0, MODE0, &id, &fd), -EINVAL);
 	CHECK(strstr(store_errmsg(), "at least one byte") != NULL);
-	CHECK_EQ(store_blob_create(s, a, sizeof(buf), &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, sizeof(buf), MODE0, &id, &fd), 0);
 	CHECK(meta_id_is_blob(id));
 	st = status(s);
 	CHECK_EQ(st.unsealed, 1);
@@ -137,7 +141,7 @@ test_create_seal_abort(void)
 	CHECK(blob_equals(s, b, id, buf, sizeof(buf)));
 
 	/* abort gives the memory back */
-	CHECK_EQ(store_blob_create(s, a, 5000, &id2, &fd2), 0);
+	CHECK_EQ(store_blob_create(s, a, 5000, MODE0, &id2, &fd2), 0);
 	CHECK_EQ(status(s).used, 12288 + 8192);
 	CHECK_EQ(store_blob_abort(s, a, id2), 0);
 	CHECK_EQ(store_blob_abort(s, a, id2), -ENOENT);
@@ -162,7 +166,7 @@ test_sealed_is_immutable(void)
 	int fd, mine;
 	void *p;
 
-	CHECK_EQ(store_blob_create(s, a, 8192, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, 8192, MODE0, &id, &fd), 0);
 	/* what a client holds: its own descriptor of the same file */
 	mine = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	CHECK(mine >= 0);
@@ -209,10 +213,12 @@ test_small_blobs(void)
 	struct store_status st;
 
 	memset(max, 'm', sizeof(max));
-	CHECK_EQ(store_blob_put_small(s, NULL, 0, &id0), 0);
-	CHECK_EQ(store_blob_put_small(s, "x", 1, &id1), 0);
-	CHECK_EQ(store_blob_put_small(s, max, PROTO_SMALL_MAX, &idmax), 0);
-	CHECK_EQ(store_blob_put_small(s, max, PROTO_SMALL_MAX + 1, &id),
+	CHECK_EQ(store_blob_put_small(s, NULL, NULL, 0, MODE0, &id0), 0);
+	CHECK_EQ(store_blob_put_small(s, NULL, "x", 1, MODE0, &id1), 0);
+	CHECK_EQ(store_blob_put_small(s, NULL, max, PROTO_SMALL_MAX, MODE0,
+				      &idmax), 0);
+	CHECK_EQ(store_blob_put_small(s, NULL, max, PROTO_SMALL_MAX + 1, MODE0,
+				      &id),
 		 -EINVAL);
 	CHECK(meta_id_is_blob(id0) && meta_id_is_blob(idmax));
 	CHECK(id0 != id1 && id1 != idmax);
@@ -284,7 +290,7 @@ put_tree(struct store *s, struct store_owner *o, const struct cw *w,
 	 const uint64_t *seal, size_t nseal, const char *name, uint64_t *id)
 {
 	return store_obj_put(s, o, w->buf, w->len, seal, nseal, name,
-			     name ? strlen(name) : 0, 0, id, NULL);
+			     name ? strlen(name) : 0, 0, MODE0, id, NULL);
 }
 
 struct walk {
@@ -352,14 +358,15 @@ test_objects_and_members(void)
 	store_release(s, o, ids, 2);
 
 	/* members are refused deletion while referenced */
-	CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt, NULL), -EBUSY);
+	CHECK_EQ(store_delete(s, NULL, &ids[0], 1, 0, &cnt, NULL), -EBUSY);
 	CHECK(strstr(store_errmsg(), "member of 1 other object") != NULL);
 	CHECK_EQ(cnt, 0);
 	/* a batch with one refused id changes nothing */
 	{
 		uint64_t batch[2] = { root, ids[1] };
 
-		CHECK_EQ(store_delete(s, batch, 2, 0, &cnt, NULL), -EBUSY);
+		CHECK_EQ(store_delete(s, NULL, batch, 2, 0, &cnt, NULL),
+				      -EBUSY);
 		CHECK_EQ(status(s).objects, 4);
 	}
 	/* a second parent: two references */
@@ -369,14 +376,15 @@ test_objects_and_members(void)
 		cw_init(&out);
 		tree(&out, "Other", 1, one, &ids[0], 1);
 		CHECK_EQ(put_tree(s, o, &out, NULL, 0, "other", &id), 0);
-		CHECK_EQ(store_delete(s, &ids[0], 1, 0, &cnt, NULL), -EBUSY);
+		CHECK_EQ(store_delete(s, NULL, &ids[0], 1, 0, &cnt, NULL),
+				      -EBUSY);
 		CHECK(strstr(store_errmsg(), "member of 2 other objects") !=
 		      NULL);
 		cw_release(&out);
 	}
 	/* meta.json of the root */
 	cw_init(&out);
-	CHECK_EQ(store_meta_json(s, root, &out), 0);
+	CHECK_EQ(store_meta_json(s, NULL, root, &out), 0);
 	cw_raw(&out, "", 1);
 	CHECK(strstr((char *)out.buf, "\"typename\": \"Pair\"") != NULL);
 	CHECK(strstr((char *)out.buf, "\"n\": 7") != NULL);
@@ -385,13 +393,13 @@ test_objects_and_members(void)
 
 	/* deep delete of the root: the leaf and the small blob go, the big
 	 * blob stays (still a member of "other") */
-	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &root, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 3);
 	CHECK_EQ(store_info(s, ids[1], &info), -ENOENT);
 	CHECK_EQ(store_info(s, ids[0], &info), 0);
 	CHECK_EQ(status(s).objects, 2);
 	/* deleting "other" frees the big blob too; its name goes with it */
-	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &id, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 2);
 	CHECK_EQ(store_name_get(s, "other", 5, &root), -ENOENT);
 	CHECK_EQ(status(s).objects, 0);
@@ -418,21 +426,22 @@ test_shallow_and_named_members(void)
 	cw_init(&w);
 	tree(&w, "T", 1, names, ids, 2);
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &root), 0);
-	CHECK_EQ(store_delete(s, &root, 1, DELETE_F_SHALLOW, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &root, 1, DELETE_F_SHALLOW, &cnt, NULL),
+			      0);
 	CHECK_EQ(cnt, 1);
 	/* members stay and are free to delete now */
 	CHECK_EQ(store_info(s, ids[0], &info), 0);
-	CHECK_EQ(store_delete(s, ids, 2, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, ids, 2, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 2);
 
 	/* a named member survives a deep delete of its parent */
 	ids[0] = small_blob(s, "one");
 	ids[1] = small_blob(s, "two");
-	CHECK_EQ(store_name_put(s, "keep", 4, ids[1], NULL), 0);
+	CHECK_EQ(store_name_put(s, NULL, "keep", 4, ids[1], NULL), 0);
 	cw_reset(&w);
 	tree(&w, "T", 1, names, ids, 2);
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &root), 0);
-	CHECK_EQ(store_delete(s, &root, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &root, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 2);
 	CHECK_EQ(store_info(s, ids[0], &info), -ENOENT);
 	CHECK_EQ(store_info(s, ids[1], &info), 0);
@@ -462,7 +471,7 @@ test_diamond_delete(void)
 	tree(&w, "A", 1, an, bc, 2);
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, NULL, &a), 0);
 	CHECK_EQ(status(s).objects, 4);
-	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &a, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(cnt, 4);
 	CHECK_EQ(status(s).objects, 0);
 	/* the same id twice in one batch is deleted once */
@@ -470,7 +479,7 @@ test_diamond_delete(void)
 	{
 		uint64_t twice[2] = { x, x };
 
-		CHECK_EQ(store_delete(s, twice, 2, 0, &cnt, NULL), 0);
+		CHECK_EQ(store_delete(s, NULL, twice, 2, 0, &cnt, NULL), 0);
 		CHECK_EQ(cnt, 1);
 	}
 	cw_release(&w);
@@ -494,7 +503,7 @@ test_obj_put_checks(void)
 
 	cw_init(&w);
 	/* an unsealed member is sealed by the put that lists it */
-	CHECK_EQ(store_blob_create(s, a, 10000, &blob, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, 10000, MODE0, &blob, &fd), 0);
 	tree(&w, "T", 1, names, &blob, 1);
 	CHECK_EQ(put_tree(s, a, &w, &blob, 1, "first", &root), 0);
 	CHECK_EQ(store_info(s, blob, &info), 0);
@@ -509,8 +518,8 @@ test_obj_put_checks(void)
 	CHECK_EQ(put_tree(s, a, &w, NULL, 0, NULL, &root), -ENOENT);
 	CHECK(strstr(store_errmsg(), "member m") != NULL);
 	/* another owner's blob in the seal list */
-	CHECK_EQ(store_blob_create(s, b, 10000, &other, &fd), 0);
-	CHECK_EQ(store_blob_create(s, a, 10000, &blob, &fd), 0);
+	CHECK_EQ(store_blob_create(s, b, 10000, MODE0, &other, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, 10000, MODE0, &blob, &fd), 0);
 	before = status(s);
 	cw_reset(&w);
 	tree(&w, "T", 1, names, &blob, 1);
@@ -528,7 +537,8 @@ test_obj_put_checks(void)
 	/* invalid name, bad metadata */
 	CHECK_EQ(put_tree(s, a, &w, &blob, 1, "a/b", &root), -EINVAL);
 	CHECK(strstr(store_errmsg(), "'/'") != NULL);
-	CHECK_EQ(store_obj_put(s, a, "\xa1", 1, &blob, 1, NULL, 0, 0, &root,
+	CHECK_EQ(store_obj_put(s, a, "\xa1", 1, &blob, 1, NULL, 0, 0, MODE0,
+			       &root,
 			       NULL), -EBADMSG);
 	CHECK(strstr(store_errmsg(), "bad metadata") != NULL);
 	after = status(s);
@@ -561,7 +571,8 @@ test_obj_put_failing_seal_changes_nothing(void)
 	void *p;
 
 	for (i = 0; i < 3; i++) {
-		CHECK_EQ(store_blob_create(s, a, 8192, &ids[i], &fds[i]), 0);
+		CHECK_EQ(store_blob_create(s, a, 8192, MODE0, &ids[i],
+					   &fds[i]), 0);
 		CHECK_EQ(pwrite(fds[i], "abc", 3, 0), 3);
 	}
 	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);
@@ -622,8 +633,8 @@ test_pins_keep_zombies(void)
 	/* metadata-only gets pin nothing */
 	CHECK_EQ(store_get(s, r1, id, GET_F_META, NULL, walk_blob, &wk), 0);
 
-	CHECK_EQ(store_delete(s, &id, 1, 0, &cnt, NULL), 0);
-	CHECK_EQ(store_delete(s, &small, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &id, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &small, 1, 0, &cnt, NULL), 0);
 	st = status(s);
 	CHECK_EQ(st.objects, 0);
 	CHECK_EQ(st.zombies, 2);
@@ -675,8 +686,8 @@ test_owner_free_drops_unsealed(void)
 	int fd;
 
 	sealed = big_blob(s, o, 4096, 1);
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, &u1, &fd), 0);
-	CHECK_EQ(store_blob_create(s, o, 3 << 20, &u2, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &u1, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 3 << 20, MODE0, &u2, &fd), 0);
 	CHECK_EQ(store_blob_open(s, o, sealed, &(struct store_blobref){0}), 0);
 	st = status(s);
 	CHECK_EQ(st.unsealed, 2);
@@ -708,7 +719,8 @@ test_segments_come_back(void)
 	size_t n = 0, count;
 	int rc = 0, fd;
 
-	while (n < 1100 && (rc = store_blob_put_small(s, v, sizeof(v),
+	while (n < 1100 && (rc = store_blob_put_small(s, NULL, v, sizeof(v),
+						      MODE0,
 						      &ids[n])) == 0)
 		n++;
 	CHECK_EQ(rc, -ENOSPC);
@@ -717,19 +729,19 @@ test_segments_come_back(void)
 	CHECK_EQ(store_blob_open(s, o, ids[0], &b), 0);
 	gen0 = b.seg_gen;
 	store_release(s, o, &ids[0], 1);
-	CHECK_EQ(store_delete(s, ids, n, 0, &count, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, ids, n, 0, &count, NULL), 0);
 	st = status(s);
 	CHECK_EQ(st.used, 0);
 	CHECK_EQ(st.segments, 0);
 	CHECK_EQ(st.idle_segments, PROTO_SEG_SIZE);
 	/* 3 MiB fit the limit only without the idle segment */
-	CHECK_EQ(store_blob_create(s, o, 3 << 20, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 3 << 20, MODE0, &id, &fd), 0);
 	st = status(s);
 	CHECK_EQ(st.idle_segments, 0);
 	CHECK_EQ(st.used, 3 << 20);
 	CHECK_EQ(store_blob_abort(s, o, id), 0);
 	/* a small put gets a new segment: a new generation in its slot */
-	CHECK_EQ(store_blob_put_small(s, v, 10, &id), 0);
+	CHECK_EQ(store_blob_put_small(s, NULL, v, 10, MODE0, &id), 0);
 	CHECK_EQ(store_blob_open(s, o, id, &b), 0);
 	CHECK_EQ(b.seg, 0);
 	CHECK_EQ(b.seg_gen, gen0 + 1);
@@ -749,14 +761,15 @@ test_limit(void)
 
 	CHECK_EQ(status(s).limit, 4 << 20);
 	a = small_blob(s, "first"); /* one 2 MiB segment */
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, &b, &fd), 0);
-	CHECK_EQ(store_blob_create(s, o, (1 << 20) + 1, &c, &fd), -ENOSPC);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &b, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, (1 << 20) + 1, MODE0, &c, &fd),
+				   -ENOSPC);
 	CHECK(strstr(store_errmsg(), "--size") != NULL);
 	CHECK(strstr(store_errmsg(), "4.0 MiB") != NULL);
 	/* exactly what is left fits */
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, &c, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &c, &fd), 0);
 	CHECK_EQ(status(s).used, 4 << 20);
-	CHECK_EQ(store_blob_create(s, o, 1, &c, &fd), -ENOSPC);
+	CHECK_EQ(store_blob_create(s, o, 1, MODE0, &c, &fd), -ENOSPC);
 	/* no room for another segment: small puts fail once it is full */
 	{
 		static char k[4000];
@@ -764,28 +777,32 @@ test_limit(void)
 		int i, rc = 0;
 
 		for (i = 0; i < 1000 && rc == 0; i++)
-			rc = store_blob_put_small(s, k, sizeof(k), &id);
+			rc = store_blob_put_small(s, NULL, k, sizeof(k), MODE0,
+						  &id);
 		CHECK_EQ(rc, -ENOSPC);
 		CHECK(strstr(store_errmsg(), "no space") != NULL);
 	}
 	/* earlier objects are intact, and freeing makes room again */
 	CHECK(blob_equals(s, o, a, "first", 5));
 	CHECK_EQ(store_blob_abort(s, o, c), 0);
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, &c, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &c, &fd), 0);
 	/* an absurd size is refused, not wrapped */
-	CHECK_EQ(store_blob_create(s, o, SIZE_MAX, &c, &fd), -ENOSPC);
-	CHECK_EQ(store_blob_create(s, o, SIZE_MAX - 100, &c, &fd), -ENOSPC);
-	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_blob_create(s, o, SIZE_MAX, MODE0, &c, &fd), -ENOSPC);
+	CHECK_EQ(store_blob_create(s, o, SIZE_MAX - 100, MODE0, &c, &fd),
+				   -ENOSPC);
+	CHECK_EQ(store_delete(s, NULL, &a, 1, 0, &cnt, NULL), 0);
 	store_owner_free(s, o);
 	store_free(s);
 }
 
 static int
-collect_name(void *ctx, const char *name, uint64_t id)
+collect_name(void *ctx, const char *name, uint64_t id,
+	     const struct store_perm *owner)
 {
 	struct cw *w = ctx;
 
 	(void)id;
+	(void)owner;
 	cw_raw(w, name, strlen(name));
 	cw_raw(w, ",", 1);
 	return 0;
@@ -801,11 +818,11 @@ test_names(void)
 	struct cw w;
 	size_t cnt;
 
-	CHECK_EQ(store_name_put(s, "dataset", 7, a, NULL), 0);
+	CHECK_EQ(store_name_put(s, NULL, "dataset", 7, a, NULL), 0);
 	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
 	CHECK(id == a);
 	/* put replaces */
-	CHECK_EQ(store_name_put(s, "dataset", 7, b, NULL), 0);
+	CHECK_EQ(store_name_put(s, NULL, "dataset", 7, b, NULL), 0);
 	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
 	CHECK(id == b);
 	CHECK_EQ(status(s).names, 1);
@@ -814,24 +831,25 @@ test_names(void)
 	CHECK_EQ(store_info(s, b, &info), 0);
 	CHECK_EQ(info.nnames, 1);
 	/* invalid names: clear errors */
-	CHECK_EQ(store_name_put(s, "a/b", 3, a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, NULL, "a/b", 3, a, NULL), -EINVAL);
 	CHECK(strstr(store_errmsg(), "invalid name") != NULL);
-	CHECK_EQ(store_name_put(s, "..", 2, a, NULL), -EINVAL);
-	CHECK_EQ(store_name_put(s, "", 0, a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, NULL, "..", 2, a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, NULL, "", 0, a, NULL), -EINVAL);
 	memset(big, 'x', sizeof(big));
-	CHECK_EQ(store_name_put(s, big, sizeof(big), a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, NULL, big, sizeof(big), a, NULL), -EINVAL);
 	CHECK(strstr(store_errmsg(), "255") != NULL);
-	CHECK_EQ(store_name_put(s, "bell\a", 5, a, NULL), -EINVAL);
-	CHECK_EQ(store_name_put(s, "o0123456789abcdef", 17, a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, NULL, "bell\a", 5, a, NULL), -EINVAL);
+	CHECK_EQ(store_name_put(s, NULL, "o0123456789abcdef", 17, a, NULL),
+				-EINVAL);
 	/* unknown object */
-	CHECK_EQ(store_name_put(s, "n", 1, 0x8000000000000555ull, NULL),
+	CHECK_EQ(store_name_put(s, NULL, "n", 1, 0x8000000000000555ull, NULL),
 		 -ENOENT);
 	CHECK_EQ(store_name_get(s, "nope", 4, &id), -ENOENT);
 	CHECK(strstr(store_errmsg(), "no name 'nope'") != NULL);
-	CHECK_EQ(store_name_drop(s, "nope", 4, NULL), -ENOENT);
+	CHECK_EQ(store_name_drop(s, NULL, "nope", 4, NULL), -ENOENT);
 	/* list, sorted and globbed */
-	CHECK_EQ(store_name_put(s, "beta", 4, a, NULL), 0);
-	CHECK_EQ(store_name_put(s, "alpha", 5, a, NULL), 0);
+	CHECK_EQ(store_name_put(s, NULL, "beta", 4, a, NULL), 0);
+	CHECK_EQ(store_name_put(s, NULL, "alpha", 5, a, NULL), 0);
 	cw_init(&w);
 	CHECK_EQ(store_name_list(s, NULL, collect_name, &w), 0);
 	cw_raw(&w, "", 1);
@@ -841,9 +859,9 @@ test_names(void)
 	cw_raw(&w, "", 1);
 	CHECK(strcmp((char *)w.buf, "beta,dataset,") == 0);
 	/* drop one; delete drops the object's names */
-	CHECK_EQ(store_name_drop(s, "beta", 4, NULL), 0);
+	CHECK_EQ(store_name_drop(s, NULL, "beta", 4, NULL), 0);
 	CHECK_EQ(store_name_get(s, "beta", 4, &id), -ENOENT);
-	CHECK_EQ(store_delete(s, &a, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &a, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(store_name_get(s, "alpha", 5, &id), -ENOENT);
 	CHECK_EQ(store_name_get(s, "dataset", 7, &id), 0);
 	CHECK_EQ(status(s).names, 1);
@@ -927,7 +945,7 @@ test_list(void)
 }
 
 struct events {
-	int add, del, set, drop;
+	int add, del, set, drop, perm;
 };
 
 static void
@@ -942,6 +960,7 @@ on_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
 	case STORE_EV_NAME_SET: e->set++; CHECK(name != NULL); break;
 	case STORE_EV_NAME_DROP: e->drop++; CHECK(name != NULL); break;
 	case STORE_EV_STREAM: break;
+	case STORE_EV_PERM: e->perm++; break;
 	}
 }
 
@@ -965,11 +984,11 @@ test_watch(void)
 	CHECK_EQ(put_tree(s, o, &w, NULL, 0, "n1", &obj), 0);
 	CHECK_EQ(e.add, 2);
 	CHECK_EQ(e.set, 1);
-	CHECK_EQ(store_name_put(s, "n2", 2, obj, NULL), 0);
-	CHECK_EQ(store_name_drop(s, "n2", 2, NULL), 0);
+	CHECK_EQ(store_name_put(s, NULL, "n2", 2, obj, NULL), 0);
+	CHECK_EQ(store_name_drop(s, NULL, "n2", 2, NULL), 0);
 	CHECK_EQ(e.set, 2);
 	CHECK_EQ(e.drop, 1);
-	CHECK_EQ(store_delete(s, &obj, 1, 0, &cnt, NULL), 0);
+	CHECK_EQ(store_delete(s, NULL, &obj, 1, 0, &cnt, NULL), 0);
 	CHECK_EQ(e.del, 2);
 	cw_release(&w);
 	store_owner_free(s, o);
@@ -999,14 +1018,163 @@ test_get_errors(void)
 	CHECK(strstr(store_errmsg(), "no object o0000000000000042") != NULL);
 	CHECK_EQ(store_get(s, o, id, 0, NULL, stop_walk, NULL), -ECANCELED);
 	store_release(s, o, &id, 1);
-	CHECK_EQ(store_blob_create(s, o, 9999, &unsealed, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 9999, MODE0, &unsealed, &fd), 0);
 	CHECK_EQ(store_get(s, o, unsealed, 0, NULL, NULL, NULL), -ENOENT);
 	CHECK(strstr(store_errmsg(), "not sealed yet") != NULL);
 	CHECK_EQ(store_blob_open(s, o, unsealed, &b), -ENOENT);
 	cw_init(&w);
-	CHECK_EQ(store_meta_json(s, unsealed, &w), -ENOENT);
+	CHECK_EQ(store_meta_json(s, NULL, unsealed, &w), -ENOENT);
 	cw_release(&w);
 	store_owner_free(s, o);
+	store_free(s);
+}
+
+/* The access rule, as the socket front applies it: the owner's bits when
+ * the uid matches, else the group's when the object's group is one of the
+ * client's (supplementary groups too), else the others'; root and the
+ * daemon's user pass; owners without credentials pass. */
+static void
+test_permissions(void)
+{
+	static const char *const mn[] = { "m" };
+	static const uint32_t grp[] = { 7, 1000 };
+	struct store *s = new_store(0);
+	struct store_owner *a = store_owner_new(s, "a");
+	struct store_owner *b = store_owner_new(s, "b");
+	struct store_owner *g = store_owner_new(s, "g");
+	struct store_owner *r = store_owner_new(s, "root");
+	struct store_owner *me = store_owner_new(s, "daemon's user");
+	struct store_perm p;
+	struct walk w;
+	struct cw t;
+	uint64_t blob, obj, other, id;
+	size_t count;
+
+	store_owner_cred(s, a, 1000, 1000, NULL, 0);
+	store_owner_cred(s, b, 2000, 2000, NULL, 0);
+	store_owner_cred(s, g, 3000, 3000, grp, 2);  /* in a's group */
+	store_owner_cred(s, r, 0, 0, NULL, 0);
+	store_owner_cred(s, me, (uint32_t)geteuid(), (uint32_t)getegid(),
+			 NULL, 0);
+	if (geteuid() == 1000 || geteuid() == 2000 || geteuid() == 3000)
+		return; /* the daemon's user would be privileged here */
+
+	/* What a puts is a's, with the mode asked for. */
+	CHECK_EQ(store_blob_put_small(s, a, "x", 1, 0755, &blob), -EINVAL);
+	CHECK_EQ(store_blob_put_small(s, a, "x", 1, 0640, &blob), 0);
+	CHECK_EQ(store_perm(s, blob, &p), 0);
+	CHECK(p.uid == 1000 && p.gid == 1000 && p.mode == 0640);
+	cw_init(&t);
+	tree(&t, "T", 1, mn, &blob, 1);
+	CHECK_EQ(store_obj_put(s, a, t.buf, t.len, NULL, 0, "mine", 4, 0,
+			       0600, &obj, NULL), 0);
+	CHECK_EQ(store_perm(s, obj, &p), 0);
+	CHECK(p.uid == 1000 && p.mode == 0600);
+
+	/* get: every object of the tree; the member alone for the group */
+	memset(&w, 0, sizeof(w));
+	CHECK_EQ(store_get(s, b, blob, GET_F_META, walk_obj, walk_blob, &w),
+		 -EACCES);
+	CHECK(strstr(store_errmsg(), "permission denied") != NULL);
+	CHECK_EQ(store_get(s, g, blob, GET_F_META, walk_obj, walk_blob, &w),
+		 0);
+	CHECK_EQ(store_get(s, g, obj, GET_F_META, walk_obj, walk_blob, &w),
+		 -EACCES);
+	CHECK_EQ(store_get(s, a, obj, 0, walk_obj, walk_blob, &w), 0);
+	store_release(s, a, &blob, 1);
+	CHECK_EQ(store_get(s, r, obj, GET_F_META, walk_obj, walk_blob, &w),
+		 0);
+	CHECK_EQ(store_get(s, me, obj, GET_F_META, walk_obj, walk_blob, &w),
+		 0);
+	CHECK_EQ(store_get(s, NULL, obj, GET_F_META, walk_obj, walk_blob,
+			   &w), 0);
+	{
+		struct cw j;
+
+		cw_init(&j);
+		CHECK_EQ(store_meta_json(s, b, blob, &j), -EACCES);
+		CHECK_EQ(store_meta_json(s, g, blob, &j), 0);
+		cw_release(&j);
+	}
+	/* a member needs read: g may use the blob, b may not */
+	cw_reset(&t);
+	tree(&t, "U", 1, mn, &blob, 1);
+	CHECK_EQ(store_obj_put(s, b, t.buf, t.len, NULL, 0, NULL, 0, 0,
+			       MODE0, &id, NULL), -EACCES);
+	CHECK_EQ(store_obj_put(s, g, t.buf, t.len, NULL, 0, NULL, 0, 0,
+			       0644, &other, NULL), 0);
+
+	/* delete: write, all or nothing */
+	CHECK_EQ(store_delete(s, g, &obj, 1, 0, &count, NULL), -EACCES);
+	{
+		uint64_t two[2] = { other, obj };
+
+		CHECK_EQ(store_delete(s, g, two, 2, 0, &count, NULL), -EACCES);
+		CHECK_EQ(count, 0);
+		CHECK_EQ(store_perm(s, other, &p), 0);
+	}
+	/* g's object goes, a's member stays (g may not delete it) */
+	CHECK_EQ(store_delete(s, g, &other, 1, 0, &count, NULL), 0);
+	CHECK_EQ(count, 1);
+	CHECK_EQ(store_perm(s, blob, &p), 0);
+
+	/* names: binding needs write on the object; re-pointing and
+	 * dropping need the name's owner */
+	CHECK_EQ(store_name_put(s, b, "theirs", 6, obj, NULL), -EACCES);
+	CHECK_EQ(store_blob_put_small(s, b, "y", 1, 0644, &other), 0);
+	CHECK_EQ(store_name_put(s, b, "mine", 4, other, NULL), -EACCES);
+	CHECK_EQ(store_name_drop(s, b, "mine", 4, NULL), -EACCES);
+	CHECK_EQ(store_name_get(s, "mine", 4, &id), 0);
+	CHECK_EQ(id, obj);
+	CHECK_EQ(store_name_put(s, b, "bs", 2, other, NULL), 0);
+	CHECK_EQ(store_name_owner(s, "bs", 2, &id, &p), 0);
+	CHECK(id == other && p.uid == 2000 && p.gid == 2000);
+	/* root re-points a's name; it stays a's */
+	CHECK_EQ(store_name_put(s, r, "mine", 4, other, NULL), 0);
+	CHECK_EQ(store_name_owner(s, "mine", 4, &id, &p), 0);
+	CHECK(id == other && p.uid == 1000);
+	CHECK_EQ(store_name_drop(s, a, "mine", 4, NULL), 0);
+
+	/* persist without a data dir: the permission is checked first */
+	CHECK_EQ(store_persist(s, b, obj, NULL), -EACCES);
+	CHECK_EQ(store_persist(s, a, obj, NULL), -ENOTSUP);
+
+	/* chmod: the owner only, all or nothing, optionally the tree */
+	CHECK_EQ(store_chmod(s, g, &obj, 1, 0, 0044, 0, &count, NULL), -EACCES);
+	CHECK_EQ(store_chmod(s, a, &obj, 1, 0, 0100, 0, &count, NULL), -EINVAL);
+	{
+		uint64_t two[2] = { obj, other };
+
+		CHECK_EQ(store_chmod(s, a, two, 2, 0, 0004, 0, &count, NULL),
+			 -EACCES);
+		CHECK_EQ(store_perm(s, obj, &p), 0);
+		CHECK_EQ(p.mode, 0600);
+	}
+	CHECK_EQ(store_chmod(s, a, &obj, 1, 0, 0004, 0, &count, NULL), 0);
+	CHECK_EQ(count, 1);
+	CHECK_EQ(store_get(s, b, obj, GET_F_META, walk_obj, walk_blob, &w),
+		 -EACCES); /* the member is still 0640 */
+	CHECK_EQ(store_chmod(s, a, &obj, 1, 0, 0004, CHMOD_F_TREE, &count,
+			     NULL),
+		 0);
+	CHECK_EQ(count, 1); /* only the member changed */
+	CHECK_EQ(store_get(s, b, obj, GET_F_META, walk_obj, walk_blob, &w),
+		 0);
+	CHECK_EQ(store_chmod(s, a, &obj, 1, 0666, 0660, 0, &count, NULL), 0);
+	CHECK_EQ(store_perm(s, obj, &p), 0);
+	CHECK_EQ(p.mode, 0660);
+	/* the group may write now: delete */
+	CHECK_EQ(store_delete(s, g, &obj, 1, DELETE_F_SHALLOW, &count, NULL),
+			      0);
+	CHECK_EQ(store_delete(s, b, &blob, 1, 0, &count, NULL), -EACCES);
+	CHECK_EQ(store_delete(s, me, &blob, 1, 0, &count, NULL), 0);
+
+	cw_release(&t);
+	store_owner_free(s, a);
+	store_owner_free(s, b);
+	store_owner_free(s, g);
+	store_owner_free(s, r);
+	store_owner_free(s, me);
 	store_free(s);
 }
 
@@ -1018,4 +1186,4 @@ TEST_MAIN(RUN(test_create_seal_abort); RUN(test_sealed_is_immutable);
 	  RUN(test_pins_keep_zombies); RUN(test_owner_free_drops_unsealed);
 	  RUN(test_segments_come_back); RUN(test_limit);
 	  RUN(test_names); RUN(test_list); RUN(test_watch);
-	  RUN(test_get_errors))
+	  RUN(test_get_errors); RUN(test_permissions))

@@ -31,7 +31,8 @@ from .core.resolver import (ResolveContext, ResolverContext,
 from .errors import (ConnectionFailed, ConnectionLost, DiskFull, Error,
                      InvalidArgument, NameNotExists, NotAvailable,
                      NotEnoughMemory, ObjectExists, ObjectInUse,
-                     ObjectNotExists, ProtocolError, StreamFailed,
+                     ObjectNotExists, PermissionDenied, ProtocolError,
+                     StreamFailed,
                      Timeout, UnsupportedType)
 from . import core  # noqa: F401
 from . import data  # noqa: F401  (registers the shipped builders)
@@ -67,5 +68,5 @@ __all__ = [
     "ObjectInUse", "NotEnoughMemory", "DiskFull", "InvalidArgument",
     "Timeout",
     "ConnectionFailed", "ConnectionLost", "ProtocolError", "NotAvailable",
-    "UnsupportedType", "StreamFailed",
+    "UnsupportedType", "PermissionDenied", "StreamFailed",
 ]

@@ -81,6 +81,7 @@ _protos = {
     "vy_blob_abort": (None, [P, P]),
     "vy_meta_new": (P, [c_char_p]),
     "vy_meta_free": (None, [P]),
+    "vy_meta_set_mode": (c_int, [P, c_uint]),
     "vy_meta_set_int": (c_int, [P, c_char_p, c_int64]),
     "vy_meta_set_double": (c_int, [P, c_char_p, c_double]),
     "vy_meta_set_bool": (c_int, [P, c_char_p, c_int]),

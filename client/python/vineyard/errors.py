@@ -35,6 +35,11 @@ class ObjectInUse(Error):
     """The object is a member of another, or otherwise busy (EBUSY, EPERM)."""
 
 
+class PermissionDenied(Error, PermissionError):
+    """The object or name belongs to another user and its mode does not
+    allow this (EACCES)."""
+
+
 class NotEnoughMemory(Error):
     """The daemon's memory limit (--size) is reached (ENOSPC)."""
 
@@ -90,6 +95,7 @@ _BY_ERRNO = {
     _errno.EPERM: ObjectInUse,
     _errno.ENOSPC: NotEnoughMemory,
     _errno.EDQUOT: DiskFull,
+    _errno.EACCES: PermissionDenied,
     _errno.EINVAL: InvalidArgument,
     _errno.ENAMETOOLONG: InvalidArgument,
     _errno.ETIMEDOUT: Timeout,

@@ -259,11 +259,14 @@ class Client(UpstreamCalls):
 
     # ---- put ----
 
-    def put(self, value, builder=None, persist=False, name=None, **kw):
+    def put(self, value, builder=None, persist=False, name=None, mode=None,
+            **kw):
         """Stores value; returns its ObjectID. name binds a name to it,
-        persist makes it survive a daemon restart. builder (a
-        BuilderContext, default: the one in effect) chooses the builders;
-        extra keyword arguments go to them."""
+        persist makes it survive a daemon restart, mode (such as 0o644)
+        says who may read and delete what the put creates (default 0o640:
+        the owner and its group read, the owner deletes and names).
+        builder (a BuilderContext, default: the one in effect) chooses the
+        builders; extra keyword arguments go to them."""
         if builder is not None and not isinstance(builder, BuilderContext):
             if _takes(builder, "builder"):  # upstream: one builder
                 kw["builder"] = get_current_builders()
@@ -277,7 +280,7 @@ class Client(UpstreamCalls):
             if persist:
                 self.persist(meta)
             return meta
-        return self.create(meta, name=name, persist=persist)
+        return self.create(meta, name=name, persist=persist, mode=mode)
 
     def put_blob(self, data):
         """Stores the bytes of data (any bytes-like object) as one blob;
@@ -293,9 +296,9 @@ class Client(UpstreamCalls):
         _capi.check(_capi.put_blob(c, src, p.nbytes, ctypes.byref(oid)), c)
         return ObjectID(oid.value)
 
-    def create(self, meta, name=None, persist=False):
+    def create(self, meta, name=None, persist=False, mode=None):
         """Creates the object described by an ObjectMeta tree (as builders
-        return); returns its ObjectID."""
+        return); returns its ObjectID. mode as for put()."""
         if not isinstance(meta, ObjectMeta):
             raise InvalidArgument(errno.EINVAL, "create() takes an "
                                   "ObjectMeta")
@@ -307,22 +310,30 @@ class Client(UpstreamCalls):
                 self.persist(oid)
             return oid
         nameb = _name_bytes(name) if name is not None else None
+        if mode is not None and (not isinstance(mode, int) or
+                                 isinstance(mode, bool) or
+                                 mode < 0 or mode & ~0o666):
+            raise InvalidArgument(errno.EINVAL, "mode %r: read (4) and "
+                                  "write (2) bits for the owner, the group "
+                                  "and others, at most 0o666" % (mode,))
         conn = self._h()
         extra = []
         try:
             try:
-                self._split(conn, meta, 0, extra, True)
-                return self._put_unit(conn, meta, nameb, persist, True)
+                self._split(conn, meta, 0, extra, True, mode)
+                return self._put_unit(conn, meta, nameb, persist, True,
+                                      mode)
             except ObjectNotExists:
                 # A reused blob went away meanwhile: copy instead.
-                self._split(conn, meta, 0, extra, False)
-                return self._put_unit(conn, meta, nameb, persist, False)
+                self._split(conn, meta, 0, extra, False, mode)
+                return self._put_unit(conn, meta, nameb, persist, False,
+                                      mode)
         except BaseException:
             if extra:
                 self._delete_quietly(conn, extra)
             raise
 
-    def _split(self, conn, meta, depth, extra, reuse):
+    def _split(self, conn, meta, depth, extra, reuse, mode=None):
         """Puts apart the parts of a tree too deep or too large for one
         request, replacing them by their ids; returns the nodes left."""
         count = 1
@@ -332,18 +343,18 @@ class Client(UpstreamCalls):
             if depth + 1 >= _MAX_DEPTH:
                 n = _MAX_NODES + 1
             else:
-                n = self._split(conn, v, depth + 1, extra, reuse)
+                n = self._split(conn, v, depth + 1, extra, reuse, mode)
             if depth + 1 >= _MAX_DEPTH or count + n > _MAX_NODES:
                 if depth + 1 >= _MAX_DEPTH:
-                    self._split(conn, v, 0, extra, reuse)
-                oid = self._put_unit(conn, v, None, False, reuse)
+                    self._split(conn, v, 0, extra, reuse, mode)
+                oid = self._put_unit(conn, v, None, False, reuse, mode)
                 extra.append(oid)
                 meta.members[key] = oid
             else:
                 count += n
         return count
 
-    def _put_unit(self, conn, meta, nameb, persist, reuse):
+    def _put_unit(self, conn, meta, nameb, persist, reuse, mode=None):
         payloads = []
         self._collect(meta, payloads, reuse)
         new = [p for p in payloads if p.reuse is None]
@@ -367,6 +378,8 @@ class Client(UpstreamCalls):
                     raise from_errno(
                         -rc, "writing a blob: %s" % os.strerror(-rc))
             root = self._to_c(meta)
+            if mode is not None:
+                _capi.check(_capi.meta_set_mode(root, mode), None, "mode")
             oid = ctypes.c_uint64()
             rc = _capi.put_object(c, root, nameb, 1 if persist else 0,
                                   ctypes.byref(oid))
