@@ -323,6 +323,14 @@ void stream_owner_gone(struct store *s, struct store_owner *ow);
 /* The stream object id is being deleted: its chunks go. */
 void stream_forget(struct store *s, uint64_t id, struct pjob **jp);
 int stream_state_of(struct store *s, uint64_t id);
+/* Before a persist of stream o: a finished stream that still holds every
+ * chunk becomes an object whose members are its chunks ("0", "1"...),
+ * kept (no chunk freed as readers pass) and readable as before; 0, or an
+ * error with a sentence (open, failed, chunks freed already). */
+int stream_keep(struct store *s, struct object *o);
+/* Restoring composite o: one persisted by stream_keep is a finished,
+ * kept stream again. */
+void stream_restored(struct store *s, struct object *o);
 void stream_free_all(struct store *s);
 
 /* store_perm.c */

@@ -188,13 +188,11 @@ store_persist(struct store *s, struct store_owner *ow, uint64_t id,
 		rc = -ENOENT;
 	} else if (!obj_may(ow, o, PERM_W)) {
 		rc = perm_deny(ow, o, "persist");
-	} else if (o->flags & OBJ_STREAM) {
-		/* its chunks live and go with its readers: nothing to keep */
-		rc = store_fail(-ENOTSUP, "a stream cannot be persisted; put "
-				"what a reader got as an object and persist that");
 	} else if (!s->disk) {
 		rc = store_fail(-ENOTSUP, "this daemon has no data directory; "
 				"persistence is not available");
+	} else if ((o->flags & OBJ_STREAM) && (rc = stream_keep(s, o))) {
+		/* an open or failed stream, or one missing chunks: said */
 	} else {
 		struct pjob *job = NULL;
 

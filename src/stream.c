@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cborio.h"
+#include "meta.h"
 #include "store_int.h"
 #include "stream.h"
 #include "banned.h"
@@ -47,6 +49,7 @@ struct stream {
 	uint64_t held_bytes;  /* of chunks held, plus pending_len */
 	uint64_t bytes;       /* ever appended */
 	struct sreader *readers;
+	int kept;             /* persisted: its chunks are members, kept */
 	char why[240];
 };
 
@@ -263,8 +266,8 @@ trim(struct store *s, struct stream *st)
 	uint64_t keep = UINT64_MAX;
 	int any = 0;
 
-	if (!st->readers)
-		return; /* held for the reader to come */
+	if (!st->readers || st->kept)
+		return; /* held for the reader to come, or for good */
 	for (r = st->readers; r; r = r->next)
 		if (r->keep < keep)
 			keep = r->keep;
@@ -606,6 +609,8 @@ store_stream_chunks(struct store *s, uint64_t id,
 
 	store_lock(s);
 	st = idtab_get(&s->streams, id);
+	if (st && st->kept) /* its chunks are members already */
+		st = NULL;
 	for (i = st && st->objects ? st->head : 0; st && st->objects &&
 	     i < st->n && rc == 0; i++) {
 		int k = snprintf(name, sizeof(name), "%" PRIu64,
@@ -673,6 +678,7 @@ store_stream_pread(struct store *s, struct store_owner *ow, uint64_t id,
 
 	*n = 0;
 	store_lock(s);
+again:
 	if (!(st = find(s, id, &rc)))
 		goto out;
 	*size = st->bytes;
@@ -705,8 +711,19 @@ store_stream_pread(struct store *s, struct store_owner *ow, uint64_t id,
 		for (i = st->head; i < st->n; i++) {
 			const struct schunk *c = &st->chunks[i];
 
+			struct object *co;
+
 			if (off >= c->start + c->len)
 				continue;
+			/* a persisted stream's chunk restored or spilled:
+			 * read back first (the lock is let go meanwhile,
+			 * so look again after) */
+			co = idtab_get(&s->objs, c->id);
+			if (co && (co->flags & OBJ_LAZY)) {
+				if ((rc = load_blob(s, c->id)))
+					goto out;
+				goto again;
+			}
 			*n = copy_out(s, c, off, buf, len);
 			break;
 		}
@@ -778,7 +795,8 @@ stream_forget(struct store *s, uint64_t id, struct pjob **jp)
 	if (!st)
 		return;
 	drop_pending(s, st);
-	while (st->head < st->n)
+	/* (kept: its chunks are members now, which the delete lets go) */
+	while (!st->kept && st->head < st->n)
 		chunk_free(s, st, &st->chunks[st->head++], jp);
 	while ((r = st->readers)) {
 		st->readers = r->next;
@@ -787,6 +805,131 @@ stream_forget(struct store *s, uint64_t id, struct pjob **jp)
 	store_notify(s, STORE_EV_STREAM, id, NULL);
 	free(st->chunks);
 	free(st);
+}
+
+int
+stream_keep(struct store *s, struct object *o)
+{
+	struct stream *st = idtab_get(&s->streams, o->id);
+	struct meta_view v;
+	char buf[META_ID_LEN], name[24];
+	struct cw w;
+	size_t i;
+
+	if (!st || st->kept)
+		return 0;
+	meta_id_format(o->id, buf);
+	if (st->state == STREAM_OPEN)
+		return store_fail(-EBUSY, "stream %s is still open: it can be "
+				  "persisted once its writer finishes it", buf);
+	if (st->state == STREAM_FAILED)
+		return store_fail(-ENOTSUP, "stream %s failed (%s): only a "
+				  "finished stream can be persisted", buf,
+				  st->why);
+	if (st->first > 0)
+		return store_fail(-ENOTSUP, "stream %s: its first %" PRIu64
+				  " chunks were freed once every reader had "
+				  "read them; only a stream that still holds "
+				  "every chunk can be persisted", buf,
+				  st->first);
+	if (meta_view_parse(o->u.meta, o->metalen, &v))
+		fatalx("store: stored metadata of stream %s is corrupt", buf);
+	/* The chunks become members: the stream's hold on each (a parent's
+	 * reference) is theirs now. */
+	cw_init(&w);
+	cw_map(&w, 3);
+	cw_str(&w, "typename");
+	cw_strn(&w, v.typename, v.typelen);
+	cw_str(&w, "fields");
+	cw_map(&w, 2);
+	cw_str(&w, "kind");
+	cw_str(&w, st->objects ? "objects" : "bytes");
+	cw_str(&w, "stream");
+	cw_str(&w, "finished");
+	cw_str(&w, "members");
+	cw_map(&w, st->n - st->head);
+	for (i = st->head; i < st->n; i++) {
+		snprintf(name, sizeof(name), "%zu", i - st->head);
+		cw_str(&w, name);
+		cw_uint(&w, st->chunks[i].id);
+	}
+	if (w.oom)
+		fatalx("out of memory encoding a stream");
+	free(o->u.meta);
+	o->u.meta = xmemdup(w.buf, w.len);
+	o->metalen = (uint32_t)w.len;
+	cw_release(&w);
+	/* no longer unread chunks that hold writers back */
+	s->stream_used -= st->held_bytes;
+	st->held_bytes = 0;
+	st->kept = 1;
+	changed(s, st);
+	return 0;
+}
+
+/* The value of fields[key] if a string, else NULL. */
+static const char *
+field_str(const struct meta_view *v, const char *key, size_t *len)
+{
+	struct cr r;
+	struct cr_item k;
+	const char *val;
+	size_t n, i;
+
+	cr_init(&r, v->fields, v->fieldslen);
+	if (cr_map(&r, &n))
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (cr_next(&r, &k))
+			return NULL;
+		if (k.kind == CR_STR && cr_streq(&k, key)) {
+			if (cr_str(&r, &val, len))
+				return NULL;
+			return val;
+		}
+		if (cr_skip(&r, 16))
+			return NULL;
+	}
+	return NULL;
+}
+
+void
+stream_restored(struct store *s, struct object *o)
+{
+	struct meta_members it;
+	struct meta_view v;
+	struct stream *st;
+	const char *f;
+	size_t len;
+
+	if ((o->flags & OBJ_BLOB) ||
+	    meta_view_parse(o->u.meta, o->metalen, &v) ||
+	    !(f = field_str(&v, "stream", &len)) || len != 8 ||
+	    memcmp(f, "finished", 8) != 0)
+		return;
+	st = xcalloc(1, sizeof(*st));
+	st->id = o->id;
+	st->state = STREAM_FINISHED;
+	st->kept = 1;
+	f = field_str(&v, "kind", &len);
+	st->objects = f && len == 7 && memcmp(f, "objects", 7) == 0;
+	meta_members_init(&it, &v);
+	while (meta_members_next(&it) > 0) {
+		struct object *m = idtab_get(&s->objs, it.id);
+
+		if (st->n == st->cap) {
+			st->cap = st->cap ? 2 * st->cap : 16;
+			st->chunks = xreallocarray(st->chunks, st->cap,
+						   sizeof(*st->chunks));
+		}
+		st->chunks[st->n].id = it.id;
+		st->chunks[st->n].start = st->bytes;
+		st->chunks[st->n].len = m ? m->nbytes : 0;
+		st->bytes += st->chunks[st->n].len;
+		st->n++;
+	}
+	o->flags |= OBJ_STREAM;
+	tab_put(&s->streams, st);
 }
 
 int

@@ -98,8 +98,9 @@ cmd_put(int argc, char **argv)
 	}
 	path = argv[optind];
 	if (stream && persist) {
-		fprintf(stderr, "%s: put: a stream cannot be persisted (yet); "
-			"drop --persist\n", prog);
+		fprintf(stderr, "%s: put: --persist does not go with "
+			"--stream; persist the stream once it finished "
+			"(%s persist NAME)\n", prog, prog);
 		return EX_USAGE;
 	}
 	if (stream)

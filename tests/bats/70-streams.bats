@@ -255,8 +255,8 @@ with open(sys.argv[2], "wb") as f:
 	run -2 timeout 10 "$VINEYARDCTL" get --follow plain -o -
 	[[ "$output" == *"not a stream"* ]]
 	run -2 vyctl put --stream --persist - </dev/null
-	run -1 vyctl persist open
-	[[ "$output" == *"cannot be persisted"* ]]
+	run -7 vyctl persist open
+	[[ "$output" == *"still open"* ]]
 	# a chunk held by a stream cannot be deleted from under it
 	chunk=$(vyctl ls | awk '$2 == "vineyard::Blob" && $NF == "-" {print $1; exit}')
 	[ -n "$chunk" ]
@@ -393,4 +393,55 @@ r.close()
 	run -0 ls "$MNT/names/frames/"
 	[[ "$output" != *"0"* ]]
 	[ ! -e "$MNT/names/frames/0" ]
+}
+
+@test "persist a finished stream: its chunks become members, kept past readers and a restart; open, failed and freed ones refused" {
+	start_daemon --size 64M
+	head -c 10000 /dev/urandom >in
+	# no reader yet: every chunk held
+	run -0 timeout 30 "$VINEYARDCTL" -q put --stream in --name logs --chunk-size 4K
+	run -0 vyctl persist logs
+	run -0 vyctl meta logs
+	[[ "$output" == *'"stream": "finished"'* ]]
+	[[ "$output" == *'"2": '* ]]
+	# a reader gets every byte and frees nothing: a second one too
+	run -0 timeout 30 "$VINEYARDCTL" get --follow logs -o out1
+	cmp in out1
+	run -0 timeout 30 "$VINEYARDCTL" get --follow logs -o out2
+	cmp in out2
+	stop_daemon
+	mkdir -p "$MNT"
+	start_daemon --size 64M --mount "$MNT"
+	# after the restart: a finished stream again, read from the start,
+	# its chunks read back from disk on first use, in the mount too
+	[ "$(stream_state logs)" = finished ]
+	timeout 30 cat "$MNT/names/logs/data" >out4
+	cmp in out4
+	run -0 ls "$MNT/names/logs/"
+	[[ "$output" == *"0"*"1"*"2"*"data"* ]]
+	run -0 timeout 30 "$VINEYARDCTL" get --follow logs -o out3
+	cmp in out3
+	# refused: a stream whose first chunks a reader freed already
+	timeout 30 "$ST" read read1 --wait 20000 >rout &
+	local r=$!
+	BG_PIDS="$BG_PIDS $r"
+	run -0 timeout 30 "$VINEYARDCTL" -q put --stream in --name read1 --chunk-size 4K --readers 1
+	wait "$r"
+	cmp in rout
+	run -1 vyctl persist read1
+	[[ "$output" == *"chunks were freed"* ]]
+	# refused: a failed stream
+	"$ST" write dead 4096 --hang-after 1 <in >wout &
+	local w=$!
+	BG_PIDS="$BG_PIDS $w"
+	until_cmd grep -q hanging wout
+	kill -KILL "$w"
+	until_cmd state_is dead failed
+	run -1 vyctl persist dead
+	[[ "$output" == *"only a finished stream"* ]]
+	# deleting the persisted stream takes its chunks (memory and disk)
+	run -0 vyctl rm logs read1 dead
+	[ "$(status_field streams)" = 0 ]
+	until_cmd field_is objects 0
+	[ "$(status_field persisted_objects)" = 0 ]
 }
