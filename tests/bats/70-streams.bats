@@ -126,7 +126,7 @@ stream_state() {
 	[ "$(status_field stream_held_bytes)" = 0 ]
 }
 
-@test "256 MiB: put --stream to a C reader and a Python reader at once, byte-identical" {
+@test "256 MiB: put --stream to a C, a Python and a get --follow reader at once, byte-identical" {
 	start_daemon --size 1G
 	head -c $((256 << 20)) /dev/urandom >big
 	timeout 120 "$ST" read big --wait 60000 >outc 2>errc &
@@ -144,11 +144,16 @@ with open(sys.argv[2], "wb") as f:
 ' "$SOCK" outpy &
 	local rp=$!
 	BG_PIDS="$BG_PIDS $rp"
-	run -0 timeout 120 "$VINEYARDCTL" -q put --stream big --name big --readers 2
+	timeout 120 "$VINEYARDCTL" get --follow big -o outcli &
+	local rl=$!
+	BG_PIDS="$BG_PIDS $rl"
+	run -0 timeout 120 "$VINEYARDCTL" -q put --stream big --name big --readers 3
 	wait "$rc_"
 	wait "$rp"
+	wait "$rl"
 	cmp big outc
 	cmp big outpy
+	cmp big outcli
 	[ "$(status_field stream_held_bytes)" = 0 ]
 }
 
