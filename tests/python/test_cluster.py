@@ -194,7 +194,8 @@ def test_global_object_errors(cluster, tmp_path):
     with pytest.raises(vineyard.InvalidArgument):
         ca.create_metadata(meta)
     ca.close()
-    # outside a cluster: a clear error
+    # outside a cluster: create_global says so clearly (create_metadata
+    # makes a local object there, test_upstream_client.py)
     (tmp_path / "alone").mkdir()
     d = Daemon(tmp_path / "alone").start()
     try:
@@ -203,7 +204,7 @@ def test_global_object_errors(cluster, tmp_path):
             meta = vineyard.ObjectMeta("my::Global", global_=True)
             meta.add_member("x", p)
             with pytest.raises(vineyard.NotAvailable) as e:
-                cl.create_metadata(meta)
+                cl.create_global(meta)
             assert "not in a cluster" in str(e.value)
             assert cl.instance_id == 0
     finally:

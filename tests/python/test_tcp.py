@@ -3,6 +3,8 @@
 metadata, names, listing, and puts and gets whose bytes go by copy."""
 import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -188,3 +190,45 @@ def test_fork_child_reconnects_over_tcp(rpc):
     assert os.waitstatus_to_exitcode(st) == 0
     assert c.get(oid) == b"from parent"
     c.close()
+
+
+USER_TESTS = '''
+import numpy as np
+from vineyard.conftest import (vineyard_client, vineyard_endpoints,
+                               vineyard_ipc_sockets, vineyard_rpc_client)
+
+
+def test_over_both(vineyard_client, vineyard_rpc_client):
+    assert vineyard_client.is_ipc and vineyard_rpc_client.is_rpc
+    oid = vineyard_rpc_client.put(np.arange(5))
+    assert vineyard_client.get(oid).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_lists(vineyard_endpoints, vineyard_ipc_sockets):
+    assert len(vineyard_endpoints) == 1 and len(vineyard_ipc_sockets) == 1
+'''
+
+
+def test_package_fixtures_for_users_tests(rpc, tmp_path):
+    # vineyard.conftest's fixtures, as a user's test module imports them:
+    # a client over each front when the environment names the daemon,
+    # skipped tests when it does not.
+    d, port = rpc
+    (tmp_path / "user").mkdir()
+    (tmp_path / "user" / "test_user.py").write_text(USER_TESTS)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VINEYARD_IPC_SOCKET", "VINEYARD_RPC_ENDPOINT")}
+
+    def run(**extra):
+        p = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "-rs", "test_user.py"], cwd=str(tmp_path / "user"),
+            env=dict(env, **extra), capture_output=True, text=True,
+            timeout=120)
+        return p.stdout + p.stderr
+
+    out = run(VINEYARD_IPC_SOCKET=d.socket,
+              VINEYARD_RPC_ENDPOINT="127.0.0.1:%d" % port)
+    assert "2 passed" in out, out
+    out = run()
+    assert "2 skipped" in out and "VINEYARD_RPC_ENDPOINT" in out, out

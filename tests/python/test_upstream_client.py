@@ -44,6 +44,37 @@ def test_persist_takes_an_id_a_meta_or_an_object(client):
     client.persist(client.put(3))
 
 
+def test_global_metadata_on_a_daemon_outside_a_cluster(client):
+    # A lone daemon is a cluster of one: a meta marked global becomes an
+    # ordinary local object, members given as ids, created metas or new
+    # buffers, and can be persisted and read back like any other.
+    x, y = client.put(1.5), client.put(np.arange(3))
+    meta = vineyard.ObjectMeta()
+    meta["typename"] = "demo::Pair"
+    meta.add_member("first_", x)
+    meta.add_member("second_", client.get_meta(y))
+    meta.add_member("raw_", b"some new bytes")
+    meta.set_global(True)
+    made = client.create_metadata(meta)
+    assert made.id == meta.id and client.exists(made.id)
+    assert not made.isglobal and made.islocal
+    assert made["first_"].id == x and made["second_"].id == y
+    assert bytes(client.get_object(made.id).member("raw_")) == \
+        b"some new bytes"
+    if persist_available(client):
+        client.persist(made)
+        assert client.get_object(made.id).ispersist
+    # The same member twice is one object referenced twice.
+    twice = vineyard.ObjectMeta(True)
+    twice["typename"] = "demo::Pair"
+    twice.add_member("first_", x)
+    twice.add_member("second_", x)
+    again = client.create_metadata(twice)
+    assert again["first_"].id == again["second_"].id == x
+    with pytest.raises(vineyard.NotAvailable, match="not in a cluster"):
+        client.create_global(vineyard.ObjectMeta("demo::G", global_=True))
+
+
 def test_put_of_buffers(client):
     for value in (memoryview(b"abcde"), b"abcde", bytearray(b"abcde"),
                   array.array("i", [1, 2, 3]), memoryview(b"")):

@@ -21,6 +21,7 @@ from .._blob import BlobBuilder
 from .._conn import _TCP, _Conn, busy, generation
 from .._object import Blob, Object, _Tree, store_blob, wrap
 from .._types import ObjectID, ObjectInfo, ObjectMeta, _is_object
+from .address import address
 from ..errors import (ConnectionLost, InvalidArgument, NameNotExists,
                       from_errno, ObjectNotExists, UnsupportedType)
 from .builder import (BuildContext, BuilderContext, _takes,
@@ -202,11 +203,7 @@ class Client(UpstreamCalls):
 
     def __init__(self, socket=None, port=None, host=None, endpoint=None,
                  token=None, **upstream):
-        for k in upstream:
-            if k not in _UPSTREAM_IGNORED:
-                raise TypeError("connect() got an unexpected keyword "
-                                "argument %r" % k)
-        path = _address(socket, port, host, endpoint, token)
+        path = address(socket, port, host, endpoint, token, upstream)
         conn = _Conn(path)
         self._conn = conn
         self._path = conn.path
@@ -782,63 +779,6 @@ class Client(UpstreamCalls):
         p = ctypes.c_void_p()
         _capi.check(_capi.status_json(c, ctypes.byref(p)), c)
         return Status(json.loads(_capi.take_string(p.value)))
-
-
-# Upstream's connect() arguments that mean nothing here.
-_UPSTREAM_IGNORED = ("session", "username", "password", "config",
-                     "rdma_endpoint")
-
-
-def _tcp_pair(text):
-    """(host, port) of "HOST:PORT" (the first of a comma-separated list, as
-    upstream's endpoints), or None when text is not one."""
-    text = text.split(",")[0].strip()
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or "/" in text or not port.isdigit():
-        return None
-    return host.strip("[]"), port
-
-
-def _address(socket, port, host, endpoint, token):
-    """What to connect to: a socket path (or None: the default), or a _TCP
-    address, from connect()'s arguments as upstream takes them."""
-    if isinstance(socket, _TCP):
-        return socket
-    if socket is not None and port is not None and host is None:
-        socket, host = None, socket          # connect('host', port)
-    if socket is not None and host is None and endpoint is None and \
-            isinstance(socket, str) and _tcp_pair(socket):
-        socket, endpoint = None, socket      # connect('host:port')
-    if socket is None and host is None and port is None and \
-            endpoint is None and not os.environ.get("VINEYARD_IPC_SOCKET"):
-        endpoint = os.environ.get("VINEYARD_RPC_ENDPOINT") or None
-    if endpoint is not None:
-        if isinstance(endpoint, (tuple, list)) and len(endpoint) == 2:
-            host, port = endpoint
-        elif isinstance(endpoint, str) and _tcp_pair(endpoint):
-            host, port = _tcp_pair(endpoint)
-        else:
-            raise InvalidArgument(errno.EINVAL, "an endpoint is 'HOST:PORT' "
-                                  "or (host, port), not %r" % (endpoint,))
-    if host is None and port is None:
-        path = os.fspath(socket) if socket is not None else None
-        if path is not None and not isinstance(path, (str, bytes)):
-            raise InvalidArgument(errno.EINVAL, "socket is a path")
-        return path
-    if socket is not None:
-        raise InvalidArgument(errno.EINVAL, "give a socket path or a TCP "
-                              "host and port, not both")
-    if not isinstance(host, str) or not host:
-        raise InvalidArgument(errno.EINVAL, "a TCP host is a non-empty str")
-    try:
-        port = int(port)
-    except (TypeError, ValueError):
-        port = -1
-    if not 0 < port < 65536:
-        raise InvalidArgument(errno.EINVAL, "a TCP port is 1 to 65535")
-    if token is None:
-        token = os.environ.get("VINEYARD_RPC_TOKEN") or None
-    return _TCP(host, port, token)
 
 
 def connect(*args, **kw):

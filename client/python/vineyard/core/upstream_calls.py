@@ -47,11 +47,14 @@ class UpstreamCalls:
             raise InvalidArgument(errno.EINVAL, "create_metadata takes an "
                                   "ObjectMeta, not %s" %
                                   type(metadata).__name__)
-        if metadata.isglobal and metadata.id is None:
+        if (metadata.isglobal and metadata.id is None
+                and self.status.deployment == "distributed"):
             oid = self.create_global(metadata)
-            metadata.id = oid
-            return self.get_meta(oid)
-        oid = self.create(metadata)
+        else:
+            # A daemon without --etcd is a cluster of one, as upstream's
+            # standalone vineyardd, which takes global metadata too: the
+            # object is an ordinary local one (vineyard-python(7)).
+            oid = self.create(metadata)
         metadata.id = oid
         return self.get_meta(oid)
 
