@@ -33,6 +33,21 @@ local_teardown() {
 	return 0
 }
 
+# vypy SECONDS ARGS...: Python with this tree's package over this build's
+# library, at most SECONDS; an ASan build's runtime is preloaded (Python
+# never frees everything: no leak check for the interpreter).
+vypy() {
+	local t=$1 pre=
+	shift
+	if ldd "$VY_BUILD/libvineyard.so.0" 2>/dev/null | grep -q libasan; then
+		pre="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+	fi
+	PYTHONPATH="$SRC/client/python" \
+	VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" LD_PRELOAD=$pre \
+	ASAN_OPTIONS=detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS} \
+		timeout "$t" "$PYTHON" "$@"
+}
+
 # bg CMD...: in the background, killed at teardown; $LAST_BG is its pid.
 bg() {
 	"$@" &
@@ -132,8 +147,7 @@ stream_state() {
 	timeout 120 "$ST" read big --wait 60000 >outc 2>errc &
 	local rc_=$!
 	BG_PIDS="$BG_PIDS $rc_"
-	PYTHONPATH="$SRC/client/python" VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" \
-		timeout 120 "$PYTHON" -c '
+	vypy 120 -c '
 import sys, vineyard
 from vineyard.io import ByteStream
 c = vineyard.connect(sys.argv[1])
@@ -363,8 +377,7 @@ until_grep() {
 	mkdir -p "$MNT"
 	start_daemon --size 64M --mount "$MNT"
 	# a DataFrame stream of 3 frames, finished, no reader yet: all held
-	PYTHONPATH="$SRC/client/python" VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" \
-		timeout 60 "$PYTHON" -c '
+	vypy 60 -c '
 import sys, vineyard, pandas as pd
 from vineyard.io import DataframeStream
 c = vineyard.connect(sys.argv[1])
@@ -386,8 +399,7 @@ with s.open_writer() as w:
 	grep -q DataFrame "$MNT/names/frames/0/typename"
 	[ ! -e "$MNT/names/frames/3" ]
 	# a reader that passes the first two frees them: they leave the list
-	PYTHONPATH="$SRC/client/python" VINEYARD_LIBRARY="$VY_BUILD/libvineyard.so.0" \
-		timeout 60 "$PYTHON" -c '
+	vypy 60 -c '
 import sys, vineyard
 from vineyard.io import DataframeStream
 c = vineyard.connect(sys.argv[1])
