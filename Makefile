@@ -29,7 +29,7 @@ PYTHON ?= /usr/bin/python3
 PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 BUILD ?= build
 # The Python package's directories under client/python (make install).
-PY_PACKAGES = vineyard vineyard/core vineyard/data vineyard/shared_memory
+PY_PACKAGES = vineyard vineyard/core vineyard/data vineyard/shared_memory vineyard/io
 RUN_DIR ?= /tmp/vineyard-run
 RUN_SOCKET ?= $(RUN_DIR)/vineyard.sock
 RUN_MOUNT ?= $(RUN_DIR)/mnt
@@ -91,8 +91,8 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
 	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c \
 	src/store_restore.c src/store_reserve.c src/store_spill.c src/store_perm.c \
-	src/store_adopt.c \
-	src/diskfmt.c src/persist.c src/persist_write.c src/persist_read.c \
+	src/store_adopt.c src/stream.c src/diskfmt.c src/persist.c \
+	src/persist_write.c src/persist_read.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \
 	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c \
@@ -102,17 +102,19 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c \
-	src/req_cluster.c src/req_copy.c src/req_spill.c src/req_transfer.c src/server_tcp.c
+	src/req_cluster.c src/req_copy.c src/req_spill.c src/req_streams.c \
+	src/req_transfer.c src/server_tcp.c
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \
-	fs/remote.c
+	fs/remote.c fs/fs_stream.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
 LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \
 	client/lib/object_put.c client/lib/object_get.c client/lib/object_access.c \
-	client/lib/names.c client/lib/cluster.c client/lib/copy.c \
+	client/lib/names.c client/lib/cluster.c client/lib/copy.c client/lib/stream.c \
 	client/lib/migrate.c
 CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
+	client/ctl/ctl_stream.c \
 	client/ctl/ctl_get.c client/ctl/ctl_list.c client/ctl/ctl_name.c \
 	client/ctl/ctl_rm.c client/ctl/ctl_persist.c client/ctl/ctl_status.c \
 	client/ctl/ctl_cluster.c client/ctl/ctl_chmod.c \

@@ -327,6 +327,9 @@ invalidate(struct fs *fs, const struct fs_event *e)
 		rc = fuse_lowlevel_notify_inval_entry(fs->se, INO_NAMES,
 						      e->name, strlen(e->name));
 		break;
+	case STORE_EV_STREAM: /* parked reads of a stream's data file */
+		fs_stream_wake(fs);
+		return;
 	case STORE_EV_PERM: {
 		/* New owner or mode: the kernel asks for the attributes of
 		 * the object's entries again before its next permission
@@ -429,6 +432,9 @@ op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	/* Sizes and times never change; no page-cache drops on getattr. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* A stream's data file moves its reader past what a read asks for:
+	 * the parts of one large read must go in order, not at once. */
+	conn->want &= ~FUSE_CAP_ASYNC_DIO;
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	pt_conn_init(&fs->pt, conn);
@@ -556,6 +562,7 @@ fs_free(struct fs *fs)
 		fs->qhead = e->next;
 		free(e);
 	}
+	fs_stream_stop(fs);   /* parked reads answered before their files go */
 	fs_files_release(fs); /* unpins through the owner: first */
 	if (fs->owner)
 		store_owner_free(fs->store, fs->owner);
@@ -563,6 +570,7 @@ fs_free(struct fs *fs)
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);
 	pthread_cond_destroy(&fs->qdone_cond);
+	fs_stream_free(fs);
 	pt_release(&fs->pt);
 	if (fs->stopfd >= 0)
 		close(fs->stopfd);
@@ -625,6 +633,7 @@ fs_start(struct store *s, const struct fs_cfg *cfg, struct fs **out,
 	clock_gettime(CLOCK_REALTIME, &fs->t0);
 	inode_tab_init(&fs->inodes);
 	fs_files_init(fs);
+	fs_stream_init(fs);
 	pthread_mutex_init(&fs->qlock, NULL);
 	pthread_cond_init(&fs->qcond, NULL);
 	pthread_cond_init(&fs->qdone_cond, NULL);

@@ -65,6 +65,7 @@ struct fs_file {
 	struct fs_blob *blob; /* IK_DATA */
 	char *buf;            /* the others: the text, rendered at open */
 	size_t len;
+	uint64_t sid, rid;    /* IK_SDATA: the stream, this file's reader */
 };
 
 struct fs {
@@ -103,6 +104,7 @@ struct fs {
 	uint64_t qdone;           /* events applied so far; qlock */
 	int qstop;                /* qlock */
 	int watching;
+	struct fs_streams *streams; /* parked reads of streams (fs_stream.c) */
 };
 
 /* ops_dir.c: the tree. */
@@ -170,6 +172,26 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		     off_t length, struct fuse_file_info *fi);
+
+/* ops_file.c: drops one reference on an open file (the last frees it). */
+void fs_file_drop(struct fs *fs, struct fs_file *f);
+
+/* fs_stream.c: a byte stream's data file. */
+void fs_stream_init(struct fs *fs);
+/* 1 when id is a byte stream (*size: bytes sealed so far), else 0. */
+int fs_stream_is(struct fs *fs, uint64_t id, uint64_t *size);
+int fs_stream_open(struct fs *fs, uint64_t id, struct fs_file *f,
+		   struct fuse_file_info *fi);
+void fs_stream_close(struct fs *fs, struct fs_file *f);
+/* Answers now or parks the read until the stream changes; owns one
+ * reference on f, dropped once answered. */
+void fs_stream_read(struct fs *fs, fuse_req_t req, struct fs_file *f,
+		    uint64_t off, size_t size);
+/* The notifier: a stream changed or went; retries parked reads. */
+void fs_stream_wake(struct fs *fs);
+/* Answers every parked read EIO (the workers have stopped). */
+void fs_stream_stop(struct fs *fs);
+void fs_stream_free(struct fs *fs);
 
 static inline struct fs *
 fs_of(fuse_req_t req)

@@ -44,6 +44,7 @@ enum inode_kind {
 	IK_MEMBER,   /* objects/<id>/<member> -> ../<target> */
 	IK_NAME,     /* names/<name> -> ../objects/<target> */
 	IK_CLUSTER,  /* cluster.json */
+	IK_SDATA,    /* objects/<id>/data of a byte stream (fs_stream.c) */
 };
 
 struct inode {

@@ -8,6 +8,9 @@
  *                      published (meta.json, typename, [data]; no member
  *                      links: meta.json lists them)
  *   objects/<id>/      meta.json  typename  [data]  [<member> links]
+ *                      (an object stream: one link per chunk it holds,
+ *                      named by its index, 0, 1, ...; not cached, since
+ *                      a chunk goes once every reader passed it)
  *   names/             one link per name
  *
  * A directory listing is a snapshot taken when it is read from offset 0,
@@ -38,6 +41,7 @@
 #include "fs_int.h"
 #include "meta.h"
 #include "store.h"
+#include "stream.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -54,6 +58,7 @@
 struct dent {
 	int kind;
 	int remote;       /* of an object another instance published */
+	int chunk;        /* MEMBER: a stream's chunk (goes as readers pass) */
 	uint64_t id;      /* the object (MEMBER: the parent; NAME: target) */
 	uint64_t target;  /* MEMBER, NAME: the object linked to */
 	uint64_t size;
@@ -155,8 +160,8 @@ fs_attr_ttl(int kind)
 {
 	/* meta.json lists the object's names and status.json changes all
 	 * the time: their sizes are asked for every time. */
-	return kind == IK_META || kind == IK_STATUS || kind == IK_CLUSTER ?
-		0.0 : FS_TTL;
+	return kind == IK_META || kind == IK_STATUS || kind == IK_CLUSTER ||
+		kind == IK_SDATA ? 0.0 : FS_TTL;
 }
 
 int
@@ -272,6 +277,8 @@ dent_param(struct fs *fs, const struct dent *d, struct fuse_entry_param *e)
 	fs_attr(fs, d->kind, e->ino, d->size, has ? &p : NULL, &e->attr);
 	e->attr_timeout = fs_attr_ttl(d->kind);
 	e->entry_timeout = FS_TTL;
+	if (d->chunk) /* not cached: freed once every reader passed it */
+		e->entry_timeout = e->attr_timeout = 0;
 	if (d->remote) {
 		e->entry_timeout = FS_REMOTE_TTL;
 		if (e->attr_timeout > FS_REMOTE_TTL)
@@ -415,6 +422,10 @@ lookup_objdir(struct fs *fs, uint64_t id, const char *name, struct dent *d)
 		return 0;
 	}
 	if (strcmp(name, "data") == 0) {
+		if (fs_stream_is(fs, id, &d->size)) {
+			d->kind = IK_SDATA;
+			return 0;
+		}
 		if (!meta_id_is_blob(id))
 			return -ENOENT;
 		d->kind = IK_DATA;
@@ -427,6 +438,10 @@ lookup_objdir(struct fs *fs, uint64_t id, const char *name, struct dent *d)
 	rc = store_members(fs->store, id, member_find_cb, &mf);
 	if (rc < 0)
 		return rc;
+	if (!mf.found) { /* an object stream's chunk, by its index */
+		store_stream_chunks(fs->store, id, member_find_cb, &mf);
+		d->chunk = mf.found;
+	}
 	if (!mf.found)
 		return -ENOENT;
 	d->kind = IK_MEMBER;
@@ -528,6 +543,8 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (ii.kind == IK_META && meta_len(fs, ii.id, &len) == 0) {
 		ii.size = len;
 		inode_set_size(&fs->inodes, ino, len);
+	} else if (ii.kind == IK_SDATA && fs_stream_is(fs, ii.id, &len)) {
+		ii.size = len; /* grows as chunks seal */
 	}
 	fs_attr(fs, ii.kind, ino, ii.size, has ? &p : NULL, &st);
 	fuse_reply_attr(req, &st, fs_attr_ttl(ii.kind));
@@ -656,6 +673,7 @@ names_cb(void *ctx, const char *name, uint64_t id,
 struct members_ctx {
 	struct dirh *dh;
 	uint64_t parent;
+	int chunks;       /* a stream's chunks */
 	struct store_perm perm; /* the parent's */
 };
 
@@ -668,6 +686,7 @@ members_cb(void *ctx, const char *name, size_t len, uint64_t member)
 	d->id = m->parent;
 	d->target = member;
 	d->size = LINK_NAME_LEN;
+	d->chunk = m->chunks;
 	d->perm = m->perm;
 	d->has_perm = 1;
 	return 0;
@@ -789,11 +808,23 @@ dirh_fill(struct fs *fs, struct dirh *dh)
 			d->size = info.nbytes;
 			d->perm = info.perm;
 			d->has_perm = 1;
+		} else if (fs_stream_is(fs, dh->id, &len)) {
+			d = dirh_add(dh, IK_SDATA, "data", 4);
+			d->id = dh->id;
+			d->size = len;
+			d->perm = info.perm;
+			d->has_perm = 1;
 		}
 		mc.dh = dh;
 		mc.parent = dh->id;
 		mc.perm = info.perm;
+		mc.chunks = 0;
 		rc = store_members(fs->store, dh->id, members_cb, &mc);
+		/* an object stream: its chunks held, numbered */
+		mc.chunks = 1;
+		if (rc == 0)
+			rc = store_stream_chunks(fs->store, dh->id, members_cb,
+						 &mc);
 		break;
 	}
 	if (rc)
@@ -834,6 +865,8 @@ dent_current(struct fs *fs, const struct dent *d)
 	case IK_NAME:
 		return store_name_get(fs->store, d->name, d->namelen,
 				      &id) == 0 && id == d->target;
+	case IK_MEMBER: /* a stream's chunk goes once readers passed it */
+		return !d->chunk || store_has(fs->store, d->target);
 	default:
 		return 1; /* the rest never change while the object lives */
 	}

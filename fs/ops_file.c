@@ -160,6 +160,8 @@ file_free(struct fs *fs, struct fs_file *f)
 	pthread_mutex_unlock(&fs->blob_lock);
 	if (f->blob)
 		blob_put(fs, f->blob);
+	if (f->kind == IK_SDATA)
+		fs_stream_close(fs, f);
 	free(f->buf);
 	free(f);
 }
@@ -169,6 +171,12 @@ file_drop(struct fs *fs, struct fs_file *f)
 {
 	if (__atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		file_free(fs, f);
+}
+
+void
+fs_file_drop(struct fs *fs, struct fs_file *f)
+{
+	file_drop(fs, f);
 }
 
 /* ---- open, read, release ---- */
@@ -237,6 +245,7 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	switch (ii.kind) {
 	case IK_DATA: case IK_META: case IK_TYPENAME: case IK_STATUS:
 	case IK_CLUSTER:
+	case IK_SDATA:
 		break;
 	case IK_MEMBER: case IK_NAME:
 		fuse_reply_err(req, ELOOP);
@@ -248,7 +257,9 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	f = xcalloc(1, sizeof(*f));
 	f->refs = 1;
 	f->kind = ii.kind;
-	if (ii.kind == IK_DATA) {
+	if (ii.kind == IK_SDATA) {
+		rc = fs_stream_open(fs, ii.id, f, fi);
+	} else if (ii.kind == IK_DATA) {
 		struct fs_remote r;
 
 		rc = blob_get(fs, ii.id, &f->blob);
@@ -297,6 +308,10 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+	if (f->kind == IK_SDATA) { /* answered now or when the stream grows */
+		fs_stream_read(fs, req, f, (uint64_t)off, size);
+		return;
+	}
 	if (f->kind == IK_DATA && f->blob) {
 		p = f->blob->bytes;
 		len = f->blob->len;

@@ -31,6 +31,7 @@
 #include "proto.h"
 #include "server.h"
 #include "store.h"
+#include "stream.h"
 #include "banned.h"
 
 #define DEFAULT_SOCKET "/var/run/vineyard.sock"
@@ -60,6 +61,7 @@ struct opts {
 	int etcd_ttl;
 	const char *rpc;     /* --rpc HOST:PORT, or NULL */
 	const char *rpc_token_file;
+	double stream_threshold; /* fraction of size */
 	int transfer_lz4;    /* --transfer-compression lz4 */
 };
 
@@ -109,6 +111,9 @@ usage(FILE *f)
 "                         in full, all clients together (default 256M); a\n"
 "                         request that does not fit is refused (ENOBUFS)\n"
 "                         and its connection closed\n"
+"      --stream-threshold F  a stream writer waits (backpressure) while the\n"
+"                         chunks streams hold that no reader has moved past\n"
+"                         would pass F of --size: 0.8 or 80%% (default)\n"
 "      --busy-poll US     after serving a request, poll up to US microseconds\n"
 "                         for the next before sleeping (default 50; 0 off):\n"
 "                         cuts round trips several fold on virtual machines\n"
@@ -219,6 +224,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "etcd-ttl", required_argument, NULL, 'T' },
 		{ "rpc", required_argument, NULL, 'R' },
 		{ "rpc-token-file", required_argument, NULL, 'K' },
+		{ "stream-threshold", required_argument, NULL, 'Y' },
 		{ "transfer-compression", required_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -235,6 +241,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->reserve = 1ull << 30;
 	o->spill_lower = 0.3;
 	o->spill_upper = 0.8;
+	o->stream_threshold = STREAM_DEFAULT_THRESHOLD;
 	o->level = LOG_LVL_INFO;
 	while ((c = getopt_long(argc, argv, "s:m:d:fvqhV", longopts, NULL)) !=
 	       -1) {
@@ -357,6 +364,24 @@ parse_opts(int argc, char **argv, struct opts *o)
 				o->spill_lower = v;
 			else
 				o->spill_upper = v;
+			break;
+		}
+		case 'Y': {
+			char *e;
+			double f = strtod(optarg, &e);
+
+			if (e != optarg && *e == '%' && e[1] == 0) {
+				f /= 100;
+				e++;
+			}
+			if (e == optarg || *e || !(f > 0 && f <= 1)) {
+				fprintf(stderr, "vineyardd: --stream-threshold "
+					"%s: expected a fraction of --size "
+					"above 0 and at most 1, e.g. 0.5 or "
+					"50%%\n", optarg);
+				exit(2);
+			}
+			o->stream_threshold = f;
 			break;
 		}
 		case 'f': o->foreground = 1; break;
@@ -729,6 +754,7 @@ main(int argc, char **argv)
 	scfg.spill_upper = o.spill_upper;
 	scfg.reserve_eager = o.reserve_set;
 	store = store_new(&scfg);
+	store_stream_threshold(store, o.stream_threshold);
 	loop = loop_new();
 	if (!loop)
 		fatal("epoll");

@@ -22,6 +22,7 @@
 			     * with OBJ_LAZY, only it does */
 #define OBJ_SPILLING 0x100u /* its spill file is being written */
 #define OBJ_HELD 0x200u     /* kept in memory on request: never spilled */
+#define OBJ_STREAM 0x400u   /* a stream: its state is in stream.c */
 
 struct name;
 struct store_owner;

@@ -20,6 +20,7 @@
 #include "cluster/node.h"
 #include "server_int.h"
 #include "store.h"
+#include "stream.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -181,6 +182,55 @@ get_blob_meta(void *ctx, const struct store_blobref *b)
 	return 0;
 }
 
+/* The reply of a get of id (also a stream's next chunk): the tree with
+ * its blobs pinned for c and their descriptors. */
+int
+reply_tree(struct conn *c, uint16_t type, uint64_t id, unsigned flags)
+{
+	struct server *sv = c->sv;
+	struct get_ctx g = { c, 0, 0, 0, NULL, NULL, 0, 0, 0, 0 };
+	size_t i;
+	int rc;
+
+	g.flags = flags;
+	reply_begin(sv);
+	cw_reset(&sv->objs);
+	cw_reset(&sv->blobs);
+	rc = store_get(sv->store, c->owner, id, flags, get_obj,
+		       (flags & GET_F_META) ? get_blob_meta : get_blob, &g);
+	if (rc) {
+		char msg[400];
+
+		/* (the store's sentence first: the release clears it) */
+		snprintf(msg, sizeof(msg), "%s", store_errmsg());
+		/* published by another instance: say where, never a stale
+		 * or partial answer */
+		if (rc == -ENOENT && sv->cfg.node &&
+		    node_remote_error(sv->cfg.node, id, msg, sizeof(msg)) ==
+		    -EREMOTE)
+			rc = -EREMOTE;
+		if (g.npinned)
+			store_release(sv->store, c->owner, g.pinned,
+				      g.npinned);
+		for (i = 0; i < g.nsent; i++)
+			c->segs[g.sent[i]] = 0;
+		free(g.pinned);
+		free(g.sent);
+		return reply_error(c, type, rc, msg);
+	}
+	free(g.pinned);
+	free(g.sent);
+	cw_array(&sv->out, 3);
+	cw_uint(&sv->out, id);
+	cw_array(&sv->out, g.nobjs);
+	cw_raw(&sv->out, sv->objs.buf, sv->objs.len);
+	cw_array(&sv->out, g.nblobs);
+	cw_raw(&sv->out, sv->blobs.buf, sv->blobs.len);
+	if (sv->objs.oom || sv->blobs.oom)
+		fatalx("server: out of memory building a reply");
+	return reply_send(c, type, 0);
+}
+
 int
 req_get(struct conn *c, struct req *q)
 {
@@ -339,6 +389,12 @@ list_one(void *ctx, const struct store_info *info, const char *const *names,
 		flags |= LIST_F_PERSISTED;
 	if (info->flags & 0x20u) /* OBJ_LAZY: on disk only */
 		flags |= LIST_F_SPILLED;
+	if (info->stream == STREAM_OPEN)
+		flags |= LIST_F_STREAM;
+	else if (info->stream == STREAM_FINISHED)
+		flags |= LIST_F_STREAM | LIST_F_STREAM_END;
+	else if (info->stream == STREAM_FAILED)
+		flags |= LIST_F_STREAM | LIST_F_STREAM_FAILED;
 	cw_array(l->w, 8);
 	cw_uint(l->w, info->id);
 	cw_str(l->w, info->typename);

@@ -16,6 +16,7 @@
 #include "server_int.h"
 #include "status.h"
 #include "store.h"
+#include "stream.h"
 #include "banned.h"
 
 int
@@ -82,6 +83,15 @@ status_fill(struct server *sv, struct status *out)
 	out->spilled_bytes = st.spilled;
 	out->spill_file_bytes = st.spill_disk;
 	out->spills = st.spills;
+	{
+		struct store_stream_totals t;
+
+		store_stream_totals(sv->store, &t);
+		out->streams = t.streams;
+		out->streams_open = t.open;
+		out->stream_held_bytes = t.held_bytes;
+		out->stream_threshold_bytes = t.threshold;
+	}
 	if (sv->cfg.node) {	/* the cluster (--etcd) */
 		uint32_t inst = 0;
 

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -131,7 +133,8 @@ server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 		 * will not read one. A reply that carries descriptors, or a
 		 * wait for a name, has no meaning without it. */
 		if ((flags & PROTO_F_NOREPLY) && (type == MSG_BLOB_CREATE ||
-		    type == MSG_GET || type == MSG_NAME_GET)) {
+		    type == MSG_GET || type == MSG_NAME_GET ||
+		    (type >= MSG_STREAM_CREATE && type < 600))) {
 			log_info("%s: a %s request flagged no-reply; closing",
 				 c->label, req_table[i].name);
 			return -1;
@@ -215,8 +218,34 @@ on_store_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
 
 	(void)id;
 	(void)name;
-	if (ev == STORE_EV_NAME_SET)
+	if (ev == STORE_EV_NAME_SET) {
 		sv->names_changed = 1;
+	} else if (ev == STORE_EV_STREAM) {
+		__atomic_store_n(&sv->streams_changed, 1, __ATOMIC_RELAXED);
+		/* A FUSE reader of a stream moved on (fs/fs_stream.c): wake
+		 * the loop, whose parked writers may go now. */
+		if (!pthread_equal(pthread_self(), sv->thread) &&
+		    sv->wake_fd >= 0) {
+			uint64_t one = 1;
+
+			if (write(sv->wake_fd, &one, sizeof(one)) < 0) {
+				/* full counter: a wakeup is pending anyway */
+			}
+		}
+	}
+}
+
+/* Another thread changed a stream: the tick that follows re-runs. */
+static void
+wake_event(void *ctx, uint32_t events)
+{
+	struct server *sv = ctx;
+	uint64_t n;
+
+	(void)events;
+	if (read(sv->wake_fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: another read took it */
+	}
 }
 
 void
@@ -342,6 +371,11 @@ server_new(struct store *s, struct loop *l, const struct server_cfg *cfg,
 	sv->tfd = -1;
 	sv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	sv->started = time(NULL);
+	sv->thread = pthread_self();
+	sv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sv->wake_fd < 0 ||
+	    !(sv->wwatch = loop_add(l, sv->wake_fd, EPOLLIN, wake_event, sv)))
+		fatal("server: the wakeup eventfd");
 	sv->conns.next = sv->conns.prev = &sv->conns;
 	cw_init(&sv->out);
 	cw_init(&sv->objs);
@@ -373,6 +407,8 @@ server_free(struct server *sv)
 	server_tcp_stop(sv);
 	loop_del(sv->loop, sv->lwatch);
 	loop_del(sv->loop, sv->dwatch);
+	loop_del(sv->loop, sv->wwatch);
+	close(sv->wake_fd);
 	loop_del(sv->loop, sv->fwatch);
 	close(sv->lfd);
 	if (sv->spare_fd >= 0)
@@ -395,6 +431,10 @@ server_timeout(void *ctx)
 
 	if (!sv->nwaiting)
 		return -1;
+	/* a change seen while re-running parked requests: go again */
+	if (__atomic_load_n(&sv->streams_changed, __ATOMIC_RELAXED) ||
+	    sv->names_changed)
+		return 0;
 	for (c = sv->conns.next; c != &sv->conns; c = c->next)
 		if (c->waiting && c->wait_deadline < best)
 			best = c->wait_deadline;
@@ -414,12 +454,12 @@ server_tick(void *ctx)
 	struct conn *c, *next;
 	uint64_t now;
 	int changed = sv->names_changed;
+	int schanged = __atomic_exchange_n(&sv->streams_changed, 0,
+					   __ATOMIC_RELAXED);
 
-	if (!sv->nwaiting) {
-		sv->names_changed = 0;
-		return;
-	}
 	sv->names_changed = 0;
+	if (!sv->nwaiting)
+		return;
 	now = loop_now_ms();
 	for (c = sv->conns.next; c != &sv->conns; c = next) {
 		uint8_t *body;
@@ -432,9 +472,12 @@ server_tick(void *ctx)
 		if (!c->waiting)
 			continue;
 		final = now >= c->wait_deadline;
-		if (!final && !changed)
+		/* a stream wait (no name): re-run on any stream change */
+		if (!final && !c->wait_name[0] && !schanged)
 			continue;
-		if (!final) {
+		if (!final && c->wait_name[0] && !changed)
+			continue;
+		if (!final && c->wait_name[0]) {
 			uint64_t id;
 
 			if (store_name_get(sv->store, c->wait_name,

@@ -196,7 +196,7 @@ conn_park_name(struct conn *c, const struct req *q, const char *name,
 {
 	c->waiting = 1;
 	c->wait_type = q->type;
-	snprintf(c->wait_name, sizeof(c->wait_name), "%s", name);
+	snprintf(c->wait_name, sizeof(c->wait_name), "%s", name ? name : "");
 	c->wait_deadline = loop_now_ms() + wait_ms;
 	c->wait_body = xmemdup(q->body, q->len ? q->len : 1);
 	c->wait_len = q->len;

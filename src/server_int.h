@@ -14,12 +14,14 @@
  *   req_names.c     name put, get (with waits), drop, list
  *   req_cluster.c   the cluster's instances and published objects, global puts
  *   req_spill.c     evict, load, hold and query spilled objects
+ *   req_streams.c   streams: create, open, chunks, append, end, read
  *   req_transfer.c  objects between instances: chunks served, migrate
  */
 #ifndef VY_SERVER_INT_H
 #define VY_SERVER_INT_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -90,6 +92,11 @@ struct server {
 				 * status is read from the FUSE threads) */
 	size_t nwaiting;
 	int names_changed;      /* set by the store watcher */
+	int streams_changed;    /* likewise, for parked stream requests
+				 * (atomic: FUSE readers of streams set it) */
+	pthread_t thread;       /* the loop's */
+	int wake_fd;            /* eventfd: another thread changed a stream */
+	struct loop_watch *wwatch;
 	struct loop_watch *dwatch; /* the store's done eventfd */
 	struct loop_watch *fwatch; /* fetches finished (cfg.fetch) */
 	int tfd;                /* TCP listening socket, or -1 */
@@ -127,6 +134,10 @@ int server_refuse(struct server *sv, int lfd);
 int server_dispatch(struct conn *c, uint16_t type, uint32_t flags,
 		    const uint8_t *body, size_t len, int final);
 
+/* req_objects.c: the reply of a get of id (MSG_GET's layout), its blobs
+ * pinned for c; also a stream's next chunk. */
+int reply_tree(struct conn *c, uint16_t type, uint64_t id, unsigned flags);
+
 /* server_tcp.c: before dispatching a TCP connection's request; -1 when
  * refused (the reply is sent; the caller closes). */
 int server_tcp_check(struct conn *c, uint16_t type, const uint8_t *body,
@@ -150,7 +161,8 @@ void conn_update_events(struct conn *c);
  * -1 if the peer is gone. */
 int conn_send(struct conn *c, const uint8_t *buf, size_t len,
 	      const int *fds, int nfds);
-/* Parks c until name appears or wait_ms pass; the request is re-run. */
+/* Parks c until name appears (name NULL: until a stream changes) or
+ * wait_ms pass; the request is re-run. */
 void conn_park_name(struct conn *c, const struct req *q, const char *name,
 		    uint64_t wait_ms);
 /* Parks c on a store ticket: the reply in sv->out (no fds) goes when it

@@ -19,6 +19,7 @@
 
 #include "cluster/cluster.h"
 #include "store_int.h"
+#include "stream.h"
 #include "banned.h"
 
 static __thread char store_err[320];
@@ -164,7 +165,10 @@ store_new(const struct store_cfg *cfg)
 	names_init(&s->names);
 	slab_init(&s->slab);
 	s->limit = cfg->limit ? cfg->limit : UINT64_MAX;
+	s->stream_limit = s->limit == UINT64_MAX ? UINT64_MAX :
+		(uint64_t)((double)s->limit * STREAM_DEFAULT_THRESHOLD);
 	s->owners.next = s->owners.prev = &s->owners;
+	idtab_init(&s->streams);
 	s->uid = (uint32_t)geteuid();
 	s->gid = (uint32_t)getegid();
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
@@ -248,6 +252,7 @@ store_free(struct store *s)
 	reserve_stop(s);
 	while (s->owners.next != &s->owners)
 		store_owner_free(s, s->owners.next);
+	stream_free_all(s);
 	pos = 0;
 	while ((o = idtab_next(&s->objs, &pos)))
 		obj_destroy(s, o);

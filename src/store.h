@@ -252,6 +252,7 @@ struct store_info {
 			     * member blob is on disk only */
 	uint32_t nmembers;
 	uint32_t nnames;
+	uint32_t stream;    /* a stream's state (stream.h), else 0 */
 	struct store_perm perm;
 	char typename[256];
 };
@@ -315,6 +316,7 @@ enum store_event {
 	STORE_EV_DEL,       /* object id went away */
 	STORE_EV_NAME_SET,  /* name now points at id */
 	STORE_EV_NAME_DROP, /* name went away (id: what it pointed at) */
+	STORE_EV_STREAM,    /* stream id changed (stream.h) */
 	STORE_EV_PERM,      /* object id's mode changed */
 };
 typedef void (*store_watch_fn)(void *ctx, enum store_event ev, uint64_t id,

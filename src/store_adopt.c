@@ -27,7 +27,8 @@ store_adopt_blob(struct store *s, struct store_owner *ow, uint64_t id,
 	if (!meta_id_is_blob(id) || len <= PROTO_SMALL_MAX)
 		return store_fail(-EINVAL, "o%016" PRIx64 " is not a blob id "
 				  "of a large blob", id);
-	return blob_create(s, ow, len, PROTO_MODE_DEFAULT, id, &got, fd);
+	return blob_create(s, ow, len, PROTO_MODE_DEFAULT, 0, id, &got,
+			   fd);
 }
 
 int

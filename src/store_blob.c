@@ -17,13 +17,6 @@
 
 /* ---- blobs ---- */
 
-int
-store_blob_create(struct store *s, struct store_owner *ow, size_t len,
-		  unsigned mode, uint64_t *id, int *fd)
-{
-	return blob_create(s, ow, len, mode, 0, id, fd);
-}
-
 /* id in use anywhere in the store (sealed, being written, or deleted and
  * still mapped). */
 int
@@ -33,9 +26,12 @@ id_in_use(struct store *s, uint64_t id)
 	       idtab_get(&s->zombies, id);
 }
 
+/* nowait: never wait for the reserve pool being filled (a stream's
+ * chunk: the server thread that serves every reader must not wait for a
+ * thread that runs only when a CPU is idle, which readers keep busy). */
 int
 blob_create(struct store *s, struct store_owner *ow, size_t len,
-	    unsigned mode, uint64_t want, uint64_t *id, int *fd)
+	    unsigned mode, int nowait, uint64_t want, uint64_t *id, int *fd)
 {
 	struct object *o;
 	uint64_t fp = arena_footprint(len);
@@ -53,7 +49,8 @@ blob_create(struct store *s, struct store_owner *ow, size_t len,
 				"here", want);
 		goto out;
 	}
-	reserve_note(s, fp); /* may wait for the pool: before the checks */
+	reserve_note(s, fp, nowait); /* may wait for the pool: before the
+				      * checks */
 	if (fp < len) {
 		rc = fail_nospace(s, len);
 		goto out;
@@ -103,6 +100,13 @@ blob_create(struct store *s, struct store_owner *ow, size_t len,
 out:
 	store_unlock(s);
 	return rc;
+}
+
+int
+store_blob_create(struct store *s, struct store_owner *ow, size_t len,
+		  unsigned mode, uint64_t *id, int *fd)
+{
+	return blob_create(s, ow, len, mode, 0, 0, id, fd);
 }
 
 int

@@ -23,6 +23,7 @@
  *   store_restore.c  start-up restore of the data directory
  *   store_reserve.c  the reserve pool of pre-faulted memory for puts
  *   store_spill.c    spilling cold blobs to disk, the spiller thread
+ *   stream.c         streams of chunks (stream.h)
  *   store_perm.c     owners' credentials, the access rule, chmod
  *   store_adopt.c    copies of other instances' objects, under their ids
  */
@@ -186,6 +187,11 @@ struct store {
 	int spill_stop, spill_thread;
 	pthread_t spiller;
 	pthread_cond_t spill_cond; /* a spill finished, or memory grew */
+	/* streams (stream.c) */
+	struct idtab streams;  /* struct stream, by the stream object's id */
+	uint64_t stream_used;  /* bytes of chunks held by streams */
+	uint64_t stream_limit; /* most of them (--stream-threshold) */
+	uint64_t stream_rids;  /* last reader id handed out */
 };
 
 /* store.c */
@@ -231,9 +237,11 @@ int find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
 		  struct object **out);
 /* store_blob_create and store_blob_put_small under a chosen id (want; 0
  * makes a new one), for copies of other instances' blobs (store_adopt.c):
- * -EEXIST when want is in use. They take the lock themselves. */
+ * -EEXIST when want is in use. They take the lock themselves. blob_create
+ * with nowait never waits for the reserve pool (streams). */
 int blob_create(struct store *s, struct store_owner *ow, size_t len,
-		unsigned mode, uint64_t want, uint64_t *id, int *fd);
+		unsigned mode, int nowait, uint64_t want, uint64_t *id,
+		int *fd);
 int small_put(struct store *s, struct store_owner *ow, const void *p,
 	      size_t len, unsigned mode, uint64_t want, uint64_t *id);
 int id_in_use(struct store *s, uint64_t id);
@@ -310,13 +318,29 @@ void reserve_stop(struct store *s);
 /* Gives the pool's room back (a put needs it). */
 void reserve_drop(struct store *s);
 /* A blob of fp bytes is being created: the pool grows towards it. */
-void reserve_note(struct store *s, uint64_t fp);
+void reserve_note(struct store *s, uint64_t fp, int nowait);
 /* 1 and *fd a blob memfd of exactly len bytes made of the pool, *id the
  * id it is named after, when the pool suits len; 0 to make one the usual
  * way. */
 int reserve_take(struct store *s, size_t len, int *fd, uint64_t *id);
 /* Room the pool holds now (not in used_bytes). */
 uint64_t reserve_bytes(struct store *s);
+/* stream.c: hooks */
+/* Fails the streams ow writes and drops its readers. */
+void stream_owner_gone(struct store *s, struct store_owner *ow);
+/* The stream object id is being deleted: its chunks go. */
+void stream_forget(struct store *s, uint64_t id, struct pjob **jp);
+int stream_state_of(struct store *s, uint64_t id);
+/* Before a persist of stream o: a finished stream that still holds every
+ * chunk becomes an object whose members are its chunks ("0", "1"...),
+ * kept (no chunk freed as readers pass) and readable as before; 0, or an
+ * error with a sentence (open, failed, chunks freed already). */
+int stream_keep(struct store *s, struct object *o);
+/* Restoring composite o: one persisted by stream_keep is a finished,
+ * kept stream again. */
+void stream_restored(struct store *s, struct object *o);
+void stream_free_all(struct store *s);
+
 /* store_perm.c */
 /* May ow do want (PERM_R, PERM_W) to o? NULL and unchecked owners may. */
 int obj_may(const struct store_owner *ow, const struct object *o,

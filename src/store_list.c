@@ -51,9 +51,11 @@ store_info(struct store *s, uint64_t id, struct store_info *out)
 
 	store_lock(s);
 	o = store_lookup(s, id);
-	if (o)
+	if (o) {
 		info_of(o, out);
-	else
+		if (o->flags & OBJ_STREAM)
+			out->stream = (uint32_t)stream_state_of(s, id);
+	} else
 		rc = -ENOENT;
 	store_unlock(s);
 	return rc;
@@ -212,6 +214,8 @@ store_list(struct store *s, const char *glob, uint64_t after, size_t limit,
 			if (lazy)
 				info.flags |= OBJ_LAZY;
 		}
+		if (v[i]->flags & OBJ_STREAM)
+			info.stream = (uint32_t)stream_state_of(s, v[i]->id);
 		names = names_of(v[i], &nn);
 		rc = fn(ctx, &info, names, nn);
 		free(names);

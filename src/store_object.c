@@ -463,6 +463,8 @@ obj_delete(struct store *s, struct object *root, int deep, size_t *count,
 		}
 		store_notify(s, STORE_EV_DEL, o->id, NULL);
 		(*count)++;
+		if (o->flags & OBJ_STREAM) /* its chunks go */
+			stream_forget(s, o->id, jp);
 		if (po) { /* persistence: its files go too */
 			pobj_drop(s, po, jp, quarantine);
 			o->flags &= ~OBJ_PERSISTED;

@@ -80,6 +80,7 @@ store_owner_free(struct store *s, struct store_owner *ow)
 	if (!ow)
 		return;
 	store_lock(s);
+	stream_owner_gone(s, ow); /* before its unsealed chunk goes */
 	while ((p = idtab_next(&ow->pins, &pos))) {
 		obj_unpin(s, p->obj, p->n);
 		free(p);

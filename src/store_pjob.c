@@ -191,6 +191,8 @@ store_persist(struct store *s, struct store_owner *ow, uint64_t id,
 	} else if (!s->disk) {
 		rc = store_fail(-ENOTSUP, "this daemon has no data directory; "
 				"persistence is not available");
+	} else if ((o->flags & OBJ_STREAM) && (rc = stream_keep(s, o))) {
+		/* an open or failed stream, or one missing chunks: said */
 	} else {
 		struct pjob *job = NULL;
 

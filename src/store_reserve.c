@@ -207,7 +207,7 @@ reserve_drop(struct store *s)
 }
 
 void
-reserve_note(struct store *s, uint64_t fp)
+reserve_note(struct store *s, uint64_t fp, int nowait)
 {
 	struct reserve *r = &s->res;
 
@@ -218,7 +218,7 @@ reserve_note(struct store *s, uint64_t fp)
 	r->failed = 0;
 	/* A chunk being filled is the put's own pool: wait for it (one
 	 * chunk; nothing is held across the wait). */
-	while (r->busy && !r->stop && r->claimed * 2 >= fp)
+	while (!nowait && r->busy && !r->stop && r->claimed * 2 >= fp)
 		pthread_cond_wait(&r->cond, &s->lock);
 	pthread_cond_signal(&r->cond);
 }

@@ -367,6 +367,8 @@ restore_build(struct restore *r, uint64_t *nlazy)
 			}
 		}
 		tab_put(&s->objs, o);
+		if (!(o->flags & OBJ_BLOB)) /* a persisted stream: again */
+			stream_restored(s, o);
 		p = xcalloc(1, sizeof(*p));
 		p->id = x->id;
 		p->explicit_ = x->explicit_ || x->root;

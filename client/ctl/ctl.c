@@ -25,14 +25,25 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "put", cmd_put, "FILE|- [--name NAME] [--persist] [--mode MODE]",
-	  "store a file (or stdin) as a blob; prints its id" },
-	{ "get", cmd_get, "ID|NAME [-o FILE|-] [--wait SECONDS]",
-	  "write a blob's bytes to FILE (default stdout)" },
+	{ "put", cmd_put, "FILE|- [--name NAME] [--persist] [--mode MODE] |\n"
+	  "           --stream [--chunk-size SIZE] [--timeout SECONDS]\n"
+	  "           [--readers N]",
+	  "store a file (or stdin) as a blob; prints its id. --stream: as a\n"
+	  "           byte stream, chunk by chunk while it is read (4M chunks,\n"
+	  "           or fewer bytes after 50 ms of quiet); returns at its end;\n"
+	  "           waits at most --timeout (default 60 s, 0: no end) for\n"
+	  "           readers when the daemon's --stream-threshold is reached;\n"
+	  "           --readers N: first waits until N readers opened it" },
+	{ "get", cmd_get, "ID|NAME [-o FILE|-] [--wait SECONDS] [--follow]",
+	  "write a blob's bytes to FILE (default stdout). --follow: a\n"
+	  "           stream's bytes (or an object stream's chunk ids, one a\n"
+	  "           line) as they are sealed, until it ends; waits for the\n"
+	  "           name and each chunk at most --wait, else without end" },
 	{ "ls", cmd_ls, "[--type GLOB] [--cluster]",
-	  "list objects: id, typename, size, persisted, mode, owner, group,\n"
-	  "           names (--cluster: every published object of the cluster,\n"
-	  "           with its instance)" },
+	  "list objects: id, typename, size, persisted (or a stream's state:\n"
+	  "           open, finished, failed), mode, owner, group, names\n"
+	  "           (--cluster: every published object of the cluster, with\n"
+	  "           its instance)" },
 	{ "names", cmd_names, "[GLOB]",
 	  "list names: name, id, owner and group of whoever bound it" },
 	{ "meta", cmd_meta, "ID|NAME", "print an object's metadata as JSON" },

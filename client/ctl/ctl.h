@@ -87,6 +87,10 @@ int cmd_persist(int argc, char **argv);  /* ctl_persist.c */
 int cmd_chmod(int argc, char **argv);    /* ctl_chmod.c */
 int cmd_status(int argc, char **argv);   /* ctl_status.c */
 int cmd_cluster(int argc, char **argv);  /* ctl_cluster.c */
+/* put --stream and get --follow (ctl_stream.c) */
+int put_stream(const char *path, const char *name, size_t chunk,
+	       int timeout_ms, unsigned readers, unsigned mode);
+int get_follow(const char *arg, const char *out, int wait_ms);
 int cmd_migrate(int argc, char **argv);  /* ctl_migrate.c */
 /* `ls --cluster`: the cluster's published objects (ctl_cluster.c). */
 int ls_cluster(struct vy_client *c, const char *glob);

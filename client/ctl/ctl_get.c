@@ -36,8 +36,10 @@ cmd_get(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "wait", required_argument, NULL, 'w' },
+		{ "follow", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int follow = 0, waited = 0;
 	const char *out = "-";
 	struct vy_client *c;
 	struct vy_object *o;
@@ -48,19 +50,26 @@ cmd_get(int argc, char **argv)
 	vy_id id;
 	char tmp[4096];
 
-	while ((ch = getopt_long(argc, argv, "o:w:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "o:w:f", lo, NULL)) != -1) {
 		if (ch == 'o')
 			out = optarg;
 		else if (ch == 'w')
-			wait_s = atof(optarg);
+			wait_s = atof(optarg), waited = 1;
+		else if (ch == 'f')
+			follow = 1;
 		else
 			return EX_USAGE;
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "usage: %s get ID|NAME [-o FILE|-] "
-			"[--wait SECONDS]\n", prog);
+			"[--wait SECONDS] [--follow]\n", prog);
 		return EX_USAGE;
 	}
+	/* a stream: without --wait, waits for its name and chunks as long
+	 * as it takes, as tail -f does */
+	if (follow)
+		return get_follow(argv[optind], out, waited ?
+				  seconds_to_ms(wait_s) : -1);
 	c = connect_or_die();
 	rc = resolve(c, argv[optind], seconds_to_ms(wait_s), &id);
 	/* over TCP the bytes come by copy, below, in pieces: the tree alone

@@ -10,6 +10,13 @@
 #include "ctl.h"
 #include "banned.h"
 
+static const char *
+stream_state(int s)
+{
+	return s == VY_STREAM_OPEN ? "open" : s == VY_STREAM_FINISHED ?
+		"finished" : "failed";
+}
+
 struct ls_ctx {
 	int n;
 };
@@ -33,16 +40,20 @@ ls_one(void *ctx, const struct vy_list_entry *e)
 			json_str(stdout, e->names[i]);
 		}
 		printf("], \"persisted\": %s, \"where\": \"%s\", \"uid\": "
-		       "%" PRIu32 ", \"gid\": %" PRIu32 ", \"mode\": \"%04o\"}",
+		       "%" PRIu32 ", \"gid\": %" PRIu32 ", \"mode\": \"%04o\"",
 		       e->persisted ? "true" : "false",
 		       e->spilled ? "disk" : "memory", e->uid, e->gid, e->mode);
+		if (e->stream)
+			printf(", \"stream\": \"%s\"", stream_state(e->stream));
+		printf("}");
 	} else {
 		char mode[10];
 
 		human_bytes(e->nbytes, size, sizeof(size));
 		mode_string(e->mode, mode);
 		printf("%s  %-28s %10s  %-9s %-6s %s %-8s %-8s ", idbuf,
-		       e->typename, size, e->persisted ? "persisted" : "-",
+		       e->typename, size, e->stream ? stream_state(e->stream) :
+		       e->persisted ? "persisted" : "-",
 		       e->spilled ? "disk" : "memory", mode, user_name(e->uid),
 		       group_name(e->gid));
 		for (i = 0; i < e->nnames; i++)

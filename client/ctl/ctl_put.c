@@ -20,9 +20,17 @@ cmd_put(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "persist", no_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "stream", no_argument, NULL, 'S' },
+		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "readers", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned mode = VY_MODE_DEFAULT, clear, set;
+	int stream = 0;
+	double timeout_s = 60;
+	size_t chunk = 4u << 20;
+	unsigned readers = 0;
 	const char *name = NULL, *path;
 	struct vy_client *c;
 	struct vy_writer *w;
@@ -34,10 +42,45 @@ cmd_put(int argc, char **argv)
 	uint64_t done = 0;
 
 	while ((ch = getopt_long(argc, argv, "n:pm:", lo, NULL)) != -1) {
+		char *end;
+
 		if (ch == 'n') {
 			name = optarg;
 		} else if (ch == 'p') {
 			persist = 1;
+		} else if (ch == 'S') {
+			stream = 1;
+		} else if (ch == 'r') {
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (end == optarg || *end || v > 10000) {
+				fprintf(stderr, "%s: put: --readers %s: "
+					"expected a count\n", prog, optarg);
+				return EX_USAGE;
+			}
+			readers = (unsigned)v;
+		} else if (ch == 't') {
+			timeout_s = strtod(optarg, &end);
+			if (end == optarg || *end || timeout_s < 0) {
+				fprintf(stderr, "%s: put: --timeout %s: "
+					"expected seconds\n", prog, optarg);
+				return EX_USAGE;
+			}
+		} else if (ch == 'c') {
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end == 'K' || *end == 'k')
+				v <<= 10, end++;
+			else if (*end == 'M' || *end == 'm')
+				v <<= 20, end++;
+			if (end == optarg || *end || v == 0 ||
+			    v > (1ull << 30)) {
+				fprintf(stderr, "%s: put: --chunk-size %s: "
+					"expected 1 byte to 1G, e.g. 4M\n",
+					prog, optarg);
+				return EX_USAGE;
+			}
+			chunk = (size_t)v;
 		} else if (ch == 'm') {
 			/* Symbolic modes change the default, 0640. */
 			if (parse_mode(optarg, &clear, &set))
@@ -49,10 +92,20 @@ cmd_put(int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		fprintf(stderr, "usage: %s put FILE|- [--name NAME] "
-			"[--persist] [--mode MODE]\n", prog);
+			"[--persist] [--mode MODE] | --stream [--chunk-size SIZE] "
+			"[--timeout SECONDS] [--readers N]\n", prog);
 		return EX_USAGE;
 	}
 	path = argv[optind];
+	if (stream && persist) {
+		fprintf(stderr, "%s: put: --persist does not go with "
+			"--stream; persist the stream once it finished "
+			"(%s persist NAME)\n", prog, prog);
+		return EX_USAGE;
+	}
+	if (stream)
+		return put_stream(path, name, chunk, timeout_s == 0 ? -1 :
+				  seconds_to_ms(timeout_s), readers, mode);
 	if (strcmp(path, "-") == 0) {
 		fd = 0;
 	} else {

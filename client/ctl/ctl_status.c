@@ -49,6 +49,15 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	       st->disk_bytes ? (double)st->disk_raw_bytes /
 	       (double)st->disk_bytes : 1.0, st->damaged_files);
 	printf("data dir:   %s\n", st->data_dir ? st->data_dir : "-");
+	{
+		char held[32], thr[32];
+
+		human_bytes(st->stream_held_bytes, held, sizeof(held));
+		human_bytes(st->stream_threshold_bytes, thr, sizeof(thr));
+		printf("streams:    %" PRIu64 " (%" PRIu64 " open), chunks "
+		       "held %s of threshold %s\n", st->streams,
+		       st->streams_open, held, thr);
+	}
 	if (st->cluster) {
 		char moved[32], wire[32];
 

@@ -371,6 +371,10 @@ list_page(struct vy_client *c, const char *glob, uint64_t after,
 		e.is_blob = (flags & LIST_F_BLOB) != 0;
 		e.persisted = (flags & LIST_F_PERSISTED) != 0;
 		e.spilled = (flags & LIST_F_SPILLED) != 0;
+		e.stream = !(flags & LIST_F_STREAM) ? 0 :
+			(flags & LIST_F_STREAM_FAILED) ? VY_STREAM_FAILED :
+			(flags & LIST_F_STREAM_END) ? VY_STREAM_FINISHED :
+			VY_STREAM_OPEN;
 		e.names = (const char *const *)names;
 		e.nnames = nn;
 		*last = e.id;

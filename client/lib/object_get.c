@@ -288,6 +288,37 @@ vy__get(struct vy_client *c, vy_id id, const char *name, int timeout_ms,
 	return rc;
 }
 
+/* A stream's chunk (stream.c): a MSG_GET-shaped reply already received.
+ * Streams need descriptor passing, so never over TCP. */
+int
+vy__get_reply(struct vy_client *c, const struct vy_reply *rep,
+	      unsigned flags, struct vy_object **out)
+{
+	struct vy_tree *t;
+	int rc;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		vy__close_fds(c, 0);
+		return vy__fail(c, -ENOMEM, "out of memory");
+	}
+	idtab_init(&t->nodes);
+	t->meta_only = (flags & GET_F_META) != 0;
+	rc = parse_get(c, rep, t->meta_only, t);
+	vy__close_fds(c, 0);
+	if (rc) {
+		vy__unmap_blobs(c, t->pinned, t->npinned);
+		tree_free(t);
+		if (rc == -EPROTO)
+			c->broken = 1;
+		return vy__fail(c, rc, rc == -EPROTO ? "malformed get reply" :
+				"mapping a blob: %s", strerror(-rc));
+	}
+	*out = t->root;
+	return 0;
+}
+
 VY_API int
 vy_get(struct vy_client *c, vy_id id, struct vy_object **out)
 {

@@ -64,4 +64,9 @@ struct vy_tree {
 	int copied;            /* TCP: blob bytes are malloc'd copies */
 };
 
+/* Builds the object tree of a MSG_GET-shaped reply (also a stream's
+ * chunk), mapping its blobs; closes the reply's descriptors. */
+int vy__get_reply(struct vy_client *c, const struct vy_reply *rep,
+		  unsigned flags, struct vy_object **out);
+
 #endif

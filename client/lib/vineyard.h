@@ -298,6 +298,8 @@ struct vy_list_entry {
 	/* since 0.8 */
 	uint32_t uid, gid;        /* owner and group: who put it */
 	unsigned mode;            /* read/write bits, as for files */
+	/* since 0.9 */
+	int stream;               /* a stream's VY_STREAM_* state, else 0 */
 };
 /* Calls fn for every object whose typename matches glob (NULL: all), in
  * id order. Entries are valid during the call only. */
@@ -356,6 +358,10 @@ struct vy_status {
 				    * restored, not read back yet) */
 	uint64_t spill_file_bytes; /* bytes of spill files */
 	uint64_t spills;           /* blobs spilled since the daemon started */
+	uint64_t streams;          /* stream objects */
+	uint64_t streams_open;     /* of which open (not finished, failed) */
+	uint64_t stream_held_bytes; /* chunks streams hold */
+	uint64_t stream_threshold_bytes; /* --stream-threshold of --size */
 	uint64_t transfers_active; /* fetches from other instances in flight */
 	uint64_t transfers_done;   /* fetches finished whole */
 	uint64_t transfers_failed; /* fetches that failed (nothing kept) */
@@ -418,6 +424,76 @@ int vy_cluster_list(struct vy_client *c, const char *glob,
  * cluster is unreachable, -EOPNOTSUPP outside a cluster, -ENOENT for a
  * member no instance published, -EINVAL for one not persisted. */
 int vy_put_global(struct vy_client *c, const struct vy_meta *m, vy_id *id);
+
+/*
+ * Streams (libvineyard(3) STREAMS): a writer appends sealed chunks while
+ * readers already read them. A byte stream's chunks are blobs; an object
+ * stream's are any objects (e.g. DataFrames). Each reader has its own
+ * position; a reader opened late starts at the first chunk still held.
+ * A stream is open, then finished or failed (-EIO to readers, after the
+ * chunks sealed before; a writer that disconnects or dies fails it).
+ * Timeouts are in ms; a negative one waits without end.
+ */
+#define VY_STREAM_BYTES "vineyard::ByteStream"
+enum { VY_STREAM_OPEN = 1, VY_STREAM_FINISHED = 2, VY_STREAM_FAILED = 3 };
+struct vy_stream;
+/* Creates a stream of typename (VY_STREAM_BYTES, or with objects set e.g.
+ * "vineyard::DataframeStream"), named name unless NULL. */
+int vy_stream_create(struct vy_client *c, const char *typename, int objects,
+		     const char *name, vy_id *id);
+/* Opens stream id (or, when name is not NULL, the stream so named, waiting
+ * up to timeout_ms for the name) for writing: one writer at a time. */
+int vy_stream_open_writer(struct vy_client *c, vy_id id, const char *name,
+			  int timeout_ms, struct vy_stream **s);
+/* Opens a reader of the stream, at its first chunk still held. */
+int vy_stream_open_reader(struct vy_client *c, vy_id id, const char *name,
+			  int timeout_ms, struct vy_stream **s);
+vy_id vy_stream_id(const struct vy_stream *s);
+const char *vy_stream_typename(const struct vy_stream *s);
+int vy_stream_is_objects(const struct vy_stream *s);
+/* Byte streams: a chunk of len bytes to fill at *data, then append with
+ * vy_stream_append(c, s, 0, ...). Waits up to timeout_ms while the
+ * daemon's streams hold chunks no reader has passed up to its
+ * --stream-threshold (-ETIMEDOUT). */
+int vy_stream_next_chunk(struct vy_client *c, struct vy_stream *s,
+			 size_t len, int timeout_ms, void **data);
+/* Seals and appends the chunk from vy_stream_next_chunk (id 0), or, in an
+ * object stream, appends the sealed object id (waiting for room). */
+int vy_stream_append(struct vy_client *c, struct vy_stream *s, vy_id id,
+		     int timeout_ms);
+/* Byte streams: appends a copy of len bytes (> 0) as one chunk. */
+int vy_stream_write(struct vy_client *c, struct vy_stream *s,
+		    const void *data, size_t len, int timeout_ms);
+/* Ends the stream: finished, or failed saying why (NULL: a default). */
+int vy_stream_finish(struct vy_client *c, struct vy_stream *s);
+int vy_stream_fail(struct vy_client *c, struct vy_stream *s,
+		   const char *why);
+/* A reader's next chunk, mapped (release it with vy_object_release;
+ * reading on releases nothing): 0 with *o, or 0 with *o NULL at the end
+ * of a finished stream; -ETIMEDOUT, or -EIO when the stream failed. The
+ * reader moves past the chunk it had, which the daemon may then free. */
+int vy_stream_read(struct vy_client *c, struct vy_stream *s, int timeout_ms,
+		   struct vy_object **o);
+/* Closes the handle and frees it; a writer that has not finished fails
+ * the stream. */
+int vy_stream_close(struct vy_client *c, struct vy_stream *s);
+struct vy_stream_info {
+	vy_id id;
+	char typename[256];
+	int objects;
+	int state;            /* VY_STREAM_* */
+	int writer;           /* a writer has it open */
+	uint64_t readers;
+	uint64_t appended;    /* chunks ever appended */
+	uint64_t first;       /* index of the first still held */
+	uint64_t held;        /* chunks held */
+	uint64_t held_bytes;
+	uint64_t bytes;       /* bytes ever appended */
+	char why[240];        /* failed: why */
+};
+/* The state of stream id (or of the stream named name). */
+int vy_stream_info(struct vy_client *c, vy_id id, const char *name,
+		   struct vy_stream_info *info);
 
 #ifdef __cplusplus
 }

@@ -21,8 +21,9 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x44525956u /* "VYRD" read as little-endian bytes */
-#define PROTO_VERSION 4 /* 3: owners and modes (chmod, modes in puts);
-			   * 4: moving objects (blob-chunk, migrate) */
+#define PROTO_VERSION 5 /* 3: owners and modes (chmod, modes in puts);
+			   * 4: streams (500-507); 5: moving objects
+			   * (blob-chunk, migrate) */
 #define PROTO_HDR_LEN 16
 /* Largest body either side accepts; a bigger header closes the stream. */
 #define PROTO_MAX_BODY (64u << 20)
@@ -109,7 +110,29 @@
 	X(MSG_CLUSTER_LIST, 401, "cluster-list", cluster_list) \
 		/* [glob|null] -> [[obj...]] */ \
 	X(MSG_GLOBAL_PUT, 402, "global-put", global_put) \
-		/* [tree] (members by id only) -> [id] */
+		/* [tree] (members by id only) -> [id] */ \
+	/* streams (vineyard-protocol(7) Streams): 500s */ \
+	X(MSG_STREAM_CREATE, 500, "stream-create", stream_create) \
+		/* [typename, objects bool, name|null, mode|null?] -> \
+		 * [id] */ \
+	X(MSG_STREAM_OPEN, 501, "stream-open", stream_open) \
+		/* [id|0, name|null, write bool, wait_ms] -> [id, rid, \
+		 * typename, objects]; rid 0 for the writer */ \
+	X(MSG_STREAM_CHUNK, 502, "stream-chunk", stream_chunk) \
+		/* [id, len, wait_ms] -> [chunk id] + one writable fd */ \
+	X(MSG_STREAM_APPEND, 503, "stream-append", stream_append) \
+		/* [id, chunk id, wait_ms, next_len?] -> [] or, with \
+		 * next_len and room, [next chunk id] + one writable fd */ \
+	X(MSG_STREAM_END, 504, "stream-end", stream_end) \
+		/* [id, failed bool, why|null] -> [] */ \
+	X(MSG_STREAM_READ, 505, "stream-read", stream_read) \
+		/* [id, rid, wait_ms] -> as MSG_GET; root 0 at the end */ \
+	X(MSG_STREAM_CLOSE, 506, "stream-close", stream_close) \
+		/* [id, rid] -> [] (rid 0: the writer) */ \
+	X(MSG_STREAM_INFO, 507, "stream-info", stream_info) \
+		/* [id|0, name|null] -> [id, typename, objects, state, \
+		 * writer, readers, appended, first, held, held_bytes, \
+		 * bytes, why] */
 
 enum proto_type {
 #define PROTO_ENUM_(sym, num, name, handler) sym = num,
@@ -166,6 +189,14 @@ enum proto_type {
 #define SPILL_OP_LOAD_HOLD 2  /* and keep them there until UNHOLD */
 #define SPILL_OP_UNHOLD 3
 #define SPILL_OP_QUERY 4      /* [op, [id]] -> [is some blob on disk only] */
+#define LIST_F_STREAM 0x8u        /* a stream (open unless one below) */
+#define LIST_F_STREAM_END 0x10u    /* finished */
+#define LIST_F_STREAM_FAILED 0x20u /* failed */
+
+/* Stream states on the wire (MSG_STREAM_INFO). */
+#define STREAM_S_OPEN 1
+#define STREAM_S_FINISHED 2
+#define STREAM_S_FAILED 3
 
 #define BLOB_KIND_MEMFD 0
 #define BLOB_KIND_SEGMENT 1

@@ -54,6 +54,10 @@
 	U(spilled_bytes)    /* blob bytes on disk only (spilled or lazy) */ \
 	U(spill_file_bytes) /* bytes of spill files */ \
 	U(spills)           /* blobs spilled since start */ \
+	U(streams)          /* stream objects */ \
+	U(streams_open)     /* of which still open (not finished or failed) */ \
+	U(stream_held_bytes) /* chunks streams hold (and chunks being written) */ \
+	U(stream_threshold_bytes) /* their limit (--stream-threshold) */ \
 	U(transfers_active) /* fetches from other instances in flight */ \
 	U(transfers_done)   /* fetches finished whole */ \
 	U(transfers_failed) /* fetches that failed (nothing kept) */ \

@@ -33,7 +33,8 @@ assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
     "huge_pages", "mount", "fs_mode", "data_dir", "persisted_objects",
     "disk_bytes", "disk_raw_bytes", "damaged_files", "cluster",
     "cluster_instance", "reserve_bytes", "spill_dir", "spilled_bytes",
-    "spill_file_bytes", "spills", "transfers_active", "transfers_done",
+    "spill_file_bytes", "spills", "streams", "streams_open", "stream_held_bytes",
+    "stream_threshold_bytes", "transfers_active", "transfers_done",
     "transfers_failed", "transfer_bytes", "transfer_wire_bytes"], list(s)
 assert s["version"] == v and s["protocol"] == int(proto), s
 assert s["input_limit_bytes"] == 256 << 20, s

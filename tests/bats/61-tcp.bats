@@ -6,6 +6,10 @@
 
 load helper
 
+# the protocol version raw frames speak (src/wire/proto.h)
+export VY_PROTO=$(sed -n 's/^#define PROTO_VERSION \([0-9]*\).*/\1/p' \
+	"$BATS_TEST_DIRNAME/../../src/wire/proto.h")
+
 # start_tcp [vineyardd options...]: $SOCK plus --rpc on a free loopback
 # port, in $PORT.
 start_tcp() {
@@ -91,13 +95,16 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	[ "$status" -eq 4 ]
 }
 
-@test "requests that need descriptor passing are refused over TCP with a reason" {
+@test "requests that need descriptor passing are refused over TCP with a reason; a get is answered without descriptors" {
 	start_tcp
 	echo x >f
-	id=$(vyctl put f)
-	# a mapped get (what the C library's vy_get does) is refused cleanly
+	id=$(vyctl put f --mode 0644)
+	# a writable blob is refused cleanly; a get without the metadata flag
+	# (a TCP client that will read the bytes by copy: in a cluster the
+	# daemon fetches first) is answered like a metadata get, no descriptor
 	run python3 - "$PORT" "$id" <<-'EOF'
-	import socket, struct, sys
+	import os, socket, struct, sys
+	PV = int(os.environ['VY_PROTO'])  # PROTO_VERSION
 	port, oid = int(sys.argv[1]), int(sys.argv[2][1:], 16)
 	def cbor_uint(v):
 	    if v < 24: return bytes([v])
@@ -107,20 +114,24 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	    return bytes([27]) + struct.pack('>Q', v)
 	s = socket.create_connection(('127.0.0.1', port))
 	def rt(typ, body):
-	    s.sendall(struct.pack('<IHHII', 0x44525956, 3, typ, len(body), 0) + body)
+	    s.sendall(struct.pack('<IHHII', 0x44525956, PV, typ, len(body), 0) + body)
 	    h = s.recv(16, socket.MSG_WAITALL)
 	    magic, ver, t, n, st = struct.unpack('<IHHII', h)
 	    b = s.recv(n, socket.MSG_WAITALL) if n else b''
 	    return st, b
-	hello = bytes([0x83]) + cbor_uint(3) + cbor_uint(1) + bytes([0x61]) + b't'
+	hello = bytes([0x83]) + cbor_uint(PV) + cbor_uint(1) + bytes([0x61]) + b't'
 	print('hello', rt(1, hello)[0])
 	get = bytes([0x84]) + cbor_uint(oid) + bytes([0xf6]) + cbor_uint(0) + cbor_uint(0)
 	st, b = rt(201, get)
-	print('get', st, b)
+	print('get', st, len(b) > 0)
+	create = bytes([0x82, 0x81, 0x01, 0xf6])    # [[1], null]
+	st, b = rt(100, create)
+	print('create', st, b)
 	EOF
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"hello 0"* ]]
-	[[ "$output" == *"descriptor passing"* ]]
+	[[ "$output" == *"get 0 True"* ]]
+	[[ "$output" == *"create 4294967201"*"descriptor passing"* ]]
 	kill -0 "$DAEMON_PID"
 }
 
@@ -152,7 +163,8 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	start_tcp
 	prlimit --pid "$DAEMON_PID" --nofile=48:48
 	run python3 - "$PORT" <<-'EOF'
-	import socket, struct, sys
+	import os, socket, struct, sys
+	PV = int(os.environ['VY_PROTO'])  # PROTO_VERSION
 	port = int(sys.argv[1])
 	held, refused = [], None
 	for i in range(80):
@@ -249,7 +261,8 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	[ "$(status_field payload_bytes)" -eq 0 ]
 	# blob-read straight away (vineyardctl would be refused at the get)
 	run timeout 30 python3 - "$PORT" "$id" <<-'EOF'
-	import socket, struct, sys
+	import os, socket, struct, sys
+	PV = int(os.environ['VY_PROTO'])  # PROTO_VERSION
 	port, oid = int(sys.argv[1]), int(sys.argv[2][1:], 16)
 	def cbor_uint(v):
 	    if v < 24: return bytes([v])
@@ -259,12 +272,12 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	    return bytes([27]) + struct.pack('>Q', v)
 	s = socket.create_connection(('127.0.0.1', port))
 	def rt(typ, body):
-	    s.sendall(struct.pack('<IHHII', 0x44525956, 3, typ, len(body), 0) + body)
+	    s.sendall(struct.pack('<IHHII', 0x44525956, PV, typ, len(body), 0) + body)
 	    h = s.recv(16, socket.MSG_WAITALL)
 	    magic, ver, t, n, st = struct.unpack('<IHHII', h)
 	    b = s.recv(n, socket.MSG_WAITALL) if n else b''
 	    return st, b
-	hello = bytes([0x83]) + cbor_uint(3) + cbor_uint(1) + bytes([0x61]) + b't'
+	hello = bytes([0x83]) + cbor_uint(PV) + cbor_uint(1) + bytes([0x61]) + b't'
 	print('hello', rt(1, hello)[0])
 	st, b = rt(105, bytes([0x83]) + cbor_uint(oid) + cbor_uint(0) + cbor_uint(4096))
 	print('read', st, b)

@@ -31,6 +31,8 @@ main(void)
 	S(cluster); U(cluster_instance);
 	U(reserve_bytes); S(spill_dir); U(spilled_bytes); U(spill_file_bytes);
 	U(spills);
+	U(streams); U(streams_open); U(stream_held_bytes);
+	U(stream_threshold_bytes);
 	U(transfers_active); U(transfers_done); U(transfers_failed);
 	U(transfer_bytes); U(transfer_wire_bytes);
 	free(st);

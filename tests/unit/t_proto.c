@@ -90,7 +90,7 @@ test_type_table(void)
 	};
 	size_t n = sizeof(t) / sizeof(t[0]), i, j;
 
-	CHECK_EQ((int)n, 27);
+	CHECK_EQ((int)n, 35);
 	for (i = 0; i < n; i++) {
 		CHECK(t[i].type != 0 && t[i].type <= 0xffff);
 		CHECK(strcmp(proto_type_name(t[i].type), t[i].name) == 0);

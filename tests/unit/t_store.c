@@ -959,6 +959,7 @@ on_event(void *ctx, enum store_event ev, uint64_t id, const char *name)
 	case STORE_EV_DEL: e->del++; break;
 	case STORE_EV_NAME_SET: e->set++; CHECK(name != NULL); break;
 	case STORE_EV_NAME_DROP: e->drop++; CHECK(name != NULL); break;
+	case STORE_EV_STREAM: break;
 	case STORE_EV_PERM: e->perm++; break;
 	}
 }

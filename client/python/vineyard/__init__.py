@@ -32,11 +32,12 @@ from .errors import (ConnectionFailed, ConnectionLost, DiskFull, Error,
                      InvalidArgument, NameNotExists, NotAvailable,
                      NotEnoughMemory, ObjectExists, ObjectInUse,
                      ObjectNotExists, ObjectNotLocal, PermissionDenied,
-                     ProtocolError, Timeout, TransferFailed,
+                     ProtocolError, StreamFailed, Timeout, TransferFailed,
                      UnsupportedType)
 from . import core  # noqa: F401
 from . import data  # noqa: F401  (registers the shipped builders)
 from . import shared_memory  # noqa: F401
+from . import io  # noqa: F401  (streams: vineyard.io.ByteStream...)
 from ._C import *  # noqa: F401,F403  (upstream's exception names...)
 from ._C import IPCClient, InstanceStatus, RemoteBlob  # noqa: F401
 from ._C import RPCClient  # noqa: F401
@@ -67,6 +68,6 @@ __all__ = [
     "ObjectInUse", "NotEnoughMemory", "DiskFull", "InvalidArgument",
     "Timeout",
     "ConnectionFailed", "ConnectionLost", "ProtocolError", "NotAvailable",
-    "UnsupportedType", "PermissionDenied", "ObjectNotLocal",
+    "UnsupportedType", "PermissionDenied", "StreamFailed", "ObjectNotLocal",
     "TransferFailed",
 ]

@@ -39,7 +39,17 @@ class ListEntry(Structure):
     _fields_ = [("id", c_uint64), ("typename", c_char_p),
                 ("nbytes", c_uint64), ("is_blob", c_int),
                 ("persisted", c_int), ("names", POINTER(c_char_p)),
-                ("nnames", c_size_t)]
+                ("nnames", c_size_t), ("stream", c_int)]
+
+
+class StreamInfo(Structure):
+    """struct vy_stream_info"""
+    _fields_ = [("id", c_uint64), ("typename", c_char * 256),
+                ("objects", c_int), ("state", c_int), ("writer", c_int),
+                ("readers", c_uint64), ("appended", c_uint64),
+                ("first", c_uint64), ("held", c_uint64),
+                ("held_bytes", c_uint64), ("bytes", c_uint64),
+                ("why", c_char * 240)]
 
 
 NAME_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_uint64)
@@ -122,6 +132,25 @@ _protos = {
     "vy_list": (c_int, [P, c_char_p, LIST_FN, c_void_p]),
     "vy_meta_json": (c_int, [P, c_uint64, POINTER(c_void_p)]),
     "vy_status_json": (c_int, [P, POINTER(c_void_p)]),
+    # streams
+    "vy_stream_create": (c_int, [P, c_char_p, c_int, c_char_p,
+                                 POINTER(c_uint64)]),
+    "vy_stream_open_writer": (c_int, [P, c_uint64, c_char_p, c_int,
+                                      POINTER(P)]),
+    "vy_stream_open_reader": (c_int, [P, c_uint64, c_char_p, c_int,
+                                      POINTER(P)]),
+    "vy_stream_id": (c_uint64, [P]),
+    "vy_stream_typename": (c_char_p, [P]),
+    "vy_stream_is_objects": (c_int, [P]),
+    "vy_stream_next_chunk": (c_int, [P, P, c_size_t, c_int,
+                                     POINTER(c_void_p)]),
+    "vy_stream_append": (c_int, [P, P, c_uint64, c_int]),
+    "vy_stream_write": (c_int, [P, P, c_void_p, c_size_t, c_int]),
+    "vy_stream_finish": (c_int, [P, P]),
+    "vy_stream_fail": (c_int, [P, P, c_char_p]),
+    "vy_stream_read": (c_int, [P, P, c_int, POINTER(P)]),
+    "vy_stream_close": (c_int, [P, P]),
+    "vy_stream_info": (c_int, [P, c_uint64, c_char_p, c_void_p]),
 }
 
 # Each vy_<name> becomes _capi.<name> (vy_get -> _capi.get). Inside this

@@ -94,6 +94,11 @@ class UnsupportedType(Error, TypeError):
         super().__init__(_errno.EINVAL, message)
 
 
+class StreamFailed(Error):
+    """The stream failed (its writer failed it, or went away before
+    finishing): raised to a reader after the chunks sealed before."""
+
+
 _BY_ERRNO = {
     _errno.ENOENT: ObjectNotExists,
     _errno.EEXIST: ObjectExists,
