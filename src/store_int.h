@@ -101,7 +101,8 @@ struct pobj {
 struct pjob {
 	struct pjob *next;
 	uint64_t ticket;
-	uint64_t persist;   /* object to persist, 0 = none */
+	uint64_t *persist;  /* objects to persist, as one group */
+	size_t npersist;
 	uint64_t *anchors;  /* objects whose anchor file to rewrite or drop */
 	size_t nanchors;
 	uint64_t *rm;       /* objects whose files go */
