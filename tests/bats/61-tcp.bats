@@ -59,7 +59,8 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 @test "a slow TCP reader gets every byte: the daemon queues the rest of a blob and serves others meanwhile" {
 	start_tcp
 	head -c 50000000 /dev/urandom >big
-	id=$(vyctl put big)
+	# readable by others: a TCP client without the token is nobody
+	id=$(vyctl put big --mode 0644)
 	# the reader stalls before reading, so the daemon's socket fills and the
 	# rest of each 16 MiB reply waits in its queue
 	tcp get "$id" -o - | { sleep 2; cat >back; } &
