@@ -51,6 +51,17 @@ dup_fds(const int *fds, int n)
 }
 
 /* -1 when the descriptors cannot be kept: the connection must close. */
+/* Puts k at the end of c's output queue. */
+static void
+append_chunk(struct conn *c, struct chunk *k)
+{
+	if (c->out_tail)
+		c->out_tail->next = k;
+	else
+		c->out = k;
+	c->out_tail = k;
+}
+
 static int
 queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	    int nfds)
@@ -68,11 +79,7 @@ queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 		k->fds = dup;
 		k->nfds = nfds;
 	}
-	if (c->out_tail)
-		c->out_tail->next = k;
-	else
-		c->out = k;
-	c->out_tail = k;
+	append_chunk(c, k);
 	return 0;
 }
 
@@ -244,11 +251,7 @@ conn_send_file(struct conn *c, const uint8_t *buf, size_t blen, int srcfd,
 	}
 	k->srcoff = off;
 	k->len = len;
-	if (c->out_tail)
-		c->out_tail->next = k;
-	else
-		c->out = k;
-	c->out_tail = k;
+	append_chunk(c, k);
 	conn_update_events(c);
 	return 0;
 }
