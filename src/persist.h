@@ -67,6 +67,11 @@ int persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 int persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
 			  const struct diskfmt_owner *owner,
 			  struct persist_file *f);
+/* Makes every file written so far durable at once (syncfs of the data
+ * directory's file system): cheaper than persist_sync of each from a few
+ * files on. Then persist_sync_done() closes each. */
+int persist_sync_group(struct persist *p);
+int persist_sync_done(struct persist *p, struct persist_file *f);
 /* Flushes f to disk and closes it. */
 int persist_sync(struct persist *p, struct persist_file *f);
 /* Closes f without flushing it: for files that need not survive a crash

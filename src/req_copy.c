@@ -23,8 +23,7 @@ req_blob_read(struct conn *c, struct req *q)
 	struct store_blobref b;
 	uint64_t id, off, len, tk;
 	uint8_t *dst;
-	size_t n, done = 0;
-	ssize_t k;
+	size_t n;
 	int rc;
 
 	if (cr_array(&q->r, &n) || n != 3 || cr_uint(&q->r, &id) ||
@@ -48,19 +47,20 @@ req_blob_read(struct conn *c, struct req *q)
 		len = b.len - off;
 	reply_begin(sv);
 	cw_array(&sv->out, 1);
+	if (b.kind != BLOB_KIND_SEGMENT) {
+		/* A memfd's bytes go straight from its pages to the socket
+		 * (sendfile): no copy into a reply buffer, none queued. */
+		cw_bytes_head(&sv->out, len);
+		rc = reply_send_file(c, q->type, b.fd, off, len);
+		store_release(sv->store, c->owner, &id, 1);
+		return rc;
+	}
+	/* a small blob packed in a segment: copied into the reply */
 	dst = cw_bytes_start(&sv->out, len);
-	if (dst && b.kind == BLOB_KIND_SEGMENT) {
+	if (dst)
 		memcpy(dst, b.ptr + off, len);
-		done = len;
-	}
-	while (dst && b.kind != BLOB_KIND_SEGMENT && done < len) {
-		k = pread(b.fd, dst + done, len - done, (off_t)(off + done));
-		if (k <= 0)
-			break;
-		done += (size_t)k;
-	}
 	store_release(sv->store, c->owner, &id, 1);
-	if (!dst || done != len)
+	if (!dst)
 		return reply_error(c, q->type, -EIO, "blob-read: cannot read "
 				   "the blob");
 	return reply_send(c, q->type, 0);

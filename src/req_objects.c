@@ -439,19 +439,25 @@ req_list(struct conn *c, struct req *q)
 	return reply_send(c, MSG_LIST, 0);
 }
 
-/* persist and unpersist: the reply waits until the change is durable. */
+/* persist and unpersist: the reply waits until the change is durable. A
+ * persist may name many ids ([id...], at most PROTO_MAX_BATCH): they are
+ * written as one group, all or none. */
 int
 req_persist(struct conn *c, struct req *q)
 {
 	struct cr *r = &q->r;
+	struct node *node = c->sv->cfg.node;
 	uint16_t type = q->type;
-	uint64_t id, tk;
-	size_t n;
+	uint64_t id, tk, *ids;
+	size_t n, i, k = 0;
 	int rc;
 
-	if (cr_array(r, &n) || n != 1 || cr_uint(r, &id))
+	if (cr_array(r, &n) || n < 1 || n > PROTO_MAX_BATCH ||
+	    (type == MSG_UNPERSIST && n != 1))
 		return BAD(c, type, "persist");
 	if (type == MSG_UNPERSIST) {
+		if (cr_uint(r, &id))
+			return BAD(c, type, "persist");
 		/* Bytes still on disk only must come into memory before
 		 * their file goes; that happens on the loader thread. */
 		if ((rc = store_prefetch(c->sv->store, c->owner, id,
@@ -462,19 +468,29 @@ req_persist(struct conn *c, struct req *q)
 			return 0;
 		}
 		rc = store_unpersist(c->sv->store, c->owner, id, &tk);
-		if (rc == 0 && c->sv->cfg.node)
-			node_unpublish(c->sv->cfg.node, id);
+		if (rc == 0 && node)
+			node_unpublish(node, id);
 	} else {
-		rc = store_persist(c->sv->store, c->owner, id, &tk);
-		/* in a cluster, persisting publishes the metadata tree */
-		if (rc == 0 && c->sv->cfg.node)
-			node_publish(c->sv->cfg.node, id);
-		/* a global object is published from its creation on */
-		if (rc == -ENOENT && c->sv->cfg.node &&
-		    global_is(c->sv->cfg.node, id)) {
-			rc = 0;
-			tk = 0;
+		ids = xreallocarray(NULL, n, sizeof(*ids));
+		for (i = 0; i < n; i++) {
+			if (cr_uint(r, &id)) {
+				free(ids);
+				return BAD(c, type, "persist");
+			}
+			/* a global object is published from its creation
+			 * on: nothing to persist here */
+			if (node && !store_has(c->sv->store, id) &&
+			    global_is(node, id))
+				continue;
+			ids[k++] = id;
 		}
+		rc = k ? store_persist(c->sv->store, c->owner, ids, k, &tk) : 0;
+		if (!k)
+			tk = 0;
+		/* in a cluster, persisting publishes the metadata tree */
+		for (i = 0; rc == 0 && node && i < k; i++)
+			node_publish(node, ids[i]);
+		free(ids);
 	}
 	if (rc)
 		return reply_store_error(c, type, rc);

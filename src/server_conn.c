@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,6 +51,17 @@ dup_fds(const int *fds, int n)
 }
 
 /* -1 when the descriptors cannot be kept: the connection must close. */
+/* Puts k at the end of c's output queue. */
+static void
+append_chunk(struct conn *c, struct chunk *k)
+{
+	if (c->out_tail)
+		c->out_tail->next = k;
+	else
+		c->out = k;
+	c->out_tail = k;
+}
+
 static int
 queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	    int nfds)
@@ -61,17 +73,31 @@ queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 		return -1;
 	k = xcalloc(1, sizeof(*k));
 	k->buf = xmemdup(buf, len);
+	k->srcfd = -1;
 	k->len = len;
 	if (nfds) {
 		k->fds = dup;
 		k->nfds = nfds;
 	}
-	if (c->out_tail)
-		c->out_tail->next = k;
-	else
-		c->out = k;
-	c->out_tail = k;
+	append_chunk(c, k);
 	return 0;
+}
+
+/* Sends up to len bytes of file srcfd from off to the socket without a
+ * copy through user space; the bytes sent, -EAGAIN, or -errno (a file
+ * shorter than promised is -EIO: the frame cannot be finished). */
+static ssize_t
+send_span(int fd, int srcfd, uint64_t off, size_t len)
+{
+	off_t o = (off_t)off;
+	ssize_t n;
+
+	do
+		n = sendfile(fd, srcfd, &o, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return n == 0 && len ? -EIO : n;
 }
 
 static void
@@ -83,6 +109,8 @@ free_chunk(struct chunk *k)
 		close(k->fds[i]);
 	free(k->fds);
 	free(k->buf);
+	if (k->srcfd >= 0)
+		close(k->srcfd);
 	free(k);
 }
 
@@ -93,8 +121,10 @@ flush_out(struct conn *c)
 	while (c->out) {
 		struct chunk *k = c->out;
 		struct iovec iov = { k->buf + k->off, k->len - k->off };
-		ssize_t n = fdpass_sendv(c->fd, &iov, 1, k->fds,
-					 k->off ? 0 : k->nfds);
+		ssize_t n = k->buf ? fdpass_sendv(c->fd, &iov, 1, k->fds,
+						  k->off ? 0 : k->nfds) :
+			    send_span(c->fd, k->srcfd, k->srcoff + k->off,
+				      k->len - k->off);
 
 		if (n == -EAGAIN)
 			return 0;
@@ -185,6 +215,44 @@ conn_send(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	}
 	if (c->out)
 		conn_update_events(c);
+	return 0;
+}
+
+int
+conn_send_file(struct conn *c, const uint8_t *buf, size_t blen, int srcfd,
+	       uint64_t off, size_t len)
+{
+	struct chunk *k;
+
+	if (c->quiet)
+		return 0;
+	if (conn_send(c, buf, blen, NULL, 0) < 0)
+		return -1;
+	while (!c->out && len) {
+		ssize_t n = send_span(c->fd, srcfd, off, len);
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return -1;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	if (!len)
+		return 0;
+	/* The rest goes as the socket drains: the descriptor is dup'ed, so
+	 * the sealed bytes stay whatever happens to the blob meanwhile. */
+	k = xcalloc(1, sizeof(*k));
+	k->srcfd = fcntl(srcfd, F_DUPFD_CLOEXEC, 3);
+	if (k->srcfd < 0) {
+		log_warn("server: dup");
+		free(k);
+		return -1;
+	}
+	k->srcoff = off;
+	k->len = len;
+	append_chunk(c, k);
+	conn_update_events(c);
 	return 0;
 }
 

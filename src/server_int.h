@@ -32,7 +32,9 @@
 
 struct chunk {
 	struct chunk *next;
-	uint8_t *buf;
+	uint8_t *buf;       /* NULL: len bytes of srcfd from srcoff instead */
+	int srcfd;          /* dup'ed; closed once sent */
+	uint64_t srcoff;
 	size_t len, off;
 	int *fds; /* dup'ed; closed once sent */
 	int nfds;
@@ -161,6 +163,11 @@ void conn_update_events(struct conn *c);
  * -1 if the peer is gone. */
 int conn_send(struct conn *c, const uint8_t *buf, size_t len,
 	      const int *fds, int nfds);
+/* Sends buf, then len bytes of the sealed file srcfd from off with
+ * sendfile (no copy through user space), queueing what the socket does
+ * not take now; -1 if the peer is gone. */
+int conn_send_file(struct conn *c, const uint8_t *buf, size_t blen, int srcfd,
+		   uint64_t off, size_t len);
 /* Parks c until name appears (name NULL: until a stream changes) or
  * wait_ms pass; the request is re-run. */
 void conn_park_name(struct conn *c, const struct req *q, const char *name,
@@ -177,6 +184,11 @@ void reply_fd(struct server *sv, int fd);
 void reply_pack(struct server *sv, uint16_t type, int status);
 /* Finishes the reply with status (0 or -errno) and sends it. */
 int reply_send(struct conn *c, uint16_t type, int status);
+/* Sends the success reply in sv->out followed by len bytes of srcfd from
+ * off, which the frame's length counts (the reply ends with their
+ * cw_bytes_head). */
+int reply_send_file(struct conn *c, uint16_t type, int srcfd, uint64_t off,
+		    size_t len);
 /* Sends the success reply now (ticket 0), or once the disk work a store
  * call queued under ticket is durable. */
 int reply_durable(struct conn *c, const struct req *q, uint64_t ticket);

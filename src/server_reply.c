@@ -65,6 +65,20 @@ reply_send(struct conn *c, uint16_t type, int status)
 }
 
 int
+reply_send_file(struct conn *c, uint16_t type, int srcfd, uint64_t off,
+		size_t len)
+{
+	struct server *sv = c->sv;
+	struct proto_hdr h;
+
+	reply_pack(sv, type, 0);
+	proto_hdr_unpack(sv->out.buf, &h);
+	h.len += (uint32_t)len;
+	proto_hdr_pack(&h, sv->out.buf);
+	return conn_send_file(c, sv->out.buf, sv->out.len, srcfd, off, len);
+}
+
+int
 reply_durable(struct conn *c, const struct req *q, uint64_t ticket)
 {
 	if (!ticket)

@@ -199,6 +199,7 @@ store_new(const struct store_cfg *cfg)
 			fatal("eventfd");
 		threads_start(s);
 	}
+	spill_run(s);
 	reserve_start(s, cfg->reserve, cfg->reserve_eager);
 	return s;
 }

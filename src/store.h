@@ -190,13 +190,17 @@ int store_chmod(struct store *s, struct store_owner *o, const uint64_t *ids,
 
 /* ---- persistence ---- */
 
-/* Writes a persisted copy of id and all it references (lz4 files in the
- * data directory) and marks id persisted by request. Queued: 0 means the
- * job is on its way and *ticket completes when it is durable (or failed:
- * -EDQUOT when the disk is full or over quota, -EIO... with a sentence;
- * the object stays in memory).
- * -ENOTSUP without a data directory. */
-int store_persist(struct store *s, struct store_owner *o, uint64_t id,
+/* Writes a persisted copy of the n objects of ids and all they reference
+ * (lz4 files in the data directory) and marks them persisted by request,
+ * as one group: all or none, with a few fsyncs for the lot. Queued: 0
+ * means the job is on its way and *ticket completes when it is durable
+ * (or failed: -EDQUOT when the disk is full or over quota, -EIO... with a
+ * sentence; the objects stay in memory).
+ * -ENOENT (nothing queued) when an id is unknown, -EACCES when o may
+ * not write one; -ENOTSUP without a data
+ * directory. */
+int store_persist(struct store *s, struct store_owner *o,
+		  const uint64_t *ids, size_t n,
 		  uint64_t *ticket);
 /* Drops id's persisted copy, and those of members no other persisted
  * object holds and that were not persisted by request. 0 also when id was

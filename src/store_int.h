@@ -102,7 +102,8 @@ struct pobj {
 struct pjob {
 	struct pjob *next;
 	uint64_t ticket;
-	uint64_t persist;   /* object to persist, 0 = none */
+	uint64_t *persist;  /* objects to persist, as one group */
+	size_t npersist;
 	uint64_t *anchors;  /* objects whose anchor file to rewrite or drop */
 	size_t nanchors;
 	uint64_t *rm;       /* objects whose files go */
@@ -293,9 +294,11 @@ void threads_stop(struct store *s);
 int store_restore(struct store *s);
 
 /* store_spill.c */
-/* Opens and empties the spill directory and starts the spiller thread
- * (cfg->spill_dir NULL: no spilling). */
+/* Opens and empties the spill directory (cfg->spill_dir NULL: no
+ * spilling); spill_run() starts the spiller thread once the store is
+ * built. */
 int spill_start(struct store *s, const struct store_cfg *cfg);
+void spill_run(struct store *s);
 void spill_stop(struct store *s);   /* the thread; lock not held */
 void spill_release(struct store *s); /* removes the files; at the end */
 /* Spills least recently used blobs until fp more bytes fit; may let go of

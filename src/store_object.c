@@ -159,8 +159,11 @@ store_obj_put(struct store *s, struct store_owner *ow, const void *tree,
 		if (old != o)
 			anchor_dirty(s, old, &job); /* persistence */
 	}
-	if (persist) /* persistence */
-		job_get(&job)->persist = *id;
+	if (persist) { /* persistence */
+		struct pjob *j = job_get(&job);
+
+		ids_add(&j->persist, &j->npersist, *id);
+	}
 	tk = job_submit(s, job, 0);
 out:
 	store_unlock(s);

@@ -68,6 +68,7 @@ job_free(struct pjob *j)
 {
 	if (!j)
 		return;
+	free(j->persist);
 	free(j->anchors);
 	free(j->rm);
 	free(j->quar);
@@ -174,29 +175,45 @@ lazy_ids(struct store *s, struct object *root, uint64_t **ids, size_t *n)
 /* ---- the calls ---- */
 
 int
-store_persist(struct store *s, struct store_owner *ow, uint64_t id,
-	      uint64_t *ticket)
+store_persist(struct store *s, struct store_owner *ow, const uint64_t *ids,
+	      size_t n, uint64_t *ticket)
 {
 	struct object *o;
 	uint64_t tk = 0;
+	size_t i;
 	int rc = 0;
 
 	if (ticket)
 		*ticket = 0;
 	store_lock(s);
-	if (!(o = store_lookup(s, id))) {
-		rc = -ENOENT;
-	} else if (!obj_may(ow, o, PERM_W)) {
-		rc = perm_deny(ow, o, "persist");
-	} else if (!s->disk) {
+	for (i = 0; i < n && rc == 0; i++) {
+		if (!(o = store_lookup(s, ids[i]))) {
+			char idbuf[META_ID_LEN];
+
+			meta_id_format(ids[i], idbuf);
+			rc = store_fail(-ENOENT, "no object %s", idbuf);
+		} else if (!obj_may(ow, o, PERM_W)) {
+			rc = perm_deny(ow, o, "persist");
+		}
+	}
+	if (rc == 0 && !s->disk)
 		rc = store_fail(-ENOTSUP, "this daemon has no data directory; "
 				"persistence is not available");
-	} else if ((o->flags & OBJ_STREAM) && (rc = stream_keep(s, o))) {
-		/* an open or failed stream, or one missing chunks: said */
-	} else {
+	/* A stream must be finished and whole to persist; keeping it turns
+	 * its chunks into members. A later refusal in the group leaves the
+	 * earlier streams kept: readers see the same bytes, and their chunks
+	 * stay in memory until the stream is deleted. */
+	for (i = 0; i < n && rc == 0 && s->disk; i++) {
+		o = store_lookup(s, ids[i]);
+		if (o->flags & OBJ_STREAM)
+			rc = stream_keep(s, o);
+	}
+	if (rc == 0 && n && s->disk) {
 		struct pjob *job = NULL;
 
-		job_get(&job)->persist = id;
+		job_get(&job);
+		for (i = 0; i < n; i++)
+			ids_add(&job->persist, &job->npersist, ids[i]);
 		tk = job_submit(s, job, 0);
 	}
 	store_unlock(s);

@@ -332,10 +332,20 @@ spill_start(struct store *s, const struct store_cfg *cfg)
 	s->spill_upper = (uint64_t)((double)lim * cfg->spill_upper);
 	if (lim == UINT64_MAX)
 		s->spill_lower = s->spill_upper = UINT64_MAX;
+	return 0;
+}
+
+/* The spiller thread, started once the store is built: the restore before
+ * it fills the slab without the lock (ThreadSanitizer caught the spiller
+ * reading it meanwhile). */
+void
+spill_run(struct store *s)
+{
+	if (!s->spill || s->spill_thread)
+		return;
 	if (pthread_create(&s->spiller, NULL, spiller_main, s))
 		fatalx("spill: cannot start its thread");
 	s->spill_thread = 1;
-	return 0;
 }
 
 void

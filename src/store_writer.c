@@ -231,6 +231,10 @@ struct pitem {
 	int state;          /* 1 written, 2 synced, 3 committed */
 };
 
+/* From this many files on, a persist group is synced with one syncfs
+ * rather than an fsync of each (persist_sync_group). */
+#define PERSIST_GROUP_SYNC 8
+
 struct collect {
 	struct pitem *v;
 	size_t n;
@@ -448,69 +452,108 @@ write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
 	return rc;
 }
 
+/* Brings the spilled blobs of every object in ids back into memory (the
+ * writer reads memory). Loading lets go of the lock, so another blob may
+ * be spilled again meanwhile: a few passes, then EAGAIN. Store lock. 0, or
+ * the error with its message left in *idx's object (j's message). */
+static int
+persist_loads(struct store *s, const uint64_t *ids, size_t n, size_t *bad)
+{
+	int rc = 0, pass;
+	size_t k, i;
+
+	for (pass = 0; pass < 5; pass++) {
+		size_t left = 0;
+
+		for (k = 0; k < n && rc == 0; k++) {
+			struct object *o = idtab_get(&s->objs, ids[k]);
+			uint64_t *lazy = NULL;
+			size_t nlazy = 0;
+
+			if (!o) {
+				*bad = k;
+				return -ENOENT;
+			}
+			lazy_ids(s, o, &lazy, &nlazy);
+			for (i = 0; i < nlazy && rc == 0; i++) {
+				if (pobj_of(s, lazy[i]))
+					continue;
+				left++;
+				if (pass < 4)
+					rc = load_blob(s, lazy[i]);
+			}
+			free(lazy);
+			if (rc)
+				*bad = k;
+		}
+		if (rc || left == 0)
+			return rc;
+	}
+	*bad = 0;
+	return store_fail(-EAGAIN, "its blobs were spilled again while read "
+			  "back; try again");
+}
+
+/* Persists the job's objects (one request may name several) and their
+ * closures as one group: every content file written, then all synced,
+ * renamed, and two directory fsyncs for the lot, then the anchors. So a
+ * batch of small objects costs a few fsyncs, not two per object. The
+ * group succeeds or fails whole, like one object does. */
 static void
 run_persist(struct store *s, struct pjob *j)
 {
-	struct collect c = { NULL, 0, j->persist };
-	struct object *o;
+	struct collect c = { NULL, 0, 0 };
 	uint64_t *anchors = NULL;
-	size_t na = 0, i;
-	char idbuf[META_ID_LEN];
+	size_t na = 0, i, k, bad = 0;
+	char idbuf[META_ID_LEN + 24];
 	int rc = 0, pass;
 
-	meta_id_format(j->persist, idbuf);
+	meta_id_format(j->persist[0], idbuf);
+	if (j->npersist > 1)
+		snprintf(idbuf + strlen(idbuf), sizeof(idbuf) - strlen(idbuf),
+			 " (and %zu more)", j->npersist - 1);
 	store_lock(s);
-	o = idtab_get(&s->objs, j->persist);
-	if (!o) {
-		store_unlock(s);
-		jfail(j, -ENOENT, "object %s was deleted before it could be "
-		      "persisted", idbuf);
-		return;
-	}
-	/* Spilled blobs come back into memory first: the writer reads
-	 * memory. Loading lets go of the lock, so look again. */
-	for (pass = 0; pass < 5; pass++) {
-		uint64_t *lazy = NULL;
-		size_t nlazy = 0, left = 0;
+	rc = persist_loads(s, j->persist, j->npersist, &bad);
+	if (rc) {
+		char one[META_ID_LEN];
 
-		lazy_ids(s, o, &lazy, &nlazy);
-		for (i = 0; i < nlazy; i++)
-			if (!pobj_of(s, lazy[i]))
-				left++;
-		for (i = 0; i < nlazy && rc == 0 && pass < 4; i++)
-			if (!pobj_of(s, lazy[i]))
-				rc = load_blob(s, lazy[i]);
-		free(lazy);
-		if (left == 0)
-			break;
-		if (rc == 0 && pass == 4)
-			rc = store_fail(-EAGAIN, "its blobs were spilled again "
-					"while read back; try again");
-		o = idtab_get(&s->objs, j->persist);
-		if (rc || !o)
-			break;
-	}
-	if (rc || !o) {
 		store_unlock(s);
-		jfail(j, rc ? rc : -ENOENT, "cannot persist %s: %s", idbuf,
-		      rc ? store_errmsg() : "it was deleted meanwhile");
+		meta_id_format(j->persist[bad], one);
+		if (rc == -ENOENT)
+			jfail(j, rc, "object %s was deleted before it could be "
+			      "persisted", one);
+		else
+			jfail(j, rc, "cannot persist %s: %s", one,
+			      store_errmsg());
 		return;
 	}
-	store_walk(s, o, collect_one, &c);
-	for (i = 0; i < c.n; i++)
-		if (c.v[i].doc)
-			each_member(c.v[i].doc, c.v[i].len, prefs_inc, s);
-	pobj_of(s, j->persist)->explicit_ = 1;
+	for (k = 0; k < j->npersist; k++) {
+		size_t from = c.n;
+
+		c.target = j->persist[k];
+		store_walk(s, idtab_get(&s->objs, c.target), collect_one, &c);
+		for (i = from; i < c.n; i++)
+			if (c.v[i].doc)
+				each_member(c.v[i].doc, c.v[i].len, prefs_inc,
+					    s);
+		pobj_of(s, c.target)->explicit_ = 1;
+	}
 	store_unlock(s);
 
-	/* Content files: all written, then all synced (the first fsync
-	 * usually flushes the rest), then renamed, then one directory
-	 * fsync makes the renames durable. */
+	/* Content files: all written, then made durable (a group with one
+	 * syncfs, a few files with an fsync each), then renamed, then one
+	 * directory fsync makes the renames durable. */
 	for (i = 0; i < c.n && rc == 0; i++)
 		rc = write_item(s, &c.v[i]);
-	for (i = 0; i < c.n && rc == 0; i++)
-		if ((rc = persist_sync(s->disk, &c.v[i].f)) == 0)
+	if (rc == 0 && c.n >= PERSIST_GROUP_SYNC)
+		rc = persist_sync_group(s->disk);
+	for (i = 0; i < c.n && rc == 0; i++) {
+		rc = c.n >= PERSIST_GROUP_SYNC ?
+		     persist_sync_done(s->disk, &c.v[i].f) :
+		     persist_sync(s->disk, &c.v[i].f);
+		if (rc == 0)
 			c.v[i].state = 2;
+	}
 	/* Members' names first, durable, then the object's own: its file
 	 * says "top-level", so it must never be there without them. */
 	for (pass = 0; pass < 2; pass++) {
@@ -533,7 +576,8 @@ run_persist(struct store *s, struct pjob *j)
 		      "the daemon is stopping" : persist_errmsg());
 	} else {
 		/* Then the anchors: the commit point. */
-		ids_add(&anchors, &na, j->persist);
+		for (k = 0; k < j->npersist; k++)
+			ids_add(&anchors, &na, j->persist[k]);
 		for (i = 0; i < c.n; i++)
 			ids_add(&anchors, &na, c.v[i].id);
 		rc = write_anchors(s, j, anchors, na);
@@ -739,7 +783,7 @@ writer_main(void *arg)
 	struct pjob *j;
 
 	while ((j = job_next(s, &s->wq, &s->wq_tail, &s->wq_cond, 1))) {
-		if (j->persist)
+		if (j->npersist)
 			run_persist(s, j);
 		if (j->nanchors)
 			write_anchors(s, j, j->anchors, j->nanchors);

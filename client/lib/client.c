@@ -279,13 +279,15 @@ now_us(void)
 static ssize_t
 recv_first(struct vy_client *c)
 {
+	/* a reply bound for a sink: only its head here, the bytes there */
+	size_t cap = c->sink && c->rcap > 4096 ? 4096 : c->rcap;
 	uint64_t end;
 	ssize_t n;
 
 	if (c->spin_us) {
 		end = now_us() + c->spin_us;
 		do {
-			n = fdpass_recv_flags(c->fd, c->rbuf, c->rcap, c->rfds,
+			n = fdpass_recv_flags(c->fd, c->rbuf, cap, c->rfds,
 					      c->rfdcap, &c->nrfds,
 					      MSG_DONTWAIT);
 			if (n != -EAGAIN)
@@ -293,8 +295,49 @@ recv_first(struct vy_client *c)
 			sched_yield();
 		} while (now_us() < end);
 	}
-	return fdpass_recv(c->fd, c->rbuf, c->rcap, c->rfds, c->rfdcap,
+	return fdpass_recv(c->fd, c->rbuf, cap, c->rfds, c->rfdcap,
 			   &c->nrfds);
+}
+
+/* The body of a success reply [bytes] bound for c->sink: reads the few
+ * head bytes, then the payload straight into the sink. 1 when it did, 0
+ * when the body is not that shape (read on as usual), or -errno. got body
+ * bytes are already at the front of rbuf. */
+static int
+read_into_sink(struct vy_client *c, uint32_t len, size_t got)
+{
+	uint8_t ai;
+	size_t head, i, have;
+	uint64_t l = 0;
+	int rc;
+
+	if (len < 16 || got > len)
+		return 0;
+	if (got < 10 && (rc = read_full(c, c->rbuf + got, 10 - got)))
+		return rc;
+	if (got < 10)
+		got = 10;
+	/* 0x81: an array of one; then major type 2, a byte string */
+	if (c->rbuf[0] != 0x81 || (c->rbuf[1] >> 5) != 2)
+		return -EAGAIN;
+	ai = c->rbuf[1] & 31;
+	head = ai < 24 ? 0 : ai == 24 ? 1 : ai == 25 ? 2 : ai == 26 ? 4 :
+	       ai == 27 ? 8 : 99;
+	if (head == 99)
+		return -EAGAIN;
+	for (i = 0; i < head; i++)
+		l = l << 8 | c->rbuf[2 + i];
+	if (!head)
+		l = ai;
+	head += 2;
+	if (head + l != len || l > c->sink_cap || got < head)
+		return -EAGAIN;
+	have = got - head;
+	memcpy(c->sink, c->rbuf + head, have);
+	if ((rc = read_full(c, c->sink + have, (size_t)l - have)))
+		return rc;
+	c->sunk = (size_t)l;
+	return 1;
 }
 
 int
@@ -406,6 +449,20 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 		return broken(c, -EPROTO);
 	/* The body starts after the header in rbuf: slide it to the front. */
 	memmove(c->rbuf, c->rbuf + sizeof(hb), got);
+	if (c->sink && h.status == 0) {
+		rc = read_into_sink(c, h.len, got);
+		if (rc == 1) {
+			rep->body = c->rbuf;
+			rep->len = 0;
+			rep->nfds = 0;
+			return 0;
+		}
+		if (rc < 0 && rc != -EAGAIN)
+			return broken(c, rc);
+		if (rc == -EAGAIN && got < 10)
+			got = 10;	/* read_into_sink read that far */
+		rc = 0;
+	}
 	if (h.len > c->rcap) {
 		uint8_t *b = realloc(c->rbuf, h.len);
 

@@ -39,6 +39,10 @@ struct vy_client {
 	struct cw rel;      /* the queued-releases frame sent before it */
 	uint8_t *rbuf;      /* reply body */
 	size_t rcap;
+	/* Set by a blob read: a reply [bytes] of up to sink_cap bytes lands
+	 * in sink, not rbuf (one copy fewer); sunk says how many did. */
+	uint8_t *sink;
+	size_t sink_cap, sunk;
 	int *rfds;          /* descriptors that came with the reply */
 	int nrfds;
 	int rfdcap;

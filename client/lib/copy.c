@@ -66,8 +66,21 @@ vy__read_copy(struct vy_client *c, vy_id id, uint64_t off, void *buf,
 		cw_uint(&c->req, id);
 		cw_uint(&c->req, off + done);
 		cw_uint(&c->req, k);
-		if ((rc = vy__rt(c, MSG_BLOB_READ, 0, &rep)))
+		c->sink = (uint8_t *)buf + done;
+		c->sink_cap = k;
+		c->sunk = 0;
+		rc = vy__rt(c, MSG_BLOB_READ, 0, &rep);
+		c->sink = NULL;
+		if (rc)
 			break;
+		if (c->sunk) {
+			/* the bytes went straight into buf */
+			l = c->sunk;
+			done += l;
+			if (l < k)
+				break;
+			continue;
+		}
 		cr_init(&r, rep.body, rep.len);
 		if (cr_array(&r, &n) || n != 1 || cr_bytes(&r, &p, &l) ||
 		    l > k) {

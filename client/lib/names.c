@@ -179,16 +179,20 @@ vy_delete(struct vy_client *c, const vy_id *ids, size_t n, unsigned flags,
 }
 
 static int
-persist_rt(struct vy_client *c, uint16_t type, vy_id id)
+persist_rt(struct vy_client *c, uint16_t type, const vy_id *ids, size_t n)
 {
 	struct vy_reply rep;
-	int rc = vy__enter(c);
+	size_t i;
+	int rc;
 
-	if (rc)
+	if (n < 1 || n > PROTO_MAX_BATCH || !ids)
+		return -EINVAL;
+	if ((rc = vy__enter(c)))
 		return rc;
 	vy__req(c);
-	cw_array(&c->req, 1);
-	cw_uint(&c->req, id);
+	cw_array(&c->req, n);
+	for (i = 0; i < n; i++)
+		cw_uint(&c->req, ids[i]);
 	rc = vy__rt(c, type, 0, &rep);
 	vy__leave(c);
 	return rc;
@@ -197,13 +201,19 @@ persist_rt(struct vy_client *c, uint16_t type, vy_id id)
 VY_API int
 vy_persist(struct vy_client *c, vy_id id)
 {
-	return persist_rt(c, MSG_PERSIST, id);
+	return persist_rt(c, MSG_PERSIST, &id, 1);
+}
+
+VY_API int
+vy_persist_many(struct vy_client *c, const vy_id *ids, size_t n)
+{
+	return persist_rt(c, MSG_PERSIST, ids, n);
 }
 
 VY_API int
 vy_unpersist(struct vy_client *c, vy_id id)
 {
-	return persist_rt(c, MSG_UNPERSIST, id);
+	return persist_rt(c, MSG_UNPERSIST, &id, 1);
 }
 
 VY_API int

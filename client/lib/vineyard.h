@@ -260,6 +260,12 @@ int vy_delete(struct vy_client *c, const vy_id *ids, size_t n,
  * daemon has none; -EDQUOT when its disk is full, -EIO when it fails (the
  * object stays in memory, not persisted). */
 int vy_persist(struct vy_client *c, vy_id id);
+/* Persists the n objects of ids as one group, all or none: the same as n
+ * vy_persist calls, but the daemon syncs the lot with a few fsyncs instead
+ * of two per object, so many small objects persist (and, in a cluster,
+ * publish) far faster. At most 65,536 ids (-EINVAL beyond, or for none);
+ * -ENOENT, with nothing persisted, when an id is unknown. */
+int vy_persist_many(struct vy_client *c, const vy_id *ids, size_t n);
 /* Drops id's persisted copy (and its members' copies that nothing else
  * persisted needs); the object stays in memory. 0 when it was not
  * persisted; -EBUSY when it is a member of a persisted object. */

@@ -149,6 +149,12 @@ cw_bytes_start(struct cw *w, size_t len)
 }
 
 void
+cw_bytes_head(struct cw *w, size_t len)
+{
+	CW_HEAD(w, cbor_encode_bytestring_start(len, w->buf + w->len, 9));
+}
+
+void
 cw_bytes(struct cw *w, const void *p, size_t len)
 {
 	uint8_t *dst = cw_bytes_start(w, len);

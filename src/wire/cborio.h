@@ -37,6 +37,9 @@ void cw_null(struct cw *w);
 void cw_str(struct cw *w, const char *s); /* NUL-terminated */
 void cw_strn(struct cw *w, const char *s, size_t len);
 void cw_bytes(struct cw *w, const void *p, size_t len);
+/* Only the head of a byte string of len bytes: its bytes follow outside
+ * this buffer (a reply whose payload is sent from a file). */
+void cw_bytes_head(struct cw *w, size_t len);
 /* Starts a byte string of len bytes and returns where to write them. */
 uint8_t *cw_bytes_start(struct cw *w, size_t len);
 void cw_array(struct cw *w, size_t n);

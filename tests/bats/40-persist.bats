@@ -86,6 +86,30 @@ datafile() { echo "$DATA/objects/$1.$2"; }
 	grep -q "restored 3 objects" "$T/daemon.log"
 }
 
+@test "persist of many ids is one group: all come back; an unknown id persists none of them" {
+	start_daemon
+	ids=()
+	for i in $(seq 1 30); do
+		echo "small object $i" >"$T/s$i"
+		ids+=("$(vyctl put "$T/s$i")")
+	done
+	lone=$(echo lone | vyctl put -)
+	run vyctl persist "$lone" o00000000000000ab
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"no object o00000000000000ab"* ]]
+	[ "$(status_field persisted_objects)" -eq 0 ]
+	vyctl persist "${ids[@]}"
+	[ "$(status_field persisted_objects)" -eq 30 ]
+	[ "$(ls "$DATA/objects" | grep -c '\.blob$')" -eq 30 ]
+	kill_daemon
+	start_daemon
+	for i in $(seq 1 30); do
+		[ "$(vyctl get "${ids[$((i - 1))]}")" = "small object $i" ]
+	done
+	run vyctl get "$lone"
+	[ "$status" -eq 3 ]
+}
+
 @test "a composite object and its members come back whole after SIGTERM" {
 	start_daemon
 	random_file "$T/a" 100000

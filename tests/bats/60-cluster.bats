@@ -158,6 +158,25 @@ three_nodes() {
 	[ "$status" -eq 3 ]
 }
 
+@test "a group persist on a publishes every object of it: b lists them all" {
+	start_etcd
+	start_node a --etcd "$ETCD_URL"
+	start_node b --etcd "$ETCD_URL"
+	eventually joined a
+	eventually joined b
+	ids=()
+	for i in $(seq 1 40); do
+		ids+=("$(echo "object $i" | on a put -)")
+	done
+	on a persist "${ids[@]}"
+	listed_on_b() { [ "$(on b --json ls --cluster | grep -c '"id"')" -ge 40 ]; }
+	eventually listed_on_b
+	run on b ls --cluster
+	for id in "${ids[@]}"; do
+		[[ "$output" == *"$id"* ]]
+	done
+}
+
 @test "two puts of one name race: exactly one wins, the same on every instance" {
 	three_nodes
 	echo 1 >f1

@@ -56,6 +56,28 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	grep -q "serving TCP clients on 127.0.0.1:$PORT" "$T/daemon.log"
 }
 
+@test "a slow TCP reader gets every byte: the daemon queues the rest of a blob and serves others meanwhile" {
+	start_tcp
+	head -c 50000000 /dev/urandom >big
+	# readable by others: a TCP client without the token is nobody
+	id=$(vyctl put big --mode 0644)
+	# the reader stalls before reading, so the daemon's socket fills and the
+	# rest of each 16 MiB reply waits in its queue
+	tcp get "$id" -o - | { sleep 2; cat >back; } &
+	reader=$!
+	sleep 0.5
+	# the daemon still answers others while that reply waits
+	[ "$(echo other | vyctl put - --name other >/dev/null && vyctl get other)" = other ]
+	run tcp ls
+	[ "$status" -eq 0 ]
+	timeout 60 tail --pid="$reader" -f /dev/null
+	wait "$reader"
+	cmp big back
+	# the blob read in pieces through the library over TCP matches too
+	VINEYARD_IPC_SOCKET=/nonexistent tcp get "$id" -o back2
+	cmp big back2
+}
+
 @test "a token-protected TCP front refuses a missing or wrong token, and logs it" {
 	echo "0123456789abcdef-secret" >tok
 	echo "0123456789abcdef-wrong!" >bad

@@ -176,3 +176,32 @@ def test_persist_survives_restart(tmp_path):
         c.close()
     finally:
         d.stop()
+
+
+def test_persist_a_list_is_one_group(tmp_path):
+    """client.persist([...]) persists many objects as one group: all come
+    back after a restart; a group with an unknown id persists none."""
+    from conftest import Daemon
+    d = Daemon(tmp_path).start()
+    try:
+        c = vineyard.connect(d.socket)
+        if not persist_available(c):
+            pytest.skip("this vineyardd has no data directory")
+        arrays = [np.arange(i, i + 50) for i in range(20)]
+        ids = [c.put(a) for a in arrays]
+        lone = c.put(np.arange(7))
+        with pytest.raises(vineyard.ObjectNotExists):
+            c.persist([lone, vineyard.ObjectID(0xab)])
+        assert c.status()["persisted_objects"] == 0
+        c.persist(ids)
+        c.persist([])
+        c.close()
+        assert d.stop() == 0
+        d.start()
+        c = vineyard.connect(d.socket)
+        for oid, a in zip(ids, arrays):
+            np.testing.assert_array_equal(c.get(oid), a)
+        assert not c.exists(lone)
+        c.close()
+    finally:
+        d.stop()

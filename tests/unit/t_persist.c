@@ -209,7 +209,7 @@ static int
 persist(struct store *s, uint64_t id)
 {
 	uint64_t tk;
-	int rc = store_persist(s, NULL, id, &tk);
+	int rc = store_persist(s, NULL, &id, 1, &tk);
 
 	return rc ? rc : store_wait(s, tk);
 }
@@ -283,6 +283,68 @@ test_open(void)
 	CHECK(persist_open(path, &p, err, sizeof(err)) != 0);
 	CHECK(strstr(err, "not a directory") != NULL);
 	CHECK(persist_open("", &p, err, sizeof(err)) != 0);
+}
+
+/* Many objects persisted by one request (vy_persist_many): written as one
+ * group (one syncfs, more than PERSIST_GROUP_SYNC files), all come back;
+ * a member named beside its parent and a repeated id are fine; a group
+ * with an unknown id persists nothing. */
+static void
+test_group(void)
+{
+	const char *dir = newdir();
+	struct store *s = open_store(dir);
+	struct store_owner *ow = store_owner_new(s, "t");
+	struct store_status st;
+	static uint8_t big[2 << 20];
+	uint8_t small[40][64];
+	uint64_t ids[48], bad[2], lone, obj, tk = 1;
+	const char *mn[] = { "a", "b" };
+	size_t n = 0, i;
+
+	fill(big, sizeof(big), 7);
+	for (i = 0; i < 40; i++) {
+		fill(small[i], sizeof(small[i]), 100 + (unsigned)i);
+		ids[n++] = put_small(s, small[i], sizeof(small[i]));
+	}
+	ids[n++] = put_big(s, ow, big, sizeof(big));
+	obj = put_obj(s, ow, "t::Pair", mn, ids, 2, NULL, 0);
+	ids[n++] = obj;
+	ids[n++] = ids[0];	/* a member of obj, and repeated */
+	CHECK_EQ(store_persist(s, NULL, ids, n, &tk), 0);
+	CHECK(tk != 0);
+	CHECK_EQ(store_wait(s, tk), 0);
+	for (i = 0; i < n; i++)
+		CHECK(flags_of(s, ids[i]) & OBJ_PERSISTED);
+	CHECK_EQ(nfiles(dir, "objects", ".blob"), 41);
+	CHECK_EQ(nfiles(dir, "objects", ".obj"), 1);
+
+	/* All or none: the unknown id stops the group before any write. */
+	lone = put_small(s, "lone", 4);
+	bad[0] = lone;
+	bad[1] = obj ^ 0x10;
+	tk = 1;
+	CHECK_EQ(store_persist(s, NULL, bad, 2, &tk), -ENOENT);
+	CHECK_EQ(tk, 0);
+	CHECK(strstr(store_errmsg(), "no object") != NULL);
+	CHECK(!(flags_of(s, lone) & OBJ_PERSISTED));
+	CHECK(!exists(dir, lone, "blob"));
+	store_owner_free(s, ow);
+	store_free(s);
+
+	s = open_store(dir);
+	ow = store_owner_new(s, "t");
+	store_status(s, &st);
+	CHECK_EQ(st.objects, 42);
+	CHECK_EQ(st.persisted, 42);
+	CHECK_EQ(st.damaged, 0);
+	for (i = 0; i < 40; i++)
+		CHECK(blob_is(s, ow, ids[i], small[i], sizeof(small[i])));
+	CHECK(blob_is(s, ow, ids[40], big, sizeof(big)));
+	CHECK(flags_of(s, obj) != 0xffffffffu);
+	CHECK(flags_of(s, lone) == 0xffffffffu);
+	store_owner_free(s, ow);
+	store_free(s);
 }
 
 static void
@@ -825,7 +887,7 @@ test_delete_races_persist(void)
 		size_t count;
 
 		obj = put_obj(s, ow, "t::R", mn, &b, 1, NULL, 0);
-		CHECK_EQ(store_persist(s, NULL, obj, &t1), 0);
+		CHECK_EQ(store_persist(s, NULL, &obj, 1, &t1), 0);
 		if (i % 4)
 			usleep((useconds_t)(i * 300));
 		CHECK_EQ(store_delete(s, NULL, &obj, 1,
@@ -861,7 +923,7 @@ test_no_data_dir(void)
 	memset(&cfg, 0, sizeof(cfg));
 	s = store_new(&cfg);
 	b = put_small(s, "x", 1);
-	CHECK_EQ(store_persist(s, NULL, b, NULL), -ENOTSUP);
+	CHECK_EQ(store_persist(s, NULL, &b, 1, NULL), -ENOTSUP);
 	CHECK(strstr(store_errmsg(), "no data directory") != NULL);
 	CHECK_EQ(store_done_fd(s), -1);
 	store_free(s);
@@ -977,6 +1039,7 @@ main(void)
 	log_init("t_persist", LOG_LVL_ERROR, NULL);
 	RUN(test_open);
 	RUN(test_roundtrip);
+	RUN(test_group);
 	RUN(test_direct_sizes);
 	RUN(test_direct_refused);
 	RUN(test_delete_unpersist);

@@ -1136,8 +1136,8 @@ test_permissions(void)
 	CHECK_EQ(store_name_drop(s, a, "mine", 4, NULL), 0);
 
 	/* persist without a data dir: the permission is checked first */
-	CHECK_EQ(store_persist(s, b, obj, NULL), -EACCES);
-	CHECK_EQ(store_persist(s, a, obj, NULL), -ENOTSUP);
+	CHECK_EQ(store_persist(s, b, &obj, 1, NULL), -EACCES);
+	CHECK_EQ(store_persist(s, a, &obj, 1, NULL), -ENOTSUP);
 
 	/* chmod: the owner only, all or nothing, optionally the tree */
 	CHECK_EQ(store_chmod(s, g, &obj, 1, 0, 0044, 0, &count, NULL), -EACCES);

@@ -124,6 +124,7 @@ _protos = {
     "vy_delete": (c_int, [P, POINTER(c_uint64), c_size_t, c_uint,
                           POINTER(c_size_t)]),
     "vy_persist": (c_int, [P, c_uint64]),
+    "vy_persist_many": (c_int, [P, POINTER(c_uint64), c_size_t]),
     "vy_unpersist": (c_int, [P, c_uint64]),
     "vy_evict": (c_int, [P, POINTER(c_uint64), c_size_t]),
     "vy_load": (c_int, [P, POINTER(c_uint64), c_size_t, c_int]),
