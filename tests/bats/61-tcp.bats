@@ -28,6 +28,35 @@ start_tcp() {
 
 tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 
+# raw_tcp ID <<EOF: Python lines run after a hello on a raw connection to
+# $PORT (bounded by timeout), with oid = ID as a number, cbor_uint(v) and
+# rt(type, body) -> (status, body) at hand, in version $VY_PROTO.
+raw_tcp() {
+	{
+		cat <<-'EOF'
+		import socket, struct, sys
+		port, oid, ver = int(sys.argv[1]), int(sys.argv[2][1:], 16), int(sys.argv[3])
+		def cbor_uint(v):
+		    if v < 24: return bytes([v])
+		    if v < 256: return bytes([24, v])
+		    if v < 65536: return bytes([25]) + struct.pack('>H', v)
+		    if v < 2**32: return bytes([26]) + struct.pack('>I', v)
+		    return bytes([27]) + struct.pack('>Q', v)
+		s = socket.create_connection(('127.0.0.1', port))
+		def rt(typ, body):
+		    s.sendall(struct.pack('<IHHII', 0x44525956, ver, typ, len(body), 0) + body)
+		    h = s.recv(16, socket.MSG_WAITALL)
+		    magic, v, t, n, st = struct.unpack('<IHHII', h)
+		    b = s.recv(n, socket.MSG_WAITALL) if n else b''
+		    return st, b
+		hello = bytes([0x83]) + cbor_uint(ver) + cbor_uint(1) + bytes([0x61]) + b't'
+		print('hello', rt(1, hello)[0])
+		EOF
+		cat
+	} >"$T/raw_tcp.py"
+	timeout 30 python3 "$T/raw_tcp.py" "$PORT" "$1" "$VY_PROTO"
+}
+
 @test "a TCP client puts, gets, lists and reads metadata with no socket of its own" {
 	start_tcp
 	head -c 40000000 /dev/urandom >big
@@ -124,25 +153,7 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	# a writable blob is refused cleanly; a get without the metadata flag
 	# (a TCP client that will read the bytes by copy: in a cluster the
 	# daemon fetches first) is answered like a metadata get, no descriptor
-	run python3 - "$PORT" "$id" <<-'EOF'
-	import os, socket, struct, sys
-	PV = int(os.environ['VY_PROTO'])  # PROTO_VERSION
-	port, oid = int(sys.argv[1]), int(sys.argv[2][1:], 16)
-	def cbor_uint(v):
-	    if v < 24: return bytes([v])
-	    if v < 256: return bytes([24, v])
-	    if v < 65536: return bytes([25]) + struct.pack('>H', v)
-	    if v < 2**32: return bytes([26]) + struct.pack('>I', v)
-	    return bytes([27]) + struct.pack('>Q', v)
-	s = socket.create_connection(('127.0.0.1', port))
-	def rt(typ, body):
-	    s.sendall(struct.pack('<IHHII', 0x44525956, PV, typ, len(body), 0) + body)
-	    h = s.recv(16, socket.MSG_WAITALL)
-	    magic, ver, t, n, st = struct.unpack('<IHHII', h)
-	    b = s.recv(n, socket.MSG_WAITALL) if n else b''
-	    return st, b
-	hello = bytes([0x83]) + cbor_uint(PV) + cbor_uint(1) + bytes([0x61]) + b't'
-	print('hello', rt(1, hello)[0])
+	run raw_tcp "$id" <<-'EOF'
 	get = bytes([0x84]) + cbor_uint(oid) + bytes([0xf6]) + cbor_uint(0) + cbor_uint(0)
 	st, b = rt(201, get)
 	print('get', st, len(b) > 0)
@@ -282,25 +293,7 @@ tcp() { "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
 	start_tcp
 	[ "$(status_field payload_bytes)" -eq 0 ]
 	# blob-read straight away (vineyardctl would be refused at the get)
-	run timeout 30 python3 - "$PORT" "$id" <<-'EOF'
-	import os, socket, struct, sys
-	PV = int(os.environ['VY_PROTO'])  # PROTO_VERSION
-	port, oid = int(sys.argv[1]), int(sys.argv[2][1:], 16)
-	def cbor_uint(v):
-	    if v < 24: return bytes([v])
-	    if v < 256: return bytes([24, v])
-	    if v < 65536: return bytes([25]) + struct.pack('>H', v)
-	    if v < 2**32: return bytes([26]) + struct.pack('>I', v)
-	    return bytes([27]) + struct.pack('>Q', v)
-	s = socket.create_connection(('127.0.0.1', port))
-	def rt(typ, body):
-	    s.sendall(struct.pack('<IHHII', 0x44525956, PV, typ, len(body), 0) + body)
-	    h = s.recv(16, socket.MSG_WAITALL)
-	    magic, ver, t, n, st = struct.unpack('<IHHII', h)
-	    b = s.recv(n, socket.MSG_WAITALL) if n else b''
-	    return st, b
-	hello = bytes([0x83]) + cbor_uint(PV) + cbor_uint(1) + bytes([0x61]) + b't'
-	print('hello', rt(1, hello)[0])
+	run raw_tcp "$id" <<-'EOF'
 	st, b = rt(105, bytes([0x83]) + cbor_uint(oid) + cbor_uint(0) + cbor_uint(4096))
 	print('read', st, b)
 	EOF
