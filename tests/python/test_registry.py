@@ -84,7 +84,7 @@ def test_builder_may_return_an_existing_object(client):
         assert client.put(Ref(target), name="ref") == target
         assert client.get(name="ref") == "shared"
         combined = client.put([Ref(target), Ref(target)])
-        assert client.get(combined) == ["shared", "shared"]
+        assert client.get(combined) == ("shared", "shared")
     finally:
         vineyard.unregister_builder(Ref)
 

@@ -81,7 +81,7 @@ def test_values_round_trip_by_copy(rpc):
     assert np.array_equal(back["a"], arr)
     assert np.array_equal(back["f"], fort[::2])
     pd.testing.assert_frame_equal(back["df"], df)
-    assert back["s"] == "text" and back["n"] == [1, 2]
+    assert back["s"] == "text" and back["n"] == (1, 2)
     # the copy is read-only, as a mapped get is
     with pytest.raises(ValueError):
         back["a"][0, 0] = 1

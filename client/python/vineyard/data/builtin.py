@@ -8,7 +8,9 @@
                           member buffer_ in UTF-8
   bytes                   vineyard::Scalar<bytes>, blob member buffer_
   tuple, list             vineyard::Tuple, vineyard::List: field
-                          __elements_-size, members __elements_-<i>
+                          __elements_-size, members __elements_-<i>;
+                          both come back as a tuple, as upstream
+                          Vineyard gives its sequences back
   dict                    vineyard::Dict: members __elements_-key-<i> and
                           __elements_-value-<i>
   memoryview              one blob (vineyard::Blob), got back as a read-only
@@ -17,7 +19,9 @@
 Only these exact types: subclasses (bool-like enums, namedtuples,
 OrderedDict...) and numpy scalars are pickled so they come back as
 themselves. Containers of more than CONTAINER_MAX items are pickled as a
-whole (arrays inside still travel out of band, zero-copy).
+whole (arrays inside still travel out of band, zero-copy); a list is
+pickled as a tuple so it comes back a tuple whatever its length (lists
+inside a pickled value are pickle's and come back as lists).
 """
 from .._types import ObjectMeta
 from ..core.builder import default_builder_context
@@ -91,6 +95,8 @@ def build_tuple(value, ctx, **kw):
 
 
 def build_list(value, ctx, **kw):
+    if len(value) > CONTAINER_MAX or ctx.depth > 32:
+        return build_pickle(tuple(value), ctx, **kw)
     return _sequence("vineyard::List", value, ctx, kw)
 
 
@@ -137,7 +143,9 @@ def resolve_tuple(obj, ctx, **kw):
 
 
 def resolve_list(obj, ctx, **kw):
-    return _elements(obj, ctx)
+    # Upstream stores lists and tuples alike and gives a tuple back; code
+    # written for it compares get(put(a_list)) with tuple(a_list).
+    return tuple(_elements(obj, ctx))
 
 
 def resolve_dict(obj, ctx, **kw):
