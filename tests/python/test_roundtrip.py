@@ -157,6 +157,36 @@ def test_dataframe_empty_and_wide(client):
         pdt.assert_frame_equal(got, df)
 
 
+def test_dataframe_sparse_columns_come_back_dense(client):
+    # as upstream: a frame's sparse columns are dense numpy columns once
+    # got, the fill value written out (NaN for float, 0 for an int fill)
+    rng = np.random.default_rng(3)
+    dense = pd.DataFrame(rng.standard_normal((40, 3)), columns=["x", 7, "z"])
+    dense.iloc[:35] = np.nan
+    sparse = dense.astype(pd.SparseDtype("float", np.nan))
+    sparse["n"] = pd.arrays.SparseArray([0] * 38 + [4, 5], fill_value=0)
+    sparse["plain"] = np.arange(40)
+    assert isinstance(sparse.dtypes["x"], pd.SparseDtype)
+    got = client.get(client.put(sparse))
+    want = dense.copy()
+    want["n"] = np.array([0] * 38 + [4, 5], dtype=np.int64)
+    want["plain"] = np.arange(40)
+    pdt.assert_frame_equal(got, want)
+    assert not any(isinstance(t, pd.SparseDtype) for t in got.dtypes)
+    assert got["x"].isna().sum() == 35 and got.dtypes["x"] == np.float64
+
+
+def test_sparse_array_alone_stays_sparse(client):
+    arr = pd.arrays.SparseArray([np.nan, 1.5, np.nan, np.nan, -2.0])
+    got = client.get(client.put(arr))
+    assert isinstance(got, pd.arrays.SparseArray)
+    pdt.assert_extension_array_equal(got, arr)
+    ints = pd.arrays.SparseArray([0, 0, 3, 0], fill_value=0)
+    pdt.assert_extension_array_equal(client.get(client.put(ints)), ints)
+    s = pd.Series(arr, name="sp")
+    pdt.assert_series_equal(client.get(client.put(s)), s)
+
+
 def test_dataframe_metadata_reads_like_upstream(client):
     df = pd.DataFrame({"u": [0, 1], "weight": [1.5, 3.2]})
     meta = client.get_meta(client.put(df))

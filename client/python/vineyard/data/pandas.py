@@ -15,6 +15,10 @@
 A get builds the frame with one block per column straight over the
 store's memory: no column is copied. Extension-dtype columns (category,
 nullable ints, tz-aware times) travel pickled, their buffers out of band.
+Sparse columns are the exception on the way back: as upstream Vineyard
+does, a frame's sparse columns come back dense (a numpy array of the
+sparse dtype's subtype, the fill value written out, NaN for float), while
+a SparseArray put on its own, or as a Series, comes back sparse.
 """
 import json
 
@@ -152,6 +156,8 @@ def resolve_dataframe(obj, ctx, **kw):
         columns = pd.Index(json.loads(obj["columns_"]))
     arrays = [ctx.resolve(obj.member("__values_-value-%d" % i))
               for i in range(n)]
+    arrays = [a.to_dense() if isinstance(a, pd.arrays.SparseArray) else a
+              for a in arrays]
     if obj.has_member("index_"):
         index = ctx.resolve(obj.member("index_"))
     else:
