@@ -104,6 +104,9 @@ def test_instance_ids_over_both_fronts(cluster):
         with vineyard.connect(b.socket) as cb:
             oid = cb.put(np.arange(5), name="from-b", persist=True)
         eventually(lambda: tcp.get_name("from-b") == oid, "name on a")
+        # the name binds in etcd with the put; the object's record is
+        # published after it, by b's cluster thread
+        eventually(lambda: tcp.get_meta(oid) is not None, "meta on a")
         meta = tcp.get_meta(oid)
         assert not meta.islocal and meta.instance_id == ids[1]
         assert meta.typename.startswith("vineyard::Tensor")
