@@ -152,7 +152,8 @@ data = os.urandom(1 << 20) * 256
 path = os.path.join(os.path.dirname(a_sock), "big.bin")
 with open(path, "wb") as f:
     f.write(data)
-bid = subprocess.run([ctl, "--socket", a_sock, "put", path], check=True,
+bid = subprocess.run([ctl, "--socket", a_sock, "put", path, "--mode",
+                      "0644"], check=True,
                      capture_output=True, text=True).stdout.strip()
 runs = []
 for _ in range(3):
