@@ -236,8 +236,6 @@ req_get(struct conn *c, struct req *q)
 {
 	struct server *sv = c->sv;
 	struct cr *r = &q->r;
-	struct get_ctx g = { c, 0, 0, 0, NULL, NULL, 0, 0, 0, 0 };
-	size_t i;
 	char name[256];
 	uint64_t id, wait_ms, flags, tk;
 	size_t n, namelen = 0;
@@ -296,43 +294,7 @@ req_get(struct conn *c, struct req *q)
 			return 0;
 		}
 	}
-	g.flags = flags;
-	reply_begin(sv);
-	cw_reset(&sv->objs);
-	cw_reset(&sv->blobs);
-	rc = store_get(sv->store, c->owner, id, (unsigned)flags, get_obj,
-		       (flags & GET_F_META) ? get_blob_meta : get_blob, &g);
-	if (rc) {
-		char msg[400];
-
-		/* (the store's sentence first: the release clears it) */
-		snprintf(msg, sizeof(msg), "%s", store_errmsg());
-		/* published by another instance: say where, never a stale
-		 * or partial answer */
-		if (rc == -ENOENT && sv->cfg.node &&
-		    node_remote_error(sv->cfg.node, id, msg, sizeof(msg)) ==
-		    -EREMOTE)
-			rc = -EREMOTE;
-		if (g.npinned)
-			store_release(sv->store, c->owner, g.pinned,
-				      g.npinned);
-		for (i = 0; i < g.nsent; i++)
-			c->segs[g.sent[i]] = 0;
-		free(g.pinned);
-		free(g.sent);
-		return reply_error(c, MSG_GET, rc, msg);
-	}
-	free(g.pinned);
-	free(g.sent);
-	cw_array(&sv->out, 3);
-	cw_uint(&sv->out, id);
-	cw_array(&sv->out, g.nobjs);
-	cw_raw(&sv->out, sv->objs.buf, sv->objs.len);
-	cw_array(&sv->out, g.nblobs);
-	cw_raw(&sv->out, sv->blobs.buf, sv->blobs.len);
-	if (sv->objs.oom || sv->blobs.oom)
-		fatalx("server: out of memory building a reply");
-	return reply_send(c, MSG_GET, 0);
+	return reply_tree(c, MSG_GET, id, (unsigned)flags);
 }
 
 int
