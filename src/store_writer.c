@@ -455,7 +455,8 @@ write_anchors(struct store *s, struct pjob *j, const uint64_t *ids, size_t n)
 /* Brings the spilled blobs of every object in ids back into memory (the
  * writer reads memory). Loading lets go of the lock, so another blob may
  * be spilled again meanwhile: a few passes, then EAGAIN. Store lock. 0, or
- * the error with its message left in *idx's object (j's message). */
+ * the error (the store's message set) with *bad the index of the id it
+ * concerns. */
 static int
 persist_loads(struct store *s, const uint64_t *ids, size_t n, size_t *bad)
 {
