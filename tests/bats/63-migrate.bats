@@ -50,22 +50,37 @@ free_port() {
 # start_node NAME [vineyardd options...]: a daemon on $T/NAME.sock with its
 # own data dir and --rpc port (in $T/NAME.port), in the cluster.
 start_node() {
-	local n=$1 i port
+	local n=$1 i port try fresh=
 	shift
-	port=$(cat "$T/$n.port" 2>/dev/null) || port=$(free_port) || return 1
-	echo "$port" >"$T/$n.port"
-	"$VINEYARDD" --foreground --socket "$T/$n.sock" --data-dir "$T/$n-data" \
-		--etcd "$ETCD_URL" --etcd-ttl 2 --rpc "127.0.0.1:$port" \
-		"${TOKEN_OPT[@]}" "$@" \
-		>>"$T/$n.log" 2>&1 3>&- &
-	echo $! >"$T/$n.pid"
-	NODES+=("$n")
-	for i in $(seq 100); do
-		"$VINEYARDCTL" --socket "$T/$n.sock" status >/dev/null 2>&1 && break
+	# a fresh port may be taken between free_port and the bind: then
+	# another (a restart keeps the port its clients know)
+	for try in $(seq 10); do
+		port=$(cat "$T/$n.port" 2>/dev/null) ||
+			{ port=$(free_port) && fresh=1; } || return 1
+		echo "$port" >"$T/$n.port"
+		"$VINEYARDD" --foreground --socket "$T/$n.sock" --data-dir "$T/$n-data" \
+			--etcd "$ETCD_URL" --etcd-ttl 2 --rpc "127.0.0.1:$port" \
+			"${TOKEN_OPT[@]}" "$@" \
+			>>"$T/$n.log" 2>&1 3>&- &
+		echo $! >"$T/$n.pid"
+		NODES+=("$n")
+		for i in $(seq 100); do
+			"$VINEYARDCTL" --socket "$T/$n.sock" status >/dev/null 2>&1 &&
+				{ eventually joined "$n"; return; }
+			kill -0 "$(cat "$T/$n.pid")" 2>/dev/null || break
+			sleep 0.05
+		done
+		if [ -n "$fresh" ] && ! kill -0 "$(cat "$T/$n.pid")" 2>/dev/null &&
+		   grep -q "127.0.0.1:$port: cannot listen" "$T/$n.log"; then
+			rm -f "$T/$n.port"
+			continue
+		fi
 		kill -0 "$(cat "$T/$n.pid")" 2>/dev/null || { cat "$T/$n.log" >&2; return 1; }
-		sleep 0.05
+		eventually joined "$n"
+		return
 	done
-	eventually joined "$n"
+	cat "$T/$n.log" >&2
+	return 1
 }
 
 on() { # on NAME vineyardctl-args...
