@@ -118,7 +118,7 @@ CLI_SRC = client/ctl/ctl.c client/ctl/ctl_util.c client/ctl/ctl_put.c \
 	client/ctl/ctl_get.c client/ctl/ctl_list.c client/ctl/ctl_name.c \
 	client/ctl/ctl_rm.c client/ctl/ctl_persist.c client/ctl/ctl_status.c \
 	client/ctl/ctl_cluster.c client/ctl/ctl_chmod.c \
-	client/ctl/ctl_migrate.c
+	client/ctl/ctl_migrate.c client/ctl/ctl_spill.c
 UNIT_SRC = $(wildcard tests/unit/t_*.c)
 
 WIRE_OBJ = $(WIRE_SRC:%.c=$(BUILD)/%.o)

@@ -56,6 +56,15 @@ static const struct cmd cmds[] = {
 	  "keep objects across daemon restarts (returns once on disk)" },
 	{ "unpersist", cmd_persist, "ID|NAME...",
 	  "drop objects' persisted copies; they stay in memory" },
+	{ "evict", cmd_spill, "ID|NAME...",
+	  "write objects' blobs to the spill directory now and free their\n"
+	  "           memory (vineyardd --spill-dir); exit 7 if one stays,\n"
+	  "           mapped by a client or open in the mount" },
+	{ "load", cmd_spill, "[--pin] ID|NAME...",
+	  "read spilled objects back into memory; --pin: keep them there\n"
+	  "           (never spilled) until unpin" },
+	{ "unpin", cmd_spill, "ID|NAME...",
+	  "let pinned objects spill again" },
 	{ "chmod", cmd_chmod, "[-R] MODE ID|NAME...",
 	  "change who may read (r) and delete, persist, name (w) objects:\n"
 	  "           octal (0644) or symbolic (go+r, u=rw,o=) as in chmod(1)" },

@@ -85,6 +85,8 @@ int cmd_wait(int argc, char **argv);     /* ctl_name.c */
 int cmd_rm(int argc, char **argv);       /* ctl_rm.c */
 int cmd_persist(int argc, char **argv);  /* ctl_persist.c */
 int cmd_chmod(int argc, char **argv);    /* ctl_chmod.c */
+/* evict, load and unpin (ctl_spill.c) */
+int cmd_spill(int argc, char **argv);
 int cmd_status(int argc, char **argv);   /* ctl_status.c */
 int cmd_cluster(int argc, char **argv);  /* ctl_cluster.c */
 /* put --stream and get --follow (ctl_stream.c) */

@@ -119,7 +119,7 @@ is_id() {
 }
 
 @test "--help for every command, and for the tool" {
-	for cmd in put get ls names meta name unname rm persist wait status; do
+	for cmd in put get ls names meta name unname rm persist wait status evict load unpin; do
 		run vyctl "$cmd" --help
 		[ "$status" -eq 0 ]
 		[[ "${lines[0]}" == "usage: vineyardctl $cmd"* ]]
@@ -129,7 +129,7 @@ is_id() {
 	done
 	run vyctl --help
 	[ "$status" -eq 0 ]
-	for cmd in put get ls names meta name unname rm persist wait status; do
+	for cmd in put get ls names meta name unname rm persist wait status evict load unpin; do
 		[[ "$output" == *"  $cmd "* ]]
 	done
 	[[ "$output" == *"--socket PATH"* ]]

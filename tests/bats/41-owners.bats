@@ -457,3 +457,24 @@ print("ok")
 	[ "$status" -eq 0 ]
 	[ "$output" = ok ]
 }
+
+@test "spilling: another user may not evict, load or unpin an object (exit 9), nothing moves" {
+	users_daemon --size 64M
+	datafile d 3000000
+	ctl_a put "$UD/d" --name d >/dev/null
+	run ctl_b evict d
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"ermission denied"* ]]
+	[[ "$(vyctl ls)" == *" memory "*d* ]]
+	run ctl_b load --pin d
+	[ "$status" -eq 9 ]
+	run ctl_b unpin d
+	[ "$status" -eq 9 ]
+	# the group (0640) reads, so it may move the bytes too
+	ctl_g evict d
+	[[ "$(vyctl ls)" == *" disk "*d* ]]
+	ctl_a load --pin d
+	[[ "$(vyctl ls)" == *" memory "*d* ]]
+	ctl_a unpin d
+	ctl_a get d -o - | cmp - "$UD/d"
+}

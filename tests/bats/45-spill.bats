@@ -209,3 +209,124 @@ figure() { # figure NAME: a number from --json status
 	run "$VINEYARDD" --reserve lots
 	[ "$status" -eq 2 ]
 }
+
+@test "vineyardctl evict, load --pin and unpin: where objects are, and the exit codes" {
+	start_daemon --size 8M
+	vyctl put "$T/p1.bin" --name p1 >/dev/null
+	vyctl put "$T/p2.bin" --name p2 >/dev/null
+	printf 'tiny' >"$T/tiny.bin"
+	vyctl put "$T/tiny.bin" --name tiny >/dev/null
+	id1=$(vyctl meta p1 | sed -n 's/.*"id": "\(o[0-9a-f]*\)".*/\1/p' | head -1)
+	[[ "$(vyctl ls)" == *"$id1"*" memory "* ]]
+	# evict: the file is written before it returns; ls says disk
+	run vyctl --json evict p1
+	[ "$status" -eq 0 ]
+	[ "$output" = "[{\"id\": \"$id1\", \"where\": \"disk\"}]" ]
+	[ -f "$SPILL/$id1.blob" ]
+	[[ "$(vyctl ls)" == *"$id1"*" disk "*p1* ]]
+	# a small blob stays, with a note and no error (-q: no note)
+	run vyctl evict tiny
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"tiny: stays in memory: small blobs are never spilled"* ]]
+	run vyctl -q evict tiny
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# load --pin: back in memory, and kept there while 10 MiB more go in
+	vyctl load --pin p1
+	[[ "$(vyctl ls)" == *"$id1"*" memory "* ]]
+	for i in 3 4 5 6 7; do vyctl put "$T/p$i.bin" --name "p$i" >/dev/null; done
+	[ "$(figure spilled_bytes)" -gt 0 ]
+	[[ "$(vyctl ls)" == *"$id1"*" memory "* ]]
+	# unpin: it may spill again (evict says so at once)
+	vyctl unpin p1
+	vyctl evict p1
+	[[ "$(vyctl ls)" == *"$id1"*" disk "* ]]
+	# load without --pin; the bytes are the put's
+	run vyctl --json load p1 p2
+	[ "$status" -eq 0 ]
+	[[ "$output" == "[{\"id\": \"$id1\", \"where\": \"memory\"}, {\"id\": "*"\"where\": \"memory\"}]" ]]
+	vyctl get p1 -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+	# bad input: unknown (nothing moves), no ids, --pin where it means nothing
+	run vyctl evict p2 nosuch
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"nosuch"* ]]
+	[[ "$(vyctl ls)" == *" memory "*p2* ]]
+	run vyctl evict
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"usage: vineyardctl evict"* ]]
+	run vyctl unpin --pin p1
+	[ "$status" -eq 2 ]
+	run vyctl load --bogus p1
+	[ "$status" -eq 2 ]
+}
+
+@test "vineyardctl evict: a blob a client maps stays (exit 7), the others go" {
+	start_daemon --size 8M
+	id=$(vyctl put "$T/p1.bin" --name held)
+	vyctl put "$T/p2.bin" --name other >/dev/null
+	timeout 60 "$VY_BUILD/tests/helpers/hold" "$id" "$T/go" >"$T/h.out" &
+	HOLD_PID=$!
+	for _ in $(seq 600); do
+		grep -qx ready "$T/h.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -qx ready "$T/h.out"
+	run vyctl evict held other
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"held: stays in memory: a client maps it"* ]]
+	[[ "$output" != *"other"* ]]
+	[[ "$(vyctl ls)" == *"$id"*" memory "*held* ]]
+	[[ "$(vyctl ls)" == *" disk "*other* ]]
+	touch "$T/go"
+	wait "$HOLD_PID"
+	HOLD_PID=
+	grep -qx "intact=yes" "$T/h.out"
+	# released: now it goes
+	vyctl evict held
+	[[ "$(vyctl ls)" == *"$id"*" disk "*held* ]]
+	vyctl get held -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+}
+
+@test "vineyardctl evict, then read back through the mount (cmp); an open file holds a blob" {
+	mkdir "$MNT"
+	start_daemon --size 64M --mount "$MNT"
+	for i in 1 2 3; do vyctl put "$T/p$i.bin" --name "p$i" >/dev/null; done
+	id=$(vyctl meta p1 | sed -n 's/.*"id": "\(o[0-9a-f]*\)".*/\1/p' | head -1)
+	vyctl evict p1 p2 p3
+	[ -f "$SPILL/$id.blob" ]
+	[ "$(figure spilled_bytes)" -ge $((6 << 20)) ]
+	[[ "$(vyctl ls)" == *"$id"*" disk "*p1* ]]
+	for i in 1 2 3; do
+		timeout 30 cmp "$T/p$i.bin" "$MNT/names/p$i/data"
+	done
+	# an open file of the mount holds its blob in memory
+	exec 8<"$MNT/names/p2/data"
+	run vyctl evict p2
+	exec 8<&-
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"p2: stays in memory"* ]]
+	# closed: it goes, and reads back again
+	ok=0
+	for _ in $(seq 100); do
+		vyctl evict p2 2>/dev/null && { ok=1; break; }
+		sleep 0.1
+	done
+	[ "$ok" -eq 1 ]
+	timeout 30 cmp "$T/p2.bin" "$MNT/names/p2/data"
+}
+
+@test "vineyardctl evict on a daemon without a spill directory: a clear error" {
+	start_daemon --size 8M --spill-dir none
+	vyctl put "$T/p1.bin" --name p1 >/dev/null
+	run vyctl evict p1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no spill directory (vineyardd --spill-dir)"* ]]
+	[[ "$(vyctl ls)" == *" memory "*p1* ]]
+	# load and unpin have nothing to do, and say nothing
+	vyctl load --pin p1
+	vyctl unpin p1
+	vyctl get p1 -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+}
