@@ -307,7 +307,11 @@ req_stream_info(struct conn *c, struct req *q)
 		return BAD(c, q->type, "stream-info");
 	if (stream_id(c, q, 0, &id, &rc) != 1)
 		return rc;
+	/* Its state and figures are read as its chunks are: the same
+	 * permission as an open for reading. */
 	rc = store_stream_info(sv->store, id, &si);
+	if (rc == 0)
+		rc = store_may_read(sv->store, c->owner, id, "read");
 	if (rc == 0)
 		rc = store_info(sv->store, id, &info);
 	if (rc)

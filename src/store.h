@@ -244,6 +244,10 @@ struct store_perm {
 };
 /* The owner, group and mode of a sealed object; 0 or -ENOENT. */
 int store_perm(struct store *s, uint64_t id, struct store_perm *out);
+/* 0 when ow may read object id itself (not its members); -ENOENT, or
+ * -EACCES with a sentence saying who may not `what` it. */
+int store_may_read(struct store *s, struct store_owner *ow, uint64_t id,
+		   const char *what);
 /* What name points at, and who bound it (mode 0); 0 or -ENOENT. */
 int store_name_owner(struct store *s, const char *name, size_t len,
 		     uint64_t *id, struct store_perm *owner);

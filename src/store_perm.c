@@ -148,6 +148,23 @@ store_perm(struct store *s, uint64_t id, struct store_perm *out)
 	return rc;
 }
 
+int
+store_may_read(struct store *s, struct store_owner *ow, uint64_t id,
+	       const char *what)
+{
+	struct object *o;
+	int rc = 0;
+
+	store_lock(s);
+	o = store_lookup(s, id);
+	if (!o)
+		rc = -ENOENT;
+	else if (!obj_may(ow, o, PERM_R))
+		rc = perm_deny(ow, o, what);
+	store_unlock(s);
+	return rc;
+}
+
 struct chmod_walk {
 	struct store_owner *ow;
 	struct object **v;  /* the objects to change, each once */

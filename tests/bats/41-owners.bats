@@ -478,3 +478,25 @@ print("ok")
 	ctl_a unpin d
 	ctl_a get d -o - | cmp - "$UD/d"
 }
+
+@test "streams: another user may not ask for a stream's state without read (stream-info)" {
+	users_daemon
+	cp "$VY_BUILD/tests/helpers/streamtool" "$UD/streamtool"
+	chmod 0755 "$UD/streamtool"
+	datafile d 10000
+	ctl_a put --stream "$UD/d" --name priv --mode 0600 >/dev/null
+	ctl_a put --stream "$UD/d" --name open --mode 0644 >/dev/null
+	run as_a env VINEYARD_IPC_SOCKET="$SOCK" "$UD/streamtool" info priv
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"state=2"* ]]
+	run as_b env VINEYARD_IPC_SOCKET="$SOCK" "$UD/streamtool" info priv
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"ermission denied"* ]]
+	[[ "$output" != *"state="* ]]
+	run as_b env VINEYARD_IPC_SOCKET="$SOCK" "$UD/streamtool" info open
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"state=2"* ]]
+	# as the open for reading does
+	run ctl_b get --follow priv
+	[ "$status" -eq 9 ]
+}

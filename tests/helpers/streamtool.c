@@ -13,9 +13,11 @@
  *       every chunk to stdout until the end; waits D ms after each chunk;
  *       with --go, after the first chunk waits (at most 60 s) until FILE
  *       exists. Prints "chunks=N" on stderr at the end.
+ *   streamtool info NAME
+ *       prints the stream's state=, readers= and appended= (vy_stream_info).
  *
  * Exit: 0 ok, 6 timed out, 5 the stream failed (its sentence on stderr),
- * 1 otherwise.
+ * 9 permission denied, 1 otherwise.
  */
 #include <inttypes.h>
 #include <sys/stat.h>
@@ -27,7 +29,7 @@ static int
 code(struct vy_client *c, int rc, const char *what)
 {
 	fprintf(stderr, "streamtool: %s: %s (%d)\n", what, vy_errmsg(c), rc);
-	return rc == -ETIMEDOUT ? 6 : rc == -EIO ? 5 : 1;
+	return rc == -ETIMEDOUT ? 6 : rc == -EIO ? 5 : rc == -EACCES ? 9 : 1;
 }
 
 static size_t
@@ -183,6 +185,19 @@ do_read(struct vy_client *c, int argc, char **argv)
 	return 0;
 }
 
+static int
+do_info(struct vy_client *c, const char *name)
+{
+	struct vy_stream_info si;
+	int rc;
+
+	if ((rc = vy_stream_info(c, 0, name, &si)))
+		return code(c, rc, "info");
+	printf("state=%d\nreaders=%" PRIu64 "\nappended=%" PRIu64 "\n",
+	       (int)si.state, (uint64_t)si.readers, (uint64_t)si.appended);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -191,12 +206,14 @@ main(int argc, char **argv)
 
 	if (argc < 3 || (strcmp(argv[1], "write") == 0 && argc < 4))
 		die("usage: streamtool write NAME CHUNK [...] | read NAME "
-		    "[...]");
+		    "[...] | info NAME");
 	c = must_connect();
 	if (strcmp(argv[1], "write") == 0)
 		rc = do_write(c, argc, argv);
 	else if (strcmp(argv[1], "read") == 0)
 		rc = do_read(c, argc, argv);
+	else if (strcmp(argv[1], "info") == 0)
+		rc = do_info(c, argv[2]);
 	else
 		die("unknown mode %s", argv[1]);
 	vy_close(c);
