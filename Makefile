@@ -104,7 +104,7 @@ SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c \
 	src/req_cluster.c src/req_copy.c src/req_spill.c src/req_streams.c \
 	src/req_transfer.c src/server_tcp.c
-DAEMON_SRC = $(SERVER_SRC) src/main.c src/cluster/attach.c
+DAEMON_SRC = $(SERVER_SRC) src/main.c src/options.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
 FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \
 	fs/remote.c fs/fs_stream.c
