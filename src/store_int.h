@@ -19,7 +19,8 @@
  *   store_list.c     info, metadata JSON, members, listing, names, watches
  *   store_pjob.c     persistence jobs: persist, unpersist, prefetch,
  *                    tickets, wait; the hooks the other files call
- *   store_writer.c   the writer and loader threads, load_blob
+ *   store_writer.c   the writer and loader threads
+ *   store_loader.c   load_blob: a disk-only blob back into memory
  *   store_restore.c  start-up restore of the data directory
  *   store_reserve.c  the reserve pool of pre-faulted memory for puts
  *   store_spill.c    spilling cold blobs to disk, the spiller thread

@@ -9,7 +9,7 @@
  * persist_write_blob; no fsync, the file need not outlive the daemon),
  * then its memory is freed and it becomes
  * OBJ_LAZY | OBJ_SPILLED: still listed and named, read back on first use
- * by load_blob (store_writer.c) exactly as a lazily restored persisted
+ * by load_blob (store_loader.c) exactly as a lazily restored persisted
  * blob. A persisted blob needs no second copy: its data-directory file
  * serves, so it is only dropped from memory. The spill file is kept after a
  * reload (a second spill of the same blob writes nothing) and removed with
