@@ -106,7 +106,7 @@ SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
 	src/req_transfer.c src/server_tcp.c
 DAEMON_SRC = $(SERVER_SRC) src/main.c src/options.c src/cluster/attach.c
 # The FUSE view (issue 3), linked into vineyardd only.
-FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_file.c fs/passthrough.c \
+FS_SRC = fs/fs.c fs/inode.c fs/ops_dir.c fs/ops_readdir.c fs/attr.c fs/ops_file.c fs/passthrough.c \
 	fs/remote.c fs/fs_stream.c
 # libvineyard (client/lib/) and vineyardctl (client/ctl/).
 LIB_SRC = client/lib/client.c client/lib/status.c client/lib/blob.c client/lib/meta_build.c \

@@ -3,7 +3,7 @@
  * libfuse low-level session with our I/O hooks (passthrough.c), runs
  * FS_WORKERS threads that read and answer requests, and one notifier
  * thread that turns store events into kernel cache invalidations. Owns the
- * ops table; the ops themselves are in ops_dir.c and ops_file.c.
+ * ops table; the ops themselves are in ops_dir.c, ops_readdir.c and ops_file.c.
  *
  * Store events arrive with the store lock held, so the watcher only queues
  * them; the notifier sends fuse_lowlevel_notify_inval_entry() later, with

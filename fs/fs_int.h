@@ -22,7 +22,9 @@
 #include "fuse_ll.h"
 #include "idtab.h"
 #include "inode.h"
+#include "meta.h"
 #include "passthrough.h"
+#include "store.h"
 
 struct store_perm;
 
@@ -107,7 +109,41 @@ struct fs {
 	struct fs_streams *streams; /* parked reads of streams (fs_stream.c) */
 };
 
-/* ops_dir.c: the tree. */
+/* The tree's shared pieces (attr.c, ops_dir.c, ops_readdir.c). */
+#define LINK_NAME_LEN (3 + META_ID_LEN - 1)     /* ../<id> */
+#define LINK_OBJ_LEN (11 + META_ID_LEN - 1)     /* ../objects/<id> */
+/* The unknown-inode convention for plain readdir entries. */
+#define INO_UNKNOWN 0xffffffffu
+/* Seconds the kernel may keep what another instance published: it can be
+ * withdrawn without any event reaching the fs. */
+#define FS_REMOTE_TTL 1.0
+
+/* One directory entry as the tree defines it. */
+struct dent {
+	int kind;
+	int remote;       /* of an object another instance published */
+	int chunk;        /* MEMBER: a stream's chunk (goes as readers pass) */
+	uint64_t id;      /* the object (MEMBER: the parent; NAME: target) */
+	uint64_t target;  /* MEMBER, NAME: the object linked to */
+	uint64_t size;
+	const char *name; /* file name, or NULL for an object directory */
+	size_t namelen;
+	int has_perm;     /* perm is set: the object's (NAME: the name's) */
+	struct store_perm perm;
+};
+
+/* attr.c: attributes, generated files, entries. */
+/* Entries that show an object's owner and mode. */
+int fs_kind_has_perm(int kind);
+/* Another instance's object: none of its owner is published. */
+void fs_remote_perm(const struct fs *fs, struct store_perm *p);
+/* Sizes of the generated files, rendered now. */
+uint64_t fs_cluster_len(struct fs *fs);
+uint64_t fs_status_len(struct fs *fs);
+int fs_meta_len(struct fs *fs, uint64_t id, uint64_t *len);
+/* Makes the inode of d (one more lookup) and fills e for the kernel. */
+void fs_dent_param(struct fs *fs, const struct dent *d,
+		   struct fuse_entry_param *e);
 /* perm: the object's (or name's) owner and mode, for the kinds that show
  * them; NULL for the rest, or for an object that is gone. */
 void fs_attr(struct fs *fs, int kind, uint64_t ino, uint64_t size,
@@ -125,6 +161,7 @@ int fs_remote_info(struct fs *fs, uint64_t id, struct fs_remote *r);
 /* remote.c: copies here the blob id another instance holds, for an open
  * of its data file (blocks a worker); 0 or -errno. */
 int fs_remote_fetch(struct fs *fs, uint64_t id);
+/* ops_dir.c, ops_readdir.c: the tree. */
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void fs_op_forget_multi(fuse_req_t req, size_t count,
