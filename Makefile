@@ -89,9 +89,10 @@ WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
 # The core, shared by vineyardd and the unit tests; no socket, no FUSE.
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \
-	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c src/store_loader.c \
-	src/store_restore.c src/store_reserve.c src/store_spill.c src/store_perm.c \
-	src/store_adopt.c src/stream.c src/diskfmt.c src/persist.c \
+	src/store_list.c src/store_pjob.c src/store_decide.c src/store_writer.c \
+	src/store_loader.c src/store_restore.c src/store_reserve.c \
+	src/store_spill.c src/store_perm.c src/store_adopt.c src/stream.c \
+	src/stream_mount.c src/stream_persist.c src/diskfmt.c src/persist.c \
 	src/persist_write.c src/persist_read.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \

@@ -24,7 +24,9 @@
  *   store_restore.c  start-up restore of the data directory
  *   store_reserve.c  the reserve pool of pre-faulted memory for puts
  *   store_spill.c    spilling cold blobs to disk, the spiller thread
- *   stream.c         streams of chunks (stream.h)
+ *   stream.c         streams of chunks (stream.h, stream_int.h);
+ *                    stream_mount.c the mount's reads of them,
+ *                    stream_persist.c persist and restore
  *   store_perm.c     owners' credentials, the access rule, chmod
  *   store_adopt.c    copies of other instances' objects, under their ids
  */

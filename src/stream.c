@@ -2,7 +2,8 @@
  * stream: the state of streams kept beside their objects (see stream.h):
  * the chunks held, the writer, the readers and their positions, the
  * threshold that makes writers wait, and the hooks the rest of the store
- * calls when an owner goes away or a stream object is deleted.
+ * calls when an owner goes away or a stream object is deleted. The mount's
+ * reads are in stream_mount.c, persist and restore in stream_persist.c.
  *
  * A stream holds a reference on each chunk it holds (as a parent on a
  * member), so a chunk cannot be deleted from under it; freeing a chunk
@@ -20,55 +21,25 @@
 #include "meta.h"
 #include "store_int.h"
 #include "stream.h"
+#include "stream_int.h"
 #include "banned.h"
 
-struct schunk {
-	uint64_t id;
-	uint64_t start;       /* byte offset in the stream */
-	uint64_t len;
-};
-
-struct sreader {
-	uint64_t rid;
-	struct store_owner *ow;
-	uint64_t pos;         /* index of the next chunk to hand out */
-	uint64_t keep;        /* chunks from here on are still needed */
-	struct sreader *next;
-};
-
-struct stream {
-	uint64_t id;          /* first: idtab key (the stream object's) */
-	int state;            /* enum stream_state */
-	int objects;
-	struct store_owner *writer;
-	uint64_t pending;     /* byte streams: the blob being written, 0 */
-	uint64_t pending_len;
-	struct schunk *chunks; /* held, in order: chunks[head..n) */
-	size_t head, n, cap;
-	uint64_t first;       /* stream index of chunks[head] */
-	uint64_t held_bytes;  /* of chunks held, plus pending_len */
-	uint64_t bytes;       /* ever appended */
-	struct sreader *readers;
-	int kept;             /* persisted: its chunks are members, kept */
-	char why[240];
-};
-
-static const char *
-sid_str(uint64_t id, char buf[META_ID_LEN])
+const char *
+stream_sid_str(uint64_t id, char buf[META_ID_LEN])
 {
 	meta_id_format(id, buf);
 	return buf;
 }
 
-static void
-changed(struct store *s, struct stream *st)
+void
+stream_changed(struct store *s, struct stream *st)
 {
 	store_notify(s, STORE_EV_STREAM, st->id, NULL);
 }
 
 /* The stream id names, or NULL with the error set. */
-static struct stream *
-find(struct store *s, uint64_t id, int *rc)
+struct stream *
+stream_find(struct store *s, uint64_t id, int *rc)
 {
 	struct stream *st = idtab_get(&s->streams, id);
 	char buf[META_ID_LEN];
@@ -77,9 +48,9 @@ find(struct store *s, uint64_t id, int *rc)
 		return st;
 	if (store_lookup(s, id))
 		*rc = store_fail(-EINVAL, "object %s is not a stream",
-				 sid_str(id, buf));
+				 stream_sid_str(id, buf));
 	else
-		*rc = store_fail(-ENOENT, "no stream %s", sid_str(id, buf));
+		*rc = store_fail(-ENOENT, "no stream %s", stream_sid_str(id, buf));
 	return NULL;
 }
 
@@ -89,7 +60,7 @@ not_writer(struct stream *st)
 	char buf[META_ID_LEN];
 
 	return store_fail(-EPERM, "this client is not the writer of stream "
-			  "%s (open it for writing first)", sid_str(st->id, buf));
+			  "%s (open it for writing first)", stream_sid_str(st->id, buf));
 }
 
 static int
@@ -99,9 +70,9 @@ ended(struct stream *st)
 
 	if (st->state == STREAM_FAILED)
 		return store_fail(-EIO, "stream %s failed: %s",
-				  sid_str(st->id, buf), st->why);
+				  stream_sid_str(st->id, buf), st->why);
 	return store_fail(-EINVAL, "stream %s is finished: no more chunks can "
-			  "be added", sid_str(st->id, buf));
+			  "be added", stream_sid_str(st->id, buf));
 }
 
 void
@@ -136,7 +107,7 @@ no_room(struct store *s, struct stream *st, uint64_t len)
 	return store_fail(-EAGAIN, "stream %s: unread chunks hold %s; %s more "
 			  "would pass the threshold of %s (vineyardd "
 			  "--stream-threshold); waiting for readers to move on",
-			  sid_str(st->id, buf), a, b, c);
+			  stream_sid_str(st->id, buf), a, b, c);
 }
 
 int
@@ -181,7 +152,7 @@ store_stream_create(struct store *s, struct store_owner *ow,
 	}
 	o->flags |= OBJ_STREAM;
 	tab_put(&s->streams, st);
-	changed(s, st);
+	stream_changed(s, st);
 	store_unlock(s);
 	return 0;
 }
@@ -195,7 +166,7 @@ store_stream_open_writer(struct store *s, struct store_owner *ow,
 	int rc = 0;
 
 	store_lock(s);
-	if (!(st = find(s, id, &rc)))
+	if (!(st = stream_find(s, id, &rc)))
 		goto out;
 	if (!obj_may(ow, store_lookup(s, id), PERM_W))
 		rc = perm_deny(ow, store_lookup(s, id), "write");
@@ -203,7 +174,7 @@ store_stream_open_writer(struct store *s, struct store_owner *ow,
 		rc = ended(st);
 	else if (st->writer && st->writer != ow)
 		rc = store_fail(-EBUSY, "stream %s already has a writer (%s)",
-				sid_str(id, buf), st->writer->label);
+				stream_sid_str(id, buf), st->writer->label);
 	else
 		st->writer = ow;
 out:
@@ -220,7 +191,7 @@ store_stream_open_reader(struct store *s, struct store_owner *ow,
 	int rc = 0;
 
 	store_lock(s);
-	if (!(st = find(s, id, &rc)))
+	if (!(st = stream_find(s, id, &rc)))
 		goto out;
 	if (!obj_may(ow, store_lookup(s, id), PERM_R)) {
 		rc = perm_deny(ow, store_lookup(s, id), "read");
@@ -232,7 +203,7 @@ store_stream_open_reader(struct store *s, struct store_owner *ow,
 	r->pos = r->keep = st->first;
 	r->next = st->readers;
 	st->readers = r;
-	changed(s, st);
+	stream_changed(s, st);
 out:
 	store_unlock(s);
 	return rc;
@@ -258,8 +229,8 @@ chunk_free(struct store *s, struct stream *st, const struct schunk *c,
 }
 
 /* Frees the chunks every reader has moved past. */
-static void
-trim(struct store *s, struct stream *st)
+void
+stream_trim(struct store *s, struct stream *st)
 {
 	struct pjob *job = NULL;
 	struct sreader *r;
@@ -281,7 +252,7 @@ trim(struct store *s, struct stream *st)
 		st->head = st->n = 0;
 	job_submit(s, job, 0);
 	if (any)
-		changed(s, st);
+		stream_changed(s, st);
 }
 
 /* Gives back the chunk being written, if any: its blob, never sealed,
@@ -312,7 +283,7 @@ store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 	int rc = 0;
 
 	store_lock(s);
-	if (!(st = find(s, id, &rc)))
+	if (!(st = stream_find(s, id, &rc)))
 		goto out;
 	if (st->writer != ow)
 		rc = not_writer(st);
@@ -321,7 +292,7 @@ store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 	else if (st->objects)
 		rc = store_fail(-EINVAL, "stream %s is an object stream: put "
 				"each chunk as an object and append it",
-				sid_str(id, buf));
+				stream_sid_str(id, buf));
 	else if (len == 0)
 		rc = store_fail(-EINVAL, "a stream chunk needs at least one "
 				"byte");
@@ -373,7 +344,7 @@ store_stream_append(struct store *s, struct store_owner *ow, uint64_t id,
 	int rc = 0;
 
 	store_lock(s);
-	if (!(st = find(s, id, &rc)))
+	if (!(st = stream_find(s, id, &rc)))
 		goto out;
 	if (st->writer != ow) {
 		rc = not_writer(st);
@@ -399,12 +370,12 @@ store_stream_append(struct store *s, struct store_owner *ow, uint64_t id,
 	} else if (!st->objects) {
 		rc = store_fail(-EINVAL, "stream %s: a byte stream's chunk is "
 				"the blob its writer asked for (stream-chunk)",
-				sid_str(id, buf));
+				stream_sid_str(id, buf));
 		goto out;
 	} else {
 		if (!(o = idtab_get(&s->objs, chunk))) {
 			rc = store_fail(-ENOENT, "no object %s to append",
-					sid_str(chunk, cb));
+					stream_sid_str(chunk, cb));
 			goto out;
 		}
 		if (o->flags & OBJ_STREAM) {
@@ -443,7 +414,7 @@ store_stream_append(struct store *s, struct store_owner *ow, uint64_t id,
 	s->stream_used += o->nbytes;
 	if ((o = idtab_get(&s->objs, id)))
 		o->nbytes = st->bytes;
-	changed(s, st);
+	stream_changed(s, st);
 out:
 	store_unlock(s);
 	return rc;
@@ -457,7 +428,7 @@ end(struct store *s, struct stream *st, int failed, const char *why)
 	st->state = failed ? STREAM_FAILED : STREAM_FINISHED;
 	snprintf(st->why, sizeof(st->why), "%s", failed ? why : "");
 	st->writer = NULL;
-	changed(s, st);
+	stream_changed(s, st);
 }
 
 int
@@ -468,7 +439,7 @@ store_stream_end(struct store *s, struct store_owner *ow, uint64_t id,
 	int rc = 0;
 
 	store_lock(s);
-	if (!(st = find(s, id, &rc)))
+	if (!(st = stream_find(s, id, &rc)))
 		goto out;
 	if (st->writer != ow)
 		rc = not_writer(st);
@@ -482,9 +453,9 @@ out:
 	return rc;
 }
 
-static struct sreader *
-reader_of(struct store *s, struct stream *st, struct store_owner *ow,
-	  uint64_t rid, int *rc)
+struct sreader *
+stream_reader_of(struct store *s, struct stream *st, struct store_owner *ow,
+		 uint64_t rid, int *rc)
 {
 	struct sreader *r;
 
@@ -507,13 +478,13 @@ store_stream_next(struct store *s, struct store_owner *ow, uint64_t id,
 	int rc = 0;
 
 	store_lock(s);
-	if (!(st = find(s, id, &rc)) || !(r = reader_of(s, st, ow, rid, &rc)))
+	if (!(st = stream_find(s, id, &rc)) || !(r = stream_reader_of(s, st, ow, rid, &rc)))
 		goto out;
 	/* It moved past the chunk it had. */
 	r->keep = r->pos;
 	if (r->pos < st->first)
 		r->pos = r->keep = st->first;
-	trim(s, st);
+	stream_trim(s, st);
 	if (r->pos < st->first + (st->n - st->head)) {
 		*chunk = st->chunks[st->head + (r->pos - st->first)].id;
 		r->keep = r->pos++;
@@ -521,10 +492,10 @@ store_stream_next(struct store *s, struct store_owner *ow, uint64_t id,
 		rc = 1;
 	} else if (st->state == STREAM_FAILED) {
 		rc = store_fail(-EIO, "stream %s failed: %s",
-				sid_str(id, buf), st->why);
+				stream_sid_str(id, buf), st->why);
 	} else {
 		rc = store_fail(-EAGAIN, "stream %s: no chunk yet",
-				sid_str(id, buf));
+				stream_sid_str(id, buf));
 	}
 out:
 	store_unlock(s);
@@ -542,8 +513,8 @@ reader_drop(struct store *s, struct stream *st, struct sreader *r)
 			break;
 		}
 	free(r);
-	trim(s, st);
-	changed(s, st);
+	stream_trim(s, st);
+	stream_changed(s, st);
 }
 
 int
@@ -555,14 +526,14 @@ store_stream_close(struct store *s, struct store_owner *ow, uint64_t id,
 	int rc = 0;
 
 	store_lock(s);
-	if (!(st = find(s, id, &rc)))
+	if (!(st = stream_find(s, id, &rc)))
 		goto out;
 	if (rid == 0) {
 		if (st->writer != ow)
 			rc = not_writer(st);
 		else if (st->state == STREAM_OPEN)
 			end(s, st, 1, "the writer closed it without finishing");
-	} else if ((r = reader_of(s, st, ow, rid, &rc))) {
+	} else if ((r = stream_reader_of(s, st, ow, rid, &rc))) {
 		reader_drop(s, st, r);
 	}
 out:
@@ -579,7 +550,7 @@ store_stream_info(struct store *s, uint64_t id, struct store_stream_info *out)
 
 	memset(out, 0, sizeof(*out));
 	store_lock(s);
-	if ((st = find(s, id, &rc))) {
+	if ((st = stream_find(s, id, &rc))) {
 		out->state = st->state;
 		out->objects = st->objects;
 		out->writer = st->writer != NULL;
@@ -639,122 +610,6 @@ store_stream_totals(struct store *s, struct store_stream_totals *t)
 	store_unlock(s);
 }
 
-/* ---- the mount ---- */
-
-/* Copies from chunk c at byte off of the stream; the lock is held, and
- * the chunk is a sealed blob. */
-static size_t
-copy_out(struct store *s, const struct schunk *c, uint64_t off, void *buf,
-	 size_t len)
-{
-	struct object *o = idtab_get(&s->objs, c->id);
-	uint64_t at = off - c->start;
-	size_t n = len;
-	ssize_t k;
-
-	if (!o || !(o->flags & OBJ_BLOB) || (o->flags & OBJ_LAZY))
-		return 0;
-	if (n > c->len - at)
-		n = (size_t)(c->len - at);
-	if (o->flags & OBJ_SMALL) {
-		memcpy(buf, slab_ptr(&s->slab, o->u.small.seg,
-				     o->u.small.off) + at, n);
-		return n;
-	}
-	k = pread(o->u.big.rofd, buf, n, (off_t)at);
-	return k > 0 ? (size_t)k : 0;
-}
-
-int
-store_stream_pread(struct store *s, struct store_owner *ow, uint64_t id,
-		   uint64_t rid, uint64_t off, uint64_t back, void *buf,
-		   size_t len, size_t *n, uint64_t *size)
-{
-	struct stream *st;
-	struct sreader *r = NULL;
-	char b[META_ID_LEN];
-	size_t i;
-	int rc = 0;
-
-	*n = 0;
-	store_lock(s);
-again:
-	if (!(st = find(s, id, &rc)))
-		goto out;
-	*size = st->bytes;
-	if (st->objects) {
-		rc = store_fail(-EINVAL, "an object stream has no bytes");
-		goto out;
-	}
-	if (rid && !(r = reader_of(s, st, ow, rid, &rc)))
-		goto out;
-	/* The reader moves past the chunks wholly before off - back (a
-	 * window kept for reads that step back, as tail's do). */
-	if (r) {
-		uint64_t k = st->first, to = off > back ? off - back : 0;
-
-		for (i = st->head; i < st->n; i++, k++)
-			if (st->chunks[i].start + st->chunks[i].len > to)
-				break;
-		if (k > r->keep) {
-			r->keep = r->pos = k;
-			trim(s, st);
-		}
-	}
-	if (off < st->bytes && (st->head == st->n ||
-				off < st->chunks[st->head].start)) {
-		rc = store_fail(-ENODATA, "those bytes were freed once every "
-				"reader had read them");
-		goto out;
-	}
-	if (off < st->bytes) {
-		for (i = st->head; i < st->n; i++) {
-			const struct schunk *c = &st->chunks[i];
-
-			struct object *co;
-
-			if (off >= c->start + c->len)
-				continue;
-			/* a persisted stream's chunk restored or spilled:
-			 * read back first (the lock is let go meanwhile,
-			 * so look again after) */
-			co = idtab_get(&s->objs, c->id);
-			if (co && (co->flags & OBJ_LAZY)) {
-				if ((rc = load_blob(s, c->id)))
-					goto out;
-				goto again;
-			}
-			*n = copy_out(s, c, off, buf, len);
-			break;
-		}
-		if (*n == 0 && len)
-			rc = store_fail(-EIO, "a chunk could not be read");
-	} else if (len && st->state == STREAM_FAILED) {
-		rc = store_fail(-EIO, "stream %s failed: %s", sid_str(id, b),
-				st->why);
-	} else if (len && st->state == STREAM_OPEN) {
-		rc = -EAGAIN;
-	}
-out:
-	store_unlock(s);
-	return rc;
-}
-
-int
-store_stream_size(struct store *s, uint64_t id, uint64_t *size)
-{
-	struct stream *st;
-	int rc = 0;
-
-	store_lock(s);
-	if ((st = find(s, id, &rc)))
-		*size = st->bytes;
-	if (st && st->objects)
-		rc = -EINVAL;
-	store_unlock(s);
-	return rc;
-}
-
 /* ---- hooks (store lock held) ---- */
 
 void
@@ -805,131 +660,6 @@ stream_forget(struct store *s, uint64_t id, struct pjob **jp)
 	store_notify(s, STORE_EV_STREAM, id, NULL);
 	free(st->chunks);
 	free(st);
-}
-
-int
-stream_keep(struct store *s, struct object *o)
-{
-	struct stream *st = idtab_get(&s->streams, o->id);
-	struct meta_view v;
-	char buf[META_ID_LEN], name[24];
-	struct cw w;
-	size_t i;
-
-	if (!st || st->kept)
-		return 0;
-	meta_id_format(o->id, buf);
-	if (st->state == STREAM_OPEN)
-		return store_fail(-EBUSY, "stream %s is still open: it can be "
-				  "persisted once its writer finishes it", buf);
-	if (st->state == STREAM_FAILED)
-		return store_fail(-ENOTSUP, "stream %s failed (%s): only a "
-				  "finished stream can be persisted", buf,
-				  st->why);
-	if (st->first > 0)
-		return store_fail(-ENOTSUP, "stream %s: its first %" PRIu64
-				  " chunks were freed once every reader had "
-				  "read them; only a stream that still holds "
-				  "every chunk can be persisted", buf,
-				  st->first);
-	if (meta_view_parse(o->u.meta, o->metalen, &v))
-		fatalx("store: stored metadata of stream %s is corrupt", buf);
-	/* The chunks become members: the stream's hold on each (a parent's
-	 * reference) is theirs now. */
-	cw_init(&w);
-	cw_map(&w, 3);
-	cw_str(&w, "typename");
-	cw_strn(&w, v.typename, v.typelen);
-	cw_str(&w, "fields");
-	cw_map(&w, 2);
-	cw_str(&w, "kind");
-	cw_str(&w, st->objects ? "objects" : "bytes");
-	cw_str(&w, "stream");
-	cw_str(&w, "finished");
-	cw_str(&w, "members");
-	cw_map(&w, st->n - st->head);
-	for (i = st->head; i < st->n; i++) {
-		snprintf(name, sizeof(name), "%zu", i - st->head);
-		cw_str(&w, name);
-		cw_uint(&w, st->chunks[i].id);
-	}
-	if (w.oom)
-		fatalx("out of memory encoding a stream");
-	free(o->u.meta);
-	o->u.meta = xmemdup(w.buf, w.len);
-	o->metalen = (uint32_t)w.len;
-	cw_release(&w);
-	/* no longer unread chunks that hold writers back */
-	s->stream_used -= st->held_bytes;
-	st->held_bytes = 0;
-	st->kept = 1;
-	changed(s, st);
-	return 0;
-}
-
-/* The value of fields[key] if a string, else NULL. */
-static const char *
-field_str(const struct meta_view *v, const char *key, size_t *len)
-{
-	struct cr r;
-	struct cr_item k;
-	const char *val;
-	size_t n, i;
-
-	cr_init(&r, v->fields, v->fieldslen);
-	if (cr_map(&r, &n))
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (cr_next(&r, &k))
-			return NULL;
-		if (k.kind == CR_STR && cr_streq(&k, key)) {
-			if (cr_str(&r, &val, len))
-				return NULL;
-			return val;
-		}
-		if (cr_skip(&r, 16))
-			return NULL;
-	}
-	return NULL;
-}
-
-void
-stream_restored(struct store *s, struct object *o)
-{
-	struct meta_members it;
-	struct meta_view v;
-	struct stream *st;
-	const char *f;
-	size_t len;
-
-	if ((o->flags & OBJ_BLOB) ||
-	    meta_view_parse(o->u.meta, o->metalen, &v) ||
-	    !(f = field_str(&v, "stream", &len)) || len != 8 ||
-	    memcmp(f, "finished", 8) != 0)
-		return;
-	st = xcalloc(1, sizeof(*st));
-	st->id = o->id;
-	st->state = STREAM_FINISHED;
-	st->kept = 1;
-	f = field_str(&v, "kind", &len);
-	st->objects = f && len == 7 && memcmp(f, "objects", 7) == 0;
-	meta_members_init(&it, &v);
-	while (meta_members_next(&it) > 0) {
-		struct object *m = idtab_get(&s->objs, it.id);
-
-		if (st->n == st->cap) {
-			st->cap = st->cap ? 2 * st->cap : 16;
-			st->chunks = xreallocarray(st->chunks, st->cap,
-						   sizeof(*st->chunks));
-		}
-		st->chunks[st->n].id = it.id;
-		st->chunks[st->n].start = st->bytes;
-		st->chunks[st->n].len = m ? m->nbytes : 0;
-		st->bytes += st->chunks[st->n].len;
-		st->n++;
-	}
-	o->flags |= OBJ_STREAM;
-	tab_put(&s->streams, st);
 }
 
 int
