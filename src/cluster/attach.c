@@ -128,7 +128,7 @@ attach_start(struct store *s, struct loop *l, const struct attach_cfg *cfg,
 		free(a);
 		return NULL;
 	}
-	a->n = node_new(s, a->c);
+	a->n = node_new(s, a->c, cc.want_id);
 	/* ids are unique cluster-wide once they carry the instance id; the
 	 * one this directory had is taken back at once */
 	if (cc.want_id) {

@@ -30,6 +30,7 @@ struct node {
 	struct store *s;
 	struct cluster *c;
 	struct kvmap published; /* key: the 8 id bytes; store lock or loop */
+	uint32_t former;        /* the data dir's instance id at start */
 	int applying;		/* applying a cluster name event */
 };
 
@@ -79,12 +80,13 @@ on_store(void *ctx, enum store_event ev, uint64_t id, const char *name)
 }
 
 struct node *
-node_new(struct store *s, struct cluster *c)
+node_new(struct store *s, struct cluster *c, uint32_t former)
 {
 	struct node *n = xcalloc(1, sizeof(*n));
 
 	n->s = s;
 	n->c = c;
+	n->former = former;
 	kvmap_init(&n->published);
 	cluster_on_names(c, on_cluster_name, n);
 	store_watch(s, on_store, n);
@@ -174,10 +176,13 @@ node_publish(struct node *n, uint64_t id)
 		return;	/* objects never change: once is enough */
 	if (!cluster_instance(n->c))
 		return;	/* never joined: the first join publishes it */
+	/* A copy of another instance's object stays theirs (fetch.h). A
+	 * record under the id this data dir had before is ours: restarted
+	 * while the old lease still held that id, the daemon joined under a
+	 * new one, and its objects must not be left to the old id's fate. */
 	if (cluster_object(n->c, id, NULL, &inst, NULL) == 0 &&
-	    inst != cluster_instance(n->c))
-		return;	/* a copy of another instance's object: it stays
-			 * theirs (fetch.h) */
+	    inst != cluster_instance(n->c) && (!n->former || inst != n->former))
+		return;
 	if (!(rec = record_of(n, id)))
 		return;
 	cluster_publish(n->c, id, rec, strlen(rec));

@@ -18,8 +18,11 @@ struct store;
 struct cluster;
 struct node;
 
-/* c must not be started yet (the node subscribes to its name changes). */
-struct node *node_new(struct store *s, struct cluster *c);
+/* c must not be started yet (the node subscribes to its name changes).
+ * former: the instance id this data directory had before (0: none); the
+ * records it published under that id are this daemon's to write again
+ * when it joins under another one. */
+struct node *node_new(struct store *s, struct cluster *c, uint32_t former);
 /* Stops following the store; the cluster is the caller's. */
 void node_free(struct node *n);
 struct cluster *node_cluster(const struct node *n);

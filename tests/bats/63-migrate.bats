@@ -96,13 +96,21 @@ eventually() {
 		sleep 0.1
 	done
 	echo "never true: $*" >&2
-	"$@" >&2
+	"$@" >&2 || true
+	for n in "${NODES[@]}"; do
+		echo "--- $n: cluster, ls --cluster, log" >&2
+		on "$n" cluster >&2 2>&1 || true
+		on "$n" ls --cluster >&2 2>&1 || true
+		tail -n 20 "$T/$n.log" >&2 || true
+	done
 	return 1
 }
 
 joined() { on "$1" cluster | grep -q ": joined,"; }
 # published NODE ID: NODE's view of the cluster lists ID, its instance alive
 published() { on "$1" ls --cluster | grep "$2" | grep -qv "(gone)"; }
+# on_instance NODE ID IID: NODE's view lists ID as IID's, available
+on_instance() { on "$1" ls --cluster | grep "^$2 " | grep -Eq " $3 +yes( |\$)"; }
 figure() { on "$1" --json status | sed -n "s/^ *\"$2\": \([0-9]*\).*/\1/p"; }
 figure_is() { [ "$(figure "$1" "$2")" = "$3" ]; }
 figure_over() { [ "$(figure "$1" "$2")" -gt "$3" ]; }
@@ -344,6 +352,27 @@ EOF
 	on b get f -o g
 	cmp f g
 	[ "$(figure b transfers_done)" -eq 1 ]
+}
+
+@test "a restarted before its lease expires joins under a new id, and what it persisted is published under that id" {
+	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
+	# a long TTL keeps the killed daemon's lease (and its id) alive
+	# across the restart, whatever the load on the machine
+	start_node a --etcd-ttl 30
+	start_node b
+	head -c $((1 << 20)) /dev/urandom >f
+	id=$(on a put f --name f --persist)
+	eventually published b "$id"
+	kill -KILL "$(cat "$T/a.pid")"
+	wait "$(cat "$T/a.pid")" 2>/dev/null || true
+	start_node a
+	grep -q "is held by a live daemon; taking a new one" "$T/a.log"
+	new=$(on a cluster | sed -n 's/.*this daemon is instance \([0-9]*\).*/\1/p')
+	[ -n "$new" ]
+	# b sees the object under a's new id, not under the old one
+	eventually on_instance b "$id" "$new"
+	on b get f -o g
+	cmp f g
 }
 
 @test "16 concurrent getters of one remote object cause one transfer" {
