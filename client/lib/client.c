@@ -277,10 +277,12 @@ now_us(void)
  * replies come within microseconds and, on virtual machines, waking a
  * halted vCPU costs more than the request itself. */
 static ssize_t
-recv_first(struct vy_client *c)
+recv_first(struct vy_client *c, int exact)
 {
-	/* a reply bound for a sink: only its head here, the bytes there */
-	size_t cap = c->sink && c->rcap > 4096 ? 4096 : c->rcap;
+	/* a reply bound for a sink: only its head here, the bytes there;
+	 * with more replies on the way (exact), only this one's header */
+	size_t cap = exact ? PROTO_HDR_LEN :
+		     c->sink && c->rcap > 4096 ? 4096 : c->rcap;
 	uint64_t end;
 	ssize_t n;
 
@@ -341,13 +343,10 @@ read_into_sink(struct vy_client *c, uint32_t len, size_t got)
 }
 
 int
-vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
-       struct vy_reply *rep)
+vy__send(struct vy_client *c, uint16_t type, uint32_t flags)
 {
 	struct proto_hdr h;
-	uint8_t hb[PROTO_HDR_LEN];
-	size_t got;
-	int rc = 0, nfds = 0;
+	int rc;
 
 	if (cw_finish(&c->req))
 		return vy__fail(c, -ENOMEM, "out of memory building a request");
@@ -379,6 +378,27 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 		return broken(c, rc);
 	if (flags & PROTO_F_NOREPLY)
 		return rc ? broken(c, rc) : 0;
+	return 0;
+}
+
+int
+vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
+       struct vy_reply *rep)
+{
+	int rc = vy__send(c, type, flags);
+
+	if (rc || (flags & PROTO_F_NOREPLY))
+		return rc;
+	return vy__recv(c, type, 0, rep);
+}
+
+int
+vy__recv(struct vy_client *c, uint16_t type, int exact, struct vy_reply *rep)
+{
+	struct proto_hdr h;
+	uint8_t hb[PROTO_HDR_LEN];
+	size_t got;
+	int rc = 0, nfds = 0;
 
 	c->nrfds = 0;
 	/* Room for what arrives on the header's first byte. */
@@ -386,7 +406,8 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 		return vy__fail(c, -ENOMEM, "out of memory");
 	/* Header and (usually all of) the body in one call: the daemon sends
 	 * a reply with one sendmsg, and it never sends more than one reply at
-	 * a time, so this cannot read into the next frame. Carrier bytes
+	 * a time, so this cannot read into the next frame (unless the caller
+	 * sent more requests ahead: then exact, the header alone). Carrier bytes
 	 * follow only a frame whose first segment carries descriptors, and
 	 * the kernel stops a read after a segment with descriptors. */
 	{
@@ -400,7 +421,7 @@ vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 			c->rbuf = b;
 			c->rcap = 4096;
 		}
-		n = recv_first(c);
+		n = recv_first(c, exact);
 		if (n <= 0)
 			return broken(c, n == 0 ? -ECONNRESET : (int)n);
 		if ((size_t)n < sizeof(hb)) {

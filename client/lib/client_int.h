@@ -84,6 +84,17 @@ void vy__req(struct vy_client *c);
  * at once. Descriptors received are the caller's to close. */
 int vy__rt(struct vy_client *c, uint16_t type, uint32_t flags,
 	   struct vy_reply *rep);
+/* The two halves of vy__rt, for a caller that keeps several requests in
+ * flight (copy.c): vy__send sends c->req; vy__recv reads one reply of
+ * type, with exact set when more replies follow it on the stream (then
+ * nothing past this reply's frame is read). */
+int vy__send(struct vy_client *c, uint16_t type, uint32_t flags);
+int vy__recv(struct vy_client *c, uint16_t type, int exact,
+	     struct vy_reply *rep);
+/* Memory for a blob's copy of len bytes (NULL when none), and its
+ * release (copy.c): large ones are mapped in huge pages, faulted in. */
+void *vy__copy_alloc(size_t len);
+void vy__copy_free(void *p, size_t len);
 /* vy_put_blob over TCP: by copy (copy.c). */
 int vy__put_copy(struct vy_client *c, const void *data, size_t len,
 		 vy_id *id);

@@ -38,7 +38,8 @@ tree_free(struct vy_tree *t)
 
 	while ((o = idtab_next(&t->nodes, &pos))) {
 		if (t->copied && o->is_blob)
-			free((void *)(uintptr_t)o->data);
+			vy__copy_free((void *)(uintptr_t)o->data,
+				      (size_t)o->nbytes);
 		node_free(o);
 	}
 	idtab_release(&t->nodes);
@@ -182,7 +183,8 @@ copy_blobs(struct vy_client *c, struct vy_tree *t)
 	while ((o = idtab_next(&t->nodes, &pos))) {
 		if (!o->is_blob || !o->nbytes)
 			continue;
-		if (o->nbytes > SIZE_MAX || !(buf = malloc(o->nbytes)))
+		if (o->nbytes > SIZE_MAX ||
+		    !(buf = vy__copy_alloc((size_t)o->nbytes)))
 			return vy__fail(c, -ENOMEM, "out of memory for a copy "
 					"of %llu bytes",
 					(unsigned long long)o->nbytes);

@@ -78,6 +78,17 @@ int vy_connect_tcp(const char *host, unsigned port, const char *token,
  * *got gets how many there were (fewer at the blob's end). */
 int vy_blob_read(struct vy_client *c, vy_id id, uint64_t off, void *buf,
 		 size_t len, size_t *got);
+/* Reads len bytes of blob id from offset off in pieces of up to cap
+ * bytes (at most 16 MiB are used), each into buf, and calls fn(arg, buf,
+ * n) after each, in order; the next pieces are already on their way
+ * meanwhile, so over TCP the link does not idle between pieces. A small
+ * buf (a few MiB) stays in the CPU's cache. fn returning non-zero stops
+ * the read, which returns that value. *got gets the bytes handed to fn
+ * (fewer than len at the blob's end). */
+int vy_blob_read_pieces(struct vy_client *c, vy_id id, uint64_t off,
+			uint64_t len, void *buf, size_t cap,
+			int (*fn)(void *arg, const void *data, size_t n),
+			void *arg, uint64_t *got);
 /* 1 when c is a TCP client. */
 int vy_is_tcp(const struct vy_client *c);
 /* Releases every object still held, then closes. NULL is a no-op. */

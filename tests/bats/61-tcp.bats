@@ -307,3 +307,74 @@ raw_tcp() {
 	cmp d back
 	[ "$(status_field payload_bytes)" -eq 300000 ]
 }
+
+@test "TCP reads keep requests in flight: 0 B, 1 B, 16 MiB+1 and any piece size come back whole, the connection in step" {
+	start_tcp
+	H=$VY_BUILD/tests/helpers
+	: >empty
+	echo -n x >one
+	head -c $((16 * 1024 * 1024 + 1)) /dev/urandom >big
+	head -c 5000 /dev/urandom >small
+	for f in empty one small big; do
+		id=$(vyctl put "$f" --mode 0644)
+		# vy_blob_read, vy_blob_read_pieces (pieces of 1 MiB + 3 bytes:
+		# many in flight at once) and vy_get's copy
+		run timeout 60 "$H/tcpread" "$PORT" "$id" check "$f" 1048579
+		[ "$status" -eq 0 ] || { echo "$f: $output"; false; }
+		[[ "$output" == *"bytes=$(stat -c %s "$f") "*"in_step=1"* ]]
+		# vineyardctl --host get: the same bytes into a file
+		tcp get "$id" -o back
+		cmp "$f" back
+	done
+	# a range running past the end: the bytes there are, no error
+	run timeout 60 "$H/tcpread" "$PORT" "$id" range big 16777000 1000
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"got=217"*"in_step=1"* ]]
+	run timeout 60 "$H/tcpread" "$PORT" "$id" range big 99999999 10
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"got=0"*"in_step=1"* ]]
+	# the caller's function stops the read at the third piece: its value
+	# comes back, two pieces were taken, the replies in flight are dropped
+	run timeout 60 "$H/tcpread" "$PORT" "$id" stop 1000000 3
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"rc=7 got=2000000"*"in_step=1"* ]]
+	kill -0 "$DAEMON_PID"
+}
+
+@test "a blob deleted during a TCP read: the read fails with a sentence, the connection and the daemon go on" {
+	start_tcp
+	H=$VY_BUILD/tests/helpers
+	head -c 40000000 /dev/urandom >big
+	id=$(vyctl put big --mode 0644)
+	# pieces of 1 MiB, 300 ms each: the delete lands a few pieces in
+	timeout 60 "$H/tcpread" "$PORT" "$id" slow 1048576 300 >out 2>&1 &
+	reader=$!
+	for _ in $(seq 100); do grep -q piece out && break; sleep 0.1; done
+	grep -q piece out
+	vyctl rm "$id"
+	wait "$reader"
+	cat out
+	grep -q "rc=-2 " out
+	grep -q "err=.*$id" out
+	grep -q "status=0" out
+	[ "$(echo alive | tcp put - --name alive >/dev/null && tcp get alive)" = alive ]
+}
+
+@test "a TCP client that leaves mid-read, or a reader that stops taking its output, does not hurt the daemon" {
+	start_tcp
+	H=$VY_BUILD/tests/helpers
+	head -c 50000000 /dev/urandom >big
+	id=$(vyctl put big --mode 0644)
+	# the process exits after the first piece, requests still in flight
+	run timeout 60 "$H/tcpread" "$PORT" "$id" quit 1048576
+	[ "$status" -eq 0 ]
+	# vineyardctl writing into a pipe that closes: a write error, at once
+	run timeout 60 bash -c "'$VINEYARDCTL' --host 127.0.0.1:$PORT get $id -o - | head -c 10 >/dev/null; echo \${PIPESTATUS[0]}"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" -ne 0 ]
+	kill -0 "$DAEMON_PID"
+	tcp get "$id" -o back
+	cmp big back
+	run tcp status
+	[ "$status" -eq 0 ]
+}
