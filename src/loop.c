@@ -27,6 +27,7 @@ struct loop {
 	int epfd;
 	int stop;
 	unsigned spin_us;
+	int no_spin;	/* loop_skip_spin: the next wait sleeps at once */
 	struct loop_watch *grave;
 };
 
@@ -120,6 +121,12 @@ loop_set_busy_poll(struct loop *l, unsigned us)
 	l->spin_us = us;
 }
 
+void
+loop_skip_spin(struct loop *l)
+{
+	l->no_spin = 1;
+}
+
 static uint64_t
 now_us(void)
 {
@@ -137,8 +144,10 @@ wait_events(struct loop *l, struct epoll_event *evs, int max, int t)
 	uint64_t end;
 	int n;
 
-	if (!l->spin_us || t == 0)
+	if (!l->spin_us || t == 0 || l->no_spin) {
+		l->no_spin = 0;
 		return epoll_wait(l->epfd, evs, max, t);
+	}
 	end = now_us() + l->spin_us;
 	do {
 		n = epoll_wait(l->epfd, evs, max, 0);

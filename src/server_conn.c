@@ -158,8 +158,10 @@ conn_update_events(struct conn *c)
 
 	if (!c->waiting && !c->ticket && !c->out)
 		ev |= EPOLLIN;
-	if (c->out)
+	if (c->out) {
 		ev |= EPOLLOUT;
+		loop_skip_spin(c->sv->loop);
+	}
 	if (ev != c->events && loop_mod(c->sv->loop, c->watch, ev) == 0)
 		c->events = ev;
 }
