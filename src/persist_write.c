@@ -364,7 +364,10 @@ persist_sync_group(struct persist *p)
 int
 persist_sync_done(struct persist *p, struct persist_file *f)
 {
-	posix_fadvise(f->fd, 4096, 0, POSIX_FADV_DONTNEED);
+	/* a file of one page has nothing past it: no call (a group of
+	 * small objects is a syscall per file fewer) */
+	if (f->len > 4096)
+		posix_fadvise(f->fd, 4096, 0, POSIX_FADV_DONTNEED);
 	return persist_close_file(p, f);
 }
 
@@ -464,7 +467,8 @@ persist_sync(struct persist *p, struct persist_file *f)
 	/* Clean now: the store keeps the bytes in memory, so the page
 	 * cache copy would only double the footprint. The first page (the
 	 * header, and all of a small file) stays for a quick restart. */
-	posix_fadvise(f->fd, 4096, 0, POSIX_FADV_DONTNEED);
+	if (f->len > 4096)
+		posix_fadvise(f->fd, 4096, 0, POSIX_FADV_DONTNEED);
 	close(f->fd);
 	f->fd = -1;
 	return 0;
