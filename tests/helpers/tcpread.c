@@ -102,7 +102,8 @@ main(int argc, char **argv)
 	char err[256];
 	uint64_t got64;
 	size_t cap, got;
-	uint8_t *buf;
+	uint8_t *buf = NULL;
+	uint8_t *file = NULL;
 	vy_id id;
 	int rc;
 
@@ -116,7 +117,7 @@ main(int argc, char **argv)
 	if (!strcmp(argv[3], "check") && argc == 6) {
 		struct vy_object *o;
 
-		want = slurp(argv[4], &want_len);
+		file = want = slurp(argv[4], &want_len);
 		cap = strtoull(argv[5], NULL, 10);
 		if (!(buf = malloc(want_len + 1)))
 			die("out of memory");
@@ -144,7 +145,7 @@ main(int argc, char **argv)
 		uint64_t off = strtoull(argv[5], NULL, 10);
 		size_t len = strtoull(argv[6], NULL, 10);
 
-		want = slurp(argv[4], &want_len);
+		file = want = slurp(argv[4], &want_len);
 		if (!(buf = malloc(len + 1)))
 			die("out of memory");
 		if ((rc = vy_blob_read(c, id, off, buf, len, &got)))
@@ -162,8 +163,6 @@ main(int argc, char **argv)
 		rc = vy_blob_read_pieces(c, id, 0, UINT64_MAX / 2, buf, cap,
 					 take, &s, &got64);
 		printf("rc=%d got=%" PRIu64 "\n", rc, got64);
-		want = NULL;
-		want_len = 0;
 		in_step(c, id);
 	} else if (!strcmp(argv[3], "slow") && argc == 6) {
 		cap = strtoull(argv[4], NULL, 10);
@@ -194,6 +193,8 @@ main(int argc, char **argv)
 	} else {
 		die("bad arguments");
 	}
+	free(buf);
+	free(file);
 	vy_close(c);
 	return 0;
 }
