@@ -14,6 +14,29 @@
 #include "xmalloc.h"
 #include "banned.h"
 
+/* No room for blobs of lens: the loader thread spills for them and the
+ * request is parked, to run again when it is done, so other clients are
+ * served meanwhile (1: parked). Room made can be taken by another put
+ * before the re-run; after a few tries the create spills by itself, on
+ * this thread, rather than wait on. */
+int
+wait_for_room(struct conn *c, const struct req *q, const uint64_t *lens,
+	      size_t n)
+{
+	uint64_t tk;
+
+	if (c->room_waits < 4) {
+		store_make_room(c->sv->store, lens, n, &tk);
+		if (tk) {
+			c->room_waits++;
+			conn_park_ticket(c, tk, q, 1);
+			return 1;
+		}
+	}
+	c->room_waits = 0;
+	return 0;
+}
+
 int
 req_blob_create(struct conn *c, struct req *q)
 {
@@ -33,6 +56,10 @@ req_blob_create(struct conn *c, struct req *q)
 	if ((rc = read_mode(r, &mode))) {
 		free(lens);
 		return reply_bad_mode(c, MSG_BLOB_CREATE, rc);
+	}
+	if (wait_for_room(c, q, lens, n)) {
+		free(lens);
+		return 0;
 	}
 	ids = xcalloc(n, sizeof(*ids));
 	reply_begin(sv);

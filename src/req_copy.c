@@ -93,6 +93,8 @@ req_blob_write(struct conn *c, struct req *q)
 				return reply_store_error(c, q->type, rc);
 			goto reply;
 		}
+		if (wait_for_room(c, q, &total, 1))
+			return 0;
 		rc = store_blob_create(sv->store, c->owner, total,
 				       PROTO_MODE_DEFAULT, &c->wid, &c->wfd);
 		if (rc)

@@ -1,8 +1,8 @@
 /*
  * req_spill: MSG_SPILL: evict objects to the spill directory, read them
  * back (optionally held in memory until released), and ask whether an
- * object is on disk only. Reads back run on the store's loader thread:
- * the reply waits for its ticket, never the event loop.
+ * object is on disk only. Evicts and reads back run on the store's loader
+ * thread: the reply waits for its ticket, never the event loop.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,8 +35,8 @@ req_spill(struct conn *c, struct req *q)
 	 * as a get does, so nothing moves for a refused client. */
 	switch (op) {
 	case SPILL_OP_EVICT:
-		/* Writes the files before it answers. */
-		rc = store_evict(st, c->owner, ids, k);
+		/* The loader writes the files; the answer waits for it. */
+		rc = store_evict(st, c->owner, ids, k, &tk);
 		break;
 	case SPILL_OP_LOAD_HOLD:
 	case SPILL_OP_UNHOLD:

@@ -291,6 +291,8 @@ ticket_done(struct server *sv, uint64_t t, int rc, const char *why)
 					 strlen(msg), "; the put was undone");
 		}
 		c->tk_undo = 0;
+		if (rc)
+			c->room_waits = 0;
 		/* A no-reply request's outcome goes to the log only. */
 		c->quiet = c->tk_quiet;
 		c->tk_quiet = 0;

@@ -68,6 +68,7 @@ struct conn {
 	uint8_t *tk_body;       /* the request to re-run */
 	uint64_t tk_undo;       /* put with persist: deleted if it fails */
 	int tk_quiet;           /* the request asked for no reply */
+	int room_waits;         /* blob-create re-runs after spilling for room */
 	int quiet;              /* handling a no-reply request: send nothing */
 	/* the TCP front (server_tcp.c) */
 	int tcp;                /* no descriptor passing on this one */
@@ -192,6 +193,10 @@ int reply_send_file(struct conn *c, uint16_t type, int srcfd, uint64_t off,
 /* Sends the success reply now (ticket 0), or once the disk work a store
  * call queued under ticket is durable. */
 int reply_durable(struct conn *c, const struct req *q, uint64_t ticket);
+/* Parks q until the loader thread spilled enough for blobs of lens, to
+ * re-run it then (1), or 0: go ahead (req_blobs.c). */
+int wait_for_room(struct conn *c, const struct req *q, const uint64_t *lens,
+		  size_t n);
 int reply_error(struct conn *c, uint16_t type, int rc, const char *msg);
 /* An error reply with the store's message for rc. */
 int reply_store_error(struct conn *c, uint16_t type, int rc);

@@ -288,10 +288,17 @@ int store_ids(struct store *s, uint64_t **ids, size_t *n);
 /* Each call needs o to be allowed to read every object of each tree, as a
  * get does (else -EACCES, and nothing moves); an unknown id is -ENOENT. */
 /* Spills every memfd blob of each object now (those a reader holds stay);
- * clears a hold. -ENOTSUP without a spill directory. Blocks while files
- * are written. */
+ * clears a hold. -ENOTSUP without a spill directory. With ticket, the
+ * files are written on the loader thread and *ticket completes when they
+ * are (0: nothing queued); without, it blocks while they are written. */
 int store_evict(struct store *s, struct store_owner *o, const uint64_t *ids,
-		size_t n);
+		size_t n, uint64_t *ticket);
+/* Before creating blobs of lens: when they do not fit and spilling could
+ * make room, queues that spilling on the loader thread and sets *ticket
+ * (else 0); the caller waits for it and tries again, so the request loop
+ * never writes spill files for a put. Always 0. */
+int store_make_room(struct store *s, const uint64_t *lens, size_t n,
+		    uint64_t *ticket);
 /* hold: the blobs of each object are never spilled until released
  * (hold 0). Read them back first with store_prefetch. */
 int store_hold(struct store *s, struct store_owner *o, const uint64_t *ids,

@@ -120,6 +120,9 @@ struct pjob {
 	uint64_t *reown;    /* objects whose content file to write again
 			     * with their new mode (writer, after rm) */
 	size_t nreown;
+	uint64_t *evict;    /* objects to spill now (loader) */
+	size_t nevict;
+	uint64_t room;      /* bytes of memory to spill for (loader) */
 	int rc;             /* result, 0 or -errno */
 	char msg[320];
 };
@@ -308,6 +311,10 @@ void spill_release(struct store *s); /* removes the files; at the end */
  * the lock. 0 when they fit, else -ENOSPC (or why spilling failed) with
  * a sentence. */
 int spill_room(struct store *s, uint64_t fp);
+/* Spills the blobs of the objects ids now (their holds cleared; those in
+ * use stay); lock held, let go while files are written. 0 or -errno with a
+ * sentence. */
+int spill_evict(struct store *s, const uint64_t *ids, size_t n);
 /* Wakes the spiller when used memory passed the upper threshold. */
 void spill_kick(struct store *s);
 /* Removes id's spill file, if any (its object goes). */

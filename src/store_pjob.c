@@ -74,6 +74,7 @@ job_free(struct pjob *j)
 	free(j->quar);
 	free(j->loads);
 	free(j->reown);
+	free(j->evict);
 	free(j);
 }
 

@@ -15,16 +15,21 @@
  * reload (a second spill of the same blob writes nothing) and removed with
  * the object.
  *
- * Two callers: the spiller thread, woken when used memory passes the upper
- * threshold, spills down to the lower one; and a put or reload that does
- * not fit (spill_room) spills synchronously until it does. The lock is let
- * go while a file is written (the victim pinned meanwhile); a victim that
- * a reader got in between stays in memory.
+ * Three callers: the spiller thread, woken when used memory passes the
+ * upper threshold, spills down to the lower one; a put that does not fit
+ * queues a job for the loader thread (store_make_room), which spills until
+ * it does, and the put is re-run when the job is done, so only that client
+ * waits for the disk, not the request loop; and a reload on the loader
+ * thread that does not fit spills likewise (spill_room). evict runs on the
+ * loader thread too. The lock is let go while a file is written (the
+ * victim pinned meanwhile); a victim that a reader got in between stays in
+ * memory.
  *
  * The spill directory holds files of this run only: start-up empties it
  * (an unpersisted object does not outlive its daemon).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,6 +40,26 @@
 
 #include "store_int.h"
 #include "banned.h"
+
+/* Tests only (VINEYARD_TEST_SPILL_GATE=PATH): before writing a spill
+ * file, create PATH.waiting and wait until PATH exists (at most 30 s), so
+ * a test can hold a spill in progress and see who else is served. */
+static const char *spill_gate;
+
+static void
+gate_wait(void)
+{
+	char w[4096];
+	int fd, i;
+
+	if (!spill_gate)
+		return;
+	snprintf(w, sizeof(w), "%s.waiting", spill_gate);
+	if ((fd = open(w, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) >= 0)
+		close(fd);
+	for (i = 0; i < 3000 && access(spill_gate, F_OK) != 0; i++)
+		usleep(10000);
+}
 
 struct sfile {
 	uint64_t id;        /* first: idtab key */
@@ -160,6 +185,7 @@ spill_one(struct store *s, uint64_t id)
 	 * keeps the owner and mode memory has (a chmod may come between). */
 	obj_disk_owner(o, &owner);
 	pthread_mutex_unlock(&s->lock);
+	gate_wait();
 	rc = persist_write_blob(s->spill, id, 0, &owner, rofd, NULL, len,
 				PERSIST_LEVEL, &s->cancel, &f);
 	/* No fsync: a spill file lives as long as this daemon, and the
@@ -322,6 +348,7 @@ spill_start(struct store *s, const struct store_cfg *cfg)
 	    persist_open(cfg->spill_dir, &s->spill, err, sizeof(err)))
 		fatalx("spill directory: %s", err);
 	persist_note_pid(s->spill);
+	spill_gate = getenv("VINEYARD_TEST_SPILL_GATE");
 	if (persist_clear(s->spill, &n))
 		log_warnx("spill: %s", persist_errmsg());
 	else if (n)
@@ -402,25 +429,18 @@ may_read_all(struct store *s, const struct store_owner *ow,
 }
 
 int
-store_evict(struct store *s, struct store_owner *ow, const uint64_t *ids,
-	    size_t n)
+spill_evict(struct store *s, const uint64_t *ids, size_t n)
 {
 	size_t i;
 	int rc = 0;
 
-	store_lock(s);
-	if (!s->spill) {
-		rc = store_fail(-ENOTSUP, "this daemon has no spill directory "
-				"(vineyardd --spill-dir)");
-		goto out;
-	}
-	if ((rc = may_read_all(s, ow, ids, n, "evict")))
-		goto out;
 	for (i = 0; i < n && rc == 0; i++) {
 		struct object *o = store_lookup(s, ids[i]);
 		uint64_t *blobs;
 		size_t nb, k;
 
+		if (!o)
+			continue; /* deleted meanwhile: nothing to write */
 		blob_ids(s, o, &blobs, &nb);
 		for (k = 0; k < nb && rc == 0; k++) {
 			struct object *b = idtab_get(&s->objs, blobs[k]);
@@ -433,9 +453,65 @@ store_evict(struct store *s, struct store_owner *ow, const uint64_t *ids,
 		}
 		free(blobs);
 	}
+	return rc;
+}
+
+int
+store_evict(struct store *s, struct store_owner *ow, const uint64_t *ids,
+	    size_t n, uint64_t *ticket)
+{
+	struct pjob *job;
+	int rc = 0;
+
+	if (ticket)
+		*ticket = 0;
+	store_lock(s);
+	if (!s->spill) {
+		rc = store_fail(-ENOTSUP, "this daemon has no spill directory "
+				"(vineyardd --spill-dir)");
+		goto out;
+	}
+	if ((rc = may_read_all(s, ow, ids, n, "evict")))
+		goto out;
+	if (!ticket || !s->threads) {
+		rc = spill_evict(s, ids, n);
+		goto out;
+	}
+	/* The loader writes the files; the caller answers when it is done. */
+	job = xcalloc(1, sizeof(*job));
+	job->evict = xmemdup(ids, (n ? n : 1) * sizeof(*ids));
+	job->nevict = n;
+	*ticket = job_submit(s, job, 1);
 out:
 	store_unlock(s);
 	return rc;
+}
+
+int
+store_make_room(struct store *s, const uint64_t *lens, size_t n,
+		uint64_t *ticket)
+{
+	struct pjob *job;
+	uint64_t fp = 0, f;
+	size_t i;
+
+	*ticket = 0;
+	for (i = 0; i < n; i++) {
+		f = arena_footprint((size_t)lens[i]);
+		if (f < lens[i] || fp + f < fp)
+			return 0;  /* absurd: the create says so */
+		fp += f;
+	}
+	store_lock(s);
+	/* Fits, too big for any spilling, or nothing to spill it with: the
+	 * create goes ahead and succeeds or says why not. */
+	if (s->spill && s->threads && fp <= s->limit && !store_fits(s, fp)) {
+		job = xcalloc(1, sizeof(*job));
+		job->room = fp;
+		*ticket = job_submit(s, job, 1);
+	}
+	store_unlock(s);
+	return 0;
 }
 
 int

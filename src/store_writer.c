@@ -1,7 +1,8 @@
 /*
  * store_writer: the two disk threads. The writer runs persist, anchor,
  * removal, quarantine and change-of-mode jobs in order; the loader runs
- * prefetches with load_blob (store_loader.c).
+ * prefetches with load_blob (store_loader.c), and spills for puts and
+ * evicts (store_spill.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -607,17 +608,24 @@ loader_main(void *arg)
 	struct store *s = arg;
 	struct pjob *j;
 	size_t i;
+	int rc;
 
 	while ((j = job_next(s, &s->lq, &s->lq_tail, &s->lq_cond, 0))) {
 		store_lock(s);
 		for (i = 0; i < j->nloads; i++) {
-			int rc = load_blob(s, j->loads[i]);
+			rc = load_blob(s, j->loads[i]);
 
 			/* A blob deleted meanwhile: the caller's retry
 			 * says so better. */
 			if (rc && rc != -ENOENT)
 				jfail(j, rc, "%s", store_errmsg());
 		}
+		/* spilling for a put, or by request (store_spill.c) */
+		if (j->nevict && (rc = spill_evict(s, j->evict, j->nevict)))
+			jfail(j, rc, "%s", store_errmsg());
+		if (j->room && !store_fits(s, j->room) &&
+		    (rc = spill_room(s, j->room)))
+			jfail(j, rc, "%s", store_errmsg());
 		store_unlock(s);
 		job_done(s, j);
 	}

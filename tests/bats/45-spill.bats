@@ -330,3 +330,66 @@ figure() { # figure NAME: a number from --json status
 	vyctl get p1 -o "$T/b1.bin"
 	cmp "$T/p1.bin" "$T/b1.bin"
 }
+
+@test "a put that must spill waits on its own: other clients are served meanwhile" {
+	# The test hook holds every spill file's write until $T/gate exists
+	# (and says it waits with $T/gate.waiting); the spiller thread is off
+	# (--spill-upper 1), so only the put's own need spills.
+	VINEYARD_TEST_SPILL_GATE=$T/gate start_daemon --size 8M --spill-upper 1
+	printf 'small and never spilled' >"$T/small.bin"
+	vyctl put "$T/small.bin" --name small >/dev/null
+	for i in 1 2 3; do
+		timeout 30 "$VINEYARDCTL" put "$T/p$i.bin" --name "p$i" >/dev/null
+	done
+	[ "$(figure spilled_bytes)" -eq 0 ]
+	# (the next put does not fit)
+	[ $(($(figure used_bytes) + (2 << 20))) -gt $((8 << 20)) ]
+	timeout 60 "$VINEYARDCTL" put "$T/p4.bin" --name p4 >"$T/put.out" 2>&1 3>&- &
+	put=$!
+	HOLD_PID=$put
+	for _ in $(seq 600); do
+		[ -e "$T/gate.waiting" ] && break
+		sleep 0.05
+	done
+	[ -e "$T/gate.waiting" ]
+	# the put waits for its spill; a get, ls and status are answered
+	timeout 20 "$VINEYARDCTL" get small -o "$T/small.out"
+	cmp "$T/small.bin" "$T/small.out"
+	timeout 20 "$VINEYARDCTL" ls >/dev/null
+	timeout 20 "$VINEYARDCTL" status >/dev/null
+	kill -0 "$put"
+	[ ! -s "$T/put.out" ]
+	touch "$T/gate"
+	wait "$put"
+	HOLD_PID=
+	[ -n "$(cat "$T/put.out")" ]
+	[ "$(figure spilled_bytes)" -gt 0 ]
+	for i in 4 1 2 3; do
+		timeout 30 "$VINEYARDCTL" get "p$i" -o "$T/b$i.bin"
+		cmp "$T/p$i.bin" "$T/b$i.bin"
+	done
+}
+
+@test "vineyardctl evict writes off the request loop: other clients are served meanwhile" {
+	VINEYARD_TEST_SPILL_GATE=$T/gate start_daemon --size 8M --spill-upper 1
+	printf 'small and never spilled' >"$T/small.bin"
+	vyctl put "$T/small.bin" --name small >/dev/null
+	vyctl put "$T/p1.bin" --name p1 >/dev/null
+	timeout 60 "$VINEYARDCTL" evict p1 >"$T/ev.out" 2>&1 3>&- &
+	ev=$!
+	HOLD_PID=$ev
+	for _ in $(seq 600); do
+		[ -e "$T/gate.waiting" ] && break
+		sleep 0.05
+	done
+	[ -e "$T/gate.waiting" ]
+	timeout 20 "$VINEYARDCTL" get small -o "$T/small.out"
+	cmp "$T/small.bin" "$T/small.out"
+	kill -0 "$ev"
+	touch "$T/gate"
+	wait "$ev"
+	HOLD_PID=
+	[[ "$(vyctl ls)" == *" disk "*p1* ]]
+	timeout 30 "$VINEYARDCTL" get p1 -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+}
