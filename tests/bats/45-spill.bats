@@ -393,3 +393,31 @@ figure() { # figure NAME: a number from --json status
 	timeout 30 "$VINEYARDCTL" get p1 -o "$T/b1.bin"
 	cmp "$T/p1.bin" "$T/b1.bin"
 }
+
+@test "over the TCP front (as another instance's fetch): a spilled blob reads back, a put by copy spills for room" {
+	local ok=0
+	for _ in $(seq 20); do
+		PORT=$((20000 + RANDOM % 30000))
+		ss -Htln 2>/dev/null | awk '{print $4}' | grep -q ":$PORT\$" && continue
+		if start_daemon --size 8M --rpc "127.0.0.1:$PORT" 2>/dev/null; then
+			ok=1
+			break
+		fi
+		grep -q "cannot listen" "$T/daemon.log" || break
+		DAEMON_PID=
+	done
+	[ "$ok" -eq 1 ]
+	tcp() { timeout 30 "$VINEYARDCTL" --host "127.0.0.1:$PORT" "$@"; }
+	vyctl put "$T/p1.bin" --name p1 --mode 0644 >/dev/null
+	vyctl evict p1
+	[[ "$(vyctl ls)" == *" disk "*p1* ]]
+	tcp get p1 -o "$T/b1.bin"
+	cmp "$T/p1.bin" "$T/b1.bin"
+	# puts by copy past the limit spill others (on the loader thread)
+	for i in 2 3 4 5 6; do tcp put "$T/p$i.bin" --name "p$i" >/dev/null; done
+	[ "$(figure spilled_bytes)" -gt 0 ]
+	for i in 6 2 1; do
+		tcp get "p$i" -o "$T/b$i.bin"
+		cmp "$T/p$i.bin" "$T/b$i.bin"
+	done
+}
