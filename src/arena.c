@@ -1,9 +1,12 @@
 /*
  * arena: memfds with reserved pages. Reservation uses fallocate, or, in the
  * "advise" huge-page mode, a transient daemon mapping with MADV_HUGEPAGE and
- * MADV_POPULATE_WRITE (fallocate alone ignores madvise policy).
+ * MADV_POPULATE_WRITE (fallocate alone ignores madvise policy). In the
+ * "pool" mode (the policy is never) the reserve pool alone is built of huge
+ * pages with MADV_COLLAPSE, which the kernel honours whatever that policy.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,10 +21,16 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
 
 #define HUGE_MIN (2u << 20)
 
 static enum arena_huge arena_mode = ARENA_HUGE_OFF;
+/* Set when MADV_COLLAPSE is refused for good (kernel before 6.1, huge
+ * pages denied): the pool is built of small pages. Atomic: status reads it. */
+static int no_collapse;
 
 #define SHMEM_THP "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
@@ -85,14 +94,24 @@ arena_init(int want_huge)
 	char buf[64];
 
 	arena_mode = ARENA_HUGE_OFF;
+	__atomic_store_n(&no_collapse, 0, __ATOMIC_RELAXED);
 	if (!want_huge)
 		return;
 	shmem_policy(buf, sizeof(buf));
 	if (strcmp(buf, "advise") == 0)
 		arena_mode = ARENA_HUGE_ADVISE;
+	else if (strcmp(buf, "never") == 0)
+		arena_mode = ARENA_HUGE_POOL; /* "deny" (or none): off */
 	else if (strcmp(buf, "always") == 0 || strcmp(buf, "within_size") == 0
 		 || strcmp(buf, "force") == 0)
 		arena_mode = ARENA_HUGE_KERNEL;
+}
+
+void
+arena_force_mode(enum arena_huge mode)
+{
+	arena_mode = mode;
+	__atomic_store_n(&no_collapse, 0, __ATOMIC_RELAXED);
 }
 
 enum arena_huge
@@ -107,6 +126,9 @@ arena_huge_name(void)
 	switch (arena_mode) {
 	case ARENA_HUGE_ADVISE: return "advise";
 	case ARENA_HUGE_KERNEL: return "kernel";
+	case ARENA_HUGE_POOL:
+		return __atomic_load_n(&no_collapse, __ATOMIC_RELAXED) ?
+		       "off" : "pool";
 	default: return "off";
 	}
 }
@@ -214,11 +236,78 @@ arena_pool_new(const char *name, int *fd)
 	return 0;
 }
 
+/* A shared mapping of fd's [off, off + len) whose address is congruent to
+ * off modulo 2 MiB, so that whole huge pages of the file fall on whole
+ * page-table entries of the mapping (MADV_COLLAPSE needs that). */
+static char *
+map_aligned(int fd, size_t off, size_t len)
+{
+	size_t span = len + HUGE_MIN;
+	char *r = mmap(NULL, span, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *a;
+	uintptr_t want;
+
+	if (r == MAP_FAILED)
+		return MAP_FAILED;
+	want = ((uintptr_t)r & ~(uintptr_t)(HUGE_MIN - 1)) +
+	       (off & (HUGE_MIN - 1));
+	if (want < (uintptr_t)r)
+		want += HUGE_MIN;
+	a = mmap((void *)want, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+	if (a == MAP_FAILED) {
+		munmap(r, span);
+		return MAP_FAILED;
+	}
+	if (a > r)
+		munmap(r, (size_t)(a - r));
+	if (a + len < r + span)
+		munmap(a + len, (size_t)(r + span - (a + len)));
+	return a;
+}
+
+/* Writes (zeroes) every page of p[0, k): the host backs them now. */
+static int
+populate(char *p, size_t k)
+{
+	if (madvise(p, k, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno == EINVAL) {	/* kernel before 5.14 */
+		volatile char *c = p;
+		size_t i;
+
+		for (i = 0; i < k; i += 4096)
+			c[i] = 0;
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+/* One huge page at p (2 MiB, aligned in the file): one small page written
+ * so that the range is not a hole, then MADV_COLLAPSE, which puts all of it
+ * in one huge page (zeroing the rest) even when the shmem policy is never.
+ * 1: no huge page this time (the caller populates small pages). */
+static int
+collapse(char *p)
+{
+	if (populate(p, 4096))
+		return -ENOSPC;
+	if (madvise(p, HUGE_MIN, MADV_COLLAPSE) == 0)
+		return 0;
+	if (errno == EINVAL) {
+		log_debug("arena: MADV_COLLAPSE: %s; the reserve pool uses "
+			  "4 KiB pages", strerror(errno));
+		__atomic_store_n(&no_collapse, 1, __ATOMIC_RELAXED);
+	}
+	return 1; /* or EAGAIN, ENOMEM: no free huge page just now */
+}
+
 int
 arena_pool_fill(int fd, size_t from, size_t to, const int *cancel)
 {
-	const size_t step = 512u << 10; /* short holds of mmap_lock */
-	size_t len = to - from, off;
+	size_t len = to - from, off = 0;
+	int pool = arena_mode == ARENA_HUGE_POOL &&
+		   !__atomic_load_n(&no_collapse, __ATOMIC_RELAXED);
 	char *p;
 	int rc = 0;
 
@@ -226,31 +315,35 @@ arena_pool_fill(int fd, size_t from, size_t to, const int *cancel)
 		return 0;
 	if (ftruncate(fd, (off_t)to) < 0)
 		return -errno;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		 (off_t)from);
+	p = pool ? map_aligned(fd, from, len) :
+		   mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			(off_t)from);
 	if (p == MAP_FAILED)
 		return -errno;
 	if (arena_mode == ARENA_HUGE_ADVISE && len >= HUGE_MIN)
 		madvise(p, len, MADV_HUGEPAGE);
 	/* Writing faults every page in, host included: the cost a put into
-	 * fresh pages would pay. In steps, so a stop or a put that needs the
-	 * room does not wait long. */
-	for (off = 0; off < len && rc == 0; off += step) {
-		size_t k = len - off < step ? len - off : step;
+	 * fresh pages would pay. In steps of at most 2 MiB (short holds of
+	 * mmap_lock), so a stop or a put that needs the room does not wait
+	 * long; each ends on a huge-page boundary of the file, so that after
+	 * the first they are whole huge pages. */
+	while (off < len && rc == 0) {
+		size_t edge = (from + off) & (HUGE_MIN - 1);
+		size_t k = HUGE_MIN - edge;
 
+		if (k > len - off)
+			k = len - off;
 		if (__atomic_load_n(cancel, __ATOMIC_RELAXED)) {
 			rc = -ECANCELED;
-		} else if (madvise(p + off, k, MADV_POPULATE_WRITE) < 0) {
-			if (errno == EINVAL) {
-				volatile char *c = p + off;
-				size_t i;
-
-				for (i = 0; i < k; i += 4096)
-					c[i] = 0;
-			} else {
-				rc = -ENOSPC;
-			}
+			break;
 		}
+		rc = 1;
+		if (pool && k == HUGE_MIN &&
+		    !__atomic_load_n(&no_collapse, __ATOMIC_RELAXED))
+			rc = collapse(p + off);
+		if (rc > 0)
+			rc = populate(p + off, k);
+		off += k;
 	}
 	munmap(p, len);
 	return rc;

@@ -19,6 +19,8 @@ enum arena_huge {
 	ARENA_HUGE_OFF,    /* 4 KiB pages only */
 	ARENA_HUGE_ADVISE, /* shmem_enabled=advise: madvise a daemon mapping */
 	ARENA_HUGE_KERNEL, /* shmem_enabled=always|within_size|force */
+	ARENA_HUGE_POOL,   /* shmem_enabled=never: the reserve pool alone,
+			    * by MADV_COLLAPSE (other blobs: 4 KiB) */
 };
 
 /* Reads the kernel's shmem THP policy; want_huge 0 forces 4 KiB pages. */
@@ -31,7 +33,10 @@ int arena_enable_huge(char *old, size_t oldlen);
 /* Puts back a value saved by arena_enable_huge. */
 void arena_restore_huge(const char *old);
 enum arena_huge arena_huge(void);
-/* "off", "advise" or "kernel", for logs and status. */
+/* Tests: a mode whatever the policy (MADV_COLLAPSE, "pool", works under
+ * every policy but deny). */
+void arena_force_mode(enum arena_huge mode);
+/* "off", "advise", "kernel" or "pool", for logs and status. */
 const char *arena_huge_name(void);
 
 /* A sealable memfd of len bytes (len > 0) with its pages reserved and its
@@ -51,7 +56,9 @@ int arena_reopen_ro(int fd);
 int arena_pool_new(const char *name, int *fd);
 /* Grows pool fd from `from` to `to` bytes and writes (zeroes) every new
  * page through a transient mapping, so the host backs them now rather
- * than during a put. -ENOSPC when memory runs out; -ECANCELED as soon as
+ * than during a put. In the "pool" mode, as huge pages where it can: a
+ * put's pwrite into them then costs little more than a memcpy (on 4 KiB
+ * pages, the kernel's work per page doubles its time). -ENOSPC when memory runs out; -ECANCELED as soon as
  * *cancel (read atomically) is nonzero. */
 int arena_pool_fill(int fd, size_t from, size_t to, const int *cancel);
 /* Makes pool fd (have bytes filled) a blob memfd of exactly len bytes:

@@ -132,6 +132,10 @@ test_huge_modes(void)
 	case ARENA_HUGE_KERNEL:
 		CHECK(strcmp(arena_huge_name(), "kernel") == 0);
 		break;
+	case ARENA_HUGE_POOL:	/* "off" once MADV_COLLAPSE is refused */
+		CHECK(strcmp(arena_huge_name(), "pool") == 0 ||
+		      strcmp(arena_huge_name(), "off") == 0);
+		break;
 	}
 	/* a huge-page-sized blob is reserved in any mode */
 	{
@@ -147,5 +151,52 @@ test_huge_modes(void)
 	arena_init(0);
 }
 
+/* The reserve pool with 4 KiB pages, as the policy allows, and made of
+ * huge pages by MADV_COLLAPSE: filled in two steps, the second from a
+ * start that is not on a huge-page boundary; every page allocated and
+ * zero; then adopted as a smaller blob and sealed. */
+static void
+test_pool_fill(void)
+{
+	const size_t a = (3u << 20) + 8192, b = 9u << 20;
+	int huge, cancel = 0;
+
+	for (huge = 0; huge < 3; huge++) {
+		static char buf[1u << 20];
+		struct stat st;
+		size_t off, i, nz = 0;
+		int fd = -1;
+
+		arena_init(huge == 1);
+		if (huge == 2)
+			arena_force_mode(ARENA_HUGE_POOL);
+		CHECK_EQ(arena_pool_new("pool", &fd), 0);
+		CHECK_EQ(arena_pool_fill(fd, 0, a, &cancel), 0);
+		CHECK_EQ(arena_pool_fill(fd, a, b, &cancel), 0);
+		CHECK_EQ(fstat(fd, &st), 0);
+		CHECK_EQ((size_t)st.st_size, b);
+		CHECK((size_t)st.st_blocks * 512 >= b);
+		for (off = 0; off < b; off += sizeof(buf)) {
+			CHECK_EQ(pread(fd, buf, sizeof(buf), (off_t)off),
+				 (ssize_t)sizeof(buf));
+			for (i = 0; i < sizeof(buf); i++)
+				nz += buf[i] != 0;
+		}
+		CHECK_EQ(nz, 0);
+		/* a stop cuts a fill short */
+		cancel = 1;
+		CHECK_EQ(arena_pool_fill(fd, b, b + (4u << 20), &cancel),
+			 -ECANCELED);
+		cancel = 0;
+		CHECK_EQ(arena_adopt(fd, b, 5u << 20), 0);
+		CHECK_EQ(fstat(fd, &st), 0);
+		CHECK_EQ((size_t)st.st_size, (size_t)5u << 20);
+		CHECK_EQ(arena_seal(fd), 0);
+		close(fd);
+	}
+	arena_init(0);
+}
+
 TEST_MAIN(arena_init(0); RUN(test_footprint); RUN(test_memfd_reserved);
-	  RUN(test_seal); RUN(test_seal_by_writer); RUN(test_huge_modes))
+	  RUN(test_seal); RUN(test_seal_by_writer); RUN(test_huge_modes);
+	  RUN(test_pool_fill))
