@@ -231,7 +231,6 @@ main(int argc, char **argv)
 	scfg.spill_dir = spill_dir;
 	scfg.spill_lower = o.spill_lower;
 	scfg.spill_upper = o.spill_upper;
-	scfg.reserve_eager = o.reserve_set;
 	store = store_new(&scfg);
 	store_stream_threshold(store, o.stream_threshold);
 	loop = loop_new();

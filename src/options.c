@@ -47,12 +47,11 @@ usage(FILE *f)
 "                         within_size while the daemon runs (root; puts of\n"
 "                         large blobs run several times faster); off: never\n"
 "      --reserve SIZE     keep up to SIZE of memory faulted in ahead of puts,\n"
-"                         filled while a CPU is idle, so that a put copies\n"
-"                         at memory speed instead of faulting fresh pages\n"
-"                         (default 1G: 64M at start, then the size of the\n"
-"                         latest large put up to SIZE; an explicit SIZE is\n"
-"                         filled at start; 0 turns it off). Never more than\n"
-"                         a quarter of --size,\n"
+"                         filled from the start while a CPU is idle, so that\n"
+"                         a put copies at memory speed instead of faulting\n"
+"                         fresh pages (default 1G; then the size of the\n"
+"                         latest large put up to SIZE; 0 turns it off).\n"
+"                         Never more than a quarter of --size,\n"
 "                         and only out of room the blobs leave free\n"
 "      --spill-dir DIR    when memory runs short, write cold blobs to DIR\n"
 "                         and read them back on use (default: DATA_DIR/spill;\n"
@@ -294,7 +293,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 					"or 0\n", optarg);
 				exit(2);
 			}
-			o->reserve_set = 1;
 			break;
 		case 'S':
 			if (!*optarg) {

@@ -16,10 +16,9 @@ struct opts {
 	const char *socket;
 	uint64_t size;
 	uint64_t input_limit;
-	uint64_t reserve;     /* --reserve; explicit ones are filled at start */
+	uint64_t reserve;     /* --reserve */
 	const char *spill_dir; /* NULL: inside the data dir; "" = none */
 	double spill_lower, spill_upper;
-	int reserve_set;
 	mode_t socket_mode;
 	gid_t socket_gid;      /* (gid_t)-1: the daemon's own group */
 	int foreground;

@@ -79,6 +79,8 @@ status_fill(struct server *sv, struct status *out)
 	out->disk_raw_bytes = st.disk_raw;
 	out->damaged_files = st.damaged;
 	out->reserve_bytes = st.reserve;
+	out->reserve_filled_bytes = st.reserve_filled;
+	out->reserve_target_bytes = st.reserve_target;
 	STATUS_SET(out, spill_dir, st.spill_dir);
 	out->spilled_bytes = st.spilled;
 	out->spill_file_bytes = st.spill_disk;

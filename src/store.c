@@ -200,7 +200,7 @@ store_new(const struct store_cfg *cfg)
 		threads_start(s);
 	}
 	spill_run(s);
-	reserve_start(s, cfg->reserve, cfg->reserve_eager);
+	reserve_start(s, cfg->reserve);
 	return s;
 }
 
@@ -224,6 +224,7 @@ obj_destroy(struct store *s, struct object *o)
 			if (o->u.big.rofd >= 0)
 				close(o->u.big.rofd);
 			s->big_bytes -= arena_footprint(o->nbytes);
+			reserve_kick(s); /* room for the pool again */
 		}
 	} else {
 		free(o->u.meta);
@@ -302,6 +303,7 @@ store_status(struct store *s, struct store_status *st)
 	st->segments = slab_bytes(&s->slab);
 	st->idle_segments = slab_idle_bytes(&s->slab);
 	st->reserve = reserve_bytes(s);
+	reserve_figures(s, &st->reserve_filled, &st->reserve_target);
 	st->spilled = s->lazy_bytes;
 	st->spill_disk = s->spill_disk;
 	st->spills = s->nspills;

@@ -50,7 +50,6 @@ struct store_cfg {
 				  * store then owns; wins over data_dir */
 	uint64_t reserve;     /* pre-faulted pool for puts, bytes (at most a
 			       * quarter of the limit); 0 = none */
-	int reserve_eager;    /* fill it all at start (else grow with puts) */
 	const char *spill_dir; /* spill cold blobs here; NULL = never */
 	struct persist *spill; /* or an open one, which the store owns */
 	double spill_lower, spill_upper; /* fractions of limit (0.3, 0.8) */
@@ -364,6 +363,8 @@ struct store_status {
 	uint64_t segments;   /* bytes of slab segments (part of used) */
 	uint64_t idle_segments; /* an empty segment kept (not in used) */
 	uint64_t reserve;    /* pre-faulted pool for puts (not in used) */
+	uint64_t reserve_filled; /* of which faulted in and ready */
+	uint64_t reserve_target; /* what it fills towards */
 	uint64_t spilled;    /* blob bytes on disk only: spilled, or
 			      * restored and not read back yet */
 	uint64_t spill_disk; /* bytes of spill files */

@@ -140,6 +140,7 @@ struct reserve {
 	int orphan;         /* dropped while busy: the thread closes it */
 	int cancel;         /* atomic: cut the fill short (drop, stop) */
 	int failed;         /* a fill ran out of memory: wait for a put */
+	int short_mem;      /* the machine has too little memory to spare */
 	pthread_t thr;
 	pthread_cond_t cond;
 };
@@ -323,11 +324,12 @@ void spill_forget(struct store *s, uint64_t id);
 void spill_damaged(struct store *s, uint64_t id, const char *why);
 
 /* store_reserve.c */
-/* cap: the most the pool holds (at most a quarter of the limit); eager:
- * fill it all at start, else 64 MiB and then what puts ask. Lock not
- * held for start and stop. */
-void reserve_start(struct store *s, uint64_t cap, int eager);
+/* cap: the most the pool holds (at most a quarter of the limit), filled
+ * from the start. Lock not held for start and stop. */
+void reserve_start(struct store *s, uint64_t cap);
 void reserve_stop(struct store *s);
+/* Room was freed: the pool may grow back to its target. */
+void reserve_kick(struct store *s);
 /* Gives the pool's room back (a put needs it). */
 void reserve_drop(struct store *s);
 /* A blob of fp bytes is being created: the pool grows towards it. */
@@ -338,6 +340,8 @@ void reserve_note(struct store *s, uint64_t fp, int nowait);
 int reserve_take(struct store *s, size_t len, int *fd, uint64_t *id);
 /* Room the pool holds now (not in used_bytes). */
 uint64_t reserve_bytes(struct store *s);
+/* Its bytes faulted in and ready, and what it fills towards. */
+void reserve_figures(struct store *s, uint64_t *filled, uint64_t *target);
 /* stream.c: hooks */
 /* Fails the streams ow writes and drops its readers. */
 void stream_owner_gone(struct store *s, struct store_owner *ow);

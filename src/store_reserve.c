@@ -14,11 +14,18 @@
  * The pool lives inside the memory limit: it only ever holds room the
  * blobs leave free, like the slab's idle segment it is not counted in
  * used bytes, and a put or reload that needs its room takes it back
- * (reserve_drop). Its size: --reserve (explicit: filled at start), or by
- * default 64 MiB at start; then it follows the size of the latest large
- * put, up to that cap (default 1 GiB), never more than a quarter of the
- * limit. A put that arrives while the chunk it would adopt is being
- * filled waits for that one chunk.
+ * (reserve_drop). Its size: --reserve (default 1 GiB), never more than a
+ * quarter of the limit, filled from the start so that the first large put
+ * finds it ready; then it follows the size of the latest large put, up to
+ * that cap. A put that arrives while the chunk it would adopt is being
+ * filled waits for that one chunk. Nor does it take memory the machine is
+ * short of: it grows only while an eighth of the machine's memory stays
+ * available besides (checked again every few seconds while it waits).
+ *
+ * Where the kernel's shmem huge-page policy is never, the pool is made of
+ * huge pages all the same (arena_pool_fill, MADV_COLLAPSE, which needs no
+ * system setting): a put writes into them at about memcpy speed, where on
+ * 4 KiB pages the kernel's work per page doubles the time of the copy.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +33,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -33,7 +41,36 @@
 
 #define CHUNK (32u << 20)       /* filled per step, the lock let go */
 #define ADOPT_MIN (64u << 10)   /* smaller blobs fault few pages anyway */
-#define START_AUTO (64u << 20)  /* default: filled at start */
+#define RECHECK_S 5             /* short of memory: look again after this */
+
+/* Whether the machine can spare chunk more bytes of memory: an eighth of
+ * it stays available to everything else. 1 when /proc says nothing. */
+static int
+machine_spares(uint64_t chunk)
+{
+	char line[128];
+	uint64_t total = 0, avail = 0;
+	int got = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 1;
+	while (got < 2 && fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1) {
+			total = (uint64_t)v << 10;
+			got++;
+		} else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+			avail = (uint64_t)v << 10;
+			got++;
+		}
+	}
+	fclose(f);
+	if (got < 2)
+		return 1;
+	return avail > chunk && avail - chunk >= total / 8;
+}
 
 /* Room under the limit the pool may still claim. */
 static uint64_t
@@ -94,6 +131,20 @@ reserve_main(void *arg)
 			pthread_cond_wait(&r->cond, &s->lock);
 			continue;
 		}
+		if (!machine_spares(chunk)) {
+			struct timespec ts;
+
+			if (!r->short_mem)
+				log_debug("reserve: the machine is short of "
+					  "memory; the pool stays at %" PRIu64
+					  " MiB", r->have >> 20);
+			r->short_mem = 1;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += RECHECK_S;
+			pthread_cond_timedwait(&r->cond, &s->lock, &ts);
+			continue;
+		}
+		r->short_mem = 0;
 		if (r->fd < 0) {
 			char name[40];
 
@@ -145,7 +196,7 @@ reserve_main(void *arg)
 }
 
 void
-reserve_start(struct store *s, uint64_t cap, int eager)
+reserve_start(struct store *s, uint64_t cap)
 {
 	struct reserve *r = &s->res;
 
@@ -156,7 +207,7 @@ reserve_start(struct store *s, uint64_t cap, int eager)
 	r->cap = cap;
 	if (cap == 0)
 		return;
-	r->target = eager || cap < START_AUTO ? cap : START_AUTO;
+	r->target = cap;
 	pthread_cond_init(&r->cond, NULL);
 	if (pthread_create(&r->thr, NULL, reserve_main, s)) {
 		log_warnx("reserve: cannot start its thread; puts fault "
@@ -204,6 +255,15 @@ reserve_drop(struct store *s)
 		close(r->fd);
 	r->fd = -1;
 	r->have = r->claimed = 0;
+}
+
+void
+reserve_kick(struct store *s)
+{
+	struct reserve *r = &s->res;
+
+	if (r->on && r->have < r->target)
+		pthread_cond_signal(&r->cond);
 }
 
 void
@@ -256,4 +316,13 @@ uint64_t
 reserve_bytes(struct store *s)
 {
 	return s->res.claimed;
+}
+
+void
+reserve_figures(struct store *s, uint64_t *filled, uint64_t *target)
+{
+	struct reserve *r = &s->res;
+
+	*filled = r->on ? r->have : 0;
+	*target = r->on ? r->target : 0;
 }

@@ -15,6 +15,7 @@ print_human(struct vy_client *c, const struct vy_status *st)
 {
 	char used[32], limit[32], payload[32], disk[32], raw[32];
 	char in[32], inlim[32], res[32], spilled[32], sfiles[32];
+	char rfill[32], rtarget[32];
 
 	human_bytes(st->used_bytes, used, sizeof(used));
 	human_bytes(st->limit_bytes, limit, sizeof(limit));
@@ -26,6 +27,8 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	human_bytes(st->reserve_bytes, res, sizeof(res));
 	human_bytes(st->spilled_bytes, spilled, sizeof(spilled));
 	human_bytes(st->spill_file_bytes, sfiles, sizeof(sfiles));
+	human_bytes(st->reserve_filled_bytes, rfill, sizeof(rfill));
+	human_bytes(st->reserve_target_bytes, rtarget, sizeof(rtarget));
 	printf("daemon:     pid %" PRIu64 ", up %" PRIu64 " s, socket %s\n",
 	       st->pid, st->uptime_s, vy_socket_path(c));
 	printf("objects:    %" PRIu64 " (%" PRIu64 " blobs, %" PRIu64
@@ -35,6 +38,11 @@ print_human(struct vy_client *c, const struct vy_status *st)
 	printf("spilled:    %s of blobs on disk only, %s of spill files in "
 	       "%s, %" PRIu64 " spills; %s reserved for puts\n", spilled,
 	       sfiles, st->spill_dir ? st->spill_dir : "-", st->spills, res);
+	if (st->reserve_target_bytes)
+		printf("reserve:    %s faulted in ahead of puts, of %s%s\n",
+		       rfill, rtarget,
+		       st->reserve_filled_bytes >= st->reserve_target_bytes ?
+		       " (ready)" : " (filling while a CPU is idle)");
 	printf("in flight:  %" PRIu64 " unsealed blobs, %" PRIu64
 	       " deleted blobs still mapped\n", st->unsealed_blobs,
 	       st->deleted_in_use);

@@ -385,6 +385,10 @@ struct vy_status {
 	uint64_t transfer_bytes;   /* blob bytes received from other instances */
 	uint64_t transfer_wire_bytes; /* the same as they crossed the wire
 				       * (--transfer-compression) */
+	uint64_t reserve_filled_bytes; /* of reserve_bytes, faulted in */
+	uint64_t reserve_target_bytes; /* what that pool fills towards: the
+					* first large put is fast once
+					* filled reaches it */
 	/* Later versions add fields here only: the library allocates. */
 };
 /* The daemon's figures in *st, one malloc'd block with its strings: free()

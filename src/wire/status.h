@@ -62,7 +62,9 @@
 	U(transfers_done)   /* fetches finished whole */ \
 	U(transfers_failed) /* fetches that failed (nothing kept) */ \
 	U(transfer_bytes)   /* blob bytes received from other instances */ \
-	U(transfer_wire_bytes) /* the same as they crossed the wire */
+	U(transfer_wire_bytes) /* the same as they crossed the wire */ \
+	U(reserve_filled_bytes) /* of reserve_bytes, faulted in and ready */ \
+	U(reserve_target_bytes) /* what the pool fills towards (--reserve) */
 
 struct status {
 #define STATUS_U_(name) uint64_t name;

@@ -35,7 +35,8 @@ assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
     "cluster_instance", "reserve_bytes", "spill_dir", "spilled_bytes",
     "spill_file_bytes", "spills", "streams", "streams_open", "stream_held_bytes",
     "stream_threshold_bytes", "transfers_active", "transfers_done",
-    "transfers_failed", "transfer_bytes", "transfer_wire_bytes"], list(s)
+    "transfers_failed", "transfer_bytes", "transfer_wire_bytes",
+    "reserve_filled_bytes", "reserve_target_bytes"], list(s)
 assert s["version"] == v and s["protocol"] == int(proto), s
 assert s["input_limit_bytes"] == 256 << 20, s
 assert s["pid"] == int(pid) and s["socket"] == sock, s

@@ -47,9 +47,12 @@ unmount_all() {
 
 # Starts vineyardd in the foreground on $SOCK with extra options; waits
 # until it answers. Its log is $T/daemon.log. Unless the options say
-# otherwise, its data directory is $T/data (never the user's default).
+# otherwise, its data directory is $T/data (never the user's default), and
+# its reserve pool 64M: by default a daemon faults in up to 1G ahead of puts,
+# which hundreds of short-lived test daemons on a shared machine need not
+# (the tests of that pool give their own --reserve or --size).
 start_daemon() {
-	local dd=(--data-dir "$T/data") a
+	local dd=(--data-dir "$T/data") res=(--reserve 64M) a
 	# A second daemon on the same socket would fail while the first still
 	# answers: the test would go on with the first one's pid lost, and the
 	# orphan would hold bats' output open and hang the whole run.
@@ -58,10 +61,13 @@ start_daemon() {
 		return 1
 	fi
 	for a in "$@"; do
-		case "$a" in --data-dir|--data-dir=*|-d) dd=() ;; esac
+		case "$a" in
+		--data-dir|--data-dir=*|-d) dd=() ;;
+		--reserve|--reserve=*|--size|--size=*|-m) res=() ;;
+		esac
 	done
 	# 3>&-: bats waits for every holder of its fd 3; a daemon never needs it.
-	"$VINEYARDD" --foreground --socket "$SOCK" "${dd[@]}" "$@" >>"$T/daemon.log" 2>&1 3>&- &
+	"$VINEYARDD" --foreground --socket "$SOCK" "${dd[@]}" "${res[@]}" "$@" >>"$T/daemon.log" 2>&1 3>&- &
 	DAEMON_PID=$!
 	wait_daemon
 }

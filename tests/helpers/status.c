@@ -35,6 +35,7 @@ main(void)
 	U(stream_threshold_bytes);
 	U(transfers_active); U(transfers_done); U(transfers_failed);
 	U(transfer_bytes); U(transfer_wire_bytes);
+	U(reserve_filled_bytes); U(reserve_target_bytes);
 	free(st);
 	vy_close(c);
 	return 0;

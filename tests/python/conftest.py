@@ -52,6 +52,11 @@ class Daemon:
         if HAS_DATA_DIR and not any(a.startswith("--data-dir")
                                     for a in self.args):
             self.args += ["--data-dir", os.path.join(self.dir, "data")]
+        # A smaller reserve pool than the default 1G: many short-lived
+        # test daemons share this machine (tests/bats/helper.bash too).
+        if not any(a.startswith(("--reserve", "--size", "-m"))
+                   for a in self.args):
+            self.args += ["--reserve", "64M"]
         self.proc = None
 
     def start(self):
