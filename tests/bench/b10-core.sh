@@ -29,11 +29,11 @@ stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/
 echo "-- put 1 GiB (daemon with --huge-pages enable: huge pages when root)"
 start "$D/a.sock" --size 8G --huge-pages enable
 echo "   huge pages: $("$B/vineyardctl" -s "$D/a.sock" --json status | sed -n 's/.*"huge_pages": "\(.*\)".*/\1/p')"
-"$B/bench/bench_core" put "$D/a.sock"
+"$B/bench/bench_core" put "$D/a.sock" "target >= 0.5"
 stop_all
 echo "-- put 1 GiB (daemon with --huge-pages off: 4 KiB pages)"
 start "$D/b.sock" --size 8G --huge-pages off
-"$B/bench/bench_core" put "$D/b.sock"
+"$B/bench/bench_core" put "$D/b.sock" "report"
 stop_all
 
 echo "-- get latency"
