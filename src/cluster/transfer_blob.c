@@ -12,9 +12,12 @@
  * blob and its memory.
  *
  * Where the time goes (perf, 256 MiB on the 2-vCPU VM): about two thirds
- * of the receiver's CPU is the kernel zeroing the new blob's pages
- * (clear_page in the MAP_POPULATE below), more than the copy off the
- * socket; the sender's pread and checksum are a small part.
+ * of the receiver's CPU is the kernel zeroing the new blob's pages and the
+ * host backing them (clear_page when they are first mapped), more than the
+ * copy off the socket. So each chunk's pages are mapped in just before it
+ * is received, while the sender already works on the requests ahead (not
+ * all of them before the first request), and the chunk lands in pages
+ * still in the cache. The sender sends the pages themselves (sendfile).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -177,7 +180,7 @@ int
 xfer_blob(struct xfer *x, struct store *s, struct store_owner *ow,
 	  const struct xfer_blob *b)
 {
-	uint64_t nchunks, asked = 0, i, off;
+	uint64_t nchunks, asked = 0, i, off, len;
 	uint8_t *map;
 	int fd, rc;
 
@@ -191,10 +194,11 @@ xfer_blob(struct xfer *x, struct store *s, struct store_owner *ow,
 		return 0;
 	if (rc)
 		return xfer_fail(x, rc, "%s", store_errmsg());
-	/* MAP_POPULATE: the pages are reserved already; mapping them in
-	 * one go spares a fault per page while receiving */
-	map = mmap(NULL, (size_t)b->len, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_POPULATE, fd, 0);
+	/* The pages are reserved already (fallocate) but not yet touched:
+	 * each chunk's are mapped in (and zeroed) just before it arrives,
+	 * once its request is out, so the sender works meanwhile */
+	map = mmap(NULL, (size_t)b->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
 	if (map == MAP_FAILED) {
 		rc = xfer_fail(x, -errno, "cannot map blob o%016" PRIx64 ": %s",
 			       b->id, strerror(errno));
@@ -210,10 +214,14 @@ xfer_blob(struct xfer *x, struct store *s, struct store_owner *ow,
 			asked++;
 		}
 		off = i * XFER_CHUNK;
+		len = b->len - off < XFER_CHUNK ? b->len - off : XFER_CHUNK;
+		/* one call instead of a fault per page while receiving; if
+		 * the kernel cannot, the receive faults them in itself */
 		if (rc == 0)
-			rc = chunk_take(x, b->id, off, map + off,
-					b->len - off < XFER_CHUNK ?
-					b->len - off : XFER_CHUNK);
+			(void)madvise(map + off, (size_t)len,
+				      MADV_POPULATE_WRITE);
+		if (rc == 0)
+			rc = chunk_take(x, b->id, off, map + off, len);
 	}
 	munmap(map, (size_t)b->len);
 	if (rc == 0 && (rc = store_blob_seal(s, ow, b->id)))
