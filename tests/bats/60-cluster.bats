@@ -5,30 +5,10 @@
 # machines. Every wait is a bounded poll; nothing asserts a duration.
 
 load helper
-
-ETCD_SH=$BATS_TEST_DIRNAME/../helpers/etcd.sh
+load cluster
 
 local_setup() {
-	NODES=()
-	command -v etcd >/dev/null || skip "etcd not installed (make deps)"
-}
-
-local_teardown() {
-	local n pid
-	for n in "${NODES[@]}"; do
-		pid=$(cat "$T/$n.pid" 2>/dev/null) || continue
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for n in "${NODES[@]}"; do
-		pid=$(cat "$T/$n.pid" 2>/dev/null) || continue
-		for _ in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null
-	done
-	"$ETCD_SH" stop "$T/etcd" 2>/dev/null
-	return 0
+	cluster_setup
 }
 
 start_etcd() {
@@ -53,25 +33,6 @@ start_node() {
 	return 1
 }
 
-on() { # on NAME vineyardctl-args...
-	local n=$1
-	shift
-	"$VINEYARDCTL" --socket "$T/$n.sock" "$@"
-}
-
-# eventually CMD...: retries CMD (bounded: 300 tries, 0.1 s apart).
-eventually() {
-	local i
-	for i in $(seq 300); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "never true: $*" >&2
-	"$@" >&2
-	return 1
-}
-
-joined() { on "$1" cluster | grep -q ": joined,"; }
 not_joined() { ! joined "$1"; }
 sees_instances() { [ "$(on "$1" --json cluster | grep -c '"alive": true')" -eq "$2" ]; }
 name_is() { [ "$(on "$1" meta "$2" | sed -n 's/^ *"id": "\(o[0-9a-f]*\)".*/\1/p' | head -1)" = "$3" ]; }

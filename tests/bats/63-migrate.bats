@@ -6,45 +6,17 @@
 # src/req_transfer.c). Every wait is bounded; nothing asserts a duration.
 
 load helper
+load cluster
 
-ETCD_SH=$BATS_TEST_DIRNAME/../helpers/etcd.sh
 SRC=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
 local_setup() {
-	NODES=()
-	command -v etcd >/dev/null || skip "etcd not installed (make deps)"
+	cluster_setup
 	# one token for the cluster: instances fetch from each other with
 	# their daemon's rights (without it, as nobody: test "no token")
 	echo "migrate-test-token-$RANDOM$RANDOM" >"$T/token"
 	TOKEN_OPT=(--rpc-token-file "$T/token")
 	export VINEYARD_RPC_TOKEN=$(cat "$T/token")
-}
-
-local_teardown() {
-	local n pid
-	for n in "${NODES[@]}"; do
-		pid=$(cat "$T/$n.pid" 2>/dev/null) || continue
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for n in "${NODES[@]}"; do
-		pid=$(cat "$T/$n.pid" 2>/dev/null) || continue
-		for _ in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null
-	done
-	"$ETCD_SH" stop "$T/etcd" 2>/dev/null
-	return 0
-}
-
-free_port() {
-	local p try
-	for try in $(seq 50); do
-		p=$((20000 + RANDOM % 30000))
-		ss -Htln 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" || { echo $p; return 0; }
-	done
-	return 1
 }
 
 # start_node NAME [vineyardd options...]: a daemon on $T/NAME.sock with its
@@ -83,30 +55,6 @@ start_node() {
 	return 1
 }
 
-on() { # on NAME vineyardctl-args...
-	local n=$1
-	shift
-	timeout 120 "$VINEYARDCTL" --socket "$T/$n.sock" "$@"
-}
-
-eventually() {
-	local i
-	for i in $(seq 300); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "never true: $*" >&2
-	"$@" >&2 || true
-	for n in "${NODES[@]}"; do
-		echo "--- $n: cluster, ls --cluster, log" >&2
-		on "$n" cluster >&2 2>&1 || true
-		on "$n" ls --cluster >&2 2>&1 || true
-		tail -n 20 "$T/$n.log" >&2 || true
-	done
-	return 1
-}
-
-joined() { on "$1" cluster | grep -q ": joined,"; }
 # published NODE ID: NODE's view of the cluster lists ID, its instance alive
 published() { on "$1" ls --cluster | grep "$2" | grep -qv "(gone)"; }
 # on_instance NODE ID IID: NODE's view lists ID as IID's, available
