@@ -128,18 +128,6 @@ fs_render_cluster(struct fs *fs, struct cw *out)
 	return cw_finish(out);
 }
 
-uint64_t
-fs_cluster_len(struct fs *fs)
-{
-	struct cw w;
-	uint64_t len = 0;
-
-	cw_init(&w);
-	if (fs_render_cluster(fs, &w) == 0)
-		len = w.len;
-	cw_release(&w);
-	return len;
-}
 
 int
 fs_render_status(struct fs *fs, struct cw *out)
@@ -173,17 +161,30 @@ fs_render_meta(struct fs *fs, uint64_t id, struct cw *out)
 	return rc;
 }
 
-uint64_t
-fs_status_len(struct fs *fs)
+/* The size of a generated file: rendered now, 0 when it cannot be. */
+static uint64_t
+rendered_len(struct fs *fs, int (*render)(struct fs *, struct cw *))
 {
 	struct cw w;
 	uint64_t len = 0;
 
 	cw_init(&w);
-	if (fs_render_status(fs, &w) == 0)
+	if (render(fs, &w) == 0)
 		len = w.len;
 	cw_release(&w);
 	return len;
+}
+
+uint64_t
+fs_status_len(struct fs *fs)
+{
+	return rendered_len(fs, fs_render_status);
+}
+
+uint64_t
+fs_cluster_len(struct fs *fs)
+{
+	return rendered_len(fs, fs_render_cluster);
 }
 
 int
