@@ -353,6 +353,9 @@ int stream_state_of(struct store *s, uint64_t id);
  * kept (no chunk freed as readers pass) and readable as before; 0, or an
  * error with a sentence (open, failed, chunks freed already). */
 int stream_keep(struct store *s, struct object *o);
+/* The same refusals without keeping anything: a group persist checks every
+ * stream first, so a refusal leaves none of them kept. */
+int stream_keep_check(struct store *s, struct object *o);
 /* Restoring composite o: one persisted by stream_keep is a finished,
  * kept stream again. */
 void stream_restored(struct store *s, struct object *o);

@@ -201,9 +201,13 @@ store_persist(struct store *s, struct store_owner *ow, const uint64_t *ids,
 		rc = store_fail(-ENOTSUP, "this daemon has no data directory; "
 				"persistence is not available");
 	/* A stream must be finished and whole to persist; keeping it turns
-	 * its chunks into members. A later refusal in the group leaves the
-	 * earlier streams kept: readers see the same bytes, and their chunks
-	 * stay in memory until the stream is deleted. */
+	 * its chunks into members. Every stream of the group is checked
+	 * before any is kept, so a refusal changes nothing. */
+	for (i = 0; i < n && rc == 0 && s->disk; i++) {
+		o = store_lookup(s, ids[i]);
+		if (o->flags & OBJ_STREAM)
+			rc = stream_keep_check(s, o);
+	}
 	for (i = 0; i < n && rc == 0 && s->disk; i++) {
 		o = store_lookup(s, ids[i]);
 		if (o->flags & OBJ_STREAM)

@@ -19,13 +19,10 @@
 #include "banned.h"
 
 int
-stream_keep(struct store *s, struct object *o)
+stream_keep_check(struct store *s, struct object *o)
 {
 	struct stream *st = idtab_get(&s->streams, o->id);
-	struct meta_view v;
-	char buf[META_ID_LEN], name[24];
-	struct cw w;
-	size_t i;
+	char buf[META_ID_LEN];
 
 	if (!st || st->kept)
 		return 0;
@@ -43,6 +40,24 @@ stream_keep(struct store *s, struct object *o)
 				  "read them; only a stream that still holds "
 				  "every chunk can be persisted", buf,
 				  st->first);
+	return 0;
+}
+
+int
+stream_keep(struct store *s, struct object *o)
+{
+	struct stream *st = idtab_get(&s->streams, o->id);
+	struct meta_view v;
+	char buf[META_ID_LEN], name[24];
+	struct cw w;
+	size_t i;
+	int rc;
+
+	if (!st || st->kept)
+		return 0;
+	if ((rc = stream_keep_check(s, o)))
+		return rc;
+	meta_id_format(o->id, buf);
 	if (meta_view_parse(o->u.meta, o->metalen, &v))
 		fatalx("store: stored metadata of stream %s is corrupt", buf);
 	/* The chunks become members: the stream's hold on each (a parent's

@@ -456,6 +456,17 @@ r.close()
 	until_cmd state_is dead failed
 	run -1 vyctl persist dead
 	[[ "$output" == *"only a finished stream"* ]]
+	# a group with a refused stream keeps none of its streams: the
+	# finished one's chunks do not become members
+	run -0 timeout 30 "$VINEYARDCTL" -q put --stream in --name fine --chunk-size 4K
+	run -1 vyctl persist fine dead
+	[[ "$output" == *"only a finished stream"* ]]
+	run -0 vyctl meta fine
+	[[ "$output" != *'"0": '* ]]
+	run -0 vyctl persist fine
+	run -0 vyctl meta fine
+	[[ "$output" == *'"0": '* ]]
+	run -0 vyctl rm fine
 	# deleting the persisted stream takes its chunks (memory and disk)
 	run -0 vyctl rm logs read1 dead
 	[ "$(status_field streams)" = 0 ]
