@@ -241,6 +241,9 @@ figure() { # figure NAME: a number from --json status
 	vyctl unpin p1
 	vyctl evict p1
 	[[ "$(vyctl ls)" == *"$id1"*" disk "* ]]
+	# room again (p1 and p2 are half the limit, under --spill-upper), so
+	# the spiller has no reason to move them while the rest is checked
+	vyctl rm p3 p4 p5 p6 p7
 	# load without --pin; the bytes are the put's
 	run vyctl --json load p1 p2
 	[ "$status" -eq 0 ]
