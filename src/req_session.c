@@ -11,6 +11,7 @@
 
 #include "cborio.h"
 #include "proto.h"
+#include "cluster/cluster.h"
 #include "cluster/node.h"
 #include "cluster/fetch.h"
 #include "server_int.h"
@@ -99,6 +100,8 @@ status_fill(struct server *sv, struct status *out)
 
 		STATUS_SET(out, cluster, node_state(sv->cfg.node, &inst));
 		out->cluster_instance = inst;
+		out->cluster_objects =
+			cluster_object_count(node_cluster(sv->cfg.node));
 	}
 	if (sv->cfg.fetch) {	/* objects fetched from other instances */
 		struct fetch_figures ff;

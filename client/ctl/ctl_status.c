@@ -71,8 +71,9 @@ print_human(struct vy_client *c, const struct vy_status *st)
 
 		human_bytes(st->transfer_bytes, moved, sizeof(moved));
 		human_bytes(st->transfer_wire_bytes, wire, sizeof(wire));
-		printf("cluster:    %s, instance %" PRIu64 "\n", st->cluster,
-		       st->cluster_instance);
+		printf("cluster:    %s, instance %" PRIu64 ", %" PRIu64
+		       " objects published\n", st->cluster,
+		       st->cluster_instance, st->cluster_objects);
 		printf("transfers:  %" PRIu64 " in flight, %" PRIu64 " done, %"
 		       PRIu64 " failed, %s received from other instances (%s "
 		       "on the wire)\n", st->transfers_active,

@@ -389,6 +389,9 @@ struct vy_status {
 	uint64_t reserve_target_bytes; /* what that pool fills towards: the
 					* first large put is fast once
 					* filled reaches it */
+	uint64_t cluster_objects;  /* objects published in the cluster (every
+				    * instance's), as this daemon knows them
+				    * now; 0 outside a cluster */
 	/* Later versions add fields here only: the library allocates. */
 };
 /* The daemon's figures in *st, one malloc'd block with its strings: free()

@@ -600,6 +600,22 @@ each_prefix(struct cluster *c, enum each_kind k, void *fn, void *ctx)
 	return rc;
 }
 
+/* Records under objects/ in the cache: what `ls --cluster` lists. */
+uint64_t
+cluster_object_count(struct cluster *c)
+{
+	const struct kv_entry *e;
+	size_t pos = 0;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while ((e = kvmap_next(&c->cache, &pos)))
+		if (e->klen > 8 && !memcmp(e->key, "objects/", 8))
+			n++;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
 int
 cluster_each_instance(struct cluster *c, cluster_inst_fn fn, void *ctx)
 {

@@ -116,6 +116,7 @@ typedef int (*cluster_inst_fn)(void *ctx, uint32_t id, const char *json,
 int cluster_each_instance(struct cluster *c, cluster_inst_fn fn, void *ctx);
 typedef int (*cluster_obj_fn)(void *ctx, uint64_t id, uint32_t instance,
 			      int alive, const char *json, size_t len);
+uint64_t cluster_object_count(struct cluster *c);
 int cluster_each_object(struct cluster *c, cluster_obj_fn fn, void *ctx);
 int cluster_each_name(struct cluster *c, cluster_name_fn fn, void *ctx);
 

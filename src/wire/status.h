@@ -64,7 +64,9 @@
 	U(transfer_bytes)   /* blob bytes received from other instances */ \
 	U(transfer_wire_bytes) /* the same as they crossed the wire */ \
 	U(reserve_filled_bytes) /* of reserve_bytes, faulted in and ready */ \
-	U(reserve_target_bytes) /* what the pool fills towards (--reserve) */
+	U(reserve_target_bytes) /* what the pool fills towards (--reserve) */ \
+	U(cluster_objects)  /* objects published in the cluster, as this \
+			     * instance's copy of etcd has them */
 
 struct status {
 #define STATUS_U_(name) uint64_t name;

@@ -36,13 +36,14 @@ assert list(s) == ["version", "protocol", "pid", "uptime_s", "socket",
     "spill_file_bytes", "spills", "streams", "streams_open", "stream_held_bytes",
     "stream_threshold_bytes", "transfers_active", "transfers_done",
     "transfers_failed", "transfer_bytes", "transfer_wire_bytes",
-    "reserve_filled_bytes", "reserve_target_bytes"], list(s)
+    "reserve_filled_bytes", "reserve_target_bytes", "cluster_objects"], list(s)
 assert s["version"] == v and s["protocol"] == int(proto), s
 assert s["input_limit_bytes"] == 256 << 20, s
 assert s["pid"] == int(pid) and s["socket"] == sock, s
 assert s["limit_bytes"] == 64 << 20 and s["clients"] == 1, s
 assert s["mount"] is None and s["fs_mode"] is None, s
 assert s["cluster"] is None and s["cluster_instance"] == 0, s
+assert s["cluster_objects"] == 0, s
 assert os.path.realpath(s["data_dir"]) == os.path.realpath(data), s
 assert os.path.realpath(s["spill_dir"]) == os.path.realpath(data + "/spill"), s
 for k, x in s.items():

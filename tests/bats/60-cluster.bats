@@ -136,6 +136,12 @@ three_nodes() {
 	for id in "${ids[@]}"; do
 		[[ "$output" == *"$id"* ]]
 	done
+	# status counts what ls --cluster lists, on both
+	n=$(on b --json ls --cluster | grep -c '"id"')
+	for x in a b; do
+		[ "$(on "$x" --json status | sed -n 's/.*"cluster_objects": \([0-9]*\).*/\1/p')" -eq "$n" ]
+	done
+	on b status | grep -q "instance [0-9]*, $n objects published"
 }
 
 @test "two puts of one name race: exactly one wins, the same on every instance" {

@@ -36,6 +36,7 @@ main(void)
 	U(transfers_active); U(transfers_done); U(transfers_failed);
 	U(transfer_bytes); U(transfer_wire_bytes);
 	U(reserve_filled_bytes); U(reserve_target_bytes);
+	U(cluster_objects);
 	free(st);
 	vy_close(c);
 	return 0;

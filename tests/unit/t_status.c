@@ -143,7 +143,7 @@ test_json(void)
 	CHECK(strstr(j, "\"damaged_files\": 3,\n") != NULL);
 	CHECK(strstr(j, "\"cluster_instance\": 0,\n") != NULL);
 	CHECK(strstr(j, "\"spills\": 0,\n") != NULL);
-	CHECK(strstr(j, "\"reserve_target_bytes\": 0\n}\n") != NULL);
+	CHECK(strstr(j, "\"cluster_objects\": 0\n}\n") != NULL);
 	/* every figure, in the list's order */
 	a = strstr(j, "\"socket\"");
 	b = strstr(j, "\"clients\"");
