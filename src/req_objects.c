@@ -85,6 +85,8 @@ struct get_ctx {
 	struct conn *c;
 	uint64_t flags;     /* GET_F_* of the request */
 	size_t nobjs, nblobs;
+	/* GET_F_OWNERS: [uid, gid, mode] of each object, then of each blob */
+	struct cw owo, owb;
 	/* Undone if the get fails: the pins its blobs took, and the segment
 	 * slots whose descriptors the reply would have carried. */
 	uint64_t *pinned;
@@ -92,13 +94,25 @@ struct get_ctx {
 	size_t npinned, nsent, pincap, sentcap;
 };
 
+static void
+get_who(struct get_ctx *g, struct cw *w, const struct store_who *who)
+{
+	if (!(g->flags & GET_F_OWNERS))
+		return;
+	cw_array(w, 3);
+	cw_uint(w, who->uid);
+	cw_uint(w, who->gid);
+	cw_uint(w, who->mode);
+}
+
 static int
 get_obj(void *ctx, uint64_t id, const uint8_t *meta, size_t len,
-	uint64_t nbytes)
+	uint64_t nbytes, const struct store_who *who)
 {
 	struct get_ctx *g = ctx;
 	struct cw *w = &g->c->sv->objs;
 
+	get_who(g, &g->owo, who);
 	cw_array(w, 3);
 	cw_uint(w, id);
 	cw_bytes(w, meta, len);
@@ -153,6 +167,7 @@ get_blob(void *ctx, const struct store_blobref *b)
 			reply_fd(sv, b->seg_fd);
 		}
 	}
+	get_who(g, &g->owb, &b->who);
 	cw_array(w, 6);
 	cw_uint(w, b->id);
 	cw_uint(w, b->len);
@@ -171,6 +186,7 @@ get_blob_meta(void *ctx, const struct store_blobref *b)
 	struct get_ctx *g = ctx;
 	struct cw *w = &g->c->sv->blobs;
 
+	get_who(g, &g->owb, &b->who);
 	cw_array(w, 6);
 	cw_uint(w, b->id);
 	cw_uint(w, b->len);
@@ -188,11 +204,12 @@ int
 reply_tree(struct conn *c, uint16_t type, uint64_t id, unsigned flags)
 {
 	struct server *sv = c->sv;
-	struct get_ctx g = { c, 0, 0, 0, NULL, NULL, 0, 0, 0, 0 };
+	struct get_ctx g = { .c = c, .flags = flags };
 	size_t i;
 	int rc;
 
-	g.flags = flags;
+	cw_init(&g.owo);
+	cw_init(&g.owb);
 	reply_begin(sv);
 	cw_reset(&sv->objs);
 	cw_reset(&sv->blobs);
@@ -216,18 +233,27 @@ reply_tree(struct conn *c, uint16_t type, uint64_t id, unsigned flags)
 			c->segs[g.sent[i]] = 0;
 		free(g.pinned);
 		free(g.sent);
+		cw_release(&g.owo);
+		cw_release(&g.owb);
 		return reply_error(c, type, rc, msg);
 	}
 	free(g.pinned);
 	free(g.sent);
-	cw_array(&sv->out, 3);
+	cw_array(&sv->out, (flags & GET_F_OWNERS) ? 4 : 3);
 	cw_uint(&sv->out, id);
 	cw_array(&sv->out, g.nobjs);
 	cw_raw(&sv->out, sv->objs.buf, sv->objs.len);
 	cw_array(&sv->out, g.nblobs);
 	cw_raw(&sv->out, sv->blobs.buf, sv->blobs.len);
-	if (sv->objs.oom || sv->blobs.oom)
+	if (flags & GET_F_OWNERS) {
+		cw_array(&sv->out, g.nobjs + g.nblobs);
+		cw_raw(&sv->out, g.owo.buf, g.owo.len);
+		cw_raw(&sv->out, g.owb.buf, g.owb.len);
+	}
+	if (sv->objs.oom || sv->blobs.oom || g.owo.oom || g.owb.oom)
 		fatalx("server: out of memory building a reply");
+	cw_release(&g.owo);
+	cw_release(&g.owb);
 	return reply_send(c, type, 0);
 }
 

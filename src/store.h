@@ -99,8 +99,17 @@ int store_blob_put_small(struct store *s, struct store_owner *o,
 			 const void *p, size_t len, unsigned mode,
 			 uint64_t *id);
 
+/* Who owns an object, and its mode (PROTO_MODE_BITS). */
+struct store_who {
+	uint32_t uid, gid;
+	unsigned mode;
+};
+
 /* ---- copies of other instances' objects (store_adopt.c) ----
- * Entered under the ids their instance gave them (unique cluster-wide).
+ * Entered under the ids their instance gave them (unique cluster-wide),
+ * with the owner, group and mode they have there (who), or, from an
+ * instance that does not say (who NULL), the daemon user's with
+ * PROTO_MODE_DEFAULT.
  * Blobs first: a large one is created writable for o under id (fill *fd,
  * then store_blob_seal or store_blob_abort), a small one (len <=
  * PROTO_SMALL_MAX) copied at once; -EEXIST when id is already here. Then
@@ -108,13 +117,14 @@ int store_blob_put_small(struct store *s, struct store_owner *o,
  * (ids already here are skipped; a member neither here nor earlier in v is
  * -ENOENT). Counted against the limit like any blob. */
 int store_adopt_blob(struct store *s, struct store_owner *o, uint64_t id,
-		     size_t len, int *fd);
+		     size_t len, const struct store_who *who, int *fd);
 int store_adopt_small(struct store *s, uint64_t id, const void *p,
-		      size_t len);
+		      size_t len, const struct store_who *who);
 struct store_adopted {
 	uint64_t id;
 	const uint8_t *meta; /* its stored document (meta.h) */
 	size_t metalen;
+	const struct store_who *who; /* or NULL */
 };
 int store_adopt_objects(struct store *s, const struct store_adopted *v,
 			size_t n);
@@ -146,10 +156,12 @@ struct store_blobref {
 	int seg_fd;         /* SEGMENT: read-only descriptor of the segment */
 	uint32_t seg_gen;   /* SEGMENT: which memfd the slot holds (slab.h) */
 	const uint8_t *ptr; /* SEGMENT: the bytes, in daemon memory */
+	struct store_who who;
 };
 
 typedef int (*store_obj_fn)(void *ctx, uint64_t id, const uint8_t *meta,
-			    size_t metalen, uint64_t nbytes);
+			    size_t metalen, uint64_t nbytes,
+			    const struct store_who *who);
 typedef int (*store_blob_fn)(void *ctx, const struct store_blobref *b);
 
 /* Walks the object id and everything it references, each once: composite

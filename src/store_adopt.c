@@ -6,9 +6,11 @@
  * come first (a writable memfd to fill, or a small blob), then the
  * composite objects of the tree in one all-or-nothing call.
  *
- * Owners do not travel between instances (vineyard-cluster(7), BUGS): a
- * copy is the daemon user's, mode PROTO_MODE_DEFAULT, as the mount shows
- * other instances' objects.
+ * A copy keeps the owner, group and mode the object has on its instance
+ * (the instance says, GET_F_OWNERS), so each instance grants the same
+ * users the same access to it: uids are taken to mean the same users on
+ * every machine of a cluster, as NFS takes them. From an instance too old
+ * to say, a copy is the daemon user's with PROTO_MODE_DEFAULT.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,28 +20,78 @@
 #include "store_int.h"
 #include "banned.h"
 
+/* Gives o the owner its instance says it has (who), or the daemon's. */
+static void
+set_who(struct store *s, struct object *o, const struct store_who *who)
+{
+	if (!who) {
+		obj_set_owner(s, o, NULL, PROTO_MODE_DEFAULT);
+		return;
+	}
+	o->uid = who->uid;
+	o->gid = who->gid;
+	o->mode = (uint16_t)(who->mode & STORE_MODE_BITS);
+}
+
+/* The blob just made under id takes its owner from who. */
+static void
+blob_who(struct store *s, uint64_t id, const struct store_who *who)
+{
+	struct object *o;
+
+	if (!who)
+		return;
+	store_lock(s);
+	/* a large one is still being written, a small one sealed */
+	if ((o = idtab_get(&s->unsealed, id)) || (o = idtab_get(&s->objs, id)))
+		set_who(s, o, who);
+	store_unlock(s);
+}
+
+static int
+who_check(uint64_t id, const struct store_who *who)
+{
+	if (who && (who->mode & ~STORE_MODE_BITS))
+		return store_fail(-EBADMSG, "object o%016" PRIx64 ": mode "
+				  "%04o from its instance is not a mode", id,
+				  who->mode);
+	return 0;
+}
+
 int
 store_adopt_blob(struct store *s, struct store_owner *ow, uint64_t id,
-		 size_t len, int *fd)
+		 size_t len, const struct store_who *who, int *fd)
 {
 	uint64_t got;
+	int rc;
 
 	if (!meta_id_is_blob(id) || len <= PROTO_SMALL_MAX)
 		return store_fail(-EINVAL, "o%016" PRIx64 " is not a blob id "
 				  "of a large blob", id);
-	return blob_create(s, ow, len, PROTO_MODE_DEFAULT, 0, id, &got,
-			   fd);
+	if ((rc = who_check(id, who)))
+		return rc;
+	rc = blob_create(s, ow, len, PROTO_MODE_DEFAULT, 0, id, &got, fd);
+	if (rc == 0)
+		blob_who(s, id, who);
+	return rc;
 }
 
 int
-store_adopt_small(struct store *s, uint64_t id, const void *p, size_t len)
+store_adopt_small(struct store *s, uint64_t id, const void *p, size_t len,
+		  const struct store_who *who)
 {
 	uint64_t got;
+	int rc;
 
 	if (!meta_id_is_blob(id))
 		return store_fail(-EINVAL, "o%016" PRIx64 " is not a blob id",
 				  id);
-	return small_put(s, NULL, p, len, PROTO_MODE_DEFAULT, id, &got);
+	if ((rc = who_check(id, who)))
+		return rc;
+	rc = small_put(s, NULL, p, len, PROTO_MODE_DEFAULT, id, &got);
+	if (rc == 0)
+		blob_who(s, id, who);
+	return rc;
 }
 
 static int
@@ -65,6 +117,8 @@ store_adopt_objects(struct store *s, const struct store_adopted *v, size_t n)
 	store_lock(s);
 	/* Check everything first: nothing is added unless all of it is. */
 	for (i = 0; i < n; i++) {
+		if ((rc = who_check(v[i].id, v[i].who)))
+			goto out;
 		if (meta_id_is_blob(v[i].id) || v[i].id == 0 ||
 		    v[i].metalen > META_MAX_LEN ||
 		    meta_view_parse(v[i].meta, v[i].metalen, &mv)) {
@@ -104,7 +158,7 @@ store_adopt_objects(struct store *s, const struct store_adopted *v, size_t n)
 		o = xcalloc(1, sizeof(*o));
 		o->id = v[i].id;
 		o->flags = OBJ_SEALED;
-		obj_set_owner(s, o, NULL, PROTO_MODE_DEFAULT);
+		set_who(s, o, v[i].who);
 		o->metalen = (uint32_t)v[i].metalen;
 		o->u.meta = xmemdup(v[i].meta, v[i].metalen ?
 				    v[i].metalen : 1);

@@ -184,6 +184,9 @@ blobref(struct store *s, struct object *o, struct store_blobref *b)
 	memset(b, 0, sizeof(*b));
 	b->id = o->id;
 	b->len = o->nbytes;
+	b->who.uid = o->uid;
+	b->who.gid = o->gid;
+	b->who.mode = o->mode;
 	if (o->flags & OBJ_SMALL) {
 		b->kind = BLOB_KIND_SEGMENT;
 		b->fd = -1;
@@ -337,8 +340,12 @@ get_one(struct store *s, struct object *o, void *ctx)
 		g->rc = g->on_blob ? g->on_blob(g->ctx, &b) : 0;
 		return 0;
 	}
-	g->rc = g->on_obj ? g->on_obj(g->ctx, o->id, o->u.meta, o->metalen,
-				      o->nbytes) : 0;
+	if (g->on_obj) {
+		struct store_who who = { o->uid, o->gid, o->mode };
+
+		g->rc = g->on_obj(g->ctx, o->id, o->u.meta, o->metalen,
+				  o->nbytes, &who);
+	}
 	return g->rc == 0;
 }
 

@@ -181,6 +181,7 @@ run(struct transfer *t)
 		objs[i].id = tr.objs[tr.nobjs - 1 - i].id;
 		objs[i].meta = tr.objs[tr.nobjs - 1 - i].meta;
 		objs[i].metalen = tr.objs[tr.nobjs - 1 - i].metalen;
+		objs[i].who = tr.objs[tr.nobjs - 1 - i].whop;
 	}
 	if ((rc = store_adopt_objects(s, objs, tr.nobjs)))
 		xfer_fail(&t->x, rc, "%s", store_errmsg());

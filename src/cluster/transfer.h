@@ -19,8 +19,7 @@
 #include <stdint.h>
 #include <xxhash.h>
 
-struct store;
-struct store_owner;
+#include "store.h"
 
 /* Bytes of one chunk request, and how many are in flight at once. */
 #define XFER_CHUNK (4u << 20)
@@ -63,9 +62,13 @@ struct xfer_obj {
 	uint64_t id;
 	const uint8_t *meta;
 	size_t metalen;
+	struct store_who who;
+	const struct store_who *whop; /* &who, or NULL: the peer did not say */
 };
 struct xfer_blob {
 	uint64_t id, len;
+	struct store_who who;
+	const struct store_who *whop; /* &who, or NULL: the peer did not say */
 };
 struct xfer_tree {
 	uint8_t *body; /* the reply the entries point into */
@@ -74,7 +77,8 @@ struct xfer_tree {
 	struct xfer_blob *blobs;
 	size_t nblobs;
 };
-/* The metadata of id's tree on the peer (a get without bytes). */
+/* The metadata of id's tree on the peer (a get without bytes), with the
+ * owner, group and mode of each object when the peer says them. */
 int xfer_tree(struct xfer *x, uint64_t id, struct xfer_tree *t);
 void xfer_tree_release(struct xfer_tree *t);
 

@@ -168,7 +168,7 @@ small_blob(struct xfer *x, struct store *s, const struct xfer_blob *b)
 	if ((rc = chunk_ask(x, b->id, 0, b->len)) ||
 	    (rc = chunk_take(x, b->id, 0, buf, b->len)))
 		return rc;
-	rc = store_adopt_small(s, b->id, buf, (size_t)b->len);
+	rc = store_adopt_small(s, b->id, buf, (size_t)b->len, b->whop);
 	if (rc == -EEXIST && store_has(s, b->id))
 		return 0; /* another transfer brought it meanwhile */
 	if (rc)
@@ -189,7 +189,7 @@ xfer_blob(struct xfer *x, struct store *s, struct store_owner *ow,
 	if (b->len > SIZE_MAX / 2)
 		return xfer_fail(x, -EFBIG, "blob o%016" PRIx64 " is too large "
 				 "for this machine", b->id);
-	rc = store_adopt_blob(s, ow, b->id, (size_t)b->len, &fd);
+	rc = store_adopt_blob(s, ow, b->id, (size_t)b->len, b->whop, &fd);
 	if (rc == -EEXIST && store_has(s, b->id))
 		return 0;
 	if (rc)

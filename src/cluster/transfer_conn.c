@@ -286,6 +286,7 @@ xfer_tree(struct xfer *x, uint64_t id, struct xfer_tree *t)
 	struct cr r;
 	size_t len, n, k, i;
 	uint64_t root, u, nb;
+	int has_who;
 	const void *meta;
 	int rc;
 
@@ -295,14 +296,17 @@ xfer_tree(struct xfer *x, uint64_t id, struct xfer_tree *t)
 	cw_uint(&w, id);
 	cw_null(&w);
 	cw_uint(&w, 0);
-	cw_uint(&w, GET_F_META | GET_F_NOFETCH);
+	cw_uint(&w, GET_F_META | GET_F_NOFETCH | GET_F_OWNERS);
 	rc = w.oom ? -ENOMEM : xfer_call(x, MSG_GET, w.buf, w.len,
 					 PROTO_MAX_BODY, &t->body, &len);
 	cw_release(&w);
 	if (rc)
 		return rc;
 	cr_init(&r, t->body, len);
-	if (cr_array(&r, &n) || n != 3 || cr_uint(&r, &root) || root != id ||
+	if (cr_array(&r, &n) || (n != 3 && n != 4))
+		goto bad;
+	has_who = n == 4;
+	if (cr_uint(&r, &root) || root != id ||
 	    cr_array(&r, &n) || n > PROTO_MAX_BODY / 4)
 		goto bad;
 	t->objs = xcalloc(n ? n : 1, sizeof(*t->objs));
@@ -324,6 +328,27 @@ xfer_tree(struct xfer *x, uint64_t id, struct xfer_tree *t)
 		    cr_skip(&r, 1) || cr_uint(&r, &u) || cr_uint(&r, &u))
 			goto bad;
 		t->nblobs++;
+	}
+	/* the owners: each object's, then each blob's */
+	if (has_who && (cr_array(&r, &n) || n != t->nobjs + t->nblobs))
+		goto bad;
+	for (i = 0; has_who && i < n; i++) {
+		struct store_who *o = i < t->nobjs ? &t->objs[i].who :
+				      &t->blobs[i - t->nobjs].who;
+		uint64_t uid, gid, mode;
+
+		if (i < t->nobjs)
+			t->objs[i].whop = o;
+		else
+			t->blobs[i - t->nobjs].whop = o;
+		if (cr_array(&r, &k) || k != 3 || cr_uint(&r, &uid) ||
+		    cr_uint(&r, &gid) || cr_uint(&r, &mode) ||
+		    uid > UINT32_MAX || gid > UINT32_MAX ||
+		    (mode & ~(uint64_t)PROTO_MODE_BITS))
+			goto bad;
+		o->uid = (uint32_t)uid;
+		o->gid = (uint32_t)gid;
+		o->mode = (unsigned)mode;
 	}
 	return 0;
 bad:

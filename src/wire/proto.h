@@ -150,6 +150,8 @@ enum proto_type {
  *          segments back and reuses their slots (version 2): a new fd for
  *          a slot replaces the client's mapping of it.
  * With GET_F_META the blobs are described but neither pinned nor sent.
+ * With GET_F_OWNERS a fourth item follows: [[uid, gid, mode]...], one for
+ *   each object, then one for each blob, in the order above.
  *
  * MSG_LIST entry: [id, typename, nbytes, flags, [names...], uid, gid, mode]
  *   (flags: LIST_F_*)
@@ -177,6 +179,10 @@ enum proto_type {
 			    * retries without the flag if it has none) */
 /* An object another instance holds is not fetched: EREMOTE instead. */
 #define GET_F_NOFETCH 0x4u
+/* The reply has a fourth item: [uid, gid, mode] of each object, then of
+ * each blob, in their order (an instance copying the tree gives its copy
+ * the same owners). Older daemons ignore the flag: three items. */
+#define GET_F_OWNERS 0x8u
 /* blob-chunk: the sender may compress the chunk (an lz4 block). */
 #define CHUNK_F_LZ4 0x1u
 #define DELETE_F_SHALLOW 0x1u /* keep members that become unreferenced */

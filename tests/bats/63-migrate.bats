@@ -123,6 +123,42 @@ two_nodes() {
 	[ "$status" -eq 3 ]
 }
 
+@test "a copy keeps its owner and mode: the owner gets it on b, another user is refused there too" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to run clients as other users"
+	command -v setpriv >/dev/null || skip "no setpriv"
+	two_nodes --socket-mode 0666
+	chmod 0666 "$T/a.sock"
+	# users 65533 and 65532 reach the sockets and a copy of the tools
+	# (the build tree may sit where only root can go)
+	local d=$T
+	while [ "$d" != / ] && [ "$d" != /tmp ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+	mkdir -m 0755 "$T/u"
+	cp "$VINEYARDCTL" "$VY_BUILD/libvineyard.so.0" "$T/u/"
+	head -c 300000 /dev/urandom >"$T/u/f"
+	chmod 0644 "$T/u/f"
+	as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --clear-groups \
+		env LD_LIBRARY_PATH="$T/u" "$T/u/vineyardctl" "$@"; }
+	big=$(as 65533 --socket "$T/a.sock" put "$T/u/f" --persist)
+	small=$(echo "a few bytes" | as 65533 --socket "$T/a.sock" put - --persist --mode 0600)
+	eventually published b "$big"
+	eventually published b "$small"
+	# its owner fetches both on b and reads them
+	as 65533 --socket "$T/b.sock" get "$big" -o - >"$T/g"
+	cmp "$T/u/f" "$T/g"
+	[ "$(as 65533 --socket "$T/b.sock" get "$small" -o -)" = "a few bytes" ]
+	# the copies are 65533's on b, with a's modes
+	run on b ls
+	echo "$output" | grep "^$big " | grep -q ' rw-r-----  *65533 '
+	echo "$output" | grep "^$small " | grep -q ' rw-------  *65533 '
+	# another user may not read them on b either
+	run as 65532 --socket "$T/b.sock" get "$small" -o /dev/null
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"may not read it"* ]]
+	run as 65532 --socket "$T/b.sock" get "$big" -o /dev/null
+	[ "$status" -eq 9 ]
+	[ "$(figure b transfers_done)" -eq 2 ]
+}
+
 @test "256 MiB fetched byte-identical; a copy that does not fit b's --size is refused before any byte moves" {
 	ETCD_URL=$("$ETCD_SH" start "$T/etcd")
 	start_node a

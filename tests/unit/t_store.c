@@ -300,8 +300,9 @@ struct walk {
 
 static int
 walk_obj(void *ctx, uint64_t id, const uint8_t *meta, size_t len,
-	 uint64_t nbytes)
+	 uint64_t nbytes, const struct store_who *who)
 {
+	(void)who;
 	struct walk *w = ctx;
 	struct meta_view v;
 
