@@ -134,6 +134,15 @@ arena_huge_name(void)
 }
 
 size_t
+arena_huge_prefix(size_t huge, size_t len)
+{
+	size_t whole = len & ~(size_t)(HUGE_MIN - 1);
+
+	/* A trim inside a huge page splits it into small ones. */
+	return huge < whole ? huge : whole;
+}
+
+size_t
 arena_footprint(size_t len)
 {
 	return (len + 4095) & ~(size_t)4095;
@@ -303,7 +312,8 @@ collapse(char *p)
 }
 
 int
-arena_pool_fill(int fd, size_t from, size_t to, const int *cancel)
+arena_pool_fill(int fd, size_t from, size_t to, const int *cancel,
+		size_t *huge)
 {
 	size_t len = to - from, off = 0;
 	int pool = arena_mode == ARENA_HUGE_POOL &&
@@ -341,6 +351,10 @@ arena_pool_fill(int fd, size_t from, size_t to, const int *cancel)
 		if (pool && k == HUGE_MIN &&
 		    !__atomic_load_n(&no_collapse, __ATOMIC_RELAXED))
 			rc = collapse(p + off);
+		/* The huge prefix grows while collapses follow each other
+		 * from offset 0: a writer maps that much with 2 MiB entries. */
+		if (rc == 0 && *huge == from + off && k == HUGE_MIN)
+			*huge += k;
 		if (rc > 0)
 			rc = populate(p + off, k);
 		off += k;

@@ -59,8 +59,15 @@ int arena_pool_new(const char *name, int *fd);
  * than during a put. In the "pool" mode, as huge pages where it can: a
  * put's pwrite into them then costs little more than a memcpy (on 4 KiB
  * pages, the kernel's work per page doubles its time). -ENOSPC when memory runs out; -ECANCELED as soon as
- * *cancel (read atomically) is nonzero. */
-int arena_pool_fill(int fd, size_t from, size_t to, const int *cancel);
+ * *cancel (read atomically) is nonzero. *huge: bytes from offset 0 known
+ * to be 2 MiB pages; grown when from equals it and each new 2 MiB step
+ * became one huge page. */
+int arena_pool_fill(int fd, size_t from, size_t to, const int *cancel,
+		    size_t *huge);
+/* Of a pool whose first huge bytes are 2 MiB pages, how many of the first
+ * len bytes stay whole 2 MiB pages once it is trimmed or extended to len
+ * (arena_adopt): what a writer may map with 2 MiB page-table entries. */
+size_t arena_huge_prefix(size_t huge, size_t len);
 /* Makes pool fd (have bytes filled) a blob memfd of exactly len bytes:
  * trims or extends it (the extension reserved as arena_memfd does) and
  * seals its size. On error the caller closes fd. */

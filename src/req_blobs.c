@@ -42,7 +42,7 @@ req_blob_create(struct conn *c, struct req *q)
 {
 	struct server *sv = c->sv;
 	struct cr *r = &q->r;
-	uint64_t *lens, *ids;
+	uint64_t *lens, *ids, *huge;
 	unsigned mode;
 	size_t n, i;
 	int rc = 0;
@@ -62,12 +62,13 @@ req_blob_create(struct conn *c, struct req *q)
 		return 0;
 	}
 	ids = xcalloc(n, sizeof(*ids));
+	huge = xcalloc(n, sizeof(*huge));
 	reply_begin(sv);
 	for (i = 0; i < n && rc == 0; i++) {
 		int fd;
 
 		rc = store_blob_create(sv->store, c->owner, (size_t)lens[i],
-				       mode, &ids[i], &fd);
+				       mode, &ids[i], &fd, &huge[i]);
 		if (rc == 0)
 			reply_fd(sv, fd);
 	}
@@ -79,14 +80,23 @@ req_blob_create(struct conn *c, struct req *q)
 			store_blob_abort(sv->store, c->owner, ids[i - 1]);
 		free(lens);
 		free(ids);
+		free(huge);
 		return reply_error(c, MSG_BLOB_CREATE, rc, msg);
 	}
 	cw_array(&sv->out, 1);
 	cw_array(&sv->out, n);
 	for (i = 0; i < n; i++)
 		cw_uint(&sv->out, ids[i]);
+	/* After the body's array, which v5 clients read alone: how many of
+	 * each memfd's first bytes are 2 MiB pages (the reserve pool's, see
+	 * store_reserve.c), which a client fills fastest through a mapping
+	 * aligned to them (client/lib/blob.c). */
+	cw_array(&sv->out, n);
+	for (i = 0; i < n; i++)
+		cw_uint(&sv->out, huge[i]);
 	free(lens);
 	free(ids);
+	free(huge);
 	return reply_send(c, MSG_BLOB_CREATE, 0);
 }
 

@@ -96,7 +96,8 @@ req_blob_write(struct conn *c, struct req *q)
 		if (wait_for_room(c, q, &total, 1))
 			return 0;
 		rc = store_blob_create(sv->store, c->owner, total,
-				       PROTO_MODE_DEFAULT, &c->wid, &c->wfd);
+				       PROTO_MODE_DEFAULT, &c->wid, &c->wfd,
+				       NULL);
 		if (rc)
 			return reply_store_error(c, q->type, rc);
 		c->wlen = total;

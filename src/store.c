@@ -174,6 +174,11 @@ store_new(const struct store_cfg *cfg)
 	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
 		s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 	arena_init(cfg->huge_pages);
+	/* Tests: the "pool" mode whatever the machine's policy is just now
+	 * (other daemons with --huge-pages enable change it while they run);
+	 * MADV_COLLAPSE works under every policy but deny. */
+	if (cfg->huge_pages && getenv("VINEYARD_TEST_HUGE_POOL"))
+		arena_force_mode(ARENA_HUGE_POOL);
 	/* persistence */
 	idtab_init(&s->pobjs);
 	s->wq_tail = &s->wq;

@@ -88,7 +88,7 @@ void store_owner_anon(struct store *s, struct store_owner *o);
  * it, do not close it. Until sealed only the owner sees the blob. -ENOSPC
  * when the limit or memory is exhausted. */
 int store_blob_create(struct store *s, struct store_owner *o, size_t len,
-		      unsigned mode, uint64_t *id, int *fd);
+		      unsigned mode, uint64_t *id, int *fd, uint64_t *huge);
 /* Makes the owner's blob immutable and visible. -EBUSY if the owner still
  * has it mapped writable. */
 int store_blob_seal(struct store *s, struct store_owner *o, uint64_t id);

@@ -70,7 +70,8 @@ store_adopt_blob(struct store *s, struct store_owner *ow, uint64_t id,
 				  "of a large blob", id);
 	if ((rc = who_check(id, who)))
 		return rc;
-	rc = blob_create(s, ow, len, PROTO_MODE_DEFAULT, 0, id, &got, fd);
+	rc = blob_create(s, ow, len, PROTO_MODE_DEFAULT, 0, id, &got, fd,
+			 NULL);
 	if (rc == 0)
 		blob_who(s, id, who);
 	return rc;

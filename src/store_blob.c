@@ -31,10 +31,11 @@ id_in_use(struct store *s, uint64_t id)
  * thread that runs only when a CPU is idle, which readers keep busy). */
 int
 blob_create(struct store *s, struct store_owner *ow, size_t len,
-	    unsigned mode, int nowait, uint64_t want, uint64_t *id, int *fd)
+	    unsigned mode, int nowait, uint64_t want, uint64_t *id, int *fd,
+	    uint64_t *huge)
 {
 	struct object *o;
-	uint64_t fp = arena_footprint(len);
+	uint64_t fp = arena_footprint(len), hg = 0;
 	char name[40];
 	int rc, f;
 
@@ -60,7 +61,7 @@ blob_create(struct store *s, struct store_owner *ow, size_t len,
 	    (rc = s->spill ? spill_room(s, fp) : fail_nospace(s, len)))
 		goto out;
 	o = xcalloc(1, sizeof(*o));
-	if (reserve_take(s, len, &f, &o->id)) {
+	if (reserve_take(s, len, &f, &o->id, &hg)) {
 		/* the pool, named after the id it was made for; a copy of
 		 * another instance's blob keeps that blob's id all the same
 		 * (the name only labels the memfd) */
@@ -97,6 +98,8 @@ blob_create(struct store *s, struct store_owner *ow, size_t len,
 	s->payload += len;
 	*id = o->id;
 	*fd = f;
+	if (huge)
+		*huge = hg;
 out:
 	store_unlock(s);
 	return rc;
@@ -104,9 +107,9 @@ out:
 
 int
 store_blob_create(struct store *s, struct store_owner *ow, size_t len,
-		  unsigned mode, uint64_t *id, int *fd)
+		  unsigned mode, uint64_t *id, int *fd, uint64_t *huge)
 {
-	return blob_create(s, ow, len, mode, 0, 0, id, fd);
+	return blob_create(s, ow, len, mode, 0, 0, id, fd, huge);
 }
 
 int

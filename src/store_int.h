@@ -133,6 +133,7 @@ struct reserve {
 	uint64_t id;        /* the blob id it is named after (readers see
 			     * the name in their maps), kept from new_id */
 	uint64_t have;      /* its bytes filled */
+	uint64_t huge;      /* of them, from offset 0, in 2 MiB pages */
 	uint64_t claimed;   /* have + the chunk being filled: held room */
 	uint64_t cap;       /* the most it holds */
 	uint64_t target;    /* what the thread fills to (<= cap) */
@@ -249,7 +250,7 @@ int find_unsealed(struct store *s, struct store_owner *ow, uint64_t id,
  * with nowait never waits for the reserve pool (streams). */
 int blob_create(struct store *s, struct store_owner *ow, size_t len,
 		unsigned mode, int nowait, uint64_t want, uint64_t *id,
-		int *fd);
+		int *fd, uint64_t *huge);
 int small_put(struct store *s, struct store_owner *ow, const void *p,
 	      size_t len, unsigned mode, uint64_t want, uint64_t *id);
 int id_in_use(struct store *s, uint64_t id);
@@ -335,9 +336,10 @@ void reserve_drop(struct store *s);
 /* A blob of fp bytes is being created: the pool grows towards it. */
 void reserve_note(struct store *s, uint64_t fp, int nowait);
 /* 1 and *fd a blob memfd of exactly len bytes made of the pool, *id the
- * id it is named after, when the pool suits len; 0 to make one the usual
- * way. */
-int reserve_take(struct store *s, size_t len, int *fd, uint64_t *id);
+ * id it is named after, *huge how many of its first bytes are 2 MiB pages,
+ * when the pool suits len; 0 to make one the usual way. */
+int reserve_take(struct store *s, size_t len, int *fd, uint64_t *id,
+		 uint64_t *huge);
 /* Room the pool holds now (not in used_bytes). */
 uint64_t reserve_bytes(struct store *s);
 /* Its bytes faulted in and ready, and what it fills towards. */

@@ -104,6 +104,7 @@ reserve_main(void *arg)
 		uint64_t want = r->target > r->claimed ?
 				r->target - r->claimed : 0, chunk, from;
 		uint64_t fr = room(s);
+		size_t huge;
 		int fd, rc;
 
 		if (r->fd >= 0 && r->have > 2 * r->target) {
@@ -120,6 +121,7 @@ reserve_main(void *arg)
 				r->orphan = 0;
 			} else if (rc == 0) {
 				r->have = r->claimed = from;
+				r->huge = arena_huge_prefix(r->huge, from);
 			}
 			pthread_cond_broadcast(&r->cond);
 			continue;
@@ -156,14 +158,16 @@ reserve_main(void *arg)
 				r->failed = 1;
 				continue;
 			}
+			r->huge = 0;
 		}
 		fd = r->fd;
 		from = r->have;
 		r->claimed += chunk;
 		r->busy = 1;
+		huge = (size_t)r->huge;
 		pthread_mutex_unlock(&s->lock);
 		rc = arena_pool_fill(fd, (size_t)from, (size_t)(from + chunk),
-				     &r->cancel);
+				     &r->cancel, &huge);
 		pthread_mutex_lock(&s->lock);
 		r->busy = 0;
 		if (r->orphan) {
@@ -185,6 +189,7 @@ reserve_main(void *arg)
 			r->failed = 1;
 		} else {
 			r->have += chunk;
+			r->huge = huge;
 			if (r->have == r->target)
 				log_debug("reserve: %" PRIu64 " MiB ready",
 					  r->have >> 20);
@@ -284,7 +289,8 @@ reserve_note(struct store *s, uint64_t fp, int nowait)
 }
 
 int
-reserve_take(struct store *s, size_t len, int *fd, uint64_t *id)
+reserve_take(struct store *s, size_t len, int *fd, uint64_t *id,
+	     uint64_t *huge)
 {
 	struct reserve *r = &s->res;
 	uint64_t fp = arena_footprint(len);
@@ -302,8 +308,10 @@ reserve_take(struct store *s, size_t len, int *fd, uint64_t *id)
 		r->have = r->claimed = 0;
 		return 0;
 	}
+	*huge = arena_huge_prefix((size_t)r->huge, len);
 	log_debug("reserve: a blob of %zu bytes adopts the pool of %" PRIu64
-		  " bytes", len, r->have);
+		  " bytes (%" PRIu64 " of them in 2 MiB pages)", len, r->have,
+		  *huge);
 	*fd = r->fd;
 	*id = r->id;
 	r->fd = -1;

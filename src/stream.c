@@ -309,7 +309,7 @@ store_stream_chunk(struct store *s, struct store_owner *ow, uint64_t id,
 		goto out;
 	}
 	store_unlock(s);
-	rc = blob_create(s, ow, len, mode, 1, 0, chunk, fd);
+	rc = blob_create(s, ow, len, mode, 1, 0, chunk, fd, NULL);
 	store_lock(s);
 	if (rc)
 		goto out;

@@ -2,11 +2,18 @@
  * blob: writing blobs and mapping the ones a get returns. Large blobs are
  * filled with pwrite where the bytes already exist: on machines where page
  * faults are slow, the kernel's copy into the memfd avoids one fault per
- * page that a writable mapping would take. Small blobs (up to
- * PROTO_SMALL_MAX) never leave this process until sealed: they travel inline
- * and the daemon packs them into shared segments.
+ * page that a writable mapping would take. Except the part the daemon says
+ * is made of 2 MiB pages (its reserve pool, built of huge pages even where
+ * the kernel's shmem policy is never): mapped at an address congruent to
+ * it modulo 2 MiB and populated, each huge page takes one page-table
+ * entry, and a memcpy into it runs at ~0.9 of a warm memcpy where pwrite,
+ * which copies 4 KiB at a time through the kernel, reaches ~0.55.
+ * Small blobs (up to PROTO_SMALL_MAX) never leave this process until
+ * sealed: they travel inline and the daemon packs them into shared
+ * segments.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,12 +23,54 @@
 #include "client_int.h"
 #include "banned.h"
 
+#define HUGE_PAGE (2u << 20)
+
+/* A shared writable mapping of fd's first len bytes at a 2 MiB-aligned
+ * address (so the file's huge pages fall on whole page-table entries),
+ * populated if populate (cheap on huge pages: one entry each). */
+static void *
+map_aligned(int fd, size_t len, int populate)
+{
+	size_t span = len + HUGE_PAGE;
+	char *r = mmap(NULL, span, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *a;
+	uintptr_t want;
+
+	if (r == MAP_FAILED)
+		return NULL;
+	want = ((uintptr_t)r + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	a = mmap((void *)want, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0), fd,
+		 0);
+	if (a == MAP_FAILED) {
+		munmap(r, span);
+		return NULL;
+	}
+	if (a > r)
+		munmap(r, (size_t)(a - r));
+	if (a + len < r + span)
+		munmap(a + len, (size_t)(r + span - (a + len)));
+	return a;
+}
+
+/* The mapping of the writer's huge-page prefix, made on first use; NULL
+ * when it has none or it cannot be mapped (pwrite does it all then). */
+static char *
+writer_hmap(struct vy_writer *w)
+{
+	if (!w->hmap && w->huge)
+		w->hmap = map_aligned(w->fd, w->huge, 1);
+	return w->hmap;
+}
+
 void
 vy__writer_free(struct vy_writer *w)
 {
 	if (w->fd >= 0) {
 		if (w->map)
 			munmap(w->map, w->len);
+		if (w->hmap)
+			munmap(w->hmap, w->huge);
 		close(w->fd);
 	} else {
 		free(w->map);
@@ -35,6 +84,10 @@ vy__writer_unmap(struct vy_writer *w)
 	if (w->fd >= 0 && w->map) {
 		munmap(w->map, w->len);
 		w->map = NULL;
+	}
+	if (w->fd >= 0 && w->hmap) {
+		munmap(w->hmap, w->huge);
+		w->hmap = NULL;
 	}
 }
 
@@ -61,9 +114,9 @@ create_many(struct vy_client *c, const size_t *lens, size_t n,
 	    struct vy_writer **ws)
 {
 	struct vy_reply rep;
-	struct cr r;
+	struct cr r, h;
 	size_t i, k = 0, big = 0, cnt;
-	int rc;
+	int rc, hok;
 
 	memset(ws, 0, n * sizeof(*ws));
 	for (i = 0; i < n; i++) {
@@ -96,8 +149,18 @@ create_many(struct vy_client *c, const size_t *lens, size_t n,
 		rc = vy__malformed(c, "blob-create");
 		goto fail;
 	}
+	/* The huge-page prefixes after the array (daemons of version 5
+	 * before them send none: pwrite all). */
+	h = r;
+	for (i = 0, hok = 1; i < big && hok; i++) {
+		uint64_t skip;
+
+		hok = cr_uint(&h, &skip) == 0;
+	}
+	hok = hok && !cr_done(&h) && cr_array(&h, &cnt) == 0 && cnt == big;
 	for (i = 0; i < n; i++) {
 		struct vy_writer *w;
+		uint64_t hg = 0;
 
 		if (lens[i] <= PROTO_SMALL_MAX)
 			continue;
@@ -110,6 +173,11 @@ create_many(struct vy_client *c, const size_t *lens, size_t n,
 			goto fail;
 		}
 		w->len = lens[i];
+		if (hok && cr_uint(&h, &hg))
+			hok = 0;
+		/* only whole 2 MiB pages inside the blob */
+		if (hok && hg <= lens[i] && hg % HUGE_PAGE == 0)
+			w->huge = (size_t)hg;
 		w->fd = c->rfds[k];
 		c->rfds[k++] = -1;
 		ws[i] = w;
@@ -153,9 +221,15 @@ VY_API void *
 vy_writer_data(struct vy_writer *w)
 {
 	if (w->fd >= 0 && !w->map) {
-		void *p = mmap(NULL, w->len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       w->fd, 0);
+		void *p = MAP_FAILED;
 
+		/* Aligned, the huge pages fault in whole; unpopulated: the
+		 * caller may write only part of it. */
+		if (w->huge)
+			p = map_aligned(w->fd, w->len, 0);
+		if (!p || p == MAP_FAILED)
+			p = mmap(NULL, w->len, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, w->fd, 0);
 		if (p == MAP_FAILED)
 			return NULL;
 		w->map = p;
@@ -185,6 +259,14 @@ vy_writer_write(struct vy_writer *w, size_t off, const void *p, size_t len)
 	if (w->fd < 0 || w->map) {
 		memcpy((char *)vy_writer_data(w) + off, p, len);
 		return 0;
+	}
+	if (off < w->huge && writer_hmap(w)) {
+		size_t k = w->huge - off < len ? w->huge - off : len;
+
+		memcpy((char *)w->hmap + off, src, k);
+		src += k;
+		off += k;
+		len -= k;
 	}
 	while (len) {
 		size_t chunk = len > (1u << 30) ? (1u << 30) : len;
@@ -354,7 +436,8 @@ vy_put_blob(struct vy_client *c, const void *data, size_t len, vy_id *id)
 		return rc;
 	}
 	if (len <= PROTO_SMALL_MAX) {
-		struct vy_writer tmp = { 0, len, -1, (void *)(uintptr_t)data };
+		struct vy_writer tmp = { 0, len, -1, (void *)(uintptr_t)data,
+					  0, NULL };
 		struct vy_writer *tp = &tmp;
 
 		rc = vy__enter(c);
@@ -385,8 +468,25 @@ vy_writer_write_fd(struct vy_writer *w, size_t off, int fd, size_t len)
 
 	if (off > w->len || len > w->len - off)
 		return -EINVAL;
+	/* The huge-page prefix: read straight into its mapping. */
+	if (w->fd >= 0 && !w->map && off < w->huge && writer_hmap(w)) {
+		size_t k = w->huge - off < len ? w->huge - off : len;
+
+		while (done < k) {
+			ssize_t n = read(fd, (char *)w->hmap + off + done,
+					 k - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -ENODATA;
+			done += (size_t)n;
+		}
+		if (done == len)
+			return 0;
+	}
 	if (w->fd >= 0 && !w->map) {
-		off_t pos = (off_t)off;
+		off_t pos = (off_t)(off + done);
 
 		/* sendfile writes at the output's file offset. */
 		if (lseek(w->fd, pos, SEEK_SET) < 0)

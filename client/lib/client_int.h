@@ -141,6 +141,8 @@ struct vy_writer {
 	size_t len;
 	int fd;       /* large: writable memfd; small: -1 */
 	void *map;    /* large: writable mapping or NULL; small: buffer */
+	size_t huge;  /* large: its first bytes in 2 MiB pages (daemon) */
+	void *hmap;   /* those mapped 2 MiB-aligned, or NULL */
 };
 void vy__writer_free(struct vy_writer *w);
 /* Drops a large writer's writable mapping: the kernel will not seal a

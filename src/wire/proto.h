@@ -58,8 +58,10 @@
 	X(MSG_STATUS, 2, "status", status) /* [] -> {status map} */ \
 	/* blobs: 100s */ \
 	X(MSG_BLOB_CREATE, 100, "blob-create", blob_create) \
-		/* [[len...], mode|null] -> [[id...]] + one writable fd \
-		 * per id */ \
+		/* [[len...], mode|null] -> [[id...]] [huge...] + one \
+		 * writable fd per id; huge (a second item after the \
+		 * array, ignored by older clients): bytes from offset 0 \
+		 * of that memfd in 2 MiB pages, 0 if none known */ \
 	X(MSG_BLOB_SEAL, 101, "blob-seal", id_batch) /* [[id...]] -> [] */ \
 	X(MSG_BLOB_PUT, 102, "blob-put", blob_put) \
 		/* [[bytes...], mode|null] (each <= SMALL_MAX) -> \

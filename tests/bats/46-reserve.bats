@@ -88,3 +88,93 @@ wait_full() {
 	run vyctl status
 	[[ "$output" != *"reserve: "* ]]
 }
+
+# --- writers of huge-page pools (client/lib/blob.c) ---
+# VINEYARD_TEST_HUGE_POOL makes the pool of huge pages whatever the
+# machine's shmem policy is just now (another daemon with --huge-pages
+# enable changes it while it runs); the helper says how many kB of its
+# writable mapping of the blob the kernel maps with 2 MiB entries.
+
+HUGEPUT=$VY_BUILD/tests/helpers/hugeput
+
+# put_huge MODE FILE: puts FILE through the helper; sets PMD (bytes mapped
+# with 2 MiB entries), ID, and HUGE (the daemon's count of 2 MiB-page bytes
+# in the pool it adopted, from its log).
+put_huge() {
+	local out n
+	n=$(grep -c "adopts the pool" "$T/daemon.log" || true)
+	out=$(timeout 30 "$HUGEPUT" "$1" "$2") || return 1
+	PMD=$(($(sed -n 's/^pmd_kb=//p' <<<"$out") * 1024))
+	ID=$(sed -n 's/^id=//p' <<<"$out")
+	[ "$(grep -c "adopts the pool" "$T/daemon.log")" -eq $((n + 1)) ]
+	HUGE=$(grep "adopts the pool" "$T/daemon.log" | tail -1 |
+	       sed -n 's/.*(\([0-9]*\) of them in 2 MiB pages).*/\1/p')
+}
+
+@test "a put into a pool of huge pages is written through 2 MiB entries; get and the mount read it back" {
+	mkdir "$MNT"
+	VINEYARD_TEST_HUGE_POOL=1 start_daemon --size 256M --spill-dir none -v --mount "$MNT"
+	[ "$(vyctl --json status | sed -n 's/.*"huge_pages": "\(.*\)".*/\1/p')" = pool ] ||
+		skip "MADV_COLLAPSE is refused here (kernel before 6.1?)"
+	wait_full
+	head -c $((64 << 20)) /dev/urandom >"$T/a.bin"
+	put_huge write "$T/a.bin"
+	[ "$HUGE" -gt 0 ] || skip "no free huge pages just now"
+	# all of the huge prefix, and nothing else, mapped with 2 MiB entries
+	[ "$PMD" -eq "$HUGE" ]
+	timeout 30 "$VINEYARDCTL" get "$ID" -o "$T/a.out"
+	cmp "$T/a.bin" "$T/a.out"
+	timeout 30 cmp "$T/a.bin" "$MNT/objects/$ID/data"
+	# vy_writer_data maps the blob aligned too: its huge pages fault whole
+	wait_full
+	put_huge data "$T/a.bin"
+	[ "$HUGE" -gt 0 ] || skip "no free huge pages just now"
+	[ "$PMD" -eq "$HUGE" ]
+	timeout 30 cmp "$T/a.bin" "$MNT/objects/$ID/data"
+}
+
+@test "huge-page pools trimmed or extended to a put's size: the huge prefix mapped, the rest by pwrite, bytes intact" {
+	VINEYARD_TEST_HUGE_POOL=1 start_daemon --size 256M --spill-dir none -v
+	[ "$(vyctl --json status | sed -n 's/.*"huge_pages": "\(.*\)".*/\1/p')" = pool ] ||
+		skip "MADV_COLLAPSE is refused here (kernel before 6.1?)"
+	# extended past the pool: the tail is 4 KiB pages, written by pwrite
+	wait_full
+	head -c $(((64 << 20) + 12345)) /dev/urandom >"$T/x.bin"
+	put_huge write "$T/x.bin"
+	# (less only if MADV_COLLAPSE found no free huge page at some step)
+	[ $((HUGE % (2 << 20))) -eq 0 ] && [ "$HUGE" -le $((64 << 20)) ]
+	[ "$PMD" -eq "$HUGE" ]
+	timeout 30 "$VINEYARDCTL" get "$ID" -o "$T/x.out"
+	cmp "$T/x.bin" "$T/x.out"
+	# then trimmed inside a huge page (that one splits: 40 MiB stay
+	# huge), from a file (vy_writer_write_fd reads into the mapping)
+	wait_full
+	head -c $(((40 << 20) + 4097)) /dev/urandom >"$T/t.bin"
+	put_huge fd "$T/t.bin"
+	[ $((HUGE % (2 << 20))) -eq 0 ] && [ "$HUGE" -le $((40 << 20)) ]
+	[ "$PMD" -eq "$HUGE" ]
+	timeout 30 "$VINEYARDCTL" get "$ID" -o "$T/t.out"
+	cmp "$T/t.bin" "$T/t.out"
+	vyctl rm "$ID"
+}
+
+@test "pools of 4 KiB pages, or none: every byte by pwrite, as before" {
+	head -c $((64 << 20)) /dev/urandom >"$T/a.bin"
+	# --huge-pages off: the pool is made of 4 KiB pages
+	VINEYARD_TEST_HUGE_POOL=1 start_daemon --size 256M --spill-dir none -v --huge-pages off
+	wait_full
+	put_huge write "$T/a.bin"
+	[ "$HUGE" -eq 0 ] && [ "$PMD" -eq 0 ]
+	timeout 30 "$VINEYARDCTL" get "$ID" -o "$T/a.out"
+	cmp "$T/a.bin" "$T/a.out"
+	stop_daemon
+	# --reserve 0: no pool to adopt
+	VINEYARD_TEST_HUGE_POOL=1 start_daemon --size 256M --reserve 0
+	for m in write fd; do
+		out=$(timeout 30 "$HUGEPUT" $m "$T/a.bin")
+		[[ "$out" == *"pmd_kb=0"* ]]
+		id=$(sed -n 's/^id=//p' <<<"$out")
+		timeout 30 "$VINEYARDCTL" get "$id" -o "$T/a.out"
+		cmp "$T/a.bin" "$T/a.out"
+	done
+}

@@ -164,15 +164,22 @@ test_pool_fill(void)
 	for (huge = 0; huge < 3; huge++) {
 		static char buf[1u << 20];
 		struct stat st;
-		size_t off, i, nz = 0;
+		size_t off, i, nz = 0, hg = 0;
 		int fd = -1;
 
 		arena_init(huge == 1);
 		if (huge == 2)
 			arena_force_mode(ARENA_HUGE_POOL);
 		CHECK_EQ(arena_pool_new("pool", &fd), 0);
-		CHECK_EQ(arena_pool_fill(fd, 0, a, &cancel), 0);
-		CHECK_EQ(arena_pool_fill(fd, a, b, &cancel), 0);
+		CHECK_EQ(arena_pool_fill(fd, 0, a, &cancel, &hg), 0);
+		/* the first 2 MiB collapsed, or none (pages short, or 4 KiB
+		 * pages only); the second fill starts past the prefix */
+		CHECK(hg == 0 || hg == 2u << 20);
+		if (arena_huge() != ARENA_HUGE_POOL)
+			CHECK_EQ(hg, 0);
+		off = hg;
+		CHECK_EQ(arena_pool_fill(fd, a, b, &cancel, &hg), 0);
+		CHECK_EQ(hg, off);
 		CHECK_EQ(fstat(fd, &st), 0);
 		CHECK_EQ((size_t)st.st_size, b);
 		CHECK((size_t)st.st_blocks * 512 >= b);
@@ -185,7 +192,7 @@ test_pool_fill(void)
 		CHECK_EQ(nz, 0);
 		/* a stop cuts a fill short */
 		cancel = 1;
-		CHECK_EQ(arena_pool_fill(fd, b, b + (4u << 20), &cancel),
+		CHECK_EQ(arena_pool_fill(fd, b, b + (4u << 20), &cancel, &hg),
 			 -ECANCELED);
 		cancel = 0;
 		CHECK_EQ(arena_adopt(fd, b, 5u << 20), 0);
@@ -197,6 +204,40 @@ test_pool_fill(void)
 	arena_init(0);
 }
 
-TEST_MAIN(arena_init(0); RUN(test_footprint); RUN(test_memfd_reserved);
+/* The huge prefix a pool keeps once trimmed or extended to a length. */
+static void
+test_huge_prefix(void)
+{
+	const size_t M = 1u << 20;
+
+	CHECK_EQ(arena_huge_prefix(0, 64 * M), 0);
+	CHECK_EQ(arena_huge_prefix(8 * M, 64 * M), 8 * M);
+	CHECK_EQ(arena_huge_prefix(8 * M, 8 * M), 8 * M);
+	CHECK_EQ(arena_huge_prefix(8 * M, 5 * M), 4 * M);
+	CHECK_EQ(arena_huge_prefix(8 * M, 4 * M + 4096), 4 * M);
+	CHECK_EQ(arena_huge_prefix(8 * M, M), 0);
+}
+
+/* A pool filled from 0 in POOL mode: every whole 2 MiB step counts in the
+ * prefix, as long as MADV_COLLAPSE works (it stops at the first miss). */
+static void
+test_pool_huge_prefix(void)
+{
+	const size_t len = 8u << 20;
+	size_t hg = 0;
+	int fd = -1, cancel = 0;
+
+	arena_force_mode(ARENA_HUGE_POOL);
+	CHECK_EQ(arena_pool_new("pool", &fd), 0);
+	CHECK_EQ(arena_pool_fill(fd, 0, len, &cancel, &hg), 0);
+	CHECK(hg % (2u << 20) == 0 && hg <= len);
+	if (strcmp(arena_huge_name(), "pool") == 0 && hg < len)
+		fprintf(stderr, "  (note: %zu of %zu bytes collapsed: huge "
+			"pages short just now)\n", hg, len);
+	close(fd);
+	arena_init(0);
+}
+
+TEST_MAIN(arena_init(0); RUN(test_huge_prefix); RUN(test_pool_huge_prefix); RUN(test_footprint); RUN(test_memfd_reserved);
 	  RUN(test_seal); RUN(test_seal_by_writer); RUN(test_huge_modes);
 	  RUN(test_pool_fill))

@@ -156,7 +156,7 @@ put_big(struct store *s, struct store_owner *ow, const uint8_t *p,
 	uint64_t id = 0;
 	int fd;
 
-	CHECK_EQ(store_blob_create(s, ow, len, MODE0, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, ow, len, MODE0, &id, &fd, NULL), 0);
 	CHECK_EQ(pwrite(fd, p, len, 0), (ssize_t)len);
 	CHECK_EQ(store_blob_seal(s, ow, id), 0);
 	return id;

@@ -52,7 +52,7 @@ big_blob(struct store *s, struct store_owner *o, size_t len, int fill)
 	int fd;
 
 	memset(buf, fill, len);
-	CHECK_EQ(store_blob_create(s, o, len, MODE0, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, len, MODE0, &id, &fd, NULL), 0);
 	CHECK_EQ(pwrite(fd, buf, len, 0), (ssize_t)len);
 	CHECK_EQ(store_blob_seal(s, o, id), 0);
 	free(buf);
@@ -109,9 +109,9 @@ test_create_seal_abort(void)
 	int fd, fd2;
 
 	memset(buf, 'q', sizeof(buf));
-	CHECK_EQ(store_blob_create(s, a, 0, MODE0, &id, &fd), -EINVAL);
+	CHECK_EQ(store_blob_create(s, a, 0, MODE0, &id, &fd, NULL), -EINVAL);
 	CHECK(strstr(store_errmsg(), "at least one byte") != NULL);
-	CHECK_EQ(store_blob_create(s, a, sizeof(buf), MODE0, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, sizeof(buf), MODE0, &id, &fd, NULL), 0);
 	CHECK(meta_id_is_blob(id));
 	st = status(s);
 	CHECK_EQ(st.unsealed, 1);
@@ -141,7 +141,7 @@ test_create_seal_abort(void)
 	CHECK(blob_equals(s, b, id, buf, sizeof(buf)));
 
 	/* abort gives the memory back */
-	CHECK_EQ(store_blob_create(s, a, 5000, MODE0, &id2, &fd2), 0);
+	CHECK_EQ(store_blob_create(s, a, 5000, MODE0, &id2, &fd2, NULL), 0);
 	CHECK_EQ(status(s).used, 12288 + 8192);
 	CHECK_EQ(store_blob_abort(s, a, id2), 0);
 	CHECK_EQ(store_blob_abort(s, a, id2), -ENOENT);
@@ -166,7 +166,7 @@ test_sealed_is_immutable(void)
 	int fd, mine;
 	void *p;
 
-	CHECK_EQ(store_blob_create(s, a, 8192, MODE0, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, 8192, MODE0, &id, &fd, NULL), 0);
 	/* what a client holds: its own descriptor of the same file */
 	mine = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	CHECK(mine >= 0);
@@ -504,7 +504,7 @@ test_obj_put_checks(void)
 
 	cw_init(&w);
 	/* an unsealed member is sealed by the put that lists it */
-	CHECK_EQ(store_blob_create(s, a, 10000, MODE0, &blob, &fd), 0);
+	CHECK_EQ(store_blob_create(s, a, 10000, MODE0, &blob, &fd, NULL), 0);
 	tree(&w, "T", 1, names, &blob, 1);
 	CHECK_EQ(put_tree(s, a, &w, &blob, 1, "first", &root), 0);
 	CHECK_EQ(store_info(s, blob, &info), 0);
@@ -519,8 +519,8 @@ test_obj_put_checks(void)
 	CHECK_EQ(put_tree(s, a, &w, NULL, 0, NULL, &root), -ENOENT);
 	CHECK(strstr(store_errmsg(), "member m") != NULL);
 	/* another owner's blob in the seal list */
-	CHECK_EQ(store_blob_create(s, b, 10000, MODE0, &other, &fd), 0);
-	CHECK_EQ(store_blob_create(s, a, 10000, MODE0, &blob, &fd), 0);
+	CHECK_EQ(store_blob_create(s, b, 10000, MODE0, &other, &fd, NULL), 0);
+	CHECK_EQ(store_blob_create(s, a, 10000, MODE0, &blob, &fd, NULL), 0);
 	before = status(s);
 	cw_reset(&w);
 	tree(&w, "T", 1, names, &blob, 1);
@@ -573,7 +573,7 @@ test_obj_put_failing_seal_changes_nothing(void)
 
 	for (i = 0; i < 3; i++) {
 		CHECK_EQ(store_blob_create(s, a, 8192, MODE0, &ids[i],
-					   &fds[i]), 0);
+					   &fds[i], NULL), 0);
 		CHECK_EQ(pwrite(fds[i], "abc", 3, 0), 3);
 	}
 	p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fds[2], 0);
@@ -687,8 +687,8 @@ test_owner_free_drops_unsealed(void)
 	int fd;
 
 	sealed = big_blob(s, o, 4096, 1);
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &u1, &fd), 0);
-	CHECK_EQ(store_blob_create(s, o, 3 << 20, MODE0, &u2, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &u1, &fd, NULL), 0);
+	CHECK_EQ(store_blob_create(s, o, 3 << 20, MODE0, &u2, &fd, NULL), 0);
 	CHECK_EQ(store_blob_open(s, o, sealed, &(struct store_blobref){0}), 0);
 	st = status(s);
 	CHECK_EQ(st.unsealed, 2);
@@ -736,7 +736,7 @@ test_segments_come_back(void)
 	CHECK_EQ(st.segments, 0);
 	CHECK_EQ(st.idle_segments, PROTO_SEG_SIZE);
 	/* 3 MiB fit the limit only without the idle segment */
-	CHECK_EQ(store_blob_create(s, o, 3 << 20, MODE0, &id, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 3 << 20, MODE0, &id, &fd, NULL), 0);
 	st = status(s);
 	CHECK_EQ(st.idle_segments, 0);
 	CHECK_EQ(st.used, 3 << 20);
@@ -762,15 +762,15 @@ test_limit(void)
 
 	CHECK_EQ(status(s).limit, 4 << 20);
 	a = small_blob(s, "first"); /* one 2 MiB segment */
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &b, &fd), 0);
-	CHECK_EQ(store_blob_create(s, o, (1 << 20) + 1, MODE0, &c, &fd),
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &b, &fd, NULL), 0);
+	CHECK_EQ(store_blob_create(s, o, (1 << 20) + 1, MODE0, &c, &fd, NULL),
 				   -ENOSPC);
 	CHECK(strstr(store_errmsg(), "--size") != NULL);
 	CHECK(strstr(store_errmsg(), "4.0 MiB") != NULL);
 	/* exactly what is left fits */
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &c, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &c, &fd, NULL), 0);
 	CHECK_EQ(status(s).used, 4 << 20);
-	CHECK_EQ(store_blob_create(s, o, 1, MODE0, &c, &fd), -ENOSPC);
+	CHECK_EQ(store_blob_create(s, o, 1, MODE0, &c, &fd, NULL), -ENOSPC);
 	/* no room for another segment: small puts fail once it is full */
 	{
 		static char k[4000];
@@ -786,10 +786,10 @@ test_limit(void)
 	/* earlier objects are intact, and freeing makes room again */
 	CHECK(blob_equals(s, o, a, "first", 5));
 	CHECK_EQ(store_blob_abort(s, o, c), 0);
-	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &c, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 1 << 20, MODE0, &c, &fd, NULL), 0);
 	/* an absurd size is refused, not wrapped */
-	CHECK_EQ(store_blob_create(s, o, SIZE_MAX, MODE0, &c, &fd), -ENOSPC);
-	CHECK_EQ(store_blob_create(s, o, SIZE_MAX - 100, MODE0, &c, &fd),
+	CHECK_EQ(store_blob_create(s, o, SIZE_MAX, MODE0, &c, &fd, NULL), -ENOSPC);
+	CHECK_EQ(store_blob_create(s, o, SIZE_MAX - 100, MODE0, &c, &fd, NULL),
 				   -ENOSPC);
 	CHECK_EQ(store_delete(s, NULL, &a, 1, 0, &cnt, NULL), 0);
 	store_owner_free(s, o);
@@ -1019,7 +1019,7 @@ test_get_errors(void)
 	CHECK(strstr(store_errmsg(), "no object o0000000000000042") != NULL);
 	CHECK_EQ(store_get(s, o, id, 0, NULL, stop_walk, NULL), -ECANCELED);
 	store_release(s, o, &id, 1);
-	CHECK_EQ(store_blob_create(s, o, 9999, MODE0, &unsealed, &fd), 0);
+	CHECK_EQ(store_blob_create(s, o, 9999, MODE0, &unsealed, &fd, NULL), 0);
 	CHECK_EQ(store_get(s, o, unsealed, 0, NULL, NULL, NULL), -ENOENT);
 	CHECK(strstr(store_errmsg(), "not sealed yet") != NULL);
 	CHECK_EQ(store_blob_open(s, o, unsealed, &b), -ENOENT);
