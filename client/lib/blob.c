@@ -25,11 +25,11 @@
 
 #define HUGE_PAGE (2u << 20)
 
-/* A shared writable mapping of fd's first len bytes at a 2 MiB-aligned
- * address (so the file's huge pages fall on whole page-table entries),
- * populated if populate (cheap on huge pages: one entry each). */
+/* A shared mapping of fd's first len bytes at a 2 MiB-aligned address
+ * (so the file's huge pages fall on whole page-table entries), populated
+ * if populate (cheap on huge pages: one entry each); NULL on failure. */
 static void *
-map_aligned(int fd, size_t len, int populate)
+map_aligned(int fd, size_t len, int prot, int populate)
 {
 	size_t span = len + HUGE_PAGE;
 	char *r = mmap(NULL, span, PROT_NONE,
@@ -39,7 +39,7 @@ map_aligned(int fd, size_t len, int populate)
 	if (r == MAP_FAILED)
 		return NULL;
 	want = ((uintptr_t)r + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	a = mmap((void *)want, len, PROT_READ | PROT_WRITE,
+	a = mmap((void *)want, len, prot,
 		 MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0), fd,
 		 0);
 	if (a == MAP_FAILED) {
@@ -59,7 +59,8 @@ static char *
 writer_hmap(struct vy_writer *w)
 {
 	if (!w->hmap && w->huge)
-		w->hmap = map_aligned(w->fd, w->huge, 1);
+		w->hmap = map_aligned(w->fd, w->huge, PROT_READ | PROT_WRITE,
+					  1);
 	return w->hmap;
 }
 
@@ -226,7 +227,8 @@ vy_writer_data(struct vy_writer *w)
 		/* Aligned, the huge pages fault in whole; unpopulated: the
 		 * caller may write only part of it. */
 		if (w->huge)
-			p = map_aligned(w->fd, w->len, 0);
+			p = map_aligned(w->fd, w->len,
+					PROT_READ | PROT_WRITE, 0);
 		if (!p || p == MAP_FAILED)
 			p = mmap(NULL, w->len, PROT_READ | PROT_WRITE,
 				 MAP_SHARED, w->fd, 0);
@@ -598,7 +600,13 @@ vy__map_blob(struct vy_client *c, uint64_t id, uint64_t len, int kind,
 			return -ESTALE; /* not mapped here after all: retry */
 		if (fd < 0 || len == 0)
 			return -EPROTO;
-		p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		/* Aligned, a blob's huge pages (the reserve pool's, or all
+		 * of them under a shmem policy that allows them) fault in
+		 * with one entry each: reading it all is ~2x faster. */
+		p = len >= HUGE_PAGE ?
+		    map_aligned(fd, len, PROT_READ, 0) : NULL;
+		if (!p)
+			p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
 			return -errno;
 		*data = p;

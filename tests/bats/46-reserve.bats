@@ -111,7 +111,7 @@ put_huge() {
 	       sed -n 's/.*(\([0-9]*\) of them in 2 MiB pages).*/\1/p')
 }
 
-@test "a put into a pool of huge pages is written through 2 MiB entries; get and the mount read it back" {
+@test "a put into a pool of huge pages is written through 2 MiB entries; get (2 MiB entries too) and the mount read it back" {
 	mkdir "$MNT"
 	VINEYARD_TEST_HUGE_POOL=1 start_daemon --size 256M --spill-dir none -v --mount "$MNT"
 	[ "$(vyctl --json status | sed -n 's/.*"huge_pages": "\(.*\)".*/\1/p')" = pool ] ||
@@ -125,6 +125,9 @@ put_huge() {
 	timeout 30 "$VINEYARDCTL" get "$ID" -o "$T/a.out"
 	cmp "$T/a.bin" "$T/a.out"
 	timeout 30 cmp "$T/a.bin" "$MNT/objects/$ID/data"
+	# a get maps it aligned as well: a reader's faults take 2 MiB each
+	out=$(timeout 30 "$HUGEPUT" get "$ID")
+	[ $(($(sed -n 's/^pmd_kb=//p' <<<"$out") * 1024)) -eq "$HUGE" ]
 	# vy_writer_data maps the blob aligned too: its huge pages fault whole
 	wait_full
 	put_huge data "$T/a.bin"

@@ -6,20 +6,24 @@
  * before the seal, while the writer's mapping still exists).
  *
  *   hugeput write|fd|data FILE
+ *   hugeput get ID
  *
  * write: vy_writer_write of the whole buffer (what vy_put_blob does);
  * fd: vy_writer_write_fd from the open file (vy_put_blob_fd);
  * data: memcpy into vy_writer_data.
  * Prints "pmd_kb=N" and "id=...". Exits 0 when the put succeeded.
+ * get: gets blob ID, reads a byte of every page of its mapping, and prints
+ * "pmd_kb=N" of the read-only mappings (a get maps blobs aligned too).
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include "helpers.h"
 
-/* kB of writable vineyard memfd mappings mapped by PMD entries. */
+/* kB of writable (or read-only) vineyard memfd mappings mapped by PMD
+ * entries. */
 static long
-pmd_kb(void)
+pmd_kb(int writable)
 {
 	FILE *f = fopen("/proc/self/smaps", "re");
 	char line[512];
@@ -34,7 +38,7 @@ pmd_kb(void)
 
 		/* a mapping's first line: range perms offset dev inode path */
 		if (sscanf(line, "%lx-%lx %7s", &a, &b, perm) == 3) {
-			ours = perm[1] == 'w' &&
+			ours = (perm[1] == 'w') == writable &&
 			       strstr(line, "/memfd:vineyard-") != NULL;
 			continue;
 		}
@@ -59,7 +63,24 @@ main(int argc, char **argv)
 	int fd, rc;
 
 	if (argc != 3)
-		die("usage: hugeput write|fd|data FILE");
+		die("usage: hugeput write|fd|data FILE | get ID");
+	if (strcmp(argv[1], "get") == 0) {
+		struct vy_object *o;
+		const volatile char *p;
+		unsigned sum = 0;
+
+		c = must_connect();
+		if (vy_id_parse(argv[2], &id) || vy_get(c, id, &o))
+			die("get %s: %s", argv[2], vy_errmsg(c));
+		p = vy_object_data(o);
+		len = (size_t)vy_object_nbytes(o);
+		for (got = 0; p && got < len; got += 4096)
+			sum += p[got];
+		printf("pmd_kb=%ld\nsum=%u\n", pmd_kb(0), sum);
+		vy_object_release(c, o);
+		vy_close(c);
+		return 0;
+	}
 	fd = open(argv[2], O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		die("%s: %s", argv[2], strerror(errno));
@@ -98,7 +119,7 @@ main(int argc, char **argv)
 		}
 		free(buf);
 	}
-	printf("pmd_kb=%ld\n", pmd_kb());
+	printf("pmd_kb=%ld\n", pmd_kb(1));
 	if (vy_blob_seal(c, w, &id))
 		die("seal: %s", vy_errmsg(c));
 	vy_id_format(id, idbuf);

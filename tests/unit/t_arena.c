@@ -238,6 +238,7 @@ test_pool_huge_prefix(void)
 	arena_init(0);
 }
 
-TEST_MAIN(arena_init(0); RUN(test_huge_prefix); RUN(test_pool_huge_prefix); RUN(test_footprint); RUN(test_memfd_reserved);
+TEST_MAIN(arena_init(0); RUN(test_huge_prefix); RUN(test_pool_huge_prefix);
+	  RUN(test_footprint); RUN(test_memfd_reserved);
 	  RUN(test_seal); RUN(test_seal_by_writer); RUN(test_huge_modes);
 	  RUN(test_pool_fill))
