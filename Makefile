@@ -102,6 +102,7 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 # The socket front (src/server_int.h says which file does what); the fuzz
 # targets link it too.
 SERVER_SRC = src/loop.c src/server.c src/server_conn.c src/server_reply.c \
+	src/server_blobmap.c \
 	src/req_session.c src/req_blobs.c src/req_objects.c src/req_names.c \
 	src/req_cluster.c src/req_copy.c src/req_spill.c src/req_streams.c \
 	src/req_transfer.c src/server_tcp.c

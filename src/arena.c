@@ -249,7 +249,7 @@ arena_pool_new(const char *name, int *fd)
  * off modulo 2 MiB, so that whole huge pages of the file fall on whole
  * page-table entries of the mapping (MADV_COLLAPSE needs that). */
 static char *
-map_aligned(int fd, size_t off, size_t len)
+map_aligned(int fd, size_t off, size_t len, int prot)
 {
 	size_t span = len + HUGE_MIN;
 	char *r = mmap(NULL, span, PROT_NONE,
@@ -262,8 +262,8 @@ map_aligned(int fd, size_t off, size_t len)
 	       (off & (HUGE_MIN - 1));
 	if (want < (uintptr_t)r)
 		want += HUGE_MIN;
-	a = mmap((void *)want, len, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+	a = mmap((void *)want, len, prot, MAP_SHARED | MAP_FIXED, fd,
+		 (off_t)off);
 	if (a == MAP_FAILED) {
 		munmap(r, span);
 		return MAP_FAILED;
@@ -273,6 +273,14 @@ map_aligned(int fd, size_t off, size_t len)
 	if (a + len < r + span)
 		munmap(a + len, (size_t)(r + span - (a + len)));
 	return a;
+}
+
+void *
+arena_map_ro(int fd, size_t len)
+{
+	char *p = map_aligned(fd, 0, len, PROT_READ);
+
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* Writes (zeroes) every page of p[0, k): the host backs them now. */
@@ -325,7 +333,7 @@ arena_pool_fill(int fd, size_t from, size_t to, const int *cancel,
 		return 0;
 	if (ftruncate(fd, (off_t)to) < 0)
 		return -errno;
-	p = pool ? map_aligned(fd, from, len) :
+	p = pool ? map_aligned(fd, from, len, PROT_READ | PROT_WRITE) :
 		   mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			(off_t)from);
 	if (p == MAP_FAILED)

@@ -72,6 +72,10 @@ size_t arena_huge_prefix(size_t huge, size_t len);
  * trims or extends it (the extension reserved as arena_memfd does) and
  * seals its size. On error the caller closes fd. */
 int arena_adopt(int fd, size_t have, size_t len);
+/* A read-only shared mapping of fd's first len bytes (len > 0) at an
+ * address aligned to 2 MiB, so that the file's huge pages fall on huge
+ * page-table entries; NULL (errno set) if it cannot be made. */
+void *arena_map_ro(int fd, size_t len);
 /* Bytes of memory a blob of len bytes really holds. */
 size_t arena_footprint(size_t len);
 

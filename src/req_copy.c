@@ -48,10 +48,10 @@ req_blob_read(struct conn *c, struct req *q)
 	reply_begin(sv);
 	cw_array(&sv->out, 1);
 	if (b.kind != BLOB_KIND_SEGMENT) {
-		/* A memfd's bytes go straight from its pages to the socket
-		 * (sendfile): no copy into a reply buffer, none queued. */
+		/* A memfd's bytes go from a mapping of it to the socket
+		 * (server_blobmap.c): no copy into a reply buffer. */
 		cw_bytes_head(&sv->out, len);
-		rc = reply_send_file(c, q->type, b.fd, off, len);
+		rc = reply_send_blob(c, q->type, &b, off, len);
 		store_release(sv->store, c->owner, &id, 1);
 		return rc;
 	}

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <lz4.h>
@@ -82,30 +81,24 @@ reply_lz4(struct server *sv, const uint8_t *raw, size_t len, uint64_t sum)
 	return 1;
 }
 
-/* [checksum, bytes] of a memfd blob's range: the checksum from a mapping
- * of the range, the bytes from its pages straight to the socket
- * (sendfile), not copied into the reply first. 1 if the range cannot be
- * mapped (the caller copies instead). */
+/* [checksum, bytes] of a memfd blob's range: the checksum from the
+ * connection's mapping of the blob, the bytes from the same mapping
+ * straight into the socket (server_blobmap.c), not copied into the reply
+ * first. 1 if the blob cannot be mapped (the caller copies instead). */
 static int
 reply_mapped(struct conn *c, struct req *q, const struct store_blobref *b,
 	     uint64_t off, uint64_t len)
 {
 	struct server *sv = c->sv;
-	uint64_t moff = off & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1), sum;
-	size_t mlen = (size_t)(off - moff + len);
-	uint8_t *p;
+	const uint8_t *p = blobmap_get(c, b, off, (size_t)len);
 
-	p = mmap(NULL, mlen, PROT_READ, MAP_SHARED | MAP_POPULATE, b->fd,
-		 (off_t)moff);
-	if (p == MAP_FAILED)
+	if (!p)
 		return 1;
-	sum = XXH3_64bits(p + (off - moff), (size_t)len);
-	munmap(p, mlen);
 	served++;
 	cw_array(&sv->out, 2);
-	cw_uint(&sv->out, sum);
+	cw_uint(&sv->out, XXH3_64bits(p, (size_t)len));
 	cw_bytes_head(&sv->out, len);
-	return reply_send_file(c, q->type, b->fd, off, (size_t)len);
+	return reply_send_blob(c, q->type, b, off, (size_t)len);
 }
 
 int
@@ -114,7 +107,7 @@ req_blob_chunk(struct conn *c, struct req *q)
 	struct server *sv = c->sv;
 	struct store_blobref b;
 	uint64_t id, off, len, tk, flags = 0, sum;
-	uint8_t *dst, *raw = NULL;
+	uint8_t *dst;
 	size_t n, done = 0, at;
 	ssize_t k;
 	int rc, i;
@@ -151,22 +144,12 @@ req_blob_chunk(struct conn *c, struct req *q)
 	reply_begin(sv);
 	if ((flags & CHUNK_F_LZ4) && len > PROTO_SMALL_MAX) {
 		/* compressed from a mapping of the blob: no extra copy */
-		uint64_t moff = off & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
-		const uint8_t *p = NULL;
+		const uint8_t *p = b.kind == BLOB_KIND_SEGMENT ? b.ptr + off :
+				   blobmap_get(c, &b, off, (size_t)len);
 
-		if (b.kind == BLOB_KIND_SEGMENT) {
-			p = b.ptr + off;
-		} else {
-			raw = mmap(NULL, (size_t)(off - moff + len), PROT_READ,
-				   MAP_SHARED, b.fd, (off_t)moff);
-			if (raw != MAP_FAILED)
-				p = raw + (off - moff);
-		}
 		if (p) {
 			sum = XXH3_64bits(p, (size_t)len);
 			i = reply_lz4(sv, p, (size_t)len, sum);
-			if (raw && raw != MAP_FAILED)
-				munmap(raw, (size_t)(off - moff + len));
 			if (i) {
 				store_release(sv->store, c->owner, &id, 1);
 				return reply_send(c, q->type, 0);

@@ -50,7 +50,6 @@ dup_fds(const int *fds, int n)
 	return v;
 }
 
-/* -1 when the descriptors cannot be kept: the connection must close. */
 /* Puts k at the end of c's output queue. */
 static void
 append_chunk(struct conn *c, struct chunk *k)
@@ -62,6 +61,7 @@ append_chunk(struct conn *c, struct chunk *k)
 	c->out_tail = k;
 }
 
+/* -1 when the descriptors cannot be kept: the connection must close. */
 static int
 queue_chunk(struct conn *c, const uint8_t *buf, size_t len, const int *fds,
 	    int nfds)
@@ -108,7 +108,10 @@ free_chunk(struct chunk *k)
 	for (i = 0; i < k->nfds; i++)
 		close(k->fds[i]);
 	free(k->fds);
-	free(k->buf);
+	if (k->map)
+		blobmap_put(k->map);
+	else
+		free(k->buf);
 	if (k->srcfd >= 0)
 		close(k->srcfd);
 	free(k);
@@ -258,6 +261,13 @@ conn_send_file(struct conn *c, const uint8_t *buf, size_t blen, int srcfd,
 	return 0;
 }
 
+void
+conn_queue(struct conn *c, struct chunk *k)
+{
+	append_chunk(c, k);
+	conn_update_events(c);
+}
+
 /* ---- parking ---- */
 
 void
@@ -334,6 +344,12 @@ conn_process(struct conn *c)
 	if (pos) {
 		memmove(c->in, c->in + pos, c->inlen - pos);
 		c->inlen -= pos;
+	}
+	/* All sent and no request left: the blob's reads are over (for
+	 * now), and a mapping kept would hold a deleted blob's memory. */
+	if (c->map && !c->out) {
+		blobmap_put(c->map);
+		c->map = NULL;
 	}
 	return 0;
 }
@@ -474,6 +490,7 @@ conn_close(struct conn *c)
 		c->out = k->next;
 		free_chunk(k);
 	}
+	blobmap_put(c->map);
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
 	__atomic_fetch_sub(&sv->nconns, 1, __ATOMIC_RELAXED);

@@ -8,6 +8,8 @@
  *   server_conn.c   one connection's framing: input buffer, output queue
  *                   with descriptor passing, parking, close
  *   server_reply.c  building replies and reading request fields
+ *   server_blobmap.c  blob bytes sent by copy from a mapping kept for
+ *                   the requests that follow
  *   req_session.c   hello and status
  *   req_blobs.c     blob create, seal, abort, release, small-blob put
  *   req_objects.c   object put, get, delete, list, persist, meta
@@ -33,6 +35,8 @@
 struct chunk {
 	struct chunk *next;
 	uint8_t *buf;       /* NULL: len bytes of srcfd from srcoff instead */
+	struct blobmap *map; /* buf lies in this blob mapping: a reference,
+			      * dropped once sent (buf is not freed) */
 	int srcfd;          /* dup'ed; closed once sent */
 	uint64_t srcoff;
 	size_t len, off;
@@ -76,6 +80,8 @@ struct conn {
 	uint64_t wid;           /* blob being written by copy, or 0 */
 	int wfd;                /* its read-write descriptor (the store's) */
 	uint64_t wlen;          /* its length */
+	struct blobmap *map;    /* the blob last read by copy, mapped while
+				 * its reads go on (server_blobmap.c) */
 	struct conn *prev, *next;
 };
 
@@ -169,6 +175,24 @@ int conn_send(struct conn *c, const uint8_t *buf, size_t len,
  * not take now; -1 if the peer is gone. */
 int conn_send_file(struct conn *c, const uint8_t *buf, size_t blen, int srcfd,
 		   uint64_t off, size_t len);
+/* Puts k at the end of c's output queue and watches for room. */
+void conn_queue(struct conn *c, struct chunk *k);
+
+/* server_blobmap.c. Where byte off of memfd blob b is in its read-only
+ * mapping, which c keeps (c->map) for the requests that follow (a blob is
+ * read in pieces), with the pages of [off, off + len) populated; NULL
+ * when it cannot be mapped, or the range is empty or past its end. */
+struct store_blobref;
+const uint8_t *blobmap_get(struct conn *c, const struct store_blobref *b,
+			   uint64_t off, size_t len);
+/* Sends buf, then len bytes of memfd blob b from off, copied from its
+ * mapping; what the socket does not take now is queued, keeping the
+ * mapping rather than a copy. Falls back to conn_send_file when it cannot
+ * be mapped. -1 if the peer is gone. */
+int conn_send_blob(struct conn *c, const uint8_t *buf, size_t blen,
+		   const struct store_blobref *b, uint64_t off, size_t len);
+/* Drops a reference; the last unmaps. NULL is a no-op. */
+void blobmap_put(struct blobmap *m);
 /* Parks c until name appears (name NULL: until a stream changes) or
  * wait_ms pass; the request is re-run. */
 void conn_park_name(struct conn *c, const struct req *q, const char *name,
@@ -185,11 +209,11 @@ void reply_fd(struct server *sv, int fd);
 void reply_pack(struct server *sv, uint16_t type, int status);
 /* Finishes the reply with status (0 or -errno) and sends it. */
 int reply_send(struct conn *c, uint16_t type, int status);
-/* Sends the success reply in sv->out followed by len bytes of srcfd from
- * off, which the frame's length counts (the reply ends with their
+/* Sends the success reply in sv->out followed by len bytes of memfd blob
+ * b from off, which the frame's length counts (the reply ends with their
  * cw_bytes_head). */
-int reply_send_file(struct conn *c, uint16_t type, int srcfd, uint64_t off,
-		    size_t len);
+int reply_send_blob(struct conn *c, uint16_t type,
+		    const struct store_blobref *b, uint64_t off, size_t len);
 /* Sends the success reply now (ticket 0), or once the disk work a store
  * call queued under ticket is durable. */
 int reply_durable(struct conn *c, const struct req *q, uint64_t ticket);

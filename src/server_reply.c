@@ -65,8 +65,8 @@ reply_send(struct conn *c, uint16_t type, int status)
 }
 
 int
-reply_send_file(struct conn *c, uint16_t type, int srcfd, uint64_t off,
-		size_t len)
+reply_send_blob(struct conn *c, uint16_t type, const struct store_blobref *b,
+		uint64_t off, size_t len)
 {
 	struct server *sv = c->sv;
 	struct proto_hdr h;
@@ -75,7 +75,7 @@ reply_send_file(struct conn *c, uint16_t type, int srcfd, uint64_t off,
 	proto_hdr_unpack(sv->out.buf, &h);
 	h.len += (uint32_t)len;
 	proto_hdr_pack(&h, sv->out.buf);
-	return conn_send_file(c, sv->out.buf, sv->out.len, srcfd, off, len);
+	return conn_send_blob(c, sv->out.buf, sv->out.len, b, off, len);
 }
 
 int

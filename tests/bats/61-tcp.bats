@@ -360,6 +360,70 @@ raw_tcp() {
 	[ "$(echo alive | tcp put - --name alive >/dev/null && tcp get alive)" = alive ]
 }
 
+@test "blob reads by copy come from a mapping the daemon keeps while a blob's reads go on, and drops when they end" {
+	start_tcp
+	head -c 20000000 /dev/urandom >a
+	head -c 7000000 /dev/urandom >b
+	ida=$(vyctl put a --mode 0644)
+	idb=$(vyctl put b --mode 0644)
+	DPID=$DAEMON_PID IDB=$idb run raw_tcp "$ida" <<-'EOF'
+	import os, time
+	idb = int(os.environ['IDB'][1:], 16)
+	data = {oid: open('a', 'rb').read(), idb: open('b', 'rb').read()}
+	def send_read(i, off, n):
+	    body = bytes([0x83]) + cbor_uint(i) + cbor_uint(off) + cbor_uint(n)
+	    s.sendall(struct.pack('<IHHII', 0x44525956, ver, 105, len(body), 0) + body)
+	def recv_all(n):
+	    b = b''
+	    while len(b) < n:
+	        k = s.recv(n - len(b))
+	        if not k: sys.exit('connection closed')
+	        b += k
+	    return b
+	def recv_read():
+	    magic, v, t, n, st = struct.unpack('<IHHII', recv_all(16))
+	    b = recv_all(n)
+	    assert st == 0 and b[0] == 0x81, (st, b[:80])
+	    ai = b[1] & 31
+	    k = {24: 1, 25: 2, 26: 4}.get(ai, 0)
+	    return b[2 + k:]
+	def mapped(i):
+	    name = 'memfd:vineyard-%016x' % i
+	    return any(name in l and ' r--s ' in l
+	               for l in open('/proc/%s/maps' % os.environ['DPID']))
+	# two blobs in turn on one connection, five reads in flight at once,
+	# the last two running past their blob's end
+	asks = [(oid, 0, 1 << 20), (idb, 0, 1 << 20), (oid, 1 << 20, 2 << 20),
+	        (idb, 5000000, 2 << 20), (oid, 19000000, 2 << 20)]
+	for a in asks: send_read(*a)
+	for i, off, n in asks:
+	    assert recv_read() == data[i][off:off + n], (i, off, n)
+	print('pieces ok')
+	# 16 MiB asked, none taken yet: the socket fills and the rest of the
+	# reply waits in the daemon's queue, sent from its mapping of a
+	send_read(oid, 0, 16 << 20)
+	for _ in range(100):
+	    if mapped(oid): break
+	    time.sleep(0.05)
+	print('mapped while its reply waits', mapped(oid), mapped(idb))
+	assert recv_read() == data[oid][:16 << 20]
+	# the reads are over: the mapping goes, the connection stays open
+	for _ in range(100):
+	    if not mapped(oid): break
+	    time.sleep(0.05)
+	print('mapped once the reads end', mapped(oid))
+	send_read(idb, 100, 1000)
+	print('in step', recv_read() == data[idb][100:1100])
+	EOF
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"pieces ok"* ]]
+	[[ "$output" == *"mapped while its reply waits True False"* ]]
+	[[ "$output" == *"mapped once the reads end False"* ]]
+	[[ "$output" == *"in step True"* ]]
+	kill -0 "$DAEMON_PID"
+}
+
 @test "a TCP client that leaves mid-read, or a reader that stops taking its output, does not hurt the daemon" {
 	start_tcp
 	H=$VY_BUILD/tests/helpers

@@ -6,6 +6,8 @@
 #      (bench_core small): ratio (target >= 0.95)
 #   2-4. names latency, publishing 10,000 objects, TCP get of 256 MiB
 #      (b60-cluster.py says how each is measured)
+# B60_ONLY=tcp runs part 4 alone (B60_ROUNDS=N: its rounds, default 5):
+#   B60_ONLY=tcp BENCH='60-*' nice make bench
 set -u
 B=$VY_BUILD
 PY=${PYTHON:-/usr/bin/python3}
@@ -48,13 +50,13 @@ start b --etcd "$URL"
 joined a
 joined b
 ours=() theirs=()
-for round in 1 2 3; do
+[ "${B60_ONLY:-}" = tcp ] || for round in 1 2 3; do
 	ours+=("$("$B/bench/bench_core" small "$D/a.sock" 1 2)")
 	theirs+=("$("$B/bench/bench_core" small "$D/plain.sock" 1 2)")
 done
 o=$(printf '%s\n' "${ours[@]}" | sort -n | sed -n 2p)
 t=$(printf '%s\n' "${theirs[@]}" | sort -n | sed -n 2p)
-awk -v o="$o" -v t="$t" 'BEGIN {
+[ "${B60_ONLY:-}" = tcp ] || awk -v o="$o" -v t="$t" 'BEGIN {
 	printf "local 64 B put+get with --etcd: %d ops/s   without a cluster: %d ops/s   ratio %.2f  (target >= 0.95)\n", o, t, o / t }'
 "$PY" "$(dirname "$0")/b60-cluster.py" "$URL" "$D/a.sock" "$D/b.sock" "$PORT" \
 	"$B/libvineyard.so.0" "$B/vineyardctl"
