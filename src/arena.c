@@ -245,11 +245,10 @@ arena_pool_new(const char *name, int *fd)
 	return 0;
 }
 
-/* A shared mapping of fd's [off, off + len) whose address is congruent to
- * off modulo 2 MiB, so that whole huge pages of the file fall on whole
- * page-table entries of the mapping (MADV_COLLAPSE needs that). */
-static char *
-map_aligned(int fd, size_t off, size_t len, int prot)
+/* MADV_COLLAPSE needs the alignment (arena.h); so does every mapping that
+ * wants the pool's huge pages on 2 MiB entries. */
+char *
+arena_map_aligned(int fd, size_t off, size_t len, int prot)
 {
 	size_t span = len + HUGE_MIN;
 	char *r = mmap(NULL, span, PROT_NONE,
@@ -278,7 +277,7 @@ map_aligned(int fd, size_t off, size_t len, int prot)
 void *
 arena_map_ro(int fd, size_t len)
 {
-	char *p = map_aligned(fd, 0, len, PROT_READ);
+	char *p = arena_map_aligned(fd, 0, len, PROT_READ);
 
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -333,7 +332,7 @@ arena_pool_fill(int fd, size_t from, size_t to, const int *cancel,
 		return 0;
 	if (ftruncate(fd, (off_t)to) < 0)
 		return -errno;
-	p = pool ? map_aligned(fd, from, len, PROT_READ | PROT_WRITE) :
+	p = pool ? arena_map_aligned(fd, from, len, PROT_READ | PROT_WRITE) :
 		   mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			(off_t)from);
 	if (p == MAP_FAILED)

@@ -1,7 +1,7 @@
 /*
  * t_arena: memfds with their pages reserved up front, seals that make them
- * immutable for every holder, read-only reopens, and the footprint the
- * store accounts.
+ * immutable for every holder, read-only reopens, the footprint the store
+ * accounts, and mappings aligned for huge pages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,44 @@ test_footprint(void)
 	CHECK_EQ(arena_footprint(4097), 8192);
 	CHECK_EQ(arena_footprint(10000), 12288);
 	CHECK_EQ(arena_footprint(0), 0);
+}
+
+/* arena_map_aligned: the address is congruent to the offset modulo 2 MiB
+ * (the transfer receiver maps a pool-made copy so, for 2 MiB entries), the
+ * file's bytes are there and writes reach the file. */
+static void
+test_map_aligned(void)
+{
+	const size_t len = 6u << 20, M2 = 2u << 20;
+	const size_t offs[] = { 0, 4096, M2 + 8192 };
+	int fd = -1, cancel = 0;
+	size_t i, j, hg = 0;
+
+	arena_force_mode(ARENA_HUGE_POOL);
+	CHECK_EQ(arena_pool_new("pool", &fd), 0);
+	CHECK_EQ(arena_pool_fill(fd, 0, len, &cancel, &hg), 0);
+	CHECK_EQ(pwrite(fd, "x", 1, (off_t)(M2 + 8192 + 5)), 1);
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		size_t n = len - offs[i];
+		char *p = arena_map_aligned(fd, offs[i], n, PROT_READ |
+					    PROT_WRITE), c = 0;
+
+		CHECK(p != MAP_FAILED);
+		if (p == MAP_FAILED)
+			continue;
+		CHECK_EQ(((uintptr_t)p - offs[i]) % M2, 0);
+		for (j = 0; j < n; j += 4096)
+			c |= p[j] != 0 && offs[i] + j != M2 + 8192;
+		CHECK_EQ(c, 0);
+		CHECK_EQ(p[M2 + 8192 + 5 - offs[i]], 'x');
+		p[n - 1] = 'y';
+		CHECK_EQ(munmap(p, n), 0);
+		CHECK_EQ(pread(fd, &c, 1, (off_t)(len - 1)), 1);
+		CHECK_EQ(c, 'y');
+		CHECK_EQ(pwrite(fd, "", 1, (off_t)(len - 1)), 1);
+	}
+	close(fd);
+	arena_init(0);
 }
 
 static void
@@ -239,6 +277,7 @@ test_pool_huge_prefix(void)
 }
 
 TEST_MAIN(arena_init(0); RUN(test_huge_prefix); RUN(test_pool_huge_prefix);
-	  RUN(test_footprint); RUN(test_memfd_reserved);
+	  RUN(test_footprint); RUN(test_map_aligned);
+	  RUN(test_memfd_reserved);
 	  RUN(test_seal); RUN(test_seal_by_writer); RUN(test_huge_modes);
 	  RUN(test_pool_fill))
