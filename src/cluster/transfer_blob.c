@@ -47,6 +47,7 @@
 
 #include "arena.h"
 #include "cborio.h"
+#include "cluster/chunksum.h"
 #include "cluster/transfer.h"
 #include "proto.h"
 #include "store.h"
@@ -160,7 +161,7 @@ chunk_take(struct xfer *x, uint64_t id, uint64_t off, uint8_t *dst,
 					 off, id, x->peer);
 	}
 	if (items == 3)
-		got = XXH3_64bits(dst, (size_t)len);
+		got = chunksum(dst, (size_t)len);
 	if (got != sum)
 		return xfer_fail(x, -EBADMSG, "the chunk at byte %" PRIu64
 				 " of blob o%016" PRIx64 " from %s failed its "
