@@ -6,8 +6,10 @@
  * owner and fixes its mode until the last release: a memfd blob is passed
  * through (one backing id, registered at the first open and closed at the
  * last release; closing it earlier makes the kernel fail the open with
- * EIO) when the mount has passthrough, else it is mapped here and reads
- * are answered from the mapping with the page cache kept. Small blobs,
+ * EIO) when the mount has passthrough, else it is mapped here (2 MiB-
+ * aligned, arena_map_ro: a blob made of the huge-page pool, a put's or a
+ * fetched copy, maps on 2 MiB entries) and reads are answered from the
+ * mapping with the page cache kept. Small blobs,
  * which live inside shared slab segments, are always answered from the
  * segment. The pin keeps the bytes readable after a delete.
  *
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "arena.h"
 #include "fs_int.h"
 #include "log.h"
 #include "meta.h"
@@ -57,12 +60,9 @@ blob_get(struct fs *fs, uint64_t id, struct fs_blob **out)
 				rc = 0;
 			}
 		} else {
-			b->map = mmap(NULL, ref.len, PROT_READ, MAP_SHARED,
-				      ref.fd, 0);
-			if (b->map == MAP_FAILED) {
+			b->map = arena_map_ro(ref.fd, ref.len);
+			if (!b->map)
 				rc = -errno;
-				b->map = NULL;
-			}
 			b->bytes = b->map;
 		}
 	} else {
