@@ -4,14 +4,16 @@
  * its memfd, which the connection keeps while the blob's reads go on: a
  * client reads a blob in pieces, the next ones already asked for.
  *
- * Why not sendfile: with sendfile the socket holds references to the
- * blob's pages and the receiver copies from memory no CPU has just seen;
- * copied from a mapping (huge pages on huge page-table entries), the bytes
- * reach the receiver from the cache the daemon's copy left them in. On
- * this VM a 256 MiB get ran at 0.53-0.74 x a plain TCP copy with sendfile
- * and 0.79-1.18 x with the mapping (README, b60). A mapping per piece had
- * lost that gain to mmap, populate and munmap (a TLB shootdown across the
- * daemon's threads, ~0.2 ms per 4 MiB piece): hence one kept per blob.
+ * Why not sendfile: on this VM a 256 MiB get ran at a median of 0.70 x
+ * a plain TCP copy with sendfile (0.53-1.17 over ten runs) and 0.90 x
+ * from the mapping (0.79-1.18; README, b60), for about the same CPU. The
+ * likely reason: with sendfile the socket holds references to the blob's
+ * pages and the receiver copies from memory no CPU has just touched;
+ * copied from a mapping (huge pages on huge page-table entries), the
+ * bytes reach the receiver from the cache the daemon's copy left them in.
+ * A mapping per piece lost the gain to mmap, populate and munmap (a TLB
+ * shootdown across the daemon's threads, ~0.2 ms per 4 MiB piece): hence
+ * one kept per blob.
  *
  * Lifetime: the queued rest of a reply holds a reference on the mapping,
  * so the bytes stay whatever happens to the blob meanwhile (the memfd is
