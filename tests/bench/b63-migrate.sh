@@ -21,6 +21,8 @@
 # daemons' memory. The same copy into 4 KiB pages is printed beside it:
 # on a VM the two can differ many times over.
 #
+# Each round starts once the receiver's --reserve pool is full again (as
+# b15's puts do): the figure is a copy into an idle daemon.
 # Figures are medians of B63_ROUNDS (default 3), every round printed. Unlike the baseline's
 # pre-faulted buffer, a fetch must fill memory the daemon has not touched
 # yet (unless its --reserve pool has it ready): on this VM the kernel
@@ -87,9 +89,21 @@ put() {
 	done
 	echo "$id"
 }
+# pool_ready NODE: waits (at most 60 s) until NODE's --reserve pool is
+# full again, as b15 does between puts: each round then starts from what
+# an idle daemon has (the previous round's copy took the pool, and the
+# idle-priority refill takes seconds)
+figure() { "$B/vineyardctl" -s "$D/$1.sock" --json status | sed -n "s/^ *\"$2\": \([0-9]*\).*/\1/p"; }
+pool_ready() {
+	for _ in $(seq 600); do
+		[ "$(figure "$1" reserve_filled_bytes)" = "$(figure "$1" reserve_target_bytes)" ] && return 0
+		sleep 0.1
+	done
+}
 # migrate NODE ID: seconds of one migration; the copy is dropped after
 migrate1() {
 	local t0 t1
+	pool_ready "$1"
 	t0=$(now)
 	timeout 300 "$B/vineyardctl" -s "$D/$1.sock" migrate "$2" >/dev/null ||
 		{ echo "migrate failed" >&2; tail "$D/$1.log" >&2; exit 1; }
@@ -100,6 +114,7 @@ migrate1() {
 # mount1 ID: seconds of one cat of the blob through bm's mount
 mount1() {
 	local t0 t1
+	pool_ready bm
 	t0=$(now)
 	timeout 300 cat "$D/mnt/objects/$1/data" >/dev/null ||
 		{ echo "cat through the mount failed" >&2; tail "$D/bm.log" >&2; exit 1; }
