@@ -85,7 +85,8 @@ endif
 # The wire contract (src/wire/): compiled once, linked into the daemon, the
 # unit tests and libvineyard alike.
 WIRE_SRC = src/wire/cborio.c src/wire/proto.c src/wire/fdpass.c \
-	src/wire/idtab.c src/wire/meta.c src/wire/status.c src/wire/human.c
+	src/wire/idtab.c src/wire/meta.c src/wire/status.c src/wire/human.c \
+	src/wire/hugemap.c
 # The core, shared by vineyardd and the unit tests; no socket, no FUSE.
 CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store.c src/store_pin.c src/store_blob.c src/store_object.c \

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "hugemap.h"
 #include "log.h"
 #include "banned.h"
 
@@ -250,28 +251,7 @@ arena_pool_new(const char *name, int *fd)
 char *
 arena_map_aligned(int fd, size_t off, size_t len, int prot)
 {
-	size_t span = len + HUGE_MIN;
-	char *r = mmap(NULL, span, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *a;
-	uintptr_t want;
-
-	if (r == MAP_FAILED)
-		return MAP_FAILED;
-	want = ((uintptr_t)r & ~(uintptr_t)(HUGE_MIN - 1)) +
-	       (off & (HUGE_MIN - 1));
-	if (want < (uintptr_t)r)
-		want += HUGE_MIN;
-	a = mmap((void *)want, len, prot, MAP_SHARED | MAP_FIXED, fd,
-		 (off_t)off);
-	if (a == MAP_FAILED) {
-		munmap(r, span);
-		return MAP_FAILED;
-	}
-	if (a > r)
-		munmap(r, (size_t)(a - r));
-	if (a + len < r + span)
-		munmap(a + len, (size_t)(r + span - (a + len)));
-	return a;
+	return hugemap(fd, off, len, prot, 0);
 }
 
 void *

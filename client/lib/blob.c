@@ -21,36 +21,20 @@
 #include <unistd.h>
 
 #include "client_int.h"
+#include "hugemap.h"
 #include "banned.h"
 
-#define HUGE_PAGE (2u << 20)
+#define HUGE_PAGE HUGEMAP_PAGE
 
 /* A shared mapping of fd's first len bytes at a 2 MiB-aligned address
- * (so the file's huge pages fall on whole page-table entries), populated
- * if populate (cheap on huge pages: one entry each); NULL on failure. */
+ * (hugemap.h), populated if populate (cheap on huge pages: one entry
+ * each); NULL on failure. */
 static void *
 map_aligned(int fd, size_t len, int prot, int populate)
 {
-	size_t span = len + HUGE_PAGE;
-	char *r = mmap(NULL, span, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0), *a;
-	uintptr_t want;
+	void *p = hugemap(fd, 0, len, prot, populate ? MAP_POPULATE : 0);
 
-	if (r == MAP_FAILED)
-		return NULL;
-	want = ((uintptr_t)r + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	a = mmap((void *)want, len, prot,
-		 MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0), fd,
-		 0);
-	if (a == MAP_FAILED) {
-		munmap(r, span);
-		return NULL;
-	}
-	if (a > r)
-		munmap(r, (size_t)(a - r));
-	if (a + len < r + span)
-		munmap(a + len, (size_t)(r + span - (a + len)));
-	return a;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 /* The mapping of the writer's huge-page prefix, made on first use; NULL
