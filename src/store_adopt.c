@@ -20,17 +20,24 @@
 #include "store_int.h"
 #include "banned.h"
 
-/* Gives o the owner its instance says it has (who), or the daemon's. */
+/* The mode a copy gets: its instance's, or the default. The store
+ * checks it like any mode (mode_check). */
+static unsigned
+who_mode(const struct store_who *who)
+{
+	return who ? who->mode : PROTO_MODE_DEFAULT;
+}
+
+/* Gives o the owner and group its instance says (who), or the daemon's;
+ * its mode was set at creation (who_mode). */
 static void
 set_who(struct store *s, struct object *o, const struct store_who *who)
 {
-	if (!who) {
-		obj_set_owner(s, o, NULL, PROTO_MODE_DEFAULT);
-		return;
+	obj_set_owner(s, o, NULL, who_mode(who));
+	if (who) {
+		o->uid = who->uid;
+		o->gid = who->gid;
 	}
-	o->uid = who->uid;
-	o->gid = who->gid;
-	o->mode = (uint16_t)(who->mode & STORE_MODE_BITS);
 }
 
 /* The blob just made under id takes its owner from who. */
@@ -48,16 +55,6 @@ blob_who(struct store *s, uint64_t id, const struct store_who *who)
 	store_unlock(s);
 }
 
-static int
-who_check(uint64_t id, const struct store_who *who)
-{
-	if (who && (who->mode & ~STORE_MODE_BITS))
-		return store_fail(-EBADMSG, "object o%016" PRIx64 ": mode "
-				  "%04o from its instance is not a mode", id,
-				  who->mode);
-	return 0;
-}
-
 int
 store_adopt_blob(struct store *s, struct store_owner *ow, uint64_t id,
 		 size_t len, const struct store_who *who, int *fd)
@@ -68,10 +65,7 @@ store_adopt_blob(struct store *s, struct store_owner *ow, uint64_t id,
 	if (!meta_id_is_blob(id) || len <= PROTO_SMALL_MAX)
 		return store_fail(-EINVAL, "o%016" PRIx64 " is not a blob id "
 				  "of a large blob", id);
-	if ((rc = who_check(id, who)))
-		return rc;
-	rc = blob_create(s, ow, len, PROTO_MODE_DEFAULT, 0, id, &got, fd,
-			 NULL);
+	rc = blob_create(s, ow, len, who_mode(who), 0, id, &got, fd, NULL);
 	if (rc == 0)
 		blob_who(s, id, who);
 	return rc;
@@ -87,9 +81,7 @@ store_adopt_small(struct store *s, uint64_t id, const void *p, size_t len,
 	if (!meta_id_is_blob(id))
 		return store_fail(-EINVAL, "o%016" PRIx64 " is not a blob id",
 				  id);
-	if ((rc = who_check(id, who)))
-		return rc;
-	rc = small_put(s, NULL, p, len, PROTO_MODE_DEFAULT, id, &got);
+	rc = small_put(s, NULL, p, len, who_mode(who), id, &got);
 	if (rc == 0)
 		blob_who(s, id, who);
 	return rc;
@@ -118,7 +110,7 @@ store_adopt_objects(struct store *s, const struct store_adopted *v, size_t n)
 	store_lock(s);
 	/* Check everything first: nothing is added unless all of it is. */
 	for (i = 0; i < n; i++) {
-		if ((rc = who_check(v[i].id, v[i].who)))
+		if ((rc = mode_check(who_mode(v[i].who))))
 			goto out;
 		if (meta_id_is_blob(v[i].id) || v[i].id == 0 ||
 		    v[i].metalen > META_MAX_LEN ||
