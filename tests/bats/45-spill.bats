@@ -28,6 +28,15 @@ local_teardown() {
 	fi
 }
 
+# held_at_gate: waits (at most 30 s) until the spill writer is held by
+# VINEYARD_TEST_SPILL_GATE (it says so with $T/gate.waiting)
+held_at_gate() {
+	for _ in $(seq 600); do
+		[ -e "$T/gate.waiting" ] && return 0
+		sleep 0.05
+	done
+	[ -e "$T/gate.waiting" ]
+}
 figure() { # figure NAME: a number from --json status
 	vyctl --json status | sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p"
 }
@@ -350,11 +359,7 @@ figure() { # figure NAME: a number from --json status
 	timeout 60 "$VINEYARDCTL" put "$T/p4.bin" --name p4 >"$T/put.out" 2>&1 3>&- &
 	put=$!
 	HOLD_PID=$put
-	for _ in $(seq 600); do
-		[ -e "$T/gate.waiting" ] && break
-		sleep 0.05
-	done
-	[ -e "$T/gate.waiting" ]
+	held_at_gate
 	# the put waits for its spill; a get, ls and status are answered
 	timeout 20 "$VINEYARDCTL" get small -o "$T/small.out"
 	cmp "$T/small.bin" "$T/small.out"
@@ -381,11 +386,7 @@ figure() { # figure NAME: a number from --json status
 	timeout 60 "$VINEYARDCTL" evict p1 >"$T/ev.out" 2>&1 3>&- &
 	ev=$!
 	HOLD_PID=$ev
-	for _ in $(seq 600); do
-		[ -e "$T/gate.waiting" ] && break
-		sleep 0.05
-	done
-	[ -e "$T/gate.waiting" ]
+	held_at_gate
 	timeout 20 "$VINEYARDCTL" get small -o "$T/small.out"
 	cmp "$T/small.bin" "$T/small.out"
 	kill -0 "$ev"
