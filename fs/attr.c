@@ -31,12 +31,20 @@ fs_kind_has_perm(int kind)
 	       kind == IK_DATA || kind == IK_MEMBER;
 }
 
-/* Another instance's object: none of its owner is published, so it shows
- * as an object of the daemon's user with the default mode, as objects of
- * a format-1 data directory load. */
+/* Another instance's object: the owner, group and mode its record says,
+ * as on its own instance. A record without them (an older daemon's)
+ * shows as an object of the daemon's user with the default mode, as
+ * objects of a format-1 data directory load. */
 void
-fs_remote_perm(const struct fs *fs, struct store_perm *p)
+fs_remote_perm(const struct fs *fs, const struct fs_remote *r,
+	       struct store_perm *p)
 {
+	if (r && r->has_owner) {
+		p->uid = r->uid;
+		p->gid = r->gid;
+		p->mode = (uint16_t)(r->mode & STORE_MODE_BITS);
+		return;
+	}
 	p->uid = fs->uid;
 	p->gid = fs->gid;
 	p->mode = STORE_MODE_DEFAULT;
@@ -210,10 +218,19 @@ fs_dent_param(struct fs *fs, const struct dent *d, struct fuse_entry_param *e)
 	struct store_perm p;
 	int has = d->has_perm;
 
+	struct fs_remote r;
+
 	if (has)
 		p = d->perm;
 	else if (fs_kind_has_perm(d->kind))
 		has = store_perm(fs->store, d->id, &p) == 0;
+	/* another instance's object (a directory in a READDIRPLUS of
+	 * objects/): its record's owner */
+	if (!has && d->remote && fs_kind_has_perm(d->kind) &&
+	    fs_remote_info(fs, d->id, &r) == 0) {
+		fs_remote_perm(fs, &r, &p);
+		has = 1;
+	}
 	e->ino = inode_ref(&fs->inodes, d->kind, d->id, d->target,
 			   named ? d->name : NULL, named ? d->namelen : 0,
 			   d->size);

@@ -39,6 +39,11 @@ struct fs_remote {
 	uint64_t nbytes;
 	uint32_t instance;
 	int alive;
+	/* whose it is, from its record: shown and checked as a local
+	 * object's; has_owner 0 for a record without one (an older daemon) */
+	int has_owner;
+	uint32_t uid, gid;
+	unsigned mode;
 };
 
 /* The daemon's cluster, read from its cache (never waits on etcd); called

@@ -135,8 +135,11 @@ struct dent {
 /* attr.c: attributes, generated files, entries. */
 /* Entries that show an object's owner and mode. */
 int fs_kind_has_perm(int kind);
-/* Another instance's object: none of its owner is published. */
-void fs_remote_perm(const struct fs *fs, struct store_perm *p);
+/* Another instance's object (r from fs_remote_info): the owner its record
+ * says, else (r NULL, or an older daemon's record) the daemon's user with
+ * the default mode. */
+void fs_remote_perm(const struct fs *fs, const struct fs_remote *r,
+		    struct store_perm *p);
 /* Sizes of the generated files, rendered now. */
 uint64_t fs_cluster_len(struct fs *fs);
 uint64_t fs_status_len(struct fs *fs);
@@ -161,6 +164,10 @@ int fs_remote_info(struct fs *fs, uint64_t id, struct fs_remote *r);
 /* remote.c: copies here the blob id another instance holds, for an open
  * of its data file (blocks a worker); 0 or -errno. */
 int fs_remote_fetch(struct fs *fs, uint64_t id);
+/* 0 when the caller of req may read the object of r (another instance's)
+ * by the owner, group and mode its record says, else -EACCES. */
+int fs_remote_may_read(fuse_req_t req, struct fs *fs,
+		       const struct fs_remote *r);
 /* ops_dir.c, ops_readdir.c: the tree. */
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

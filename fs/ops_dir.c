@@ -70,7 +70,7 @@ lookup_objects(struct fs *fs, const char *name, struct dent *d)
 	/* another instance's object has no owner here (none is published):
 	 * the view's default attributes */
 	if (remote)
-		fs_remote_perm(fs, &d->perm);
+		fs_remote_perm(fs, &r, &d->perm);
 	else
 		d->perm = info.perm;
 	d->has_perm = 1;
@@ -149,7 +149,7 @@ lookup_objdir(struct fs *fs, uint64_t id, const char *name, struct dent *d)
 		if (strcmp(name, "meta.json") && strcmp(name, "typename") &&
 		    strcmp(name, "data"))
 			return -ENOENT;
-		fs_remote_perm(fs, &info.perm);
+		fs_remote_perm(fs, &r, &info.perm);
 	}
 	d->perm = info.perm;
 	d->has_perm = 1;
@@ -248,9 +248,11 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs *fs = fs_of(req);
 	struct store_perm p;
 	struct inode_info ii;
+	struct fs_remote r;
 	struct stat st;
 	uint64_t len;
-	int rc, has;
+	double ttl;
+	int rc, has, remote = 0;
 
 	if ((rc = inode_get(&fs->inodes, ino, &ii))) {
 		fuse_reply_err(req, -rc);
@@ -259,6 +261,14 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The owner and mode as they are now (a chmod invalidates the
 	 * kernel's copy); as last known for an object that is gone. */
 	has = fs_kind_has_perm(ii.kind) && store_perm(fs->store, ii.id, &p) == 0;
+	/* another instance's object: as its record says now (a chmod
+	 * there is published again; no event reaches the kernel, so its
+	 * copy is kept FS_REMOTE_TTL only) */
+	if (!has && fs_kind_has_perm(ii.kind) &&
+	    fs_remote_info(fs, ii.id, &r) == 0) {
+		fs_remote_perm(fs, &r, &p);
+		has = remote = 1;
+	}
 	if (has && (!ii.has_perm || ii.uid != p.uid || ii.gid != p.gid ||
 		    ii.mode != p.mode))
 		inode_set_perm(&fs->inodes, ino, p.uid, p.gid, p.mode);
@@ -269,7 +279,7 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		has = 1;
 	}
 	if (!has && fs_kind_has_perm(ii.kind)) {
-		fs_remote_perm(fs, &p);
+		fs_remote_perm(fs, NULL, &p);
 		has = 1;
 	}
 	/* The kernel gives a handle for fstat of a regular file: then the
@@ -288,7 +298,10 @@ fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ii.size = len; /* grows as chunks seal */
 	}
 	fs_attr(fs, ii.kind, ino, ii.size, has ? &p : NULL, &st);
-	fuse_reply_attr(req, &st, fs_attr_ttl(ii.kind));
+	ttl = fs_attr_ttl(ii.kind);
+	if (remote && ttl > FS_REMOTE_TTL)
+		ttl = FS_REMOTE_TTL;
+	fuse_reply_attr(req, &st, ttl);
 }
 
 void

@@ -266,6 +266,7 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* a blob another instance holds: copied here, then opened
 		 * as the local blob it is now */
 		if (rc == -ENOENT && fs_remote_info(fs, ii.id, &r) == 0 &&
+		    (rc = fs_remote_may_read(req, fs, &r)) == 0 &&
 		    (rc = fs_remote_fetch(fs, ii.id)) == 0)
 			rc = blob_get(fs, ii.id, &f->blob);
 		if (rc == 0 && f->blob->backing)

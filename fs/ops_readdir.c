@@ -181,20 +181,20 @@ remote_dir(struct fs *fs, struct dirh *dh)
 	d->id = dh->id;
 	d->size = len;
 	d->remote = 1;
-	fs_remote_perm(fs, &d->perm);
+	fs_remote_perm(fs, &r, &d->perm);
 	d->has_perm = 1;
 	d = dirh_add(dh, IK_TYPENAME, "typename", 8);
 	d->id = dh->id;
 	d->size = strlen(r.typename) + 1;
 	d->remote = 1;
-	fs_remote_perm(fs, &d->perm);
+	fs_remote_perm(fs, &r, &d->perm);
 	d->has_perm = 1;
 	if (meta_id_is_blob(dh->id)) {
 		d = dirh_add(dh, IK_DATA, "data", 4);
 		d->id = dh->id;
 		d->size = r.nbytes;
 		d->remote = 1;
-		fs_remote_perm(fs, &d->perm);
+		fs_remote_perm(fs, &r, &d->perm);
 		d->has_perm = 1;
 	}
 	return 0;

@@ -532,6 +532,9 @@ req_chmod(struct conn *c, struct req *q)
 	rc = store_chmod(sv->store, c->owner, ids, n, (unsigned)clear,
 			 (unsigned)set, (unsigned)flags, &count, &tk);
 	free(ids);
+	/* the records of published objects say the new mode from now on */
+	if (sv->cfg.node)
+		node_republish(sv->cfg.node);
 	if (rc)
 		return reply_store_error(c, MSG_CHMOD, rc);
 	reply_begin(sv);

@@ -204,11 +204,23 @@ static int
 fs_info(void *ctx, uint64_t id, struct fs_remote *r)
 {
 	struct node *n = fs_node(ctx);
+	struct node_remote nr;
+	int rc;
 
 	if (!n)
 		return -ENOENT;
-	return node_remote_info(n, id, r->typename, sizeof(r->typename),
-				&r->nbytes, &r->instance, &r->alive);
+	if ((rc = node_remote_info(n, id, &nr)))
+		return rc;
+	memset(r, 0, sizeof(*r));
+	snprintf(r->typename, sizeof(r->typename), "%s", nr.typename);
+	r->nbytes = nr.nbytes;
+	r->instance = nr.instance;
+	r->alive = nr.alive;
+	r->has_owner = nr.has_owner;
+	r->uid = nr.owner.uid;
+	r->gid = nr.owner.gid;
+	r->mode = nr.owner.mode;
+	return 0;
 }
 
 static int

@@ -12,6 +12,7 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "cluster/global.h"
 #include "cluster/kvmap.h"
 #include "cluster/node.h"
+#include "cluster/record.h"
 #include "log.h"
 #include "object.h"
 #include "store.h"
@@ -32,6 +34,11 @@ struct node {
 	struct kvmap published; /* key: the 8 id bytes; store lock or loop */
 	uint32_t former;        /* the data dir's instance id at start */
 	int applying;		/* applying a cluster name event */
+	/* published objects whose mode changed, to publish again (the
+	 * store watcher fills it under the store lock; the loop drains) */
+	pthread_mutex_t lock;
+	struct kvmap reown;
+	struct kvmap warned;	/* ids of records with a bad owner, logged */
 };
 
 static int
@@ -74,6 +81,16 @@ on_store(void *ctx, enum store_event ev, uint64_t id, const char *name)
 		if (!n->applying && name)
 			cluster_name_unset(n->c, name);
 		break;
+	case STORE_EV_PERM:
+		/* its record says the old mode: written again once the
+		 * chmod returns (node_republish; the record is read from
+		 * the store, which is locked now) */
+		if (kvmap_get(&n->published, &id, sizeof(id))) {
+			pthread_mutex_lock(&n->lock);
+			kvmap_put(&n->reown, &id, sizeof(id), "", 0, 0);
+			pthread_mutex_unlock(&n->lock);
+		}
+		break;
 	default:
 		break;
 	}
@@ -88,6 +105,9 @@ node_new(struct store *s, struct cluster *c, uint32_t former)
 	n->c = c;
 	n->former = former;
 	kvmap_init(&n->published);
+	pthread_mutex_init(&n->lock, NULL);
+	kvmap_init(&n->reown);
+	kvmap_init(&n->warned);
 	cluster_on_names(c, on_cluster_name, n);
 	store_watch(s, on_store, n);
 	return n;
@@ -100,6 +120,9 @@ node_free(struct node *n)
 		return;
 	store_unwatch(n->s, on_store, n);
 	kvmap_release(&n->published);
+	kvmap_release(&n->reown);
+	kvmap_release(&n->warned);
+	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
 
@@ -117,10 +140,12 @@ node_store(const struct node *n)
 
 /* ---- publishing ---- */
 
-/* The record of one local object, or NULL if it is gone. */
+/* The record of one local object, or NULL if it is gone: its owner,
+ * group and mode too, so other instances show and check them. */
 static char *
 record_of(struct node *n, uint64_t id)
 {
+	struct store_perm p;
 	struct cw j;
 	json_error_t jerr;
 	json_t *m;
@@ -128,11 +153,13 @@ record_of(struct node *n, uint64_t id)
 
 	cw_init(&j);
 	if (store_meta_json(n->s, NULL, id, &j) == 0 && cw_finish(&j) == 0 &&
+	    store_perm(n->s, id, &p) == 0 &&
 	    (m = json_loadb((const char *)j.buf, j.len, 0, &jerr))) {
 		json_object_del(m, "names");
 		json_object_del(m, "persisted");
 		json_object_set_new(m, "instance",
 				    json_integer(cluster_instance(n->c)));
+		record_set_owner(m, &p);
 		s = json_dumps(m, JSON_COMPACT);
 		json_decref(m);
 	}
@@ -192,6 +219,31 @@ node_publish(struct node *n, uint64_t id)
 	for (i = 0; i < members.n; i++)
 		node_publish(n, members.ids[i]);
 	free(members.ids);
+}
+
+void
+node_republish(struct node *n)
+{
+	struct kvmap ids;
+	const struct kv_entry *e;
+	size_t pos = 0;
+	uint64_t id;
+	char *rec;
+
+	kvmap_init(&ids);
+	pthread_mutex_lock(&n->lock);
+	kvmap_move(&ids, &n->reown);
+	pthread_mutex_unlock(&n->lock);
+	while ((e = kvmap_next(&ids, &pos))) {
+		memcpy(&id, e->key, sizeof(id));
+		/* withdrawn meanwhile (deleted, unpersisted): nothing */
+		if (!kvmap_get(&n->published, &id, sizeof(id)) ||
+		    !(rec = record_of(n, id)))
+			continue;
+		cluster_publish(n->c, id, rec, strlen(rec));
+		free(rec);
+	}
+	kvmap_release(&ids);
 }
 
 void
@@ -456,6 +508,28 @@ node_cluster_info(struct node *n, struct cw *w, const char **why)
 	return 0;
 }
 
+/* The owner a record says (1), or none (0): a record of an older daemon,
+ * or one whose owner keys are malformed, logged once per object. */
+static int
+remote_owner(struct node *n, uint64_t id, json_t *rec, struct store_perm *p)
+{
+	const char *why = NULL;
+	int rc = record_owner(rec, p, &why), first;
+
+	if (rc >= 0)
+		return rc;
+	pthread_mutex_lock(&n->lock);
+	first = kvmap_get(&n->warned, &id, sizeof(id)) == NULL;
+	if (first)
+		kvmap_put(&n->warned, &id, sizeof(id), "", 0, 0);
+	pthread_mutex_unlock(&n->lock);
+	if (first)
+		log_warnx("cluster: the record of object o%016" PRIx64 " has "
+			  "a bad owner (%s): shown as the daemon user's, mode "
+			  "0640, as a record without one", id, why);
+	return 0;
+}
+
 /* name -> id of every cluster name, to list each object's names. */
 struct names_ctx {
 	struct kvmap by_id; /* 8 id bytes -> "a\0b\0" */
@@ -587,20 +661,21 @@ node_remote_meta(struct node *n, uint64_t id, struct cw *json)
 }
 
 int
-node_remote_info(struct node *n, uint64_t id, char *typename, size_t tlen,
-		 uint64_t *nbytes, uint32_t *instance, int *alive)
+node_remote_info(struct node *n, uint64_t id, struct node_remote *r)
 {
 	char *rec = NULL;
 	json_error_t jerr;
 	json_t *m;
 	int rc;
 
-	if ((rc = cluster_object(n->c, id, &rec, instance, alive)) < 0)
+	memset(r, 0, sizeof(*r));
+	if ((rc = cluster_object(n->c, id, &rec, &r->instance, &r->alive)) < 0)
 		return rc;
 	m = json_loads(rec, 0, &jerr);
 	free(rec);
-	snprintf(typename, tlen, "%s", jstr(m, "typename"));
-	*nbytes = juint(m, "nbytes");
+	snprintf(r->typename, sizeof(r->typename), "%s", jstr(m, "typename"));
+	r->nbytes = juint(m, "nbytes");
+	r->has_owner = json_is_object(m) && remote_owner(n, id, m, &r->owner);
 	json_decref(m);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cborio.h"
+#include "store.h"
 
 struct store;
 struct cluster;
@@ -30,6 +31,10 @@ struct store *node_store(const struct node *n);
 
 /* After a persist of id: publishes id and everything it references. */
 void node_publish(struct node *n, uint64_t id);
+/* After a chmod: publishes again the records of published objects whose
+ * mode it changed (the store watcher notes them), so other instances see
+ * the new mode within a watch round trip. Loop thread. */
+void node_republish(struct node *n);
 /* After an unpersist of id: withdraws id (members stay published while
  * they are persisted on their own or by another object). */
 void node_unpublish(struct node *n, uint64_t id);
@@ -68,11 +73,18 @@ int node_cluster_list(struct node *n, const char *glob, struct cw *w,
 /* A remote object's metadata as JSON (meta.json's layout plus
  * "instance" and "available"); -ENOENT if the cluster has no such object. */
 int node_remote_meta(struct node *n, uint64_t id, struct cw *json);
-/* What the cluster's cache says of id (typename, nbytes, instance and
- * whether it is alive), for the mount; -ENOENT if nobody published it. */
-int node_remote_info(struct node *n, uint64_t id, char *typename,
-		     size_t tlen, uint64_t *nbytes, uint32_t *instance,
-		     int *alive);
+/* What the cluster's cache says of a remote object, for the mount. */
+struct node_remote {
+	char typename[256];
+	uint64_t nbytes;
+	uint32_t instance;
+	int alive;
+	int has_owner;		/* owner is what its record says */
+	struct store_perm owner;
+};
+/* -ENOENT if nobody published id. A record without a (valid) owner, as
+ * an older daemon writes it, has has_owner 0 (a bad one is logged once). */
+int node_remote_info(struct node *n, uint64_t id, struct node_remote *r);
 /* The ids published in the cluster that this daemon's store does not
  * hold (*ids malloc'd). */
 int node_remote_ids(struct node *n, uint64_t **ids, size_t *count);
