@@ -119,12 +119,24 @@ obj_one(void *ctx, const struct vy_cluster_object *o)
 				printf(", ");
 			json_str(stdout, o->names[i]);
 		}
-		printf("]}");
+		/* as ls shows local objects; null: the record says none */
+		if (o->has_owner)
+			printf("], \"uid\": %" PRIu32 ", \"gid\": %" PRIu32
+			       ", \"mode\": \"%04o\"}", o->uid, o->gid, o->mode);
+		else
+			printf("], \"uid\": null, \"gid\": null, \"mode\": "
+			       "null}");
 	} else {
+		char mode[10] = "-";
+
 		human_bytes(o->nbytes, size, sizeof(size));
-		printf("%s  %-28s %10s  %-8" PRIu32 " %-11s ", idbuf,
-		       o->typename, size, o->instance,
-		       o->available ? "yes" : "no (gone)");
+		if (o->has_owner)
+			mode_string(o->mode, mode);
+		printf("%s  %-28s %10s  %-8" PRIu32 " %-11s %-9s %-8s %-8s ",
+		       idbuf, o->typename, size, o->instance,
+		       o->available ? "yes" : "no (gone)", mode,
+		       o->has_owner ? user_name(o->uid) : "-",
+		       o->has_owner ? group_name(o->gid) : "-");
 		for (i = 0; i < o->nnames; i++)
 			printf("%s%s", i ? "," : "", o->names[i]);
 		if (!o->nnames)
@@ -144,8 +156,9 @@ ls_cluster(struct vy_client *c, const char *glob)
 	if (opt_json)
 		printf("[");
 	else if (!opt_quiet)
-		printf("%-17s  %-28s %10s  %-8s %-11s %s\n", "ID", "TYPENAME",
-		       "SIZE", "INSTANCE", "AVAILABLE", "NAMES");
+		printf("%-17s  %-28s %10s  %-8s %-11s %-9s %-8s %-8s %s\n",
+		       "ID", "TYPENAME", "SIZE", "INSTANCE", "AVAILABLE",
+		       "MODE", "OWNER", "GROUP", "NAMES");
 	rc = vy_cluster_list(c, glob, obj_one, &x);
 	if (opt_json)
 		printf("%s]\n", x.n ? "\n" : "");

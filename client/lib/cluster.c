@@ -4,6 +4,7 @@
  * Callbacks run with the client unlocked on a private copy of the reply.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,27 @@ vy_cluster(struct vy_client *c, struct vy_cluster_state *st,
 	return rc;
 }
 
+/* [uid, gid, mode] or null: the owner a published object's record says. */
+static int
+read_owner(struct cr *r, struct vy_cluster_object *o)
+{
+	uint64_t uid, gid, mode;
+	size_t n;
+	int rc = cr_null(r);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (cr_array(r, &n) || n != 3 || cr_uint(r, &uid) ||
+	    cr_uint(r, &gid) || cr_uint(r, &mode) || uid > UINT32_MAX ||
+	    gid > UINT32_MAX || mode > PROTO_MODE_BITS)
+		return -1;
+	o->has_owner = 1;
+	o->uid = (uint32_t)uid;
+	o->gid = (uint32_t)gid;
+	o->mode = (unsigned)mode;
+	return 0;
+}
+
 VY_API int
 vy_cluster_list(struct vy_client *c, const char *glob,
 		int (*fn)(void *ctx, const struct vy_cluster_object *o),
@@ -150,7 +172,7 @@ vy_cluster_list(struct vy_client *c, const char *glob,
 		uint64_t inst;
 
 		memset(&o, 0, sizeof(o));
-		if (cr_array(&r, &k) || k != 6 || cr_uint(&r, &o.id) ||
+		if (cr_array(&r, &k) || k != 7 || cr_uint(&r, &o.id) ||
 		    str_dup(&r, &tn) || cr_uint(&r, &o.nbytes) ||
 		    cr_uint(&r, &inst) || cr_bool(&r, &o.available) ||
 		    cr_array(&r, &nn) || nn > len) {
@@ -163,6 +185,8 @@ vy_cluster_list(struct vy_client *c, const char *glob,
 		for (j = 0; rc == 0 && j < nn; j++)
 			if (str_dup(&r, &names[j]))
 				rc = -EPROTO;
+		if (rc == 0 && read_owner(&r, &o))
+			rc = -EPROTO;
 		if (rc == 0) {
 			o.typename = tn;
 			o.instance = (uint32_t)inst;

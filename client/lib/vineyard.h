@@ -434,6 +434,11 @@ struct vy_cluster_object {
 	int available;            /* 0: that instance is gone */
 	const char *const *names; /* cluster-wide names, nnames */
 	size_t nnames;
+	/* whose it is, as its record says (has_owner 0: the record has no
+	 * owner, written by an older daemon) */
+	int has_owner;
+	uint32_t uid, gid;
+	unsigned mode;
 };
 /* Calls fn for every published object of the cluster whose typename
  * matches glob (NULL: all). -ENOTCONN while the daemon cannot reach etcd,

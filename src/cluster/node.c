@@ -552,6 +552,7 @@ name_collect(void *ctx, const char *name, uint64_t id)
 }
 
 struct list_ctx {
+	struct node *node;
 	struct cw *w;
 	const char *glob;
 	struct names_ctx *names;
@@ -568,6 +569,7 @@ obj_one(void *ctx, uint64_t id, uint32_t instance, int alive,
 	json_error_t jerr;
 	json_t *r = json_loadb(json, len, 0, &jerr);
 	const char *tn = jstr(r, "typename"), *p;
+	struct store_perm owner;
 	size_t k, nn = 0;
 
 	if (x->glob && fnmatch(x->glob, tn, 0)) {
@@ -579,8 +581,9 @@ obj_one(void *ctx, uint64_t id, uint32_t instance, int alive,
 		json_decref(r);
 		return 0;
 	}
-	/* [id, typename, nbytes, instance, alive, [names...]] */
-	cw_array(x->w, 6);
+	/* [id, typename, nbytes, instance, alive, [names...],
+	 *  [uid, gid, mode] | null] */
+	cw_array(x->w, 7);
 	cw_uint(x->w, id);
 	cw_str(x->w, tn);
 	cw_uint(x->w, juint(r, "nbytes"));
@@ -592,6 +595,14 @@ obj_one(void *ctx, uint64_t id, uint32_t instance, int alive,
 	cw_array(x->w, nn);
 	for (p = e ? (const char *)e->val : NULL; nn--; p += strlen(p) + 1)
 		cw_str(x->w, p);
+	if (json_is_object(r) && remote_owner(x->node, id, r, &owner)) {
+		cw_array(x->w, 3);
+		cw_uint(x->w, owner.uid);
+		cw_uint(x->w, owner.gid);
+		cw_uint(x->w, owner.mode);
+	} else {
+		cw_null(x->w);
+	}
 	json_decref(r);
 	return 0;
 }
@@ -601,7 +612,7 @@ node_cluster_list(struct node *n, const char *glob, struct cw *w,
 		  const char **why)
 {
 	struct names_ctx names;
-	struct list_ctx x = { w, glob, &names, 0, 1 };
+	struct list_ctx x = { n, w, glob, &names, 0, 1 };
 	int rc;
 
 	if ((rc = not_joined(n, why)) < 0)

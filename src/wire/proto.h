@@ -21,9 +21,10 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC 0x44525956u /* "VYRD" read as little-endian bytes */
-#define PROTO_VERSION 5 /* 3: owners and modes (chmod, modes in puts);
+#define PROTO_VERSION 6 /* 3: owners and modes (chmod, modes in puts);
 			   * 4: streams (500-507); 5: moving objects
-			   * (blob-chunk, migrate) */
+			   * (blob-chunk, migrate); 6: owners of published
+			   * objects in cluster-list */
 #define PROTO_HDR_LEN 16
 /* Largest body either side accepts; a bigger header closes the stream. */
 #define PROTO_MAX_BODY (64u << 20)
@@ -165,8 +166,10 @@ enum proto_type {
  * MSG_CLUSTER inst: [id, host, socket, rpc, pid, started, objects, bytes]
  *   state: "joining", "joined" or "lost"; message: why not joined, or "".
  *   Not in a cluster: -EOPNOTSUPP.
- * MSG_CLUSTER_LIST obj: [id, typename, nbytes, instance, available, [names...]]
- *   every published object of the cluster; -ENOTCONN while etcd is away.
+ * MSG_CLUSTER_LIST obj: [id, typename, nbytes, instance, available, [names...],
+ *   [uid, gid, mode] | null] every published object of the cluster, with
+ *   the owner its record says (null: none, a record of an older daemon);
+ *   -ENOTCONN while etcd is away.
  * MSG_GLOBAL_PUT: a global object (metadata only, published at once)
  *   whose members are objects published by any instance or persisted
  *   here; -ENOTCONN while etcd is away, -EOPNOTSUPP outside a cluster.
