@@ -300,6 +300,11 @@ req_get(struct conn *c, struct req *q)
 	    !store_has(sv->store, id)) {
 		char msg[480] = "";
 
+		/* one the record says this client may not read is refused
+		 * here, as its instance would, with no transfer */
+		if (sv->cfg.node && (rc = node_remote_may_read(sv->cfg.node,
+						c->owner, id, "read")))
+			return reply_store_error(c, MSG_GET, rc);
 		rc = fetch_start(sv->cfg.fetch, id, &tk, msg, sizeof(msg));
 		if (rc == 0) {
 			conn_park_ticket(c, tk, q, 1);

@@ -223,6 +223,11 @@ req_migrate(struct conn *c, struct req *q)
 					   "object here, and this daemon is "
 					   "not in a cluster to fetch it from");
 		msg[0] = '\0';
+		/* a copy is for those who may read it: others are refused
+		 * as its instance would, before a byte moves */
+		if (sv->cfg.node && (rc = node_remote_may_read(sv->cfg.node,
+						c->owner, id, "read")))
+			return reply_store_error(c, q->type, rc);
 		rc = fetch_start(sv->cfg.fetch, id, &tk, msg, sizeof(msg));
 		if (rc == 0) {
 			conn_park_ticket(c, tk, q, 1);

@@ -259,6 +259,10 @@ int store_perm(struct store *s, uint64_t id, struct store_perm *out);
  * -EACCES with a sentence saying who may not `what` it. */
 int store_may_read(struct store *s, struct store_owner *ow, uint64_t id,
 		   const char *what);
+/* The same for an object held elsewhere (another instance's), whose owner,
+ * group and mode are p: 0, or -EACCES with the same sentence. */
+int store_may_read_perm(struct store *s, struct store_owner *ow, uint64_t id,
+			const struct store_perm *p, const char *what);
 /* What name points at, and who bound it (mode 0); 0 or -ENOENT. */
 int store_name_owner(struct store *s, const char *name, size_t len,
 		     uint64_t *id, struct store_perm *owner);

@@ -165,6 +165,22 @@ store_may_read(struct store *s, struct store_owner *ow, uint64_t id,
 	return rc;
 }
 
+int
+store_may_read_perm(struct store *s, struct store_owner *ow, uint64_t id,
+		    const struct store_perm *p, const char *what)
+{
+	struct object o;
+
+	(void)s;
+	/* the same rule and sentence as for an object held here */
+	memset(&o, 0, sizeof(o));
+	o.id = id;
+	o.uid = p->uid;
+	o.gid = p->gid;
+	o.mode = p->mode;
+	return obj_may(ow, &o, PERM_R) ? 0 : perm_deny(ow, &o, what);
+}
+
 struct chmod_walk {
 	struct store_owner *ow;
 	struct object **v;  /* the objects to change, each once */

@@ -383,6 +383,17 @@ node_remote_error(struct node *n, uint64_t id, char *msg, size_t len)
 }
 
 int
+node_remote_may_read(struct node *n, struct store_owner *ow, uint64_t id,
+		     const char *what)
+{
+	struct node_remote r;
+
+	if (node_remote_info(n, id, &r) || !r.has_owner)
+		return 0;
+	return store_may_read_perm(n->s, ow, id, &r.owner, what);
+}
+
+int
 node_locate(struct node *n, uint64_t id, char *rpc, size_t rpclen,
 	    char *msg, size_t len)
 {

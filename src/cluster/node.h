@@ -57,6 +57,12 @@ int node_names_writable(struct node *n, char *msg, size_t len);
 /* For a get of id that is not here: -EREMOTE with a sentence in msg when
  * another instance published it, else -ENOENT. */
 int node_remote_error(struct node *n, uint64_t id, char *msg, size_t len);
+/* Before fetching id for ow: -EACCES (the sentence in store_errmsg())
+ * when the record of id says ow may not read it, so a refused client costs
+ * no transfer; 0 otherwise (also with no record, or one without an owner:
+ * the copy is checked once here). what: "read", "get"... */
+int node_remote_may_read(struct node *n, struct store_owner *ow, uint64_t id,
+			 const char *what);
 /* Where to fetch id from: the --rpc endpoint of the live instance that
  * published it. -ENOENT when none did; -EREMOTE (instance gone) or
  * -EHOSTUNREACH (it has no --rpc) with a sentence in msg. */

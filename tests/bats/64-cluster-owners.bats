@@ -85,7 +85,7 @@ etcd_put() {
 		grep -q '"header"'
 }
 
-@test "a's 0600 object on b's mount: its owner and mode; another user refused with no fetch; the owner reads it; a chmod on a shows on b and lets the other user in" {
+@test "a's 0600 object on b's mount: its owner and mode; another user refused with no fetch (mount, get, migrate); the owner reads it; a chmod on a shows on b and lets the other user in" {
 	head -c 300000 /dev/urandom >"$T/u/f"
 	head -c 5000 /dev/urandom >"$T/u/g"
 	chmod 0644 "$T/u/f" "$T/u/g"
@@ -110,6 +110,13 @@ etcd_put() {
 	run as $V timeout 60 cat "$T/bmnt/objects/$later/data"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Permission denied"* ]]
+	# and on b's socket: a get or a migrate, refused as a would, before
+	# any transfer
+	run ctl_as $V b get "$id" -o /dev/null
+	[ "$status" -eq 9 ]
+	[[ "$output" == *"uid $V may not read it"* ]]
+	run ctl_as $V b migrate "$later"
+	[ "$status" -eq 9 ]
 	[ "$(figure b transfers_done)" -eq 0 ]
 	[ "$(figure b transfers_failed)" -eq 0 ]
 	[ "$(figure b objects)" -eq 0 ]
