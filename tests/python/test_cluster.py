@@ -102,7 +102,10 @@ def test_instance_ids_over_both_fronts(cluster):
         assert tcp.is_rpc and tcp.instance_id == ids[0]
         # a TCP client sees objects published elsewhere, by name
         with vineyard.connect(b.socket) as cb:
-            oid = cb.put(np.arange(5), name="from-b", persist=True)
+            # readable by everybody: the TCP client (no token) is nobody
+            oid = cb.put(np.arange(5), name="from-b", persist=True,
+                         mode=0o644)
+            private = cb.put(np.arange(3), persist=True)
         eventually(lambda: tcp.get_name("from-b") == oid, "name on a")
         # the name binds in etcd with the put; the object's record is
         # published after it, by b's cluster thread
@@ -113,6 +116,12 @@ def test_instance_ids_over_both_fronts(cluster):
         with pytest.raises(vineyard.Error) as e:
             tcp.get(oid)   # the bytes live on b
         assert "instance" in str(e.value)
+        # one that nobody may read (0640, its record says) is refused
+        # as b would refuse it, before anything else
+        eventually(lambda: tcp.get_meta(private) is not None, "private")
+        with pytest.raises(vineyard.PermissionDenied) as e:
+            tcp.get(private)
+        assert "may not read it" in str(e.value)
 
 
 def test_global_object_with_members_on_three_instances(cluster):
