@@ -94,7 +94,7 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/store_loader.c src/store_restore.c src/store_reserve.c \
 	src/store_spill.c src/store_perm.c src/store_adopt.c src/stream.c \
 	src/stream_mount.c src/stream_persist.c src/diskfmt.c src/persist.c \
-	src/persist_write.c src/persist_read.c \
+	src/persist_write.c src/persist_read.c src/persist_log.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \
 	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c \

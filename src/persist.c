@@ -310,6 +310,7 @@ persist_close(struct persist *p)
 		close(p->dfd);
 	if (p->lockfd >= 0)
 		close(p->lockfd);
+	free(p->logs);
 	free(p->dir);
 	free(p);
 }

@@ -67,6 +67,37 @@ int persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 int persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
 			  const struct diskfmt_owner *owner,
 			  struct persist_file *f);
+/* ---- group logs (persist_log.c) ----
+ * A group of small content files made durable as one file, with one
+ * fdatasync and one directory fsync; the files themselves are written
+ * from it later by persist_log_apply, which the writer calls when idle,
+ * when the logs pass a budget and before it removes or rewrites any
+ * content file; start-up (persist_scan) applies what a stop left. */
+struct persist_item {
+	uint8_t kind;          /* DISKFMT_BLOB or DISKFMT_OBJECT */
+	uint64_t id;
+	const void *buf;       /* the content file's bytes */
+	size_t len;
+};
+/* Writes the group's log and makes it durable; *seq names it. */
+int persist_log_commit(struct persist *p, const struct persist_item *v,
+		       size_t n, uint64_t *seq);
+/* Removes a committed log that was not applied (its persist failed
+ * after all); durable on return. */
+int persist_log_drop(struct persist *p, uint64_t seq);
+/* Logs committed and not applied yet; *bytes (if not NULL) their size. */
+size_t persist_log_pending(const struct persist *p, uint64_t *bytes);
+/* Writes the content files of the pending logs, oldest first, checking
+ * stop(ctx) after each log; then one syncfs and the applied logs go.
+ * *files gets how many content files were written. */
+int persist_log_apply(struct persist *p, int (*stop)(void *), void *ctx,
+		      uint64_t *files);
+/* The bytes of a blob's content file for a group log (persist_write_blob
+ * into memory): *out is malloc'ed, *outlen its length. 0 or -errno. */
+int persist_blob_image(uint64_t id, uint16_t flags,
+			const struct diskfmt_owner *owner, const void *src,
+			size_t len, int level, uint8_t **out, size_t *outlen);
+
 /* Makes every file written so far durable at once (syncfs of the data
  * directory's file system): cheaper than persist_sync of each from a few
  * files on. Then persist_sync_done() closes each. */
@@ -117,9 +148,12 @@ struct persist_scan_stats {
 	uint64_t damaged;   /* moved to damaged/ */
 	uint64_t newer;     /* of which written by a newer format */
 	uint64_t strays;    /* names that are not ours, left alone */
+	uint64_t logs;      /* group logs applied first */
+	uint64_t logfiles;  /* content files written from them */
 };
 
-/* Calls fn for each file of objects/ that passes the format's checks; fn
+/* First applies the group logs a stop left (persist_log_apply); then
+ * calls fn for each file of objects/ that passes the format's checks; fn
  * returns NULL to accept it or a reason to have it moved to damaged/.
  * The entry is valid during the call only. */
 typedef const char *(*persist_scan_fn)(void *ctx,

@@ -5,6 +5,7 @@
  *   persist.c        open/close DIR, format and lock, errors, file names
  *   persist_write.c  atomic writes, O_DIRECT blob files, remove, quarantine
  *   persist_read.c   the start-up scan and loading a blob back
+ *   persist_log.c    group logs: a persist group made durable as one file
  */
 #ifndef VY_PERSIST_INT_H
 #define VY_PERSIST_INT_H
@@ -31,6 +32,11 @@ struct persist {
 	int qfd;       /* DIR/damaged */
 	int lockfd;
 	uint64_t tmpseq;
+	/* group logs committed and not yet applied (persist_log.c) */
+	uint64_t *logs;
+	size_t nlogs;
+	uint64_t logbytes;
+	uint64_t logseq;
 };
 
 /* Writes the sentence persist_errmsg() returns; returns rc. */
@@ -41,6 +47,10 @@ int persist_fail(int rc, const char *fmt, ...)
 ssize_t persist_read_full(int fd, void *buf, size_t len, off_t off);
 /* Moves DIR/objects/name to DIR/damaged/ and logs why. */
 void quarantine_name(struct persist *p, const char *name, const char *why);
+/* Whether name is a group log's; *seq gets its number. */
+int persist_log_is_name(const char *name, uint64_t *seq);
+/* Applies the logs a stop left in objects/ (the scan's first step). */
+int persist_log_recover(struct persist *p, uint64_t *groups, uint64_t *files);
 
 #pragma GCC visibility pop
 

@@ -184,9 +184,14 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 	struct dirent *de;
 	size_t n = 0, cap = 0, i, j;
 	DIR *d;
-	int fd = fcntl(p->ofd, F_DUPFD_CLOEXEC, 3);
+	int fd = fcntl(p->ofd, F_DUPFD_CLOEXEC, 3), rc;
 
 	memset(st, 0, sizeof(*st));
+	if (fd >= 0 &&
+	    (rc = persist_log_recover(p, &st->logs, &st->logfiles))) {
+		close(fd);
+		return rc;
+	}
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
 			close(fd);
@@ -209,6 +214,8 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 				st->temps++;
 			continue;
 		}
+		if (persist_log_is_name(de->d_name, &id))
+			continue; /* kept by a failed recovery: not reached */
 		if (strlen(de->d_name) >= sizeof(v->name) ||
 		    !parse_name(de->d_name, &kind, &id)) {
 			log_warnx("persist: %s/objects/%s: not a vineyard "

@@ -331,6 +331,41 @@ persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
 }
 
 int
+persist_blob_image(uint64_t id, uint16_t flags,
+		   const struct diskfmt_owner *owner, const void *src,
+		   size_t len, int level, uint8_t **out, size_t *outlen)
+{
+	struct diskfmt_hdr h;
+	struct blob_out o;
+	uint64_t body = 0;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.fd = -1;
+	o.mcap = DISKFMT_HDR_LEN + len + 64;
+	o.mbuf = xmalloc(o.mcap);
+	o.mlen = DISKFMT_HDR_LEN;
+	rc = diskfmt_blob_encode_mem(src, len, level, blob_out, &o, &body);
+	if (rc) {
+		free(o.mbuf);
+		return persist_fail(rc, "encoding blob %016" PRIx64 ": %s", id,
+				    strerror(-rc));
+	}
+	memset(&h, 0, sizeof(h));
+	h.version = DISKFMT_VERSION;
+	h.kind = DISKFMT_BLOB;
+	h.flags = flags;
+	h.id = id;
+	h.raw_len = len;
+	h.body_len = body;
+	h.owner = *owner;
+	diskfmt_hdr_pack(&h, o.mbuf);
+	*out = o.mbuf;
+	*outlen = o.mlen;
+	return 0;
+}
+
+int
 persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 		     const void *buf, size_t len, struct persist_file *f)
 {

@@ -34,6 +34,20 @@ struct pitem {
  * rather than an fsync of each (persist_sync_group). */
 #define PERSIST_GROUP_SYNC 8
 
+/* Such a group goes to disk as one group log (persist_log.c) when every
+ * file in it is small: slab blobs and records, up to LOG_GROUP_MAX bytes
+ * in all. Never a memfd blob: once persisted, its memory may be dropped
+ * and read back from its content file, which a log writes only later. */
+#define LOG_GROUP_MAX (8u << 20)
+/* The writer applies the logs (writes their content files, one syncfs)
+ * once it has had no job for LOG_IDLE_MS, before a persist when they pass
+ * either budget, before removing or rewriting any content file, and when
+ * the daemon stops. VINEYARD_TEST_LOG_IDLE_MS sets the idle time for the
+ * tests; 0 there means never on idle. */
+#define LOG_IDLE_MS 100
+#define LOG_BUDGET_GROUPS 256
+#define LOG_BUDGET_BYTES (64u << 20)
+
 struct collect {
 	struct pitem *v;
 	size_t n;
@@ -140,6 +154,113 @@ write_item(struct store *s, struct pitem *it)
 	}
 	if (rc == 0)
 		it->state = 1;
+	return rc;
+}
+
+/* Whether the group goes to disk as a group log. */
+static int
+log_eligible(const struct collect *c)
+{
+	size_t i, bytes = 0;
+
+	if (c->n < PERSIST_GROUP_SYNC)
+		return 0;
+	for (i = 0; i < c->n; i++) {
+		if (!c->v[i].doc && !c->v[i].src)
+			return 0;
+		bytes += c->v[i].len + DISKFMT_HDR_LEN + 64;
+	}
+	return bytes <= LOG_GROUP_MAX;
+}
+
+/* The group's content files, built in memory, as one group log made
+ * durable; *seq names it. 0 or -errno with persist_errmsg(). */
+static int
+write_log(struct store *s, struct collect *c, uint64_t *seq)
+{
+	struct persist_item *v = xcalloc(c->n, sizeof(*v));
+	uint8_t **bufs = xcalloc(c->n, sizeof(*bufs));
+	size_t i, built;
+	int rc = 0;
+
+	for (built = 0; built < c->n && rc == 0; built++) {
+		struct pitem *it = &c->v[built];
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		if (it->doc) {
+			struct cw w;
+
+			cw_init(&w);
+			diskfmt_object_file(&w, it->id, it->flags, &it->owner,
+					    it->doc, it->len);
+			if (w.oom)
+				fatalx("out of memory encoding a record");
+			buf = w.buf;  /* the cw's malloc'ed buffer, ours now */
+			len = w.len;
+		} else {
+			rc = persist_blob_image(it->id, it->flags, &it->owner,
+						it->src, it->len,
+						PERSIST_LEVEL, &buf, &len);
+		}
+		v[built].kind = it->doc ? DISKFMT_OBJECT : DISKFMT_BLOB;
+		v[built].id = it->id;
+		bufs[built] = buf;
+		v[built].buf = buf;
+		v[built].len = len;
+		it->f.len = len;
+	}
+	if (rc == 0)
+		rc = persist_log_commit(s->disk, v, c->n, seq);
+	for (i = 0; i < built; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(v);
+	return rc;
+}
+
+static int
+log_idle_ms(void)
+{
+	static int ms = -1;
+	const char *e;
+
+	if (ms < 0) {
+		e = getenv("VINEYARD_TEST_LOG_IDLE_MS");
+		ms = e && *e ? atoi(e) : LOG_IDLE_MS;
+		if (ms < 0)
+			ms = LOG_IDLE_MS;
+	}
+	return ms;
+}
+
+/* Stops an idle apply between logs once a job is waiting. */
+static int
+job_waiting(void *ctx)
+{
+	struct store *s = ctx;
+	int w;
+
+	pthread_mutex_lock(&s->lock);
+	w = s->wq != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return w;
+}
+
+/* Applies the pending group logs (all of them unless idle, when a job
+ * arriving stops it between logs). 0 or -errno with persist_errmsg(). */
+static int
+apply_logs(struct store *s, int idle)
+{
+	uint64_t files;
+	int rc;
+
+	if (!s->disk || persist_log_pending(s->disk, NULL) == 0)
+		return 0;
+	rc = persist_log_apply(s->disk, idle ? job_waiting : NULL, s, &files);
+	if (rc)
+		log_warnx("persist: %s; the group logs stay and are applied "
+			  "again later", persist_errmsg());
 	return rc;
 }
 
@@ -303,10 +424,10 @@ static void
 run_persist(struct store *s, struct pjob *j)
 {
 	struct collect c = { NULL, 0, 0 };
-	uint64_t *anchors = NULL;
+	uint64_t *anchors = NULL, logseq = 0;
 	size_t na = 0, i, k, bad = 0;
 	char idbuf[META_ID_LEN + 24];
-	int rc = 0, pass;
+	int rc = 0, pass, logged = 0;
 
 	meta_id_format(j->persist[0], idbuf);
 	if (j->npersist > 1)
@@ -340,6 +461,18 @@ run_persist(struct store *s, struct pjob *j)
 	}
 	store_unlock(s);
 
+	/* Many small files: one group log, durable at once; the content
+	 * files are written from it later (apply_logs). */
+	if (log_eligible(&c)) {
+		uint64_t pend_bytes;
+
+		if (persist_log_pending(s->disk, &pend_bytes) >=
+		    LOG_BUDGET_GROUPS || pend_bytes >= LOG_BUDGET_BYTES)
+			apply_logs(s, 0);
+		rc = write_log(s, &c, &logseq);
+		logged = rc == 0;
+		goto anchors;
+	}
 	/* Content files: all written, then made durable (a group with one
 	 * syncfs, a few files with an fsync each), then renamed, then one
 	 * directory fsync makes the renames durable. */
@@ -370,6 +503,7 @@ run_persist(struct store *s, struct pjob *j)
 		if (rc == 0 && done)
 			rc = persist_sync_dir(s->disk);
 	}
+anchors:
 	if (rc) {
 		jfail(j, rc, "cannot persist %s: %s; nothing of it was left on "
 		      "disk", idbuf, rc == -ECANCELED ?
@@ -436,6 +570,9 @@ run_persist(struct store *s, struct pjob *j)
 		}
 		free(c.v[i].doc);
 	}
+	if (rc && logged && persist_log_drop(s->disk, logseq))
+		log_warnx("persist: %s; a restart may bring back objects whose "
+			  "persist failed", persist_errmsg());
 	if (rc && c.n)
 		persist_sync_dir(s->disk);
 	free(c.v);
@@ -576,13 +713,58 @@ job_next(struct store *s, struct pjob **q, struct pjob ***tail,
 	return j;
 }
 
+/* The writer's next job, like job_next with drain; while group logs are
+ * pending it waits at most the idle time, and applies them when no job
+ * came meanwhile. */
+static struct pjob *
+writer_next(struct store *s)
+{
+	int ms = log_idle_ms();
+
+	for (;;) {
+		struct timespec ts;
+		int rc = 0;
+
+		pthread_mutex_lock(&s->lock);
+		while (!s->wq && !s->stopping && rc == 0) {
+			if (ms == 0 || !s->disk ||
+			    persist_log_pending(s->disk, NULL) == 0) {
+				pthread_cond_wait(&s->wq_cond, &s->lock);
+				continue;
+			}
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += (long)ms * 1000000L;
+			ts.tv_sec += ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			rc = pthread_cond_timedwait(&s->wq_cond, &s->lock, &ts);
+		}
+		if (s->wq || s->stopping) {
+			pthread_mutex_unlock(&s->lock);
+			return job_next(s, &s->wq, &s->wq_tail, &s->wq_cond,
+					1);
+		}
+		pthread_mutex_unlock(&s->lock);
+		apply_logs(s, 1);
+	}
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct store *s = arg;
 	struct pjob *j;
 
-	while ((j = job_next(s, &s->wq, &s->wq_tail, &s->wq_cond, 1))) {
+	while ((j = writer_next(s))) {
+		/* Removing or rewriting a content file: the logs first, so
+		 * that a crash cannot apply an older copy over the change. */
+		if ((j->nrm || j->nquar || j->nreown) && apply_logs(s, 0)) {
+			if (j->decided)
+				log_warnx("persist: a restart after a crash "
+					  "may bring back what was deleted");
+			else
+				jfail(j, -EIO, "cannot change the data "
+				      "directory: %s", persist_errmsg());
+		}
 		if (j->npersist)
 			run_persist(s, j);
 		if (j->nanchors)
@@ -599,6 +781,8 @@ writer_main(void *arg)
 			j->rc = -EDQUOT;
 		job_done(s, j);
 	}
+	/* Stopping: the content files now, so the directory is plain. */
+	apply_logs(s, 0);
 	return NULL;
 }
 
