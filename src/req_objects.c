@@ -481,8 +481,8 @@ req_persist(struct conn *c, struct req *q)
 		if (!k)
 			tk = 0;
 		/* in a cluster, persisting publishes the metadata tree */
-		for (i = 0; rc == 0 && node && i < k; i++)
-			node_publish(node, ids[i]);
+		if (rc == 0 && node)
+			node_publish_many(node, ids, k);
 		free(ids);
 	}
 	if (rc)

@@ -344,14 +344,28 @@ cluster_publish(struct cluster *c, uint64_t id, const char *json, size_t len)
 	char k[32];
 	size_t kl;
 	char ids[18];
+	int hold;
 
 	cl_id_format(id, ids);
 	kl = cl_relkey(k, sizeof(k), "objects/%s", ids);
 	pthread_mutex_lock(&c->lock);
 	kvmap_put(&c->want, k, kl, json, len, 0);
 	kvmap_put(&c->pending, k, kl, json, len, 0);
+	hold = c->hold;
 	pthread_mutex_unlock(&c->lock);
-	etcd_wake(c->e);
+	if (!hold)
+		etcd_wake(c->e);
+}
+
+void
+cluster_publish_hold(struct cluster *c, int hold)
+{
+	pthread_mutex_lock(&c->lock);
+	c->hold += hold ? 1 : -1;
+	hold = c->hold;
+	pthread_mutex_unlock(&c->lock);
+	if (!hold)
+		etcd_wake(c->e);
 }
 
 void

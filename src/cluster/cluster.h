@@ -81,6 +81,9 @@ void cluster_set_figures(struct cluster *c, uint64_t objects, uint64_t bytes);
 void cluster_publish(struct cluster *c, uint64_t id, const char *json,
 		     size_t len);
 void cluster_unpublish(struct cluster *c, uint64_t id);
+/* Brackets a batch of cluster_publish calls (hold 1, then 0), so that the
+ * batch goes out in full transactions, not a first record alone. */
+void cluster_publish_hold(struct cluster *c, int hold);
 
 /* Names: queued; done runs on the loop thread (cluster_dispatch) with 0,
  * or -ENOTCONN at once when not joined, or the etcd error. A put replaces

@@ -59,6 +59,7 @@ struct cluster {
 	struct kvmap cache;	/* relative key -> value, as in etcd */
 	struct kvmap want;	/* what we publish: relative key -> value */
 	struct kvmap pending;	/* to write; lease -1 marks a delete */
+	int hold;		/* cluster_publish_hold: no flush meanwhile */
 	struct op *ops, **ops_tail;
 	struct op *done, **done_tail;
 	struct name_ev *nev, **nev_tail;

@@ -334,7 +334,9 @@ flush_pending(struct cluster *c)
 		pthread_mutex_lock(&c->lock);
 		pos = 0;
 		bytes = 0;
-		while (batch.count < ETCD_MAX_TXN_OPS && bytes < TXN_BYTES &&
+		/* a batch being added: its end wakes us (cluster_publish_hold) */
+		while (!c->hold && batch.count < ETCD_MAX_TXN_OPS &&
+		       bytes < TXN_BYTES &&
 		       (e = kvmap_next(&c->pending, &pos))) {
 			kvmap_put(&batch, e->key, e->klen, e->val, e->vlen,
 				  e->lease);

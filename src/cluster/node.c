@@ -234,6 +234,7 @@ node_republish(struct node *n)
 	pthread_mutex_lock(&n->lock);
 	kvmap_move(&ids, &n->reown);
 	pthread_mutex_unlock(&n->lock);
+	cluster_publish_hold(n->c, 1);
 	while ((e = kvmap_next(&ids, &pos))) {
 		memcpy(&id, e->key, sizeof(id));
 		/* withdrawn meanwhile (deleted, unpersisted): nothing */
@@ -243,7 +244,19 @@ node_republish(struct node *n)
 		cluster_publish(n->c, id, rec, strlen(rec));
 		free(rec);
 	}
+	cluster_publish_hold(n->c, 0);
 	kvmap_release(&ids);
+}
+
+void
+node_publish_many(struct node *n, const uint64_t *ids, size_t k)
+{
+	size_t i;
+
+	cluster_publish_hold(n->c, 1);
+	for (i = 0; i < k; i++)
+		node_publish(n, ids[i]);
+	cluster_publish_hold(n->c, 0);
 }
 
 void
@@ -269,13 +282,11 @@ void
 node_publish_persisted(struct node *n)
 {
 	struct idlist l = { 0 };
-	size_t i;
 	int more = 0;
 
 	/* collected first: list callbacks run under the store lock */
 	store_list(n->s, NULL, 0, 0, collect_persisted, &l, &more);
-	for (i = 0; i < l.n; i++)
-		node_publish(n, l.ids[i]);
+	node_publish_many(n, l.ids, l.n);
 	free(l.ids);
 }
 

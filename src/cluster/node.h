@@ -35,6 +35,8 @@ void node_publish(struct node *n, uint64_t id);
  * mode it changed (the store watcher notes them), so other instances see
  * the new mode within a watch round trip. Loop thread. */
 void node_republish(struct node *n);
+/* The same for several ids, sent out together. */
+void node_publish_many(struct node *n, const uint64_t *ids, size_t k);
 /* After an unpersist of id: withdraws id (members stay published while
  * they are persisted on their own or by another object). */
 void node_unpublish(struct node *n, uint64_t id);
