@@ -262,6 +262,8 @@ persist_open(const char *dir, struct persist **out, char *err, size_t errlen)
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->dfd = p->ofd = p->qfd = p->lockfd = -1;
+	pthread_mutex_init(&p->logmu, NULL);
+	idtab_init(&p->logged);
 	p->dir = xstrdup(dir);
 	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "data directory %s is not a directory; "
@@ -310,7 +312,8 @@ persist_close(struct persist *p)
 		close(p->dfd);
 	if (p->lockfd >= 0)
 		close(p->lockfd);
-	free(p->logs);
+	persist_log_release(p);
+	pthread_mutex_destroy(&p->logmu);
 	free(p->dir);
 	free(p);
 }

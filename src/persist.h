@@ -69,10 +69,11 @@ int persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
 			  struct persist_file *f);
 /* ---- group logs (persist_log.c) ----
  * A group of small content files made durable as one file, with one
- * fdatasync and one directory fsync; the files themselves are written
- * from it later by persist_log_apply, which the writer calls when idle,
- * when the logs pass a budget and before it removes or rewrites any
- * content file; start-up (persist_scan) applies what a stop left. */
+ * fdatasync and one directory fsync. The files themselves are written
+ * from it only when one of them is removed, rewritten, quarantined or
+ * read (the functions below that take an id do it), and at start-up
+ * (persist_scan). The objects must stay in memory meanwhile: only slab
+ * blobs and records go into a log. */
 struct persist_item {
 	uint8_t kind;          /* DISKFMT_BLOB or DISKFMT_OBJECT */
 	uint64_t id;
@@ -85,13 +86,8 @@ int persist_log_commit(struct persist *p, const struct persist_item *v,
 /* Removes a committed log that was not applied (its persist failed
  * after all); durable on return. */
 int persist_log_drop(struct persist *p, uint64_t seq);
-/* Logs committed and not applied yet; *bytes (if not NULL) their size. */
-size_t persist_log_pending(const struct persist *p, uint64_t *bytes);
-/* Writes the content files of the pending logs, oldest first, checking
- * stop(ctx) after each log; then one syncfs and the applied logs go.
- * *files gets how many content files were written. */
-int persist_log_apply(struct persist *p, int (*stop)(void *), void *ctx,
-		      uint64_t *files);
+/* Logs committed and not applied yet. */
+size_t persist_log_pending(struct persist *p);
 /* The bytes of a blob's content file for a group log (persist_write_blob
  * into memory): *out is malloc'ed, *outlen its length. 0 or -errno. */
 int persist_blob_image(uint64_t id, uint16_t flags,
@@ -118,7 +114,8 @@ int persist_sync_dir(struct persist *p);
 int persist_remove(struct persist *p, uint8_t kind, uint64_t id);
 /* Renames a committed file to its trash name (back: and back again), so
  * that a delete can be undone until it is decided; -ENOENT when there is
- * no such file. Start-up removes trash files like temp files. */
+ * no such file, or when a group log holds it (persist_remove then applies
+ * the log first). Start-up removes trash files like temp files. */
 int persist_trash(struct persist *p, uint8_t kind, uint64_t id, int back);
 /* Removes a file's trash name; 0 when it was not there. */
 int persist_remove_trash(struct persist *p, uint8_t kind, uint64_t id);

@@ -10,9 +10,11 @@
 #ifndef VY_PERSIST_INT_H
 #define VY_PERSIST_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "diskfmt.h"
+#include "idtab.h"
 #include "log.h"
 #include "meta.h"
 #include "persist.h"
@@ -32,10 +34,12 @@ struct persist {
 	int qfd;       /* DIR/damaged */
 	int lockfd;
 	uint64_t tmpseq;
-	/* group logs committed and not yet applied (persist_log.c) */
+	/* group logs not yet applied, and which holds each id
+	 * (persist_log.c), under logmu */
+	pthread_mutex_t logmu;
 	uint64_t *logs;
 	size_t nlogs;
-	uint64_t logbytes;
+	struct idtab logged;
 	uint64_t logseq;
 };
 
@@ -51,6 +55,13 @@ void quarantine_name(struct persist *p, const char *name, const char *why);
 int persist_log_is_name(const char *name, uint64_t *seq);
 /* Applies the logs a stop left in objects/ (the scan's first step). */
 int persist_log_recover(struct persist *p, uint64_t *groups, uint64_t *files);
+/* Before a content file of id is removed, rewritten or read: applies the
+ * log that holds it, if one does. 0 or -errno with persist_errmsg(). */
+int persist_log_unpack(struct persist *p, uint8_t kind, uint64_t id);
+/* Whether a log holds id's content file. */
+int persist_log_holds(struct persist *p, uint64_t id);
+/* Frees the logs' memory (persist_close). */
+void persist_log_release(struct persist *p);
 
 #pragma GCC visibility pop
 

@@ -4,11 +4,15 @@
  * content file's bytes: one write, one fdatasync, a rename and one
  * directory fsync (about 1 ms here). Syncing 128 small files instead costs
  * 15-30 ms, because a journal commit then carries 128 new inodes and their
- * scattered blocks. The content files themselves are written from the
- * log later ("applied"): when the writer is idle, when the logs pass a
- * budget, or before anything removes or rewrites a content file. One
- * syncfs makes a whole batch of applied logs durable; only then are the
- * logs removed. Start-up applies the logs a crash left before it scans.
+ * scattered blocks, and creating them costs the daemon CPU besides.
+ *
+ * The objects of a log stay in it. Their own content files are written
+ * from it ("the log is applied": the files, one syncfs, then the log goes)
+ * only when something needs one of them as a file: the removal, the
+ * rewrite after a chmod or the quarantine of any object in it, and start-up,
+ * which applies every log before it scans. Until then the log is the
+ * objects' copy on disk; they are all small (slab blobs and records) and
+ * stay in memory while the daemon runs, so nothing reads them back.
  *
  * A log (vineyard-format(5)), little-endian:
  *   "VYGLOG1\n"  magic (8 bytes)
@@ -19,9 +23,14 @@
  * then count items: u8 kind, 3 zero bytes, u32 len, u64 id, then len
  * bytes: the content file exactly as objects/ gets it (which checks
  * itself again when the scan reads it).
+ *
+ * Locking: p->logmu guards the logs and the map of logged ids: the writer
+ * commits, removes and rewrites, the request thread trashes, the loader
+ * may load.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -90,7 +99,7 @@ persist_log_is_name(const char *name, uint64_t *seq)
 	    strcmp(name + pl + 16, LOG_SUFFIX) != 0)
 		return 0;
 	*seq = strtoull(name + pl, &end, 16);
-	return end == name + pl + 16;
+	return end == name + pl + 16 && *seq != 0;
 }
 
 static int
@@ -110,6 +119,46 @@ write_full(int fd, const uint8_t *b, size_t len)
 	return 0;
 }
 
+/* A logged id: which log holds its content file. */
+struct logged {
+	uint64_t id;    /* first: idtab key */
+	uint64_t seq;
+};
+
+static void
+map_add(struct persist *p, uint64_t id, uint64_t seq)
+{
+	struct logged *l = idtab_get(&p->logged, id);
+
+	if (l) {
+		l->seq = seq;
+		return;
+	}
+	l = xmalloc(sizeof(*l));
+	l->id = id;
+	l->seq = seq;
+	if (idtab_put(&p->logged, l))
+		fatalx("out of memory");
+}
+
+static void
+map_del(struct persist *p, uint64_t id)
+{
+	free(idtab_del(&p->logged, id));
+}
+
+static void
+logs_forget(struct persist *p, uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < p->nlogs; i++)
+		if (p->logs[i] == seq) {
+			p->logs[i] = p->logs[--p->nlogs];
+			break;
+		}
+}
+
 int
 persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 		   uint64_t *seq_out)
@@ -125,6 +174,7 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 	if (len > LOG_MAX)
 		return persist_fail(-EFBIG, "a group log of %zu bytes is over "
 				    "the limit", len);
+	pthread_mutex_lock(&p->logmu);
 	if (p->logseq == 0) {
 		struct timespec ts;
 
@@ -135,6 +185,9 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 			    (uint64_t)ts.tv_nsec;
 	}
 	seq = ++p->logseq;
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%" PRIu64 "-",
+		 __atomic_add_fetch(&p->tmpseq, 1, __ATOMIC_RELAXED));
+	pthread_mutex_unlock(&p->logmu);
 	buf = xmalloc(len);
 	memcpy(buf, LOG_MAGIC, 8);
 	off = LOG_HDR;
@@ -152,8 +205,7 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 	put64(buf + 24, seq);
 
 	log_name(seq, name, sizeof(name));
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%" PRIu64 "-%s", ++p->tmpseq,
-		 name);
+	snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp), "%s", name);
 	fd = openat(p->ofd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0600);
 	if (fd < 0) {
@@ -182,26 +234,45 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 		return persist_fail(rc, "syncing %s/objects: %s", p->dir,
 				    strerror(-rc));
 	}
+	pthread_mutex_lock(&p->logmu);
 	p->logs = xreallocarray(p->logs, p->nlogs + 1, sizeof(*p->logs));
 	p->logs[p->nlogs++] = seq;
-	p->logbytes += len;
+	for (i = 0; i < n; i++)
+		map_add(p, v[i].id, seq);
+	pthread_mutex_unlock(&p->logmu);
 	*seq_out = seq;
 	return 0;
+}
+
+/* Forgets log seq and its ids (rare: a persist failing after its log,
+ * a damaged log; a walk of the map is fine). */
+static void
+forget_seq(struct persist *p, uint64_t seq)
+{
+	struct logged *l;
+	size_t pos;
+
+	logs_forget(p, seq);
+	for (;;) {
+		pos = 0;
+		while ((l = idtab_next(&p->logged, &pos)) && l->seq != seq)
+			;
+		if (!l)
+			break;
+		map_del(p, l->id);
+	}
 }
 
 int
 persist_log_drop(struct persist *p, uint64_t seq)
 {
 	char name[40];
-	size_t i;
 	int rc = 0;
 
 	log_name(seq, name, sizeof(name));
-	for (i = 0; i < p->nlogs; i++)
-		if (p->logs[i] == seq) {
-			p->logs[i] = p->logs[--p->nlogs];
-			break;
-		}
+	pthread_mutex_lock(&p->logmu);
+	forget_seq(p, seq);
+	pthread_mutex_unlock(&p->logmu);
 	if (unlinkat(p->ofd, name, 0) < 0 && errno != ENOENT)
 		rc = persist_fail(-errno, "removing %s/objects/%s: %s", p->dir,
 				  name, strerror(errno));
@@ -212,11 +283,14 @@ persist_log_drop(struct persist *p, uint64_t seq)
 }
 
 size_t
-persist_log_pending(const struct persist *p, uint64_t *bytes)
+persist_log_pending(struct persist *p)
 {
-	if (bytes)
-		*bytes = p->logbytes;
-	return p->nlogs;
+	size_t n;
+
+	pthread_mutex_lock(&p->logmu);
+	n = p->nlogs;
+	pthread_mutex_unlock(&p->logmu);
+	return n;
 }
 
 /* Checks a whole log read into b; NULL when it is sound, else why not. */
@@ -252,11 +326,14 @@ log_check(const uint8_t *b, size_t len, uint64_t seq)
 	return NULL;
 }
 
-/* Writes the content files of log seq into objects/ (renamed into place,
- * not synced). 0, or -errno with persist_errmsg(); a damaged log is moved
- * to damaged/ and counts as applied (its files are what they are). */
+/* Applies log seq (p->logmu held): its content files written into
+ * objects/ and renamed into place; with finish, then one syncfs, the log
+ * removed and its ids forgotten (else the caller does that for a batch).
+ * 1 when the log is damaged: moved to damaged/ instead, nothing else done
+ * (its objects' files are what they are). 0, or -errno with
+ * persist_errmsg(), the log kept then. */
 static int
-apply_one(struct persist *p, uint64_t seq, uint64_t *files)
+apply_one(struct persist *p, uint64_t seq, uint64_t *files, int finish)
 {
 	char name[40];
 	struct stat st;
@@ -281,7 +358,7 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files)
 		close(fd);
 		quarantine_name(p, name, "group log is larger than any "
 				"vineyardd writes; its objects may be missing");
-		return 0;
+		return 1;
 	}
 	b = xmalloc((size_t)st.st_size + 1);
 	got = persist_read_full(fd, b, (size_t)st.st_size, 0);
@@ -298,7 +375,7 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files)
 		snprintf(msg, sizeof(msg), "%s; the objects of that persist "
 			 "may be missing", why);
 		quarantine_name(p, name, msg);
-		return 0;
+		return 1;
 	}
 	for (off = LOG_HDR; off < (size_t)got && rc == 0;) {
 		uint32_t ilen = get32(b + off + 4);
@@ -314,49 +391,75 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files)
 			(*files)++;
 		off += ITEM_HDR + ilen;
 	}
+	if (!finish) {
+		free(b);
+		return rc;
+	}
+	/* The files durable, then the log goes: a crash before that
+	 * applies it again, harmlessly. */
+	if (rc == 0 && syncfs(p->ofd) < 0)
+		rc = persist_fail(-errno, "syncing %s: %s", p->dir,
+				  strerror(errno));
+	if (rc == 0 && unlinkat(p->ofd, name, 0) < 0 && errno != ENOENT)
+		rc = persist_fail(-errno, "removing %s/objects/%s: %s", p->dir,
+				  name, strerror(errno));
+	if (rc == 0 && fsync(p->ofd) < 0)
+		rc = persist_fail(-errno, "syncing %s/objects: %s", p->dir,
+				  strerror(errno));
+	if (rc == 0) {
+		for (off = LOG_HDR; off < (size_t)got;) {
+			map_del(p, get64(b + off + 8));
+			off += ITEM_HDR + get32(b + off + 4);
+		}
+		logs_forget(p, seq);
+	}
 	free(b);
 	return rc;
 }
 
 int
-persist_log_apply(struct persist *p, int (*stop)(void *), void *ctx,
-		  uint64_t *files)
+persist_log_unpack(struct persist *p, uint8_t kind, uint64_t id)
 {
-	size_t done = 0, i;
+	struct logged *l;
+	uint64_t files = 0;
 	int rc = 0;
 
-	*files = 0;
-	while (done < p->nlogs && rc == 0) {
-		rc = apply_one(p, p->logs[done], files);
-		if (rc == 0)
-			done++;
-		if (stop && stop(ctx))
-			break;
-	}
-	if (done == 0)
-		return rc;
-	/* Every file applied so far durable at once, then their logs go:
-	 * a crash before this point applies them again, harmlessly. */
-	if (syncfs(p->ofd) < 0) {
-		int e = -errno;
+	if (kind != DISKFMT_BLOB && kind != DISKFMT_OBJECT)
+		return 0;
+	pthread_mutex_lock(&p->logmu);
+	if ((l = idtab_get(&p->logged, id))) {
+		uint64_t seq = l->seq;
 
-		return persist_fail(e, "syncing %s: %s", p->dir, strerror(-e));
+		if ((rc = apply_one(p, seq, &files, 1)) == 1) {
+			forget_seq(p, seq);
+			rc = 0;
+		}
 	}
-	for (i = 0; i < done; i++) {
-		char name[40];
-
-		log_name(p->logs[i], name, sizeof(name));
-		if (unlinkat(p->ofd, name, 0) < 0 && errno != ENOENT && rc == 0)
-			rc = persist_fail(-errno, "removing %s/objects/%s: %s",
-					  p->dir, name, strerror(errno));
-	}
-	/* A log whose removal is lost in a crash is applied again. */
-	fsync(p->ofd);
-	memmove(p->logs, p->logs + done, (p->nlogs - done) * sizeof(*p->logs));
-	p->nlogs -= done;
-	if (p->nlogs == 0)
-		p->logbytes = 0;
+	pthread_mutex_unlock(&p->logmu);
 	return rc;
+}
+
+int
+persist_log_holds(struct persist *p, uint64_t id)
+{
+	int held;
+
+	pthread_mutex_lock(&p->logmu);
+	held = idtab_get(&p->logged, id) != NULL;
+	pthread_mutex_unlock(&p->logmu);
+	return held;
+}
+
+void
+persist_log_release(struct persist *p)
+{
+	struct logged *l;
+	size_t pos = 0;
+
+	while ((l = idtab_next(&p->logged, &pos)))
+		free(l);
+	idtab_release(&p->logged);
+	free(p->logs);
 }
 
 static int
@@ -371,9 +474,10 @@ int
 persist_log_recover(struct persist *p, uint64_t *groups, uint64_t *files)
 {
 	struct dirent *de;
+	size_t i;
 	DIR *d;
 	int fd = openat(p->ofd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
+	int rc = 0;
 
 	*groups = *files = 0;
 	if (fd < 0 || !(d = fdopendir(fd))) {
@@ -382,6 +486,7 @@ persist_log_recover(struct persist *p, uint64_t *groups, uint64_t *files)
 		return persist_fail(-errno, "reading %s/objects: %s", p->dir,
 				    strerror(errno));
 	}
+	pthread_mutex_lock(&p->logmu);
 	while ((de = readdir(d))) {
 		uint64_t seq;
 
@@ -394,14 +499,38 @@ persist_log_recover(struct persist *p, uint64_t *groups, uint64_t *files)
 			p->logseq = seq;
 	}
 	closedir(d);
-	if (p->nlogs == 0)
-		return 0;
-	qsort(p->logs, p->nlogs, sizeof(*p->logs), seq_cmp);
 	*groups = p->nlogs;
-	rc = persist_log_apply(p, NULL, NULL, files);
+	if (p->nlogs > 1)
+		qsort(p->logs, p->nlogs, sizeof(*p->logs), seq_cmp);
+	/* Oldest first, all files, then one syncfs for them all and the
+	 * logs go (a damaged one was moved aside and left the list). */
+	for (i = 0; i < p->nlogs && rc == 0; i++)
+		if ((rc = apply_one(p, p->logs[i], files, 0)) == 1) {
+			p->logs[i] = 0; /* moved aside: nothing to remove */
+			rc = 0;
+		}
+	if (rc == 0 && p->nlogs && syncfs(p->ofd) < 0)
+		rc = persist_fail(-errno, "syncing %s: %s", p->dir,
+				  strerror(errno));
+	for (i = 0; i < p->nlogs && rc == 0; i++) {
+		char name[40];
+
+		if (!p->logs[i])
+			continue;
+		log_name(p->logs[i], name, sizeof(name));
+		if (unlinkat(p->ofd, name, 0) < 0 && errno != ENOENT)
+			rc = persist_fail(-errno, "removing %s/objects/%s: %s",
+					  p->dir, name, strerror(errno));
+	}
+	if (rc == 0 && p->nlogs && fsync(p->ofd) < 0)
+		rc = persist_fail(-errno, "syncing %s/objects: %s", p->dir,
+				  strerror(errno));
 	if (rc == 0)
+		p->nlogs = 0;
+	pthread_mutex_unlock(&p->logmu);
+	if (rc == 0 && *groups)
 		log_info("persist: applied %" PRIu64 " group log%s (%" PRIu64
-			 " files) a stop left in %s/objects", *groups,
+			 " files) left in %s/objects", *groups,
 			 *groups == 1 ? "" : "s", *files, p->dir);
 	return rc;
 }

@@ -327,6 +327,8 @@ persist_load_blob(struct persist *p, uint64_t id, int dstfd, void *dst,
 	int rc;
 
 	*why = NULL;
+	if ((rc = persist_log_unpack(p, DISKFMT_BLOB, id)))
+		return rc;
 	persist_name(DISKFMT_BLOB, id, name, sizeof(name));
 	fi.fd = openat(p->ofd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fi.fd < 0)

@@ -48,7 +48,7 @@ file_begin(struct persist *p, uint8_t kind, uint64_t id, int oflags,
 	f->id = id;
 	persist_name(kind, id, name, sizeof(name));
 	snprintf(f->tmp, sizeof(f->tmp), TMP_PREFIX "%" PRIu64 "-%s",
-		 ++p->tmpseq, name);
+		 __atomic_add_fetch(&p->tmpseq, 1, __ATOMIC_RELAXED), name);
 	f->fd = openat(p->ofd, f->tmp, O_WRONLY | O_CREAT | O_EXCL |
 		       O_CLOEXEC | oflags, 0600);
 	if (f->fd < 0 && errno == EINVAL && oflags) /* no O_DIRECT here */
@@ -421,6 +421,8 @@ persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
 	ssize_t n;
 	int fd, rc;
 
+	if ((rc = persist_log_unpack(p, kind, id)))
+		return rc;
 	persist_name(kind, id, name, sizeof(name));
 	fd = openat(p->ofd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -561,7 +563,10 @@ int
 persist_remove(struct persist *p, uint8_t kind, uint64_t id)
 {
 	char name[40];
+	int rc = persist_log_unpack(p, kind, id);
 
+	if (rc)
+		return rc;
 	persist_name(kind, id, name, sizeof(name));
 	if (unlinkat(p->ofd, name, 0) < 0 && errno != ENOENT)
 		return persist_fail(-errno, "removing %s/objects/%s: %s",
@@ -584,6 +589,10 @@ persist_trash(struct persist *p, uint8_t kind, uint64_t id, int back)
 	char name[40], trash[64];
 	const char *from, *to;
 
+	/* A log is applied by the writer (persist_remove), not here: this
+	 * runs on the request thread. Nothing to trash then. */
+	if (!back && kind != DISKFMT_ANCHOR && persist_log_holds(p, id))
+		return -ENOENT;
 	trash_name(kind, id, name, sizeof(name), trash, sizeof(trash));
 	from = back ? trash : name;
 	to = back ? name : trash;
@@ -635,6 +644,8 @@ persist_quarantine(struct persist *p, uint8_t kind, uint64_t id,
 {
 	char name[40];
 
+	if (persist_log_unpack(p, kind, id))
+		log_warnx("persist: %s", persist_errmsg());
 	persist_name(kind, id, name, sizeof(name));
 	quarantine_name(p, name, why);
 }

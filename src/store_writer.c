@@ -39,14 +39,6 @@ struct pitem {
  * in all. Never a memfd blob: once persisted, its memory may be dropped
  * and read back from its content file, which a log writes only later. */
 #define LOG_GROUP_MAX (8u << 20)
-/* The writer applies the logs (writes their content files, one syncfs)
- * once it has had no job for LOG_IDLE_MS, before a persist when they pass
- * either budget, before removing or rewriting any content file, and when
- * the daemon stops. VINEYARD_TEST_LOG_IDLE_MS sets the idle time for the
- * tests; 0 there means never on idle. */
-#define LOG_IDLE_MS 100
-#define LOG_BUDGET_GROUPS 256
-#define LOG_BUDGET_BYTES (64u << 20)
 
 struct collect {
 	struct pitem *v;
@@ -216,51 +208,6 @@ write_log(struct store *s, struct collect *c, uint64_t *seq)
 		free(bufs[i]);
 	free(bufs);
 	free(v);
-	return rc;
-}
-
-static int
-log_idle_ms(void)
-{
-	static int ms = -1;
-	const char *e;
-
-	if (ms < 0) {
-		e = getenv("VINEYARD_TEST_LOG_IDLE_MS");
-		ms = e && *e ? atoi(e) : LOG_IDLE_MS;
-		if (ms < 0)
-			ms = LOG_IDLE_MS;
-	}
-	return ms;
-}
-
-/* Stops an idle apply between logs once a job is waiting. */
-static int
-job_waiting(void *ctx)
-{
-	struct store *s = ctx;
-	int w;
-
-	pthread_mutex_lock(&s->lock);
-	w = s->wq != NULL;
-	pthread_mutex_unlock(&s->lock);
-	return w;
-}
-
-/* Applies the pending group logs (all of them unless idle, when a job
- * arriving stops it between logs). 0 or -errno with persist_errmsg(). */
-static int
-apply_logs(struct store *s, int idle)
-{
-	uint64_t files;
-	int rc;
-
-	if (!s->disk || persist_log_pending(s->disk, NULL) == 0)
-		return 0;
-	rc = persist_log_apply(s->disk, idle ? job_waiting : NULL, s, &files);
-	if (rc)
-		log_warnx("persist: %s; the group logs stay and are applied "
-			  "again later", persist_errmsg());
 	return rc;
 }
 
@@ -462,13 +409,8 @@ run_persist(struct store *s, struct pjob *j)
 	store_unlock(s);
 
 	/* Many small files: one group log, durable at once; the content
-	 * files are written from it later (apply_logs). */
+	 * files are written from it when needed (persist_log.c). */
 	if (log_eligible(&c)) {
-		uint64_t pend_bytes;
-
-		if (persist_log_pending(s->disk, &pend_bytes) >=
-		    LOG_BUDGET_GROUPS || pend_bytes >= LOG_BUDGET_BYTES)
-			apply_logs(s, 0);
 		rc = write_log(s, &c, &logseq);
 		logged = rc == 0;
 		goto anchors;
@@ -713,58 +655,13 @@ job_next(struct store *s, struct pjob **q, struct pjob ***tail,
 	return j;
 }
 
-/* The writer's next job, like job_next with drain; while group logs are
- * pending it waits at most the idle time, and applies them when no job
- * came meanwhile. */
-static struct pjob *
-writer_next(struct store *s)
-{
-	int ms = log_idle_ms();
-
-	for (;;) {
-		struct timespec ts;
-		int rc = 0;
-
-		pthread_mutex_lock(&s->lock);
-		while (!s->wq && !s->stopping && rc == 0) {
-			if (ms == 0 || !s->disk ||
-			    persist_log_pending(s->disk, NULL) == 0) {
-				pthread_cond_wait(&s->wq_cond, &s->lock);
-				continue;
-			}
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (long)ms * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			rc = pthread_cond_timedwait(&s->wq_cond, &s->lock, &ts);
-		}
-		if (s->wq || s->stopping) {
-			pthread_mutex_unlock(&s->lock);
-			return job_next(s, &s->wq, &s->wq_tail, &s->wq_cond,
-					1);
-		}
-		pthread_mutex_unlock(&s->lock);
-		apply_logs(s, 1);
-	}
-}
-
 static void *
 writer_main(void *arg)
 {
 	struct store *s = arg;
 	struct pjob *j;
 
-	while ((j = writer_next(s))) {
-		/* Removing or rewriting a content file: the logs first, so
-		 * that a crash cannot apply an older copy over the change. */
-		if ((j->nrm || j->nquar || j->nreown) && apply_logs(s, 0)) {
-			if (j->decided)
-				log_warnx("persist: a restart after a crash "
-					  "may bring back what was deleted");
-			else
-				jfail(j, -EIO, "cannot change the data "
-				      "directory: %s", persist_errmsg());
-		}
+	while ((j = job_next(s, &s->wq, &s->wq_tail, &s->wq_cond, 1))) {
 		if (j->npersist)
 			run_persist(s, j);
 		if (j->nanchors)
@@ -781,8 +678,6 @@ writer_main(void *arg)
 			j->rc = -EDQUOT;
 		job_done(s, j);
 	}
-	/* Stopping: the content files now, so the directory is plain. */
-	apply_logs(s, 0);
 	return NULL;
 }
 

@@ -1,11 +1,9 @@
 #!/usr/bin/env bats
 # Group logs: a persist of many small objects is made durable as one file,
-# objects/group-*.log, and the objects' own files are written from it later
-# (when the writer is idle, before any delete, unpersist or chmod touches
-# them, and at a stop). Whatever happens in between (a crash, a delete, a
-# chmod, a damaged log) no persisted object is lost and no deleted one
-# comes back. VINEYARD_TEST_LOG_IDLE_MS=0 keeps the logs unapplied while
-# the daemon idles, so each test sees the state it means to test.
+# objects/group-*.log, and the objects' own files are written from it only
+# when a delete, unpersist or chmod touches one of them, or at start-up.
+# Whatever happens in between (a crash, a delete, a chmod, a damaged log)
+# no persisted object is lost and no deleted one comes back.
 
 load helper
 
@@ -36,7 +34,7 @@ all_back() {
 }
 
 @test "a group persist is one durable log; a crash before it is applied loses nothing" {
-	VINEYARD_TEST_LOG_IDLE_MS=0 start_daemon
+	start_daemon
 	put_many 40
 	vyctl persist "${IDS[@]}"
 	[ "$(status_field persisted_objects)" -eq 40 ]
@@ -53,38 +51,44 @@ all_back() {
 	[ "$(nblobs)" -eq 40 ]
 }
 
-@test "an idle writer applies the group logs by itself" {
+@test "the log stays while the daemon runs; start-up applies it" {
 	start_daemon
-	put_many 20
-	vyctl persist "${IDS[@]}"
-	local i
-	for i in $(seq 100); do
-		[ "$(nlogs)" -eq 0 ] && [ "$(nblobs)" -eq 20 ] && break
-		sleep 0.1
-	done
+	put_many 16
+	vyctl persist "${IDS[@]:0:8}"
+	vyctl persist "${IDS[@]:8:8}"
+	all_back 1 16
+	vyctl ls >/dev/null
+	[ "$(nlogs)" -eq 2 ]
+	[ "$(nblobs)" -eq 0 ]
+	stop_daemon
+	[ "$(nlogs)" -eq 2 ]
+	start_daemon
+	grep -q "applied 2 group logs (16 files)" "$T/daemon.log"
 	[ "$(nlogs)" -eq 0 ]
-	[ "$(nblobs)" -eq 20 ]
-	kill_daemon
-	start_daemon
-	! grep -q "applied .* group log" "$T/daemon.log"
-	all_back 1 20
+	[ "$(nblobs)" -eq 16 ]
+	all_back 1 16
 }
 
-@test "a stop applies the group logs: the directory is plain files" {
-	VINEYARD_TEST_LOG_IDLE_MS=0 start_daemon
+@test "a delete applies only the log that holds the object" {
+	start_daemon
 	put_many 16
 	vyctl persist "${IDS[@]:0:8}"
 	vyctl persist "${IDS[@]:8:8}"
 	[ "$(nlogs)" -eq 2 ]
-	stop_daemon
-	[ "$(nlogs)" -eq 0 ]
-	[ "$(nblobs)" -eq 16 ]
+	vyctl rm "${IDS[9]}"
+	[ "$(nlogs)" -eq 1 ]
+	[ "$(nblobs)" -eq 7 ]
+	kill_daemon
 	start_daemon
-	all_back 1 16
+	[ "$(status_field persisted_objects)" -eq 15 ]
+	run vyctl get "${IDS[9]}"
+	[ "$status" -eq 3 ]
+	all_back 1 9
+	all_back 11 16
 }
 
 @test "a delete or unpersist after a group persist stays done after a crash" {
-	VINEYARD_TEST_LOG_IDLE_MS=0 start_daemon
+	start_daemon
 	put_many 30
 	vyctl persist "${IDS[@]}"
 	[ "$(nlogs)" -eq 1 ]
@@ -104,7 +108,7 @@ all_back() {
 }
 
 @test "a chmod after a group persist survives a crash" {
-	VINEYARD_TEST_LOG_IDLE_MS=0 start_daemon
+	start_daemon
 	put_many 10
 	vyctl persist "${IDS[@]}"
 	vyctl chmod 0600 "${IDS[4]}"
@@ -117,7 +121,7 @@ all_back() {
 }
 
 @test "names and a composite object persisted as a group come back" {
-	VINEYARD_TEST_LOG_IDLE_MS=0 start_daemon
+	start_daemon
 	put_many 12
 	vyctl name "${IDS[0]}" first
 	vyctl persist "${IDS[@]}"
@@ -139,7 +143,7 @@ all_back() {
 }
 
 @test "a damaged group log is moved aside with a warning, and the daemon starts" {
-	VINEYARD_TEST_LOG_IDLE_MS=0 start_daemon
+	start_daemon
 	put_many 10
 	vyctl persist "${IDS[@]}"
 	kill_daemon
