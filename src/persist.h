@@ -9,7 +9,8 @@
  *
  *   DIR/format        "vineyard data directory" and the format number
  *   DIR/lock          flock'ed by the daemon using DIR; holds its pid
- *   DIR/objects/      o<16 hex>.blob, o<16 hex>.obj, o<16 hex>.anchor
+ *   DIR/objects/      o<16 hex>.blob, o<16 hex>.obj, o<16 hex>.anchor,
+ *                     group-<16 hex>.log (persist_log.c)
  *   DIR/damaged/      files that failed their checks, kept for inspection
  *
  * Errors are 0 or -errno with a sentence in persist_errmsg() (per thread).
