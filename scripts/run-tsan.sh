@@ -5,7 +5,8 @@
 #   - bats 20-client (the concurrent client helper: threads sharing one
 #     connection, others with their own, against the daemon's threads),
 #     30-fs (the FUSE workers and notifier against store changes) and
-#     40-persist (the disk threads under kill -9, full disks, restores);
+#     40-persist and 42-grouplog (the disk threads under kill -9, full
+#     disks, restores; group logs applied beside the request thread);
 #   - pytest's thread and fork tests, the Python client being shared by
 #     threads over the instrumented library.
 # Every process writes its reports to one directory; the run fails when
@@ -20,7 +21,7 @@ export TSAN_OPTIONS="log_path=$OUT/report second_deadlock_stack=1 suppressions=$
 export BUILD
 
 rc=0
-TESTS='[234]0-*' scripts/run-tests.sh || rc=1
+TESTS='[234][02]-*' scripts/run-tests.sh || rc=1
 
 echo "== pytest (threads and fork)"
 PY=${PYTHON:-/usr/bin/python3}
