@@ -264,6 +264,7 @@ persist_open(const char *dir, struct persist **out, char *err, size_t errlen)
 	p->dfd = p->ofd = p->qfd = p->lockfd = -1;
 	pthread_mutex_init(&p->logmu, NULL);
 	idtab_init(&p->logged);
+	idtab_init(&p->scanned);
 	p->dir = xstrdup(dir);
 	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "data directory %s is not a directory; "

@@ -146,12 +146,12 @@ struct persist_scan_stats {
 	uint64_t damaged;   /* moved to damaged/ */
 	uint64_t newer;     /* of which written by a newer format */
 	uint64_t strays;    /* names that are not ours, left alone */
-	uint64_t logs;      /* group logs applied first */
-	uint64_t logfiles;  /* content files written from them */
+	uint64_t logs;      /* group logs read (in place) */
+	uint64_t logfiles;  /* content files accepted from them */
 };
 
-/* First applies the group logs a stop left (persist_log_apply); then
- * calls fn for each file of objects/ that passes the format's checks; fn
+/* Calls fn for each content file in a group log (persist_log.c), then for
+ * each file of objects/ that passes the format's checks; fn
  * returns NULL to accept it or a reason to have it moved to damaged/.
  * The entry is valid during the call only. */
 typedef const char *(*persist_scan_fn)(void *ctx,

@@ -40,6 +40,9 @@ struct persist {
 	uint64_t *logs;
 	size_t nlogs;
 	struct idtab logged;
+	/* during persist_scan: ids a log gave the callback whose files the
+	 * scan must then skip (the log was written out, persist_log.c) */
+	struct idtab scanned;
 	uint64_t logseq;
 };
 
@@ -53,13 +56,18 @@ ssize_t persist_read_full(int fd, void *buf, size_t len, off_t off);
 void quarantine_name(struct persist *p, const char *name, const char *why);
 /* Whether name is a group log's; *seq gets its number. */
 int persist_log_is_name(const char *name, uint64_t *seq);
-/* Applies the logs a stop left in objects/ (the scan's first step). */
-int persist_log_recover(struct persist *p, uint64_t *groups, uint64_t *files);
+/* The scan's first step: each group log's items to fn as if they were
+ * files (the logs stay; their ids are remembered as logged). */
+int persist_log_scan(struct persist *p, persist_scan_fn fn, void *ctx,
+		     struct persist_scan_stats *st);
 /* Before a content file of id is removed, rewritten or read: applies the
  * log that holds it, if one does. 0 or -errno with persist_errmsg(). */
 int persist_log_unpack(struct persist *p, uint8_t kind, uint64_t id);
-/* Whether a log holds id's content file. */
+/* Whether a log holds id's content file, or gave it to the scan's
+ * callback already (the scan skips its file then). */
 int persist_log_holds(struct persist *p, uint64_t id);
+/* The end of a scan: forgets what it gave the callback. */
+void persist_log_scan_done(struct persist *p);
 /* Frees the logs' memory (persist_close). */
 void persist_log_release(struct persist *p);
 

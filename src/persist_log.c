@@ -326,58 +326,27 @@ log_check(const uint8_t *b, size_t len, uint64_t seq)
 	return NULL;
 }
 
+static int read_log(struct persist *p, uint64_t seq, uint8_t **out,
+		    size_t *len);
+
 /* Applies log seq (p->logmu held): its content files written into
- * objects/ and renamed into place; with finish, then one syncfs, the log
- * removed and its ids forgotten (else the caller does that for a batch).
- * 1 when the log is damaged: moved to damaged/ instead, nothing else done
- * (its objects' files are what they are). 0, or -errno with
- * persist_errmsg(), the log kept then. */
+ * objects/ and renamed into place, one syncfs, then the log removed and
+ * its ids forgotten. 1 when the log is damaged: moved to damaged/
+ * instead, nothing else done (its objects' files are what they are). 0,
+ * or -errno with persist_errmsg(), the log kept then. */
 static int
-apply_one(struct persist *p, uint64_t seq, uint64_t *files, int finish)
+apply_one(struct persist *p, uint64_t seq, uint64_t *files)
 {
 	char name[40];
-	struct stat st;
-	const char *why;
 	uint8_t *b = NULL;
-	ssize_t got;
-	size_t off;
-	int fd, rc = 0;
+	size_t got = 0, off;
+	int rc;
 
 	log_name(seq, name, sizeof(name));
-	fd = openat(p->ofd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return persist_fail(-errno, "opening %s/objects/%s: %s", p->dir,
-				    name, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = persist_fail(-errno, "reading %s/objects/%s: %s", p->dir,
-				  name, strerror(errno));
-		close(fd);
+	if ((rc = read_log(p, seq, &b, &got)))
 		return rc;
-	}
-	if (st.st_size > (off_t)LOG_MAX) {
-		close(fd);
-		quarantine_name(p, name, "group log is larger than any "
-				"vineyardd writes; its objects may be missing");
-		return 1;
-	}
-	b = xmalloc((size_t)st.st_size + 1);
-	got = persist_read_full(fd, b, (size_t)st.st_size, 0);
-	close(fd);
-	if (got < 0) {
-		free(b);
-		return persist_fail((int)got, "reading %s/objects/%s: %s",
-				    p->dir, name, strerror((int)-got));
-	}
-	if ((why = log_check(b, (size_t)got, seq))) {
-		char msg[200];
-
-		free(b);
-		snprintf(msg, sizeof(msg), "%s; the objects of that persist "
-			 "may be missing", why);
-		quarantine_name(p, name, msg);
-		return 1;
-	}
-	for (off = LOG_HDR; off < (size_t)got && rc == 0;) {
+	rc = 0;
+	for (off = LOG_HDR; off < got && rc == 0;) {
 		uint32_t ilen = get32(b + off + 4);
 		struct persist_file f;
 
@@ -391,10 +360,6 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files, int finish)
 			(*files)++;
 		off += ITEM_HDR + ilen;
 	}
-	if (!finish) {
-		free(b);
-		return rc;
-	}
 	/* The files durable, then the log goes: a crash before that
 	 * applies it again, harmlessly. */
 	if (rc == 0 && syncfs(p->ofd) < 0)
@@ -407,7 +372,7 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files, int finish)
 		rc = persist_fail(-errno, "syncing %s/objects: %s", p->dir,
 				  strerror(errno));
 	if (rc == 0) {
-		for (off = LOG_HDR; off < (size_t)got;) {
+		for (off = LOG_HDR; off < got;) {
 			map_del(p, get64(b + off + 8));
 			off += ITEM_HDR + get32(b + off + 4);
 		}
@@ -430,7 +395,7 @@ persist_log_unpack(struct persist *p, uint8_t kind, uint64_t id)
 	if ((l = idtab_get(&p->logged, id))) {
 		uint64_t seq = l->seq;
 
-		if ((rc = apply_one(p, seq, &files, 1)) == 1) {
+		if ((rc = apply_one(p, seq, &files)) == 1) {
 			forget_seq(p, seq);
 			rc = 0;
 		}
@@ -445,9 +410,23 @@ persist_log_holds(struct persist *p, uint64_t id)
 	int held;
 
 	pthread_mutex_lock(&p->logmu);
-	held = idtab_get(&p->logged, id) != NULL;
+	held = idtab_get(&p->logged, id) || idtab_get(&p->scanned, id);
 	pthread_mutex_unlock(&p->logmu);
 	return held;
+}
+
+void
+persist_log_scan_done(struct persist *p)
+{
+	struct logged *l;
+	size_t pos = 0;
+
+	pthread_mutex_lock(&p->logmu);
+	while ((l = idtab_next(&p->scanned, &pos)))
+		free(l);
+	idtab_release(&p->scanned);
+	idtab_init(&p->scanned);
+	pthread_mutex_unlock(&p->logmu);
 }
 
 void
@@ -459,6 +438,7 @@ persist_log_release(struct persist *p)
 	while ((l = idtab_next(&p->logged, &pos)))
 		free(l);
 	idtab_release(&p->logged);
+	persist_log_scan_done(p);
 	free(p->logs);
 }
 
@@ -470,67 +450,189 @@ seq_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Reads log seq whole into *out (*len bytes). 0; 1 when it is damaged
+ * (moved to damaged/, logged); or -errno with persist_errmsg(). */
+static int
+read_log(struct persist *p, uint64_t seq, uint8_t **out, size_t *len)
+{
+	char name[40], msg[200];
+	const char *why = NULL;
+	struct stat st;
+	uint8_t *b;
+	ssize_t got;
+	int fd, rc;
+
+	log_name(seq, name, sizeof(name));
+	fd = openat(p->ofd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return persist_fail(-errno, "opening %s/objects/%s: %s", p->dir,
+				    name, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = persist_fail(-errno, "reading %s/objects/%s: %s", p->dir,
+				  name, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)LOG_MAX) {
+		close(fd);
+		quarantine_name(p, name, "not a group log vineyardd writes; "
+				"the objects of that persist may be missing");
+		return 1;
+	}
+	b = xmalloc((size_t)st.st_size + 1);
+	got = persist_read_full(fd, b, (size_t)st.st_size, 0);
+	close(fd);
+	if (got < 0) {
+		free(b);
+		return persist_fail((int)got, "reading %s/objects/%s: %s",
+				    p->dir, name, strerror((int)-got));
+	}
+	if ((why = log_check(b, (size_t)got, seq))) {
+		free(b);
+		snprintf(msg, sizeof(msg), "%s; the objects of that persist "
+			 "may be missing", why);
+		quarantine_name(p, name, msg);
+		return 1;
+	}
+	*out = b;
+	*len = (size_t)got;
+	return 0;
+}
+
+struct rejected {
+	uint8_t kind;
+	uint64_t id;
+	const char *why;
+};
+
+/* The scan of one sound log: each item to fn as if it were a file. Items
+ * fn refuses are written out as files (the whole log is applied) and
+ * moved to damaged/ like files. */
+static int
+scan_log(struct persist *p, uint64_t seq, const uint8_t *b, size_t len,
+	 persist_scan_fn fn, void *ctx, struct persist_scan_stats *st)
+{
+	struct rejected *rj = NULL;
+	size_t nrj = 0, off, i;
+	uint64_t files = 0;
+	int rc = 0;
+
+	p->logs = xreallocarray(p->logs, p->nlogs + 1, sizeof(*p->logs));
+	p->logs[p->nlogs++] = seq;
+	for (off = LOG_HDR; off < len;) {
+		uint8_t kind = b[off];
+		uint32_t ilen = get32(b + off + 4);
+		uint64_t id = get64(b + off + 8);
+		const uint8_t *img = b + off + ITEM_HDR;
+		struct persist_entry e;
+		const char *why = NULL;
+		int prc;
+
+		off += ITEM_HDR + ilen;
+		memset(&e, 0, sizeof(e));
+		prc = diskfmt_hdr_parse(img, ilen, ilen, &e.hdr, &why);
+		if (prc == 0 && (e.hdr.kind != kind || e.hdr.id != id))
+			why = "header does not match its group log item";
+		else if (prc == 0) {
+			e.file_len = ilen;
+			e.body = img + e.hdr.hdr_len;
+			why = fn(ctx, &e);
+		}
+		if (prc == -EPROTONOSUPPORT)
+			st->newer++;
+		if (why) {
+			rj = xreallocarray(rj, nrj + 1, sizeof(*rj));
+			rj[nrj].kind = kind;
+			rj[nrj].id = id;
+			rj[nrj].why = why;
+			nrj++;
+		} else {
+			map_add(p, id, seq);
+			st->logfiles++;
+		}
+	}
+	if (nrj) {
+		/* Out as files, so that the refused ones can be set aside
+		 * as files are; the others the callback has had already. */
+		for (off = LOG_HDR; off < len;) {
+			uint64_t id = get64(b + off + 8);
+			struct logged *l;
+
+			off += ITEM_HDR + get32(b + off + 4);
+			if (!idtab_get(&p->logged, id) ||
+			    idtab_get(&p->scanned, id))
+				continue;
+			l = xmalloc(sizeof(*l));
+			l->id = id;
+			l->seq = seq;
+			if (idtab_put(&p->scanned, l))
+				fatalx("out of memory");
+		}
+		rc = apply_one(p, seq, &files);
+		for (i = 0; rc == 0 && i < nrj; i++) {
+			char name[40];
+
+			persist_name(rj[i].kind, rj[i].id, name, sizeof(name));
+			quarantine_name(p, name, rj[i].why);
+			st->damaged++;
+		}
+	}
+	free(rj);
+	return rc < 0 ? rc : 0;
+}
+
 int
-persist_log_recover(struct persist *p, uint64_t *groups, uint64_t *files)
+persist_log_scan(struct persist *p, persist_scan_fn fn, void *ctx,
+		 struct persist_scan_stats *st)
 {
 	struct dirent *de;
-	size_t i;
+	uint64_t *seqs = NULL;
+	size_t nseqs = 0, i;
 	DIR *d;
 	int fd = openat(p->ofd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = 0;
 
-	*groups = *files = 0;
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
 			close(fd);
 		return persist_fail(-errno, "reading %s/objects: %s", p->dir,
 				    strerror(errno));
 	}
-	pthread_mutex_lock(&p->logmu);
 	while ((de = readdir(d))) {
 		uint64_t seq;
 
 		if (!persist_log_is_name(de->d_name, &seq))
 			continue;
-		p->logs = xreallocarray(p->logs, p->nlogs + 1,
-					sizeof(*p->logs));
-		p->logs[p->nlogs++] = seq;
-		if (seq > p->logseq)
-			p->logseq = seq;
+		seqs = xreallocarray(seqs, nseqs + 1, sizeof(*seqs));
+		seqs[nseqs++] = seq;
 	}
 	closedir(d);
-	*groups = p->nlogs;
-	if (p->nlogs > 1)
-		qsort(p->logs, p->nlogs, sizeof(*p->logs), seq_cmp);
-	/* Oldest first, all files, then one syncfs for them all and the
-	 * logs go (a damaged one was moved aside and left the list). */
-	for (i = 0; i < p->nlogs && rc == 0; i++)
-		if ((rc = apply_one(p, p->logs[i], files, 0)) == 1) {
-			p->logs[i] = 0; /* moved aside: nothing to remove */
-			rc = 0;
-		}
-	if (rc == 0 && p->nlogs && syncfs(p->ofd) < 0)
-		rc = persist_fail(-errno, "syncing %s: %s", p->dir,
-				  strerror(errno));
-	for (i = 0; i < p->nlogs && rc == 0; i++) {
-		char name[40];
+	if (nseqs > 1)
+		qsort(seqs, nseqs, sizeof(*seqs), seq_cmp);
+	pthread_mutex_lock(&p->logmu);
+	for (i = 0; i < nseqs && rc == 0; i++) {
+		uint8_t *b = NULL;
+		size_t len = 0;
 
-		if (!p->logs[i])
+		if (seqs[i] > p->logseq)
+			p->logseq = seqs[i];
+		rc = read_log(p, seqs[i], &b, &len);
+		if (rc == 1) {
+			st->damaged++;
+			rc = 0;
 			continue;
-		log_name(p->logs[i], name, sizeof(name));
-		if (unlinkat(p->ofd, name, 0) < 0 && errno != ENOENT)
-			rc = persist_fail(-errno, "removing %s/objects/%s: %s",
-					  p->dir, name, strerror(errno));
+		}
+		if (rc == 0) {
+			st->logs++;
+			rc = scan_log(p, seqs[i], b, len, fn, ctx, st);
+		}
+		free(b);
 	}
-	if (rc == 0 && p->nlogs && fsync(p->ofd) < 0)
-		rc = persist_fail(-errno, "syncing %s/objects: %s", p->dir,
-				  strerror(errno));
-	if (rc == 0)
-		p->nlogs = 0;
 	pthread_mutex_unlock(&p->logmu);
-	if (rc == 0 && *groups)
-		log_info("persist: applied %" PRIu64 " group log%s (%" PRIu64
-			 " files) left in %s/objects", *groups,
-			 *groups == 1 ? "" : "s", *files, p->dir);
+	free(seqs);
+	if (rc == 0 && st->logs)
+		log_info("persist: %" PRIu64 " objects read in place from %"
+			 PRIu64 " group log%s", st->logfiles, st->logs,
+			 st->logs == 1 ? "" : "s");
 	return rc;
 }

@@ -187,8 +187,7 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 	int fd = fcntl(p->ofd, F_DUPFD_CLOEXEC, 3), rc;
 
 	memset(st, 0, sizeof(*st));
-	if (fd >= 0 &&
-	    (rc = persist_log_recover(p, &st->logs, &st->logfiles))) {
+	if (fd >= 0 && (rc = persist_log_scan(p, fn, ctx, st))) {
 		close(fd);
 		return rc;
 	}
@@ -223,6 +222,10 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 			st->strays++;
 			continue;
 		}
+		/* A log's file written out before a crash removed the log:
+		 * the same bytes, read from the log already. */
+		if (kind != DISKFMT_ANCHOR && persist_log_holds(p, id))
+			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 1024;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -256,6 +259,7 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 		}
 	}
 	free(v);
+	persist_log_scan_done(p);
 	if (st->temps) {
 		log_info("persist: removed %" PRIu64 " temp file%s left by an "
 			 "interrupted write", st->temps,

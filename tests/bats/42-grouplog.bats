@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Group logs: a persist of many small objects is made durable as one file,
-# objects/group-*.log, and the objects' own files are written from it only
-# when a delete, unpersist or chmod touches one of them, or at start-up.
+# objects/group-*.log, which start-up reads in place; the objects' own files
+# are written from it only when a delete, unpersist or chmod touches one of
+# them.
 # Whatever happens in between (a crash, a delete, a chmod, a damaged log)
 # no persisted object is lost and no deleted one comes back.
 
@@ -43,15 +44,23 @@ all_back() {
 	[ "$(nblobs)" -eq 0 ]
 	kill_daemon
 	start_daemon
-	grep -q "applied 1 group log (40 files)" "$T/daemon.log"
+	grep -q "40 objects read in place from 1 group log" "$T/daemon.log"
 	[ "$(status_field persisted_objects)" -eq 40 ]
 	all_back 1 40
-	# applied at start-up: plain files, no log left
+	# read in place: still one file
+	[ "$(nlogs)" -eq 1 ]
+	[ "$(nblobs)" -eq 0 ]
+	# and a delete after the restart still writes the others out first
+	vyctl rm "${IDS[0]}"
 	[ "$(nlogs)" -eq 0 ]
-	[ "$(nblobs)" -eq 40 ]
+	[ "$(nblobs)" -eq 39 ]
+	kill_daemon
+	start_daemon
+	[ "$(status_field persisted_objects)" -eq 39 ]
+	all_back 2 40
 }
 
-@test "the log stays while the daemon runs; start-up applies it" {
+@test "the logs stay while the daemon runs and across restarts" {
 	start_daemon
 	put_many 16
 	vyctl persist "${IDS[@]:0:8}"
@@ -63,10 +72,31 @@ all_back() {
 	stop_daemon
 	[ "$(nlogs)" -eq 2 ]
 	start_daemon
-	grep -q "applied 2 group logs (16 files)" "$T/daemon.log"
-	[ "$(nlogs)" -eq 0 ]
-	[ "$(nblobs)" -eq 16 ]
+	grep -q "16 objects read in place from 2 group logs" "$T/daemon.log"
+	[ "$(nlogs)" -eq 2 ]
 	all_back 1 16
+}
+
+@test "a log whose files a crash left written out too is read once" {
+	start_daemon
+	put_many 10
+	vyctl persist "${IDS[@]}"
+	stop_daemon
+	local log
+	log=$(find "$DATA/objects" -maxdepth 1 -name 'group-*.log')
+	cp "$log" "$T/log.bak"
+	# a chmod writes the log's files out and removes the log
+	start_daemon
+	vyctl chmod 0600 "${IDS[0]}"
+	stop_daemon
+	[ "$(nlogs)" -eq 0 ]
+	[ "$(nblobs)" -eq 10 ]
+	# as if a crash had come between the files' sync and the log's removal
+	cp "$T/log.bak" "$log"
+	start_daemon
+	[ "$(status_field persisted_objects)" -eq 10 ]
+	[ "$(status_field damaged_files)" -eq 0 ]
+	all_back 1 10
 }
 
 @test "a delete applies only the log that holds the object" {

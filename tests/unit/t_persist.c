@@ -3,7 +3,8 @@
  * store: persist, restart (a new store on the same directory), read back
  * byte-identical; names; delete and unpersist remove files; leftovers of a
  * crash; damaged files at start-up and at first use; write errors; large
- * blob files written with O_DIRECT, and where O_DIRECT is refused.
+ * blob files written with O_DIRECT, and where O_DIRECT is refused; a group
+ * log item the start-up scan refuses.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1018,6 +1019,74 @@ test_direct_refused(void)
 	}
 }
 
+/* A group log's items reach the scan's callback as files would; one the
+ * callback refuses is written out with the others (the log goes) and set
+ * aside in damaged/ like a file. */
+struct seen {
+	uint64_t ids[8];
+	size_t n;
+	uint64_t refuse;
+};
+
+static const char *
+log_cb(void *ctx, const struct persist_entry *e)
+{
+	struct seen *sn = ctx;
+
+	if (sn->n < 8)
+		sn->ids[sn->n++] = e->hdr.id;
+	CHECK(e->body != NULL);
+	return e->hdr.id == sn->refuse ? "refused by the test" : NULL;
+}
+
+static void
+test_log_refused_item(void)
+{
+	const char *dir = newdir();
+	struct diskfmt_owner own = { 0, 0, 0640 };
+	struct persist_item v[3];
+	struct persist_scan_stats st;
+	struct persist *p;
+	struct seen sn = { { 0 }, 0, 0 };
+	uint8_t *img[3];
+	char err[200], path[300];
+	uint64_t seq;
+	size_t i;
+
+	CHECK_EQ(persist_open(dir, &p, err, sizeof(err)), 0);
+	for (i = 0; i < 3; i++) {
+		v[i].kind = DISKFMT_BLOB;
+		v[i].id = (1ull << 63) | (0x100 + i);
+		CHECK_EQ(persist_blob_image(v[i].id, 0, &own, "abc", 3, 1,
+					    &img[i], &v[i].len), 0);
+		v[i].buf = img[i];
+	}
+	CHECK_EQ(persist_log_commit(p, v, 3, &seq), 0);
+	CHECK_EQ(persist_log_pending(p), 1);
+	for (i = 0; i < 3; i++)
+		free(img[i]);
+	persist_close(p);
+
+	CHECK_EQ(persist_open(dir, &p, err, sizeof(err)), 0);
+	sn.refuse = v[1].id;
+	CHECK_EQ(persist_scan(p, log_cb, &sn, &st), 0);
+	CHECK_EQ(sn.n, 3);
+	CHECK_EQ(st.logs, 1);
+	CHECK_EQ(st.logfiles, 2);
+	CHECK_EQ(st.damaged, 1);
+	CHECK_EQ(persist_log_pending(p), 0);
+	snprintf(path, sizeof(path), "%s/objects/group-%016llx.log", dir,
+		 (unsigned long long)seq);
+	CHECK_EQ(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/objects/o%016llx.blob", dir,
+		 (unsigned long long)v[0].id);
+	CHECK_EQ(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/damaged/o%016llx.blob", dir,
+		 (unsigned long long)v[1].id);
+	CHECK_EQ(access(path, F_OK), 0);
+	persist_close(p);
+}
+
 static void
 cleanup(void)
 {
@@ -1053,6 +1122,7 @@ main(void)
 	RUN(test_write_error);
 	RUN(test_delete_races_persist);
 	RUN(test_no_data_dir);
+	RUN(test_log_refused_item);
 	cleanup();
 	return test_failed ? 1 : 0;
 }
