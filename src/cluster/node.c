@@ -31,15 +31,50 @@
 struct node {
 	struct store *s;
 	struct cluster *c;
-	struct kvmap published; /* key: the 8 id bytes; store lock or loop */
+	struct kvmap published; /* key: the 8 id bytes; under lock */
 	uint32_t former;        /* the data dir's instance id at start */
 	int applying;		/* applying a cluster name event */
 	/* published objects whose mode changed, to publish again (the
-	 * store watcher fills it under the store lock; the loop drains) */
+	 * store watcher fills it under the store lock; the loop drains).
+	 * lock guards published and reown: the store watcher runs on
+	 * whichever thread changes the store (a loader dropping a damaged
+	 * blob, say), the loop publishes. Taken after the store lock, and
+	 * never held while calling into the store. */
 	pthread_mutex_t lock;
 	struct kvmap reown;
 	struct kvmap warned;	/* ids of records with a bad owner, logged */
 };
+
+static int
+pub_has(struct node *n, uint64_t id)
+{
+	int has;
+
+	pthread_mutex_lock(&n->lock);
+	has = kvmap_get(&n->published, &id, sizeof(id)) != NULL;
+	pthread_mutex_unlock(&n->lock);
+	return has;
+}
+
+static void
+pub_add(struct node *n, uint64_t id)
+{
+	pthread_mutex_lock(&n->lock);
+	kvmap_put(&n->published, &id, sizeof(id), "", 0, 0);
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* 1 when id was published (and is not any more). */
+static int
+pub_del(struct node *n, uint64_t id)
+{
+	int had;
+
+	pthread_mutex_lock(&n->lock);
+	had = kvmap_del(&n->published, &id, sizeof(id));
+	pthread_mutex_unlock(&n->lock);
+	return had;
+}
 
 static int
 on_cluster_name(void *ctx, const char *name, uint64_t id)
@@ -70,7 +105,7 @@ on_store(void *ctx, enum store_event ev, uint64_t id, const char *name)
 
 	switch (ev) {
 	case STORE_EV_DEL:
-		if (kvmap_del(&n->published, &id, sizeof(id)))
+		if (pub_del(n, id))
 			cluster_unpublish(n->c, id);
 		break;
 	case STORE_EV_NAME_SET:
@@ -85,11 +120,10 @@ on_store(void *ctx, enum store_event ev, uint64_t id, const char *name)
 		/* its record says the old mode: written again once the
 		 * chmod returns (node_republish; the record is read from
 		 * the store, which is locked now) */
-		if (kvmap_get(&n->published, &id, sizeof(id))) {
-			pthread_mutex_lock(&n->lock);
+		pthread_mutex_lock(&n->lock);
+		if (kvmap_get(&n->published, &id, sizeof(id)))
 			kvmap_put(&n->reown, &id, sizeof(id), "", 0, 0);
-			pthread_mutex_unlock(&n->lock);
-		}
+		pthread_mutex_unlock(&n->lock);
 		break;
 	default:
 		break;
@@ -199,7 +233,7 @@ node_publish(struct node *n, uint64_t id)
 	char *rec;
 	size_t i;
 
-	if (kvmap_get(&n->published, &id, sizeof(id)))
+	if (pub_has(n, id))
 		return;	/* objects never change: once is enough */
 	if (!cluster_instance(n->c))
 		return;	/* never joined: the first join publishes it */
@@ -214,7 +248,14 @@ node_publish(struct node *n, uint64_t id)
 		return;
 	cluster_publish(n->c, id, rec, strlen(rec));
 	free(rec);
-	kvmap_put(&n->published, &id, sizeof(id), "", 0, 0);
+	pub_add(n, id);
+	/* Deleted since record_of read it: the watcher, which ran before
+	 * pub_add, did not know to withdraw it. */
+	if (!store_has(n->s, id)) {
+		if (pub_del(n, id))
+			cluster_unpublish(n->c, id);
+		return;
+	}
 	store_members(n->s, id, collect_member, &members);
 	for (i = 0; i < members.n; i++)
 		node_publish(n, members.ids[i]);
@@ -238,8 +279,7 @@ node_republish(struct node *n)
 	while ((e = kvmap_next(&ids, &pos))) {
 		memcpy(&id, e->key, sizeof(id));
 		/* withdrawn meanwhile (deleted, unpersisted): nothing */
-		if (!kvmap_get(&n->published, &id, sizeof(id)) ||
-		    !(rec = record_of(n, id)))
+		if (!pub_has(n, id) || !(rec = record_of(n, id)))
 			continue;
 		cluster_publish(n->c, id, rec, strlen(rec));
 		free(rec);
@@ -262,7 +302,7 @@ node_publish_many(struct node *n, const uint64_t *ids, size_t k)
 void
 node_unpublish(struct node *n, uint64_t id)
 {
-	if (kvmap_del(&n->published, &id, sizeof(id)))
+	if (pub_del(n, id))
 		cluster_unpublish(n->c, id);
 }
 
