@@ -12,6 +12,7 @@
 #include <lz4frame.h>
 
 #include "diskfmt.h"
+#include "le.h"
 #include "banned.h"
 
 #define SIG "VYDF"
@@ -34,35 +35,6 @@ rotl32(uint32_t x, int r)
 }
 
 static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void
-wr64(uint8_t *p, uint64_t v)
-{
-	wr32(p, (uint32_t)v);
-	wr32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t
 xxh_round(uint32_t acc, uint32_t lane)
 {
 	return rotl32(acc + lane * P2, 13) * P1;
@@ -79,10 +51,10 @@ diskfmt_xxh32(const void *data, size_t len)
 
 		/* Four lanes over 16-byte stripes. */
 		do {
-			v1 = xxh_round(v1, rd32(p));
-			v2 = xxh_round(v2, rd32(p + 4));
-			v3 = xxh_round(v3, rd32(p + 8));
-			v4 = xxh_round(v4, rd32(p + 12));
+			v1 = xxh_round(v1, le_rd32(p));
+			v2 = xxh_round(v2, le_rd32(p + 4));
+			v3 = xxh_round(v3, le_rd32(p + 8));
+			v4 = xxh_round(v4, le_rd32(p + 12));
 			p += 16;
 		} while ((size_t)(end - p) >= 16);
 		h = rotl32(v1, 1) + rotl32(v2, 7) + rotl32(v3, 12) +
@@ -92,7 +64,7 @@ diskfmt_xxh32(const void *data, size_t len)
 	}
 	h += (uint32_t)len;
 	for (; end - p >= 4; p += 4)
-		h = rotl32(h + rd32(p) * P3, 17) * P4;
+		h = rotl32(h + le_rd32(p) * P3, 17) * P4;
 	for (; p < end; p++)
 		h = rotl32(h + *p * P5, 11) * P1;
 	h ^= h >> 15;
@@ -116,22 +88,22 @@ void
 diskfmt_hdr_pack(const struct diskfmt_hdr *h, uint8_t *out)
 {
 	memset(out, 0, DISKFMT_HDR_LEN);
-	wr32(out, DISKFMT_SKIP_MAGIC);
-	wr32(out + 4, SKIP_LEN);
+	le_wr32(out, DISKFMT_SKIP_MAGIC);
+	le_wr32(out + 4, SKIP_LEN);
 	memcpy(out + 8, SIG, 4);
 	out[12] = h->version;
 	out[13] = h->kind;
 	out[14] = (uint8_t)h->flags;
 	out[15] = (uint8_t)(h->flags >> 8);
-	wr64(out + 16, h->id);
-	wr64(out + 24, h->raw_len);
-	wr64(out + 32, h->body_len);
-	wr32(out + 40, h->body_check);
-	wr32(out + 44, h->owner.uid);
-	wr32(out + 48, h->owner.gid);
+	le_wr64(out + 16, h->id);
+	le_wr64(out + 24, h->raw_len);
+	le_wr64(out + 32, h->body_len);
+	le_wr32(out + 40, h->body_check);
+	le_wr32(out + 44, h->owner.uid);
+	le_wr32(out + 48, h->owner.gid);
 	out[52] = (uint8_t)h->owner.mode;
 	out[53] = (uint8_t)(h->owner.mode >> 8);
-	wr32(out + DISKFMT_HDR_LEN - 4, diskfmt_xxh32(out, DISKFMT_HDR_LEN - 4));
+	le_wr32(out + DISKFMT_HDR_LEN - 4, diskfmt_xxh32(out, DISKFMT_HDR_LEN - 4));
 }
 
 int
@@ -147,12 +119,12 @@ diskfmt_hdr_parse(const void *buf, size_t len, uint64_t file_len,
 		*why = "truncated header";
 		return -EBADMSG;
 	}
-	if (rd32(p) != DISKFMT_SKIP_MAGIC || memcmp(p + 8, SIG, 4) != 0) {
+	if (le_rd32(p) != DISKFMT_SKIP_MAGIC || memcmp(p + 8, SIG, 4) != 0) {
 		*why = "not a vineyard data file (bad magic)";
 		return -EBADMSG;
 	}
-	hlen = rd32(p + 4) + 8u;
-	if (rd32(p + 4) > DISKFMT_HDR_MAX || hlen < DISKFMT_HDR_LEN_1 ||
+	hlen = le_rd32(p + 4) + 8u;
+	if (le_rd32(p + 4) > DISKFMT_HDR_MAX || hlen < DISKFMT_HDR_LEN_1 ||
 	    hlen > DISKFMT_HDR_MAX || hlen % 4) {
 		*why = "header length out of range";
 		return -EBADMSG;
@@ -161,7 +133,7 @@ diskfmt_hdr_parse(const void *buf, size_t len, uint64_t file_len,
 		*why = "truncated header";
 		return -EBADMSG;
 	}
-	if (rd32(p + hlen - 4) != diskfmt_xxh32(p, hlen - 4)) {
+	if (le_rd32(p + hlen - 4) != diskfmt_xxh32(p, hlen - 4)) {
 		*why = "header checksum mismatch";
 		return -EBADMSG;
 	}
@@ -169,10 +141,10 @@ diskfmt_hdr_parse(const void *buf, size_t len, uint64_t file_len,
 	h->hdr_len = (uint8_t)hlen;
 	h->kind = p[13];
 	h->flags = (uint16_t)(p[14] | p[15] << 8);
-	h->id = rd64(p + 16);
-	h->raw_len = rd64(p + 24);
-	h->body_len = rd64(p + 32);
-	h->body_check = rd32(p + 40);
+	h->id = le_rd64(p + 16);
+	h->raw_len = le_rd64(p + 24);
+	h->body_len = le_rd64(p + 32);
+	h->body_check = le_rd32(p + 40);
 	/* Checked after the checksum: a flipped bit is damage, while a
 	 * well-formed header of another version is a newer writer. */
 	if (h->version != DISKFMT_VERSION && h->version != DISKFMT_VERSION_1) {
@@ -187,8 +159,8 @@ diskfmt_hdr_parse(const void *buf, size_t len, uint64_t file_len,
 	if (h->version == DISKFMT_VERSION) {
 		static const uint8_t zero[6];
 
-		h->owner.uid = rd32(p + 44);
-		h->owner.gid = rd32(p + 48);
+		h->owner.uid = le_rd32(p + 44);
+		h->owner.gid = le_rd32(p + 48);
 		h->owner.mode = (uint16_t)(p[52] | p[53] << 8);
 		if (memcmp(p + 54, zero, sizeof(zero)) != 0) {
 			*why = "reserved header bytes set";

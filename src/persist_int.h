@@ -52,6 +52,8 @@ int persist_fail(int rc, const char *fmt, ...)
 /* Reads up to len bytes at off; fewer only at the end of the file.
  * Returns the count or -errno. */
 ssize_t persist_read_full(int fd, void *buf, size_t len, off_t off);
+/* Writes all of buf to fd (in WRITE_CHUNK pieces); 0 or -errno. */
+int persist_write_all(int fd, const void *buf, size_t len);
 /* Moves DIR/objects/name to DIR/damaged/ and logs why. */
 void quarantine_name(struct persist *p, const char *name, const char *why);
 /* Whether name is a group log's; *seq gets its number. */

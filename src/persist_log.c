@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "le.h"
 #include "persist_int.h"
 #include "banned.h"
 
@@ -50,37 +51,6 @@
 #define LOG_SUFFIX ".log"
 /* A log is read whole; nothing writes one larger than this. */
 #define LOG_MAX (64u << 20)
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-put64(uint8_t *b, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-	       (uint32_t)b[3] << 24;
-}
-
-static uint64_t
-get64(const uint8_t *b)
-{
-	return (uint64_t)get32(b) | (uint64_t)get32(b + 4) << 32;
-}
 
 static void
 log_name(uint64_t seq, char *out, size_t len)
@@ -100,23 +70,6 @@ persist_log_is_name(const char *name, uint64_t *seq)
 		return 0;
 	*seq = strtoull(name + pl, &end, 16);
 	return end == name + pl + 16 && *seq != 0;
-}
-
-static int
-write_full(int fd, const uint8_t *b, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* A logged id: which log holds its content file. */
@@ -194,15 +147,15 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 	for (i = 0; i < n; i++) {
 		memset(buf + off, 0, ITEM_HDR);
 		buf[off] = v[i].kind;
-		put32(buf + off + 4, (uint32_t)v[i].len);
-		put64(buf + off + 8, v[i].id);
+		le_wr32(buf + off + 4, (uint32_t)v[i].len);
+		le_wr64(buf + off + 8, v[i].id);
 		memcpy(buf + off + ITEM_HDR, v[i].buf, v[i].len);
 		off += ITEM_HDR + v[i].len;
 	}
-	put32(buf + 8, (uint32_t)n);
-	put32(buf + 12, diskfmt_xxh32(buf + LOG_HDR, len - LOG_HDR));
-	put64(buf + 16, len - LOG_HDR);
-	put64(buf + 24, seq);
+	le_wr32(buf + 8, (uint32_t)n);
+	le_wr32(buf + 12, diskfmt_xxh32(buf + LOG_HDR, len - LOG_HDR));
+	le_wr64(buf + 16, len - LOG_HDR);
+	le_wr64(buf + 24, seq);
 
 	log_name(seq, name, sizeof(name));
 	snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp), "%s", name);
@@ -214,7 +167,7 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 		free(buf);
 		return rc;
 	}
-	rc = write_full(fd, buf, len);
+	rc = persist_write_all(fd, buf, len);
 	free(buf);
 	if (rc == 0 && fdatasync(fd) < 0)
 		rc = -errno;
@@ -302,12 +255,12 @@ log_check(const uint8_t *b, size_t len, uint64_t seq)
 
 	if (len < LOG_HDR || memcmp(b, LOG_MAGIC, 8) != 0)
 		return "not a group log";
-	count = get32(b + 8);
-	if (get64(b + 16) != len - LOG_HDR)
+	count = le_rd32(b + 8);
+	if (le_rd64(b + 16) != len - LOG_HDR)
 		return "group log is truncated";
-	if (get64(b + 24) != seq)
+	if (le_rd64(b + 24) != seq)
 		return "group log does not match its name";
-	if (diskfmt_xxh32(b + LOG_HDR, len - LOG_HDR) != get32(b + 12))
+	if (diskfmt_xxh32(b + LOG_HDR, len - LOG_HDR) != le_rd32(b + 12))
 		return "group log fails its checksum";
 	off = LOG_HDR;
 	for (i = 0; i < count; i++) {
@@ -315,9 +268,9 @@ log_check(const uint8_t *b, size_t len, uint64_t seq)
 
 		if (len - off < ITEM_HDR)
 			return "group log item is truncated";
-		ilen = get32(b + off + 4);
+		ilen = le_rd32(b + off + 4);
 		if ((b[off] != DISKFMT_BLOB && b[off] != DISKFMT_OBJECT) ||
-		    get64(b + off + 8) == 0 || len - off - ITEM_HDR < ilen)
+		    le_rd64(b + off + 8) == 0 || len - off - ITEM_HDR < ilen)
 			return "group log item is damaged";
 		off += ITEM_HDR + ilen;
 	}
@@ -347,10 +300,10 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files)
 		return rc;
 	rc = 0;
 	for (off = LOG_HDR; off < got && rc == 0;) {
-		uint32_t ilen = get32(b + off + 4);
+		uint32_t ilen = le_rd32(b + off + 4);
 		struct persist_file f;
 
-		rc = persist_write_record(p, b[off], get64(b + off + 8),
+		rc = persist_write_record(p, b[off], le_rd64(b + off + 8),
 					  b + off + ITEM_HDR, ilen, &f);
 		if (rc == 0)
 			rc = persist_close_file(p, &f);
@@ -373,8 +326,8 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files)
 				  strerror(errno));
 	if (rc == 0) {
 		for (off = LOG_HDR; off < got;) {
-			map_del(p, get64(b + off + 8));
-			off += ITEM_HDR + get32(b + off + 4);
+			map_del(p, le_rd64(b + off + 8));
+			off += ITEM_HDR + le_rd32(b + off + 4);
 		}
 		logs_forget(p, seq);
 	}
@@ -521,8 +474,8 @@ scan_log(struct persist *p, uint64_t seq, const uint8_t *b, size_t len,
 	p->logs[p->nlogs++] = seq;
 	for (off = LOG_HDR; off < len;) {
 		uint8_t kind = b[off];
-		uint32_t ilen = get32(b + off + 4);
-		uint64_t id = get64(b + off + 8);
+		uint32_t ilen = le_rd32(b + off + 4);
+		uint64_t id = le_rd64(b + off + 8);
 		const uint8_t *img = b + off + ITEM_HDR;
 		struct persist_entry e;
 		const char *why = NULL;
@@ -555,10 +508,10 @@ scan_log(struct persist *p, uint64_t seq, const uint8_t *b, size_t len,
 		/* Out as files, so that the refused ones can be set aside
 		 * as files are; the others the callback has had already. */
 		for (off = LOG_HDR; off < len;) {
-			uint64_t id = get64(b + off + 8);
+			uint64_t id = le_rd64(b + off + 8);
 			struct logged *l;
 
-			off += ITEM_HDR + get32(b + off + 4);
+			off += ITEM_HDR + le_rd32(b + off + 4);
 			if (!idtab_get(&p->logged, id) ||
 			    idtab_get(&p->scanned, id))
 				continue;

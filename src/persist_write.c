@@ -18,8 +18,8 @@
 
 /* ---- writing ---- */
 
-static int
-write_all(int fd, const void *buf, size_t len)
+int
+persist_write_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
 
@@ -199,7 +199,7 @@ blob_out(void *ctx, const void *buf, size_t len)
 		}
 		return 0;
 	}
-	rc = write_all(o->fd, buf, len);
+	rc = persist_write_all(o->fd, buf, len);
 	if (rc)
 		return rc;
 	o->written += len;
@@ -256,6 +256,24 @@ fd_in(void *ctx, void *buf, size_t cap)
 	return n;
 }
 
+/* A blob file's header: len raw bytes, body bytes of LZ4 frame after it. */
+static void
+blob_hdr(uint64_t id, uint16_t flags, const struct diskfmt_owner *owner,
+	 uint64_t len, uint64_t body, uint8_t *out)
+{
+	struct diskfmt_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.version = DISKFMT_VERSION;
+	h.kind = DISKFMT_BLOB;
+	h.flags = flags;
+	h.id = id;
+	h.raw_len = len;
+	h.body_len = body;
+	h.owner = *owner;
+	diskfmt_hdr_pack(&h, out);
+}
+
 int
 persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
 		   const struct diskfmt_owner *owner, int srcfd,
@@ -264,7 +282,6 @@ persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
 {
 	struct fd_in fi = { srcfd, 0 };
 	uint8_t hdr[DISKFMT_HDR_LEN] = { 0 };
-	struct diskfmt_hdr h;
 	struct blob_out o;
 	uint64_t body = 0;
 	void *mem = NULL;
@@ -296,7 +313,7 @@ persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
 		o.mbuf = xmalloc(o.mcap);
 		o.mlen = DISKFMT_HDR_LEN;
 	} else if (!o.stage) {
-		rc = write_all(f->fd, hdr, sizeof(hdr));
+		rc = persist_write_all(f->fd, hdr, sizeof(hdr));
 	}
 	if (rc == 0)
 		rc = srcfd >= 0 ?
@@ -305,18 +322,10 @@ persist_write_blob(struct persist *p, uint64_t id, uint16_t flags,
 		     diskfmt_blob_encode_mem(src, len, level, blob_out, &o,
 					     &body);
 	if (rc == 0) {
-		memset(&h, 0, sizeof(h));
-		h.version = DISKFMT_VERSION;
-		h.kind = DISKFMT_BLOB;
-		h.flags = flags;
-		h.id = id;
-		h.raw_len = len;
-		h.body_len = body;
-		h.owner = *owner;
-		diskfmt_hdr_pack(&h, hdr);
+		blob_hdr(id, flags, owner, len, body, hdr);
 		if (o.mbuf) {
 			memcpy(o.mbuf, hdr, sizeof(hdr));
-			rc = write_all(f->fd, o.mbuf, o.mlen);
+			rc = persist_write_all(f->fd, o.mbuf, o.mlen);
 		} else if (o.stage)
 			rc = direct_finish(&o, hdr);
 		else if (pwrite(f->fd, hdr, sizeof(hdr), 0) != sizeof(hdr))
@@ -335,7 +344,6 @@ persist_blob_image(uint64_t id, uint16_t flags,
 		   const struct diskfmt_owner *owner, const void *src,
 		   size_t len, int level, uint8_t **out, size_t *outlen)
 {
-	struct diskfmt_hdr h;
 	struct blob_out o;
 	uint64_t body = 0;
 	int rc;
@@ -351,15 +359,7 @@ persist_blob_image(uint64_t id, uint16_t flags,
 		return persist_fail(rc, "encoding blob %016" PRIx64 ": %s", id,
 				    strerror(-rc));
 	}
-	memset(&h, 0, sizeof(h));
-	h.version = DISKFMT_VERSION;
-	h.kind = DISKFMT_BLOB;
-	h.flags = flags;
-	h.id = id;
-	h.raw_len = len;
-	h.body_len = body;
-	h.owner = *owner;
-	diskfmt_hdr_pack(&h, o.mbuf);
+	blob_hdr(id, flags, owner, len, body, o.mbuf);
 	*out = o.mbuf;
 	*outlen = o.mlen;
 	return 0;
@@ -373,7 +373,7 @@ persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 
 	if (rc)
 		return rc;
-	rc = write_all(f->fd, buf, len);
+	rc = persist_write_all(f->fd, buf, len);
 	if (rc)
 		return write_error(p, f, rc);
 	f->len = len;
@@ -452,7 +452,7 @@ persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
 		close(fd);
 		return rc;
 	}
-	rc = write_all(f->fd, hdr, DISKFMT_HDR_LEN);
+	rc = persist_write_all(f->fd, hdr, DISKFMT_HDR_LEN);
 	/* The body as it is: copy_file_range shares the blocks where the
 	 * filesystem can, else the kernel copies without a trip through
 	 * here; a plain copy where it cannot. */
