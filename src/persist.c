@@ -93,13 +93,12 @@ mkdir_p(const char *path)
 	return rc;
 }
 
-/* Writes DIR/format for the format this daemon writes, atomically. */
+/* Writes DIR/format saying format v, atomically. */
 static int
-write_format(struct persist *p)
+write_format(struct persist *p, int v)
 {
 	char line[64];
-	int k = snprintf(line, sizeof(line), FORMAT_HEAD "%d\n",
-			 DISKFMT_VERSION), e;
+	int k = snprintf(line, sizeof(line), FORMAT_HEAD "%d\n", v), e;
 	int fd = openat(p->dfd, ".tmp-format", O_WRONLY | O_CREAT | O_TRUNC |
 			O_CLOEXEC, 0600);
 
@@ -112,6 +111,20 @@ write_format(struct persist *p)
 	}
 	close(fd);
 	fsync(p->dfd);
+	p->format = v;
+	return 0;
+}
+
+int
+persist_format_logs(struct persist *p)
+{
+	int rc;
+
+	if (p->format >= FORMAT_LOGS)
+		return 0;
+	if ((rc = write_format(p, FORMAT_LOGS)) < 0)
+		return persist_fail(rc, "writing %s/%s: %s", p->dir,
+				    FORMAT_FILE, strerror(-rc));
 	return 0;
 }
 
@@ -127,7 +140,7 @@ check_format(struct persist *p, char *err, size_t errlen)
 	int fd = openat(p->dfd, FORMAT_FILE, O_RDONLY | O_CLOEXEC), v;
 
 	if (fd < 0 && errno == ENOENT) {
-		if ((n = write_format(p)) < 0) {
+		if ((n = write_format(p, DISKFMT_VERSION)) < 0) {
 			errno = (int)-n;
 			goto syserr;
 		}
@@ -149,7 +162,7 @@ check_format(struct persist *p, char *err, size_t errlen)
 	v = atoi(buf + strlen(FORMAT_HEAD));
 	if (v == DISKFMT_VERSION_1) {
 		fd = -1;
-		if ((n = write_format(p)) < 0) {
+		if ((n = write_format(p, DISKFMT_VERSION)) < 0) {
 			errno = (int)-n;
 			goto syserr;
 		}
@@ -157,12 +170,13 @@ check_format(struct persist *p, char *err, size_t errlen)
 			 p->dir, v, DISKFMT_VERSION);
 		return 0;
 	}
-	if (v != DISKFMT_VERSION) {
+	if (v != DISKFMT_VERSION && v != FORMAT_LOGS) {
 		snprintf(err, errlen, "data directory %s has format %d; this "
-			 "vineyardd reads formats %d and %d", p->dir, v,
-			 DISKFMT_VERSION_1, DISKFMT_VERSION);
+			 "vineyardd reads formats %d to %d", p->dir, v,
+			 DISKFMT_VERSION_1, FORMAT_LOGS);
 		return -EPROTONOSUPPORT;
 	}
+	p->format = v;
 	return 0;
 syserr:
 	n = errno;

@@ -25,6 +25,9 @@
 #define FORMAT_FILE "format"
 #define FORMAT_HEAD "vineyard data directory\nformat "
 #define TMP_PREFIX ".tmp-"
+/* DIR/format once a group log was written: format 2 plus group logs. A
+ * vineyardd that knows no logs refuses it, rather than miss objects. */
+#define FORMAT_LOGS 3
 #define WRITE_CHUNK (8u << 20)
 
 struct persist {
@@ -33,6 +36,7 @@ struct persist {
 	int ofd;       /* DIR/objects */
 	int qfd;       /* DIR/damaged */
 	int lockfd;
+	int format;    /* what DIR/format says */
 	uint64_t tmpseq;
 	/* group logs not yet applied, and which holds each id
 	 * (persist_log.c), under logmu */
@@ -52,6 +56,9 @@ int persist_fail(int rc, const char *fmt, ...)
 /* Reads up to len bytes at off; fewer only at the end of the file.
  * Returns the count or -errno. */
 ssize_t persist_read_full(int fd, void *buf, size_t len, off_t off);
+/* DIR/format says FORMAT_LOGS from now on (before the first group log).
+ * 0 or -errno with persist_errmsg(). */
+int persist_format_logs(struct persist *p);
 /* Writes all of buf to fd (in WRITE_CHUNK pieces); 0 or -errno. */
 int persist_write_all(int fd, const void *buf, size_t len);
 /* Moves DIR/objects/name to DIR/damaged/ and logs why. */

@@ -127,6 +127,8 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 	if (len > LOG_MAX)
 		return persist_fail(-EFBIG, "a group log of %zu bytes is over "
 				    "the limit", len);
+	if ((rc = persist_format_logs(p)))
+		return rc;
 	pthread_mutex_lock(&p->logmu);
 	if (p->logseq == 0) {
 		struct timespec ts;

@@ -42,6 +42,9 @@ all_back() {
 	# durable as one file, the objects' own files not written yet
 	[ "$(nlogs)" -eq 1 ]
 	[ "$(nblobs)" -eq 0 ]
+	# format 3 from the first log on: a daemon that knows no logs
+	# refuses the directory instead of missing their objects
+	[ "$(tail -1 "$DATA/format")" = "format 3" ]
 	kill_daemon
 	start_daemon
 	grep -q "40 objects read in place from 1 group log" "$T/daemon.log"
@@ -196,6 +199,8 @@ all_back() {
 	mkdir -p "$DATA/objects"
 	start_daemon
 	stop_daemon
+	# no log written: the directory stays format 2
+	[ "$(tail -1 "$DATA/format")" = "format 2" ]
 	echo "not a log" >"$DATA/objects/group-0000000000000001.log"
 	head -c 40 /dev/zero >"$DATA/objects/group-0000000000000002.log"
 	start_daemon
