@@ -47,6 +47,7 @@ struct persist_file {
 	uint8_t kind;      /* DISKFMT_* */
 	uint64_t id;
 	uint64_t len;      /* bytes of the file */
+	char name[40];     /* its final name in objects/ */
 	char tmp[80];      /* its name in objects/ meanwhile */
 };
 
@@ -70,7 +71,7 @@ int persist_rewrite_owner(struct persist *p, uint8_t kind, uint64_t id,
 			  struct persist_file *f);
 /* ---- group logs (persist_log.c) ----
  * A group of small content files made durable as one file, with one
- * fdatasync and one directory fsync. The files themselves are written
+ * fsync of it and one of the directory. The files themselves are written
  * from it only when one of them is removed, rewritten, quarantined or
  * read (the functions below that take an id do it), and at start-up
  * (persist_scan). The objects must stay in memory meanwhile: only slab

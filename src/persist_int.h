@@ -59,6 +59,9 @@ ssize_t persist_read_full(int fd, void *buf, size_t len, off_t off);
 /* DIR/format says FORMAT_LOGS from now on (before the first group log).
  * 0 or -errno with persist_errmsg(). */
 int persist_format_logs(struct persist *p);
+/* persist_write_record for a file named name in objects/ (a group log). */
+int persist_write_named(struct persist *p, const char *name, const void *buf,
+			size_t len, struct persist_file *f);
 /* Writes all of buf to fd (in WRITE_CHUNK pieces); 0 or -errno. */
 int persist_write_all(int fd, const void *buf, size_t len);
 /* Moves DIR/objects/name to DIR/damaged/ and logs why. */

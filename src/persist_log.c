@@ -1,18 +1,19 @@
 /*
  * persist_log: group logs. A persist group of many small files is made
  * durable as one file, objects/group-<16 hex>.log, that holds every
- * content file's bytes: one write, one fdatasync, a rename and one
+ * content file's bytes: one write, one fsync, a rename and one
  * directory fsync (about 1 ms here). Syncing 128 small files instead costs
  * 15-30 ms, because a journal commit then carries 128 new inodes and their
  * scattered blocks, and creating them costs the daemon CPU besides.
  *
- * The objects of a log stay in it. Their own content files are written
- * from it ("the log is applied": the files, one syncfs, then the log goes)
- * only when something needs one of them as a file: the removal, the
- * rewrite after a chmod or the quarantine of any object in it, and start-up,
- * which applies every log before it scans. Until then the log is the
- * objects' copy on disk; they are all small (slab blobs and records) and
- * stay in memory while the daemon runs, so nothing reads them back.
+ * The objects of a log stay in it: start-up reads its items in place, as
+ * if each were a file. Their own content files are written from it ("the
+ * log is applied": the files, one syncfs, then the log goes) only when
+ * something needs one of them as a file: the removal, the rewrite after a
+ * chmod, the quarantine or a read of any object in it, or a start-up scan
+ * that refuses one item. Until then the log is the objects' copy on disk;
+ * they are all small (slab blobs and records) and stay in memory while
+ * the daemon runs, so nothing reads them back.
  *
  * A log (vineyard-format(5)), little-endian:
  *   "VYGLOG1\n"  magic (8 bytes)
@@ -116,11 +117,12 @@ int
 persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 		   uint64_t *seq_out)
 {
-	char tmp[80], name[40];
+	struct persist_file f;
 	size_t len = LOG_HDR, i, off;
+	char name[40];
 	uint8_t *buf;
 	uint64_t seq;
-	int fd, rc;
+	int rc;
 
 	for (i = 0; i < n; i++)
 		len += ITEM_HDR + v[i].len;
@@ -133,15 +135,13 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 	if (p->logseq == 0) {
 		struct timespec ts;
 
-		/* Unique across restarts: start-up applies and removes every
-		 * log, but a damaged one kept in damaged/ keeps its name. */
+		/* Unique across restarts: the scan starts past the logs it
+		 * read, and a damaged one kept in damaged/ keeps its name. */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		p->logseq = (uint64_t)ts.tv_sec * 1000000000u +
 			    (uint64_t)ts.tv_nsec;
 	}
 	seq = ++p->logseq;
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%" PRIu64 "-",
-		 __atomic_add_fetch(&p->tmpseq, 1, __ATOMIC_RELAXED));
 	pthread_mutex_unlock(&p->logmu);
 	buf = xmalloc(len);
 	memcpy(buf, LOG_MAGIC, 8);
@@ -159,36 +159,20 @@ persist_log_commit(struct persist *p, const struct persist_item *v, size_t n,
 	le_wr64(buf + 16, len - LOG_HDR);
 	le_wr64(buf + 24, seq);
 
+	/* Like any file: temp name, flushed, renamed, directory flushed. */
 	log_name(seq, name, sizeof(name));
-	snprintf(tmp + strlen(tmp), sizeof(tmp) - strlen(tmp), "%s", name);
-	fd = openat(p->ofd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
-	if (fd < 0) {
-		rc = persist_fail(-errno, "creating %s/objects/%s: %s", p->dir,
-				  tmp, strerror(errno));
-		free(buf);
-		return rc;
-	}
-	rc = persist_write_all(fd, buf, len);
+	rc = persist_write_named(p, name, buf, len, &f);
 	free(buf);
-	if (rc == 0 && fdatasync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && renameat(p->ofd, tmp, p->ofd, name) < 0)
-		rc = -errno;
-	if (rc) {
-		unlinkat(p->ofd, tmp, 0);
-		return persist_fail(rc, "writing %s/objects/%s: %s", p->dir,
-				    name, strerror(-rc));
-	}
-	if (fsync(p->ofd) < 0) {
-		rc = -errno;
+	if (rc == 0)
+		rc = persist_sync(p, &f);
+	if (rc == 0)
+		rc = persist_commit(p, &f);
+	if (rc == 0 && (rc = persist_sync_dir(p))) {
 		/* Not known durable: the group fails, and its log goes. */
 		unlinkat(p->ofd, name, 0);
-		return persist_fail(rc, "syncing %s/objects: %s", p->dir,
-				    strerror(-rc));
 	}
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&p->logmu);
 	p->logs = xreallocarray(p->logs, p->nlogs + 1, sizeof(*p->logs));
 	p->logs[p->nlogs++] = seq;
@@ -205,17 +189,19 @@ static void
 forget_seq(struct persist *p, uint64_t seq)
 {
 	struct logged *l;
-	size_t pos;
+	uint64_t *ids = NULL;
+	size_t pos = 0, n = 0, i;
 
 	logs_forget(p, seq);
-	for (;;) {
-		pos = 0;
-		while ((l = idtab_next(&p->logged, &pos)) && l->seq != seq)
-			;
-		if (!l)
-			break;
-		map_del(p, l->id);
-	}
+	/* collected first: the table must not change while walked */
+	while ((l = idtab_next(&p->logged, &pos)))
+		if (l->seq == seq) {
+			ids = xreallocarray(ids, n + 1, sizeof(*ids));
+			ids[n++] = l->id;
+		}
+	for (i = 0; i < n; i++)
+		map_del(p, ids[i]);
+	free(ids);
 }
 
 int
@@ -290,7 +276,7 @@ static int read_log(struct persist *p, uint64_t seq, uint8_t **out,
  * instead, nothing else done (its objects' files are what they are). 0,
  * or -errno with persist_errmsg(), the log kept then. */
 static int
-apply_one(struct persist *p, uint64_t seq, uint64_t *files)
+apply_one(struct persist *p, uint64_t seq)
 {
 	char name[40];
 	uint8_t *b = NULL;
@@ -311,8 +297,6 @@ apply_one(struct persist *p, uint64_t seq, uint64_t *files)
 			rc = persist_close_file(p, &f);
 		if (rc == 0)
 			rc = persist_commit(p, &f);
-		if (rc == 0)
-			(*files)++;
 		off += ITEM_HDR + ilen;
 	}
 	/* The files durable, then the log goes: a crash before that
@@ -341,7 +325,6 @@ int
 persist_log_unpack(struct persist *p, uint8_t kind, uint64_t id)
 {
 	struct logged *l;
-	uint64_t files = 0;
 	int rc = 0;
 
 	if (kind != DISKFMT_BLOB && kind != DISKFMT_OBJECT)
@@ -350,7 +333,7 @@ persist_log_unpack(struct persist *p, uint8_t kind, uint64_t id)
 	if ((l = idtab_get(&p->logged, id))) {
 		uint64_t seq = l->seq;
 
-		if ((rc = apply_one(p, seq, &files)) == 1) {
+		if ((rc = apply_one(p, seq)) == 1) {
 			forget_seq(p, seq);
 			rc = 0;
 		}
@@ -469,7 +452,6 @@ scan_log(struct persist *p, uint64_t seq, const uint8_t *b, size_t len,
 {
 	struct rejected *rj = NULL;
 	size_t nrj = 0, off, i;
-	uint64_t files = 0;
 	int rc = 0;
 
 	p->logs = xreallocarray(p->logs, p->nlogs + 1, sizeof(*p->logs));
@@ -523,7 +505,7 @@ scan_log(struct persist *p, uint64_t seq, const uint8_t *b, size_t len,
 			if (idtab_put(&p->scanned, l))
 				fatalx("out of memory");
 		}
-		rc = apply_one(p, seq, &files);
+		rc = apply_one(p, seq);
 		for (i = 0; rc == 0 && i < nrj; i++) {
 			char name[40];
 

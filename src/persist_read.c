@@ -214,7 +214,7 @@ persist_scan(struct persist *p, persist_scan_fn fn, void *ctx,
 			continue;
 		}
 		if (persist_log_is_name(de->d_name, &id))
-			continue; /* kept by a failed recovery: not reached */
+			continue; /* read by persist_log_scan above */
 		if (strlen(de->d_name) >= sizeof(v->name) ||
 		    !parse_name(de->d_name, &kind, &id)) {
 			log_warnx("persist: %s/objects/%s: not a vineyard "

@@ -37,18 +37,12 @@ persist_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* Creates f's temp file for f->name. */
 static int
-file_begin(struct persist *p, uint8_t kind, uint64_t id, int oflags,
-	   struct persist_file *f)
+file_open(struct persist *p, int oflags, struct persist_file *f)
 {
-	char name[40];
-
-	memset(f, 0, sizeof(*f));
-	f->kind = kind;
-	f->id = id;
-	persist_name(kind, id, name, sizeof(name));
 	snprintf(f->tmp, sizeof(f->tmp), TMP_PREFIX "%" PRIu64 "-%s",
-		 __atomic_add_fetch(&p->tmpseq, 1, __ATOMIC_RELAXED), name);
+		 __atomic_add_fetch(&p->tmpseq, 1, __ATOMIC_RELAXED), f->name);
 	f->fd = openat(p->ofd, f->tmp, O_WRONLY | O_CREAT | O_EXCL |
 		       O_CLOEXEC | oflags, 0600);
 	if (f->fd < 0 && errno == EINVAL && oflags) /* no O_DIRECT here */
@@ -61,15 +55,23 @@ file_begin(struct persist *p, uint8_t kind, uint64_t id, int oflags,
 }
 
 static int
+file_begin(struct persist *p, uint8_t kind, uint64_t id, int oflags,
+	   struct persist_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->id = id;
+	persist_name(kind, id, f->name, sizeof(f->name));
+	return file_open(p, oflags, f);
+}
+
+static int
 write_error(struct persist *p, struct persist_file *f, int rc)
 {
-	char name[40];
-
-	persist_name(f->kind, f->id, name, sizeof(name));
 	persist_discard(p, f);
 	if (rc == -ECANCELED)
-		return persist_fail(rc, "stopped while writing %s", name);
-	return persist_fail(rc, "writing %s/objects/%s: %s", p->dir, name,
+		return persist_fail(rc, "stopped while writing %s", f->name);
+	return persist_fail(rc, "writing %s/objects/%s: %s", p->dir, f->name,
 			    strerror(-rc));
 }
 
@@ -365,19 +367,38 @@ persist_blob_image(uint64_t id, uint16_t flags,
 	return 0;
 }
 
+/* The whole of f from buf, after file_begin or file_open. */
+static int
+file_fill(struct persist *p, struct persist_file *f, const void *buf,
+	  size_t len)
+{
+	int rc = persist_write_all(f->fd, buf, len);
+
+	if (rc)
+		return write_error(p, f, rc);
+	f->len = len;
+	return 0;
+}
+
 int
 persist_write_record(struct persist *p, uint8_t kind, uint64_t id,
 		     const void *buf, size_t len, struct persist_file *f)
 {
 	int rc = file_begin(p, kind, id, 0, f);
 
-	if (rc)
-		return rc;
-	rc = persist_write_all(f->fd, buf, len);
-	if (rc)
-		return write_error(p, f, rc);
-	f->len = len;
-	return 0;
+	return rc ? rc : file_fill(p, f, buf, len);
+}
+
+int
+persist_write_named(struct persist *p, const char *name, const void *buf,
+		    size_t len, struct persist_file *f)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	rc = file_open(p, 0, f);
+	return rc ? rc : file_fill(p, f, buf, len);
 }
 
 /* One barrier for a whole group of files written but not yet synced:
@@ -525,15 +546,12 @@ persist_close_file(struct persist *p, struct persist_file *f)
 int
 persist_commit(struct persist *p, struct persist_file *f)
 {
-	char name[40];
-
-	persist_name(f->kind, f->id, name, sizeof(name));
-	if (renameat(p->ofd, f->tmp, p->ofd, name) < 0) {
+	if (renameat(p->ofd, f->tmp, p->ofd, f->name) < 0) {
 		int rc = -errno;
 
 		persist_discard(p, f);
 		return persist_fail(rc, "renaming %s/objects/%s: %s", p->dir,
-				    name, strerror(-rc));
+				    f->name, strerror(-rc));
 	}
 	f->tmp[0] = 0;
 	return 0;
