@@ -122,6 +122,17 @@ prefs_dec(void *ctx, uint64_t id)
 		p->prefs--;
 }
 
+/* A composite's content file, encoded into w (cw_release it). */
+static void
+record_image(const struct pitem *it, struct cw *w)
+{
+	cw_init(w);
+	diskfmt_object_file(w, it->id, it->flags, &it->owner, it->doc,
+			    it->len);
+	if (w->oom)
+		fatalx("out of memory encoding a record");
+}
+
 static int
 write_item(struct store *s, struct pitem *it)
 {
@@ -129,11 +140,7 @@ write_item(struct store *s, struct pitem *it)
 	int rc;
 
 	if (it->doc) {
-		cw_init(&w);
-		diskfmt_object_file(&w, it->id, it->flags, &it->owner,
-				    it->doc, it->len);
-		if (w.oom)
-			fatalx("out of memory encoding a record");
+		record_image(it, &w);
 		rc = persist_write_record(s->disk, DISKFMT_OBJECT, it->id,
 					  w.buf, w.len, &it->f);
 		cw_release(&w);
@@ -183,11 +190,7 @@ write_log(struct store *s, struct collect *c, uint64_t *seq)
 		if (it->doc) {
 			struct cw w;
 
-			cw_init(&w);
-			diskfmt_object_file(&w, it->id, it->flags, &it->owner,
-					    it->doc, it->len);
-			if (w.oom)
-				fatalx("out of memory encoding a record");
+			record_image(it, &w);
 			buf = w.buf;  /* the cw's malloc'ed buffer, ours now */
 			len = w.len;
 		} else {
@@ -362,6 +365,46 @@ persist_loads(struct store *s, const uint64_t *ids, size_t n, size_t *bad)
 			  "back; try again");
 }
 
+/* The group's content files: all written, then made durable (a group
+ * with one syncfs, a few files with an fsync each), then renamed, then
+ * one directory fsync makes the renames durable. 0 or -errno with
+ * persist_errmsg(). */
+static int
+write_files(struct store *s, struct collect *c)
+{
+	size_t i;
+	int rc = 0, pass;
+
+	for (i = 0; i < c->n && rc == 0; i++)
+		rc = write_item(s, &c->v[i]);
+	if (rc == 0 && c->n >= PERSIST_GROUP_SYNC)
+		rc = persist_sync_group(s->disk);
+	for (i = 0; i < c->n && rc == 0; i++) {
+		rc = c->n >= PERSIST_GROUP_SYNC ?
+		     persist_sync_done(s->disk, &c->v[i].f) :
+		     persist_sync(s->disk, &c->v[i].f);
+		if (rc == 0)
+			c->v[i].state = 2;
+	}
+	/* Members' names first, durable, then the object's own: its file
+	 * says "top-level", so it must never be there without them. */
+	for (pass = 0; pass < 2; pass++) {
+		size_t done = 0;
+
+		for (i = 0; i < c->n && rc == 0; i++) {
+			if (!c->v[i].flags != !pass)
+				continue;
+			if ((rc = persist_commit(s->disk, &c->v[i].f)) == 0) {
+				c->v[i].state = 3;
+				done++;
+			}
+		}
+		if (rc == 0 && done)
+			rc = persist_sync_dir(s->disk);
+	}
+	return rc;
+}
+
 /* Persists the job's objects (one request may name several) and their
  * closures as one group: every content file written, then all synced,
  * renamed, and two directory fsyncs for the lot, then the anchors. So a
@@ -374,7 +417,7 @@ run_persist(struct store *s, struct pjob *j)
 	uint64_t *anchors = NULL, logseq = 0;
 	size_t na = 0, i, k, bad = 0;
 	char idbuf[META_ID_LEN + 24];
-	int rc = 0, pass, logged = 0;
+	int rc = 0, logged = 0;
 
 	meta_id_format(j->persist[0], idbuf);
 	if (j->npersist > 1)
@@ -413,39 +456,9 @@ run_persist(struct store *s, struct pjob *j)
 	if (log_eligible(&c)) {
 		rc = write_log(s, &c, &logseq);
 		logged = rc == 0;
-		goto anchors;
+	} else {
+		rc = write_files(s, &c);
 	}
-	/* Content files: all written, then made durable (a group with one
-	 * syncfs, a few files with an fsync each), then renamed, then one
-	 * directory fsync makes the renames durable. */
-	for (i = 0; i < c.n && rc == 0; i++)
-		rc = write_item(s, &c.v[i]);
-	if (rc == 0 && c.n >= PERSIST_GROUP_SYNC)
-		rc = persist_sync_group(s->disk);
-	for (i = 0; i < c.n && rc == 0; i++) {
-		rc = c.n >= PERSIST_GROUP_SYNC ?
-		     persist_sync_done(s->disk, &c.v[i].f) :
-		     persist_sync(s->disk, &c.v[i].f);
-		if (rc == 0)
-			c.v[i].state = 2;
-	}
-	/* Members' names first, durable, then the object's own: its file
-	 * says "top-level", so it must never be there without them. */
-	for (pass = 0; pass < 2; pass++) {
-		size_t done = 0;
-
-		for (i = 0; i < c.n && rc == 0; i++) {
-			if (!c.v[i].flags != !pass)
-				continue;
-			if ((rc = persist_commit(s->disk, &c.v[i].f)) == 0) {
-				c.v[i].state = 3;
-				done++;
-			}
-		}
-		if (rc == 0 && done)
-			rc = persist_sync_dir(s->disk);
-	}
-anchors:
 	if (rc) {
 		jfail(j, rc, "cannot persist %s: %s; nothing of it was left on "
 		      "disk", idbuf, rc == -ECANCELED ?
