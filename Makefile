@@ -97,7 +97,7 @@ CORE_SRC = src/log.c src/xmalloc.c src/arena.c src/slab.c src/names.c \
 	src/persist_write.c src/persist_read.c src/persist_log.c \
 	src/cluster/b64.c src/cluster/etcd.c src/cluster/etcd_kv.c \
 	src/cluster/etcd_watch.c src/cluster/kvmap.c \
-	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c \
+	src/cluster/cluster.c src/cluster/cluster_thread.c src/cluster/node.c src/cluster/node_reply.c \
 	src/cluster/global.c src/cluster/record.c \
 	src/cluster/fetch.c src/cluster/transfer_conn.c src/cluster/transfer_blob.c
 # The socket front (src/server_int.h says which file does what); the fuzz
